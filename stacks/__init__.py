@@ -1,0 +1,1 @@
+"""CDK stacks of regiongate: one isolated stack per region."""

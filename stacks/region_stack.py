@@ -1,0 +1,164 @@
+"""One isolated region: a thin stack that wires one construct per capability."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aws_cdk import Environment, Stack, Tags
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from regiongate import gateway_config
+from regiongate.config import REPO_ROOT, RegionConfig
+from stacks.components.audit_pipeline import AuditPipeline
+from stacks.components.audit_store import DATABASE_NAME, DATABASE_PORT, AuditStore
+from stacks.components.gateway import Gateway
+from stacks.components.keys import RegionKey
+from stacks.components.lambda_factory import LambdaDefaults
+from stacks.components.network import Network
+from stacks.components.secrets import ProviderSecrets
+
+LAMBDA_SOURCE_DIR = REPO_ROOT / "lambda_src"
+LAMBDA_DEPS_DIR = REPO_ROOT / "build" / "lambda-deps"
+RUNTIME_CONFIG_ROOT = REPO_ROOT / "build" / "region-config"
+# Where the gateway finds its region's configuration: layers are unpacked under /opt.
+RUNTIME_CONFIG_PATH = "/opt/regiongate/region.json"
+
+
+class RegionStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, region: RegionConfig, **kwargs) -> None:
+        self.region_config = region
+        super().__init__(
+            scope,
+            construct_id,
+            env=Environment(account=region.account, region=region.aws_region),
+            description=f"regiongate {region.display_name}: isolated LLM gateway in {region.aws_region} ({region.geography})",
+            termination_protection=True,
+            **kwargs,
+        )
+        sizing = region.sizing
+        name = region.code
+
+        key = RegionKey(self, "Keys", region_code=name).key
+        network = Network(
+            self,
+            "Network",
+            availability_zones=region.availability_zones,
+            cidr=sizing.vpc_cidr,
+            nat_gateways=sizing.nat_gateways,
+            key=key,
+            log_retention_days=sizing.log_retention_days,
+        )
+        secrets = ProviderSecrets(self, "Secrets", region_code=name, key=key)
+        store = AuditStore(
+            self,
+            "AuditStore",
+            region_code=name,
+            vpc=network.vpc,
+            key=key,
+            instance_class=sizing.db_instance_class,
+            multi_az=sizing.db_multi_az,
+            allocated_storage_gb=sizing.db_allocated_storage_gb,
+            backup_retention_days=sizing.db_backup_retention_days,
+            log_retention_days=sizing.log_retention_days,
+        )
+
+        lambdas = LambdaDefaults(
+            code=lambda_.Code.from_asset(str(LAMBDA_SOURCE_DIR), exclude=["**/__pycache__", "*.pyc", "requirements.txt"]),
+            layers=(
+                lambda_.LayerVersion(
+                    self,
+                    "Dependencies",
+                    code=lambda_.Code.from_asset(str(_required_dir(LAMBDA_DEPS_DIR))),
+                    description="Pure-Python dependencies of the regiongate functions (lambda_src/requirements.txt)",
+                ),
+                lambda_.LayerVersion(
+                    self,
+                    "RegionConfig",
+                    code=lambda_.Code.from_asset(str(_write_runtime_config(region))),
+                    description=f"regiongate {region.display_name} runtime configuration ({RUNTIME_CONFIG_PATH})",
+                ),
+            ),
+            vpc=network.vpc,
+            key=key,
+            architecture=sizing.lambda_architecture,
+            log_retention_days=sizing.log_retention_days,
+        )
+        database_environment = {
+            "DB_HOST": store.instance.db_instance_endpoint_address,
+            "DB_PORT": str(DATABASE_PORT),
+            "DB_NAME": DATABASE_NAME,
+            "DB_SECRET_ARN": store.secret.secret_arn,
+        }
+        common_environment = {
+            "REGIONGATE_REGION_CODE": region.code,
+            "REGIONGATE_CONFIG_PATH": RUNTIME_CONFIG_PATH,
+            **database_environment,
+        }
+        pipeline = AuditPipeline(self, "AuditPipeline", key=key, lambdas=lambdas, environment=common_environment)
+        gateway = Gateway(
+            self,
+            "Gateway",
+            lambdas=lambdas,
+            environment={
+                **common_environment,
+                "AUDIT_QUEUE_URL": pipeline.queue.queue_url,
+                "PROVIDER_SECRET_ARN": secrets.provider_credentials.secret_arn,
+            },
+            memory_mb=sizing.lambda_memory_mb,
+            reserved_concurrency=sizing.reserved_concurrency,
+            certificate_arn=region.certificate_arn,
+            bedrock_grants=tuple(gateway_config.bedrock_grants(region)),
+        )
+        gateway.add_outputs(region.api_domain)
+
+        # Wiring: who may talk to whom, and who may read what.
+        for client in (gateway.security_group, pipeline.security_group):
+            store.security_group.add_ingress_rule(client, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL from regiongate functions")
+            client.add_egress_rule(store.security_group, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL audit store")
+            # AWS APIs (SQS, Secrets Manager, KMS) and in-region providers are reached over HTTPS via the NAT.
+            client.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to in-region AWS APIs and providers")
+        pipeline.queue.grant_send_messages(gateway.function)
+        secrets.provider_credentials.grant_read(gateway.function)
+        for function in (gateway.function, pipeline.writer):
+            store.secret.grant_read(function)
+            store.instance.grant_connect(function, "regiongate_app")
+
+        self.key = key
+        self.network = network
+        self.secrets = secrets
+        self.audit_store = store
+        self.audit_pipeline = pipeline
+        self.gateway = gateway
+
+        for tag_key, tag_value in (
+            ("regiongate:geography", region.geography),
+            ("regiongate:region-code", region.code),
+            ("regiongate:stack", construct_id),
+        ):
+            Tags.of(self).add(tag_key, tag_value)
+
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The configured zones: CDK would otherwise look them up in the account (needs credentials)."""
+        return list(self.region_config.availability_zones)
+
+
+def _required_dir(path: Path) -> Path:
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} is missing: run `make setup` (it builds the Lambda dependency layer)")
+    return path
+
+
+def _write_runtime_config(region: RegionConfig) -> Path:
+    """Write the region's runtime document where a layer asset can pick it up (deterministic content)."""
+    root = RUNTIME_CONFIG_ROOT / region.code
+    target = root / "regiongate" / "region.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    document = json.dumps(gateway_config.runtime_document(region), indent=2, sort_keys=True) + "\n"
+    if not target.exists() or target.read_text() != document:
+        target.write_text(document)
+    return root
