@@ -48,7 +48,12 @@ test: setup
 	$(CDK_ENV) $(VPY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 bench: setup
-	$(VPY) -m regiongate.cli bench
+	@set -e; \
+	if [ -z "$$DATABASE_URL" ]; then DATABASE_URL=$$(scripts/test-postgres.sh); export DATABASE_URL; fi; \
+	$(CDK_ENV) $(VPY) bench/run_all.py
+
+report: synth
+	$(VPY) -m regiongate.cli report --cdk-out cdk.out
 
 clean:
 	rm -rf cdk.out build .pytest_cache

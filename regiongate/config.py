@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -117,6 +117,17 @@ class RegionConfig:
     console_domain: str | None
     offerings: tuple[str, ...]
     sizing: Sizing
+    # Serve the regional console on ECS (always on for aws-cn, where it must run in country).
+    console: bool = False
+    # Names resources (KMS alias, secret names, DB identifier) so deployments sharing an account never collide:
+    # the region code for region stacks, ``tenant-<slug>`` for single-tenant stacks.
+    deployment_id: str = ""
+    # The provider/model/guardrail part, parsed by regiongate.gateway_config (None until configured).
+    gateway: Any = None
+
+    def __post_init__(self) -> None:
+        if not self.deployment_id:
+            object.__setattr__(self, "deployment_id", self.code)
 
     @property
     def display_name(self) -> str:
@@ -205,7 +216,8 @@ def _describe(value: Any) -> str:
 _SIZING_KEYS = tuple(Sizing.__dataclass_fields__)
 _REGION_KEYS = (
     "stack_name", "aws_region", "partition", "account", "availability_zones", "geography",
-    "inference_regions", "api_domain", "certificate_arn", "console_domain", "offerings", "sizing",
+    "inference_regions", "api_domain", "certificate_arn", "console_domain", "offerings", "sizing", "console",
+    "gateway",
 )
 _REQUIRED_REGION_KEYS = (
     "stack_name", "aws_region", "account", "availability_zones", "geography", "inference_regions",
@@ -346,8 +358,15 @@ def _parse_region(reader: _Reader, code: Any, raw: Any, defaults: Sizing, contex
         )
 
     sizing = _parse_sizing(reader, raw.get("sizing"), f"{key}.sizing", defaults)
+    console = partition == "aws-cn"
+    if raw.get("console") is not None:
+        console = reader.boolean(raw["console"], f"{key}.console")
+        if partition == "aws-cn" and not console:
+            raise reader.fail(f"{key}.console", "the China stack always serves its console in country; remove the key")
+    if console and console_domain is None:
+        raise reader.fail(f"{key}.console_domain", "is required when the console is served (console: true or China)")
 
-    return RegionConfig(
+    region = RegionConfig(
         code=code,
         stack_name=stack_name,
         aws_region=aws_region,
@@ -361,7 +380,12 @@ def _parse_region(reader: _Reader, code: Any, raw: Any, defaults: Sizing, contex
         console_domain=console_domain,
         offerings=offerings,
         sizing=sizing,
+        console=console,
     )
+    # Imported here: gateway_config builds on RegionConfig.
+    from regiongate import gateway_config
+
+    return replace(region, gateway=gateway_config.parse_gateway(reader, raw.get("gateway"), f"{key}.gateway", region))
 
 
 def parse_catalogue(data: Any, path: Path | str = DEFAULT_CONFIG_PATH, context: Mapping[str, Any] | None = None) -> Catalogue:

@@ -28,6 +28,13 @@ class BedrockGrant:
         return self.resource_type != "foundation-model"
 
 
+def parse_gateway(reader: Any, raw: Any, key: str, region: "RegionConfig") -> Any:
+    """Validate ``regions.<code>.gateway`` (``reader`` is config._Reader: use ``reader.fail(key, problem)``)."""
+    if raw is not None:
+        raise reader.fail(key, "gateway configuration is not supported yet")
+    return None
+
+
 def runtime_document(region: "RegionConfig") -> dict[str, Any]:
     return {
         "code": region.code,

@@ -12,6 +12,20 @@ from constructs import Construct
 
 from regiongate import gateway_config
 from regiongate.config import REPO_ROOT, RegionConfig
+from stacks.components import data_kinds
+from stacks.components.data_kinds import (
+    API_KEY_HASHES,
+    AUDIT_EVENTS_IN_TRANSIT,
+    AUDIT_METADATA,
+    DATABASE_CREDENTIALS,
+    DATABASE_LOGS,
+    FUNCTION_LOGS,
+    GUARDRAIL_VIOLATIONS,
+    LOAD_BALANCER_ACCESS_LOGS,
+    NETWORK_FLOW_LOGS,
+    PROVIDER_CREDENTIALS,
+    SPEND_AND_USAGE,
+)
 from stacks.components.audit_pipeline import AuditPipeline
 from stacks.components.audit_store import DATABASE_NAME, DATABASE_PORT, AuditStore
 from stacks.components.gateway import Gateway
@@ -39,9 +53,8 @@ class RegionStack(Stack):
             **kwargs,
         )
         sizing = region.sizing
-        name = region.code
 
-        key = RegionKey(self, "Keys", region_code=name).key
+        key = RegionKey(self, "Keys", deployment_id=region.deployment_id).key
         network = Network(
             self,
             "Network",
@@ -51,11 +64,11 @@ class RegionStack(Stack):
             key=key,
             log_retention_days=sizing.log_retention_days,
         )
-        secrets = ProviderSecrets(self, "Secrets", region_code=name, key=key)
+        secrets = ProviderSecrets(self, "Secrets", deployment_id=region.deployment_id, key=key)
         store = AuditStore(
             self,
             "AuditStore",
-            region_code=name,
+            deployment_id=region.deployment_id,
             vpc=network.vpc,
             key=key,
             instance_class=sizing.db_instance_class,
@@ -125,6 +138,18 @@ class RegionStack(Stack):
         for function in (gateway.function, pipeline.writer):
             store.secret.grant_read(function)
             store.instance.grant_connect(function, "regiongate_app")
+
+        # What each store holds (read by the residency report).
+        data_kinds.mark(store.instance, AUDIT_METADATA, GUARDRAIL_VIOLATIONS, SPEND_AND_USAGE, API_KEY_HASHES)
+        data_kinds.mark(store.secret, DATABASE_CREDENTIALS)
+        data_kinds.mark(store.log_group, DATABASE_LOGS)
+        data_kinds.mark(secrets.provider_credentials, PROVIDER_CREDENTIALS)
+        data_kinds.mark(pipeline.queue, AUDIT_EVENTS_IN_TRANSIT)
+        data_kinds.mark(pipeline.dead_letter_queue, AUDIT_EVENTS_IN_TRANSIT)
+        data_kinds.mark(network.flow_log_group, NETWORK_FLOW_LOGS)
+        data_kinds.mark(gateway.access_logs, LOAD_BALANCER_ACCESS_LOGS)
+        for function in (gateway.function, pipeline.writer):
+            data_kinds.mark(function.log_group, FUNCTION_LOGS)
 
         self.key = key
         self.network = network

@@ -23,7 +23,7 @@ class AuditStore(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        region_code: str,
+        deployment_id: str,
         vpc: ec2.IVpc,
         key: kms.IKey,
         instance_class: str,
@@ -50,7 +50,7 @@ class AuditStore(Construct):
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, description="regiongate audit store", allow_all_outbound=False
         )
-        instance_identifier = f"regiongate-{region_code}-audit"
+        instance_identifier = f"regiongate-{deployment_id}-audit"
         # RDS exports its logs into this group; created here first so it has the stack key and a retention
         # (left to RDS it would be unencrypted and kept forever).
         self.log_group = logs.LogGroup(
@@ -74,7 +74,7 @@ class AuditStore(Construct):
             # Generated in region by Secrets Manager, encrypted with the stack key, never replicated.
             credentials=rds.Credentials.from_generated_secret(
                 "regiongate_admin",
-                secret_name=f"regiongate/{region_code}/audit-store-admin",
+                secret_name=f"regiongate/{deployment_id}/audit-store-admin",
                 encryption_key=key,
             ),
             parameter_group=parameters,

@@ -9,14 +9,14 @@ from constructs import Construct
 
 
 class RegionKey(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, region_code: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, deployment_id: str) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.key = kms.Key(
             self,
             "Key",
-            alias=f"alias/regiongate/{region_code}",
-            description=f"regiongate {region_code}: encrypts every store of data in this region",
+            alias=f"alias/regiongate/{deployment_id}",
+            description=f"regiongate {deployment_id}: encrypts every store of data in this region",
             enable_key_rotation=True,
             rotation_period=Duration.days(365),
             # Single-region on purpose: a multi-region key could be replicated out of the region.

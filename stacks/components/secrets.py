@@ -9,15 +9,15 @@ from constructs import Construct
 
 
 class ProviderSecrets(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, region_code: str, key: kms.IKey) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, deployment_id: str, key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
         # Created empty; operators put the provider credentials in after deploy (README: "Provider credentials").
         # No replica_regions, ever: a replica would copy the credentials out of the region.
         self.provider_credentials = secretsmanager.Secret(
             self,
             "ProviderCredentials",
-            secret_name=f"regiongate/{region_code}/provider-credentials",
-            description=f"regiongate {region_code}: API credentials of the region's LLM providers (JSON by provider name)",
+            secret_name=f"regiongate/{deployment_id}/provider-credentials",
+            description=f"regiongate {deployment_id}: API credentials of the region's LLM providers (JSON by provider name)",
             encryption_key=key,
             secret_string_value=SecretValue.unsafe_plain_text("{}"),
             removal_policy=RemovalPolicy.RETAIN,
