@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from regiongate.config import DEFAULT_CONFIG_PATH, Catalogue, load_catalogue
+from regiongate import tenants
+from regiongate.config import DEFAULT_CONFIG_PATH, REPO_ROOT, Catalogue, load_catalogue
 from stacks.acknowledgements import acknowledge_findings
 from stacks.region_stack import RegionStack
 
 
-def build_app(app: App, catalogue: Catalogue | None = None) -> dict[str, RegionStack]:
+def build_app(app: App, catalogue: Catalogue | None = None, *, tenants_dir: Path | None = None) -> dict[str, RegionStack]:
+    """One stack per region and per tenant file, or only those named with ``-c stacks=Eu,Tenant-acme``.
+
+    Unselected stacks are never constructed (and unselected tenant files never read).
+    """
+    context = app.node.get_all_context() or {}
     if catalogue is None:
-        catalogue = load_catalogue(DEFAULT_CONFIG_PATH, context=_context(app))
-    stacks = {region.stack_name: RegionStack(app, region.stack_name, region=region) for region in catalogue.regions}
+        # REGIONGATE_CONFIG points at another catalogue (a staging copy, or a broken one in tests).
+        path = os.environ.get("REGIONGATE_CONFIG") or DEFAULT_CONFIG_PATH
+        catalogue = load_catalogue(path, context=_context(app))
+    configs = tenants.deployments(
+        catalogue, tenants_dir or tenants.tenants_dir(context), tenants.selected_stacks(context)
+    )
+    stacks = {region.stack_name: RegionStack(app, region.stack_name, region=region) for region in configs}
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     for stack in stacks.values():
         acknowledge_findings(stack)
     return stacks
+
+
+def cdk_json_context() -> dict:
+    """The feature flags and context of cdk.json, for apps built outside the CDK CLI (tests, benchmarks)."""
+    return json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
 
 
 def _context(app: App) -> dict:

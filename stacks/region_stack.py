@@ -54,6 +54,7 @@ class RegionStack(Stack):
         )
         sizing = region.sizing
 
+        log_prefix = f"/regiongate/{region.deployment_id}"
         key = RegionKey(self, "Keys", deployment_id=region.deployment_id).key
         network = Network(
             self,
@@ -63,6 +64,7 @@ class RegionStack(Stack):
             nat_gateways=sizing.nat_gateways,
             key=key,
             log_retention_days=sizing.log_retention_days,
+            log_group_name=f"{log_prefix}/vpc-flow-logs",
         )
         secrets = ProviderSecrets(self, "Secrets", deployment_id=region.deployment_id, key=key)
         store = AuditStore(
@@ -98,6 +100,7 @@ class RegionStack(Stack):
             key=key,
             architecture=sizing.lambda_architecture,
             log_retention_days=sizing.log_retention_days,
+            log_group_prefix=log_prefix,
         )
         database_environment = {
             "DB_HOST": store.instance.db_instance_endpoint_address,
@@ -141,7 +144,7 @@ class RegionStack(Stack):
 
         # What each store holds (read by the residency report).
         data_kinds.mark(store.instance, AUDIT_METADATA, GUARDRAIL_VIOLATIONS, SPEND_AND_USAGE, API_KEY_HASHES)
-        data_kinds.mark(store.secret, DATABASE_CREDENTIALS)
+        data_kinds.mark(store.credentials_secret, DATABASE_CREDENTIALS)
         data_kinds.mark(store.log_group, DATABASE_LOGS)
         data_kinds.mark(secrets.provider_credentials, PROVIDER_CREDENTIALS)
         data_kinds.mark(pipeline.queue, AUDIT_EVENTS_IN_TRANSIT)
@@ -152,12 +155,26 @@ class RegionStack(Stack):
             data_kinds.mark(function.log_group, FUNCTION_LOGS)
 
         self.key = key
+        self.lambdas = lambdas
         self.network = network
         self.secrets = secrets
         self.audit_store = store
         self.audit_pipeline = pipeline
         self.gateway = gateway
 
+        # Read back by `regiongate summary` and the residency report from cdk.out alone.
+        self.template_options.metadata = {
+            "regiongate": {
+                "region_code": region.code,
+                "deployment_id": region.deployment_id,
+                "aws_region": region.aws_region,
+                "partition": region.partition,
+                "geography": region.geography,
+                "inference_regions": list(region.inference_regions),
+                "api_domain": region.api_domain,
+                "console_domain": region.console_domain,
+            }
+        }
         for tag_key, tag_value in (
             ("regiongate:geography", region.geography),
             ("regiongate:region-code", region.code),

@@ -64,6 +64,7 @@ class AuditPipeline(Construct):
         self.writer = lambdas.function(
             self,
             "Writer",
+            log_name="audit-writer",
             handler="llm_gateway.audit_writer.handle",
             description="Writes audit metadata from the queue into the audit store (batch, idempotent)",
             memory_mb=512,

@@ -97,3 +97,5 @@ class AuditStore(Construct):
         )
         self.instance.node.add_dependency(self.log_group)
         self.secret = self.instance.secret
+        # The generated secret itself (instance.secret is its attachment to the instance).
+        self.credentials_secret = self.instance.node.find_child("Secret")

@@ -38,6 +38,7 @@ class Gateway(Construct):
         self.function = lambdas.function(
             self,
             "Function",
+            log_name="gateway",
             handler="llm_gateway.handler.handle",
             description="regiongate OpenAI-compatible gateway (content is processed in memory, never stored)",
             memory_mb=memory_mb,

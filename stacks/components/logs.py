@@ -25,11 +25,13 @@ def retention(days: int) -> logs.RetentionDays:
 
 
 def encrypted_log_group(
-    scope: Construct, construct_id: str, *, key: kms.IKey, retention_days: int
+    scope: Construct, construct_id: str, *, name: str, key: kms.IKey, retention_days: int
 ) -> logs.LogGroup:
+    """A named log group: names let IAM policies refer to it without a reference that could form a cycle."""
     return logs.LogGroup(
         scope,
         construct_id,
+        log_group_name=name,
         encryption_key=key,
         retention=retention(retention_days),
         removal_policy=RemovalPolicy.RETAIN,

@@ -20,6 +20,7 @@ class Network(Construct):
         nat_gateways: int,
         key: kms.IKey,
         log_retention_days: int,
+        log_group_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
         # Zones are given, never looked up: synthesis runs offline without credentials.
@@ -38,7 +39,7 @@ class Network(Construct):
             restrict_default_security_group=False,
         )
         self.flow_log_group = encrypted_log_group(
-            self, "FlowLogs", key=key, retention_days=log_retention_days
+            self, "FlowLogs", name=log_group_name, key=key, retention_days=log_retention_days
         )
         self.vpc.add_flow_log(
             "FlowLog",

@@ -1,0 +1,349 @@
+"""Targeted assertions for every property the region stacks issue promises, on every region stack."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Match
+
+from stacks.components.audit_store import POSTGRES_VERSION
+from stacks.region_stack import LAMBDA_SOURCE_DIR
+
+pytestmark = pytest.mark.xdist_group("infra")
+
+
+def resources(s, type_name: str) -> dict:
+    return {k: v for k, v in s.template_json["Resources"].items() if v["Type"] == type_name}
+
+
+def only(s, type_name: str) -> dict:
+    found = resources(s, type_name)
+    assert len(found) == 1, f"expected one {type_name}, found {sorted(found)}"
+    return next(iter(found.values()))
+
+
+def own_key_ref(s) -> dict:
+    (key_id,) = resources(s, "AWS::KMS::Key")
+    return {"Fn::GetAtt": [key_id, "Arn"]}
+
+
+def own_key_id(s) -> str:
+    (key_id,) = resources(s, "AWS::KMS::Key")
+    return key_id
+
+
+def test_stack_environment_matches_catalogue(each_stack):
+    stack, region = each_stack.stack, each_stack.region
+    assert stack.stack_name == region.stack_name
+    assert stack.region == region.aws_region
+    assert stack.account == region.account
+    assert stack.availability_zones == list(region.availability_zones)
+
+
+# --- Keys ---------------------------------------------------------------------------------------
+
+def test_one_customer_managed_key_with_rotation_single_region(each_stack):
+    key = only(each_stack, "AWS::KMS::Key")
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["Properties"].get("MultiRegion", False) is False
+    assert key["DeletionPolicy"] == "Retain"
+    assert resources(each_stack, "AWS::KMS::ReplicaKey") == {}
+
+
+def test_logs_may_use_the_key_only_for_this_region(each_stack):
+    key = only(each_stack, "AWS::KMS::Key")
+    (statement,) = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "AllowCloudWatchLogsOfThisRegion"]
+    region = each_stack.region
+    condition = statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+    assert condition == f"arn:{region.partition}:logs:{region.aws_region}:{region.account}:log-group:*"
+
+
+# --- Network ------------------------------------------------------------------------------------
+
+def test_vpc_spans_exactly_the_configured_zones_with_three_tiers(each_stack):
+    subnets = resources(each_stack, "AWS::EC2::Subnet")
+    zones = {s["Properties"]["AvailabilityZone"] for s in subnets.values()}
+    assert zones == set(each_stack.region.availability_zones)
+    tiers = {}
+    for s in subnets.values():
+        tag = {t["Key"]: t["Value"] for t in s["Properties"]["Tags"]}["aws-cdk:subnet-type"]
+        tiers[tag] = tiers.get(tag, 0) + 1
+    n = len(each_stack.region.availability_zones)
+    assert tiers == {"Public": n, "Private": n, "Isolated": n}
+
+
+def test_flow_logs_go_to_an_encrypted_in_region_log_group_with_retention(each_stack):
+    flow_log = only(each_stack, "AWS::EC2::FlowLog")
+    assert flow_log["Properties"]["TrafficType"] == "ALL"
+    assert flow_log["Properties"]["LogDestinationType"] == "cloud-watch-logs"
+    group_id = flow_log["Properties"]["LogGroupName"]["Ref"]
+    group = each_stack.template_json["Resources"][group_id]
+    assert group["Properties"]["KmsKeyId"] == own_key_ref(each_stack)
+    assert group["Properties"]["RetentionInDays"] == each_stack.region.sizing.log_retention_days
+
+
+# --- Secrets ------------------------------------------------------------------------------------
+
+def test_every_secret_uses_the_stack_key_and_is_never_replicated(each_stack):
+    secrets = resources(each_stack, "AWS::SecretsManager::Secret")
+    assert len(secrets) == 2  # provider credentials + generated database credentials
+    for secret in secrets.values():
+        assert secret["Properties"]["KmsKeyId"] == own_key_ref(each_stack)
+        assert "ReplicaRegions" not in secret["Properties"]
+
+
+def test_database_credentials_are_generated_in_region(each_stack):
+    generated = [
+        s for s in resources(each_stack, "AWS::SecretsManager::Secret").values() if "GenerateSecretString" in s["Properties"]
+    ]
+    assert len(generated) == 1
+    assert generated[0]["Properties"]["Name"] == f"regiongate/{each_stack.region.deployment_id}/audit-store-admin"
+
+
+# --- Audit store --------------------------------------------------------------------------------
+
+def test_audit_store_is_isolated_encrypted_and_protected(each_stack):
+    sizing = each_stack.region.sizing
+    each_stack.template.has_resource(
+        "AWS::RDS::DBInstance",
+        {
+            "DeletionPolicy": "Snapshot",
+            "Properties": Match.object_like(
+                {
+                    "Engine": "postgres",
+                    "EngineVersion": POSTGRES_VERSION.postgres_full_version,
+                    "DBInstanceClass": sizing.db_instance_class,
+                    "MultiAZ": sizing.db_multi_az,
+                    "StorageEncrypted": True,
+                    "KmsKeyId": own_key_ref(each_stack),
+                    "PubliclyAccessible": False,
+                    "DeletionProtection": True,
+                    "EnableIAMDatabaseAuthentication": True,
+                    "BackupRetentionPeriod": sizing.db_backup_retention_days,
+                }
+            ),
+        },
+    )
+    db = only(each_stack, "AWS::RDS::DBInstance")["Properties"]
+    for forbidden in ("SourceRegion", "SourceDBInstanceIdentifier", "AutomaticBackupReplicationRegion"):
+        assert forbidden not in db
+
+
+def test_engine_version_is_a_full_version():
+    major, minor = POSTGRES_VERSION.postgres_full_version.split(".")
+    assert major.isdigit() and minor.isdigit()
+
+
+def test_audit_store_subnets_are_the_isolated_ones(each_stack):
+    group = only(each_stack, "AWS::RDS::DBSubnetGroup")
+    subnet_ids = {ref["Ref"] for ref in group["Properties"]["SubnetIds"]}
+    subnets = each_stack.template_json["Resources"]
+    for subnet_id in subnet_ids:
+        tags = {t["Key"]: t["Value"] for t in subnets[subnet_id]["Properties"]["Tags"]}
+        assert tags["aws-cdk:subnet-type"] == "Isolated"
+    assert len(subnet_ids) == len(each_stack.region.availability_zones)
+
+
+def test_tls_is_forced_through_the_parameter_group(each_stack):
+    params = only(each_stack, "AWS::RDS::DBParameterGroup")["Properties"]["Parameters"]
+    assert params["rds.force_ssl"] == "1"
+    assert params["log_statement"] == "none"
+
+
+def test_database_logs_are_encrypted_and_kept_for_the_retention(each_stack):
+    group_name = f"/aws/rds/instance/regiongate-{each_stack.region.deployment_id}-audit/postgresql"
+    each_stack.template.has_resource_properties(
+        "AWS::Logs::LogGroup",
+        {
+            "LogGroupName": group_name,
+            "KmsKeyId": own_key_ref(each_stack),
+            "RetentionInDays": each_stack.region.sizing.log_retention_days,
+        },
+    )
+
+
+def test_database_accepts_connections_only_from_the_two_functions(each_stack):
+    rules = resources(each_stack, "AWS::EC2::SecurityGroupIngress")
+    db_rules = [r for r in rules.values() if r["Properties"].get("FromPort") == 5432]
+    assert len(db_rules) == 2
+    assert all("SourceSecurityGroupId" in r["Properties"] and "CidrIp" not in r["Properties"] for r in db_rules)
+
+
+# --- Audit pipeline -----------------------------------------------------------------------------
+
+def test_audit_queue_and_dead_letter_queue_use_the_stack_key_and_tls(each_stack):
+    queues = resources(each_stack, "AWS::SQS::Queue")
+    assert len(queues) == 2
+    for queue in queues.values():
+        assert queue["Properties"]["KmsMasterKeyId"] == own_key_ref(each_stack)
+    main = [q for q in queues.values() if "RedrivePolicy" in q["Properties"]]
+    assert len(main) == 1
+    assert main[0]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
+    policies = resources(each_stack, "AWS::SQS::QueuePolicy")
+    assert len(policies) == 2
+    for policy in policies.values():
+        (deny,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_dead_letter_queue_has_an_alarm(each_stack):
+    alarm = only(each_stack, "AWS::CloudWatch::Alarm")["Properties"]
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Threshold"] == 0
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    dlq_id = [k for k, q in resources(each_stack, "AWS::SQS::Queue").items() if "RedrivePolicy" not in q["Properties"]][0]
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}]
+
+
+def test_writer_consumes_the_queue_in_batches_with_partial_failures(each_stack):
+    mapping = only(each_stack, "AWS::Lambda::EventSourceMapping")["Properties"]
+    assert mapping["BatchSize"] == 100
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+# --- Functions ----------------------------------------------------------------------------------
+
+def functions(s) -> dict:
+    return resources(s, "AWS::Lambda::Function")
+
+
+def test_two_functions_on_the_shared_runtime_in_private_subnets(each_stack):
+    fns = functions(each_stack)
+    assert {f["Properties"]["Handler"] for f in fns.values()} == {
+        "llm_gateway.handler.handle",
+        "llm_gateway.audit_writer.handle",
+    }
+    for fn in fns.values():
+        props = fn["Properties"]
+        assert props["Runtime"] == "python3.13"
+        assert props["Architectures"] == [each_stack.region.sizing.lambda_architecture]
+        assert props["KmsKeyArn"] == own_key_ref(each_stack)
+        assert len(props["VpcConfig"]["SubnetIds"]) == len(each_stack.region.availability_zones)
+        assert props["LoggingConfig"]["LogFormat"] == "JSON"
+
+
+def test_function_code_is_the_lambda_source_directory_without_bundling(each_stack):
+    code = each_stack.stack.lambdas.code
+    assert code.path == str(LAMBDA_SOURCE_DIR)
+    assert code.is_inline is False
+    for fn in functions(each_stack).values():
+        assert set(fn["Properties"]["Code"]) == {"S3Bucket", "S3Key"}
+        assert len(fn["Properties"]["Layers"]) == 2  # pure-Python dependencies + region configuration
+
+
+def test_environment_carries_no_secret_values(each_stack):
+    for fn in functions(each_stack).values():
+        env = fn["Properties"]["Environment"]["Variables"]
+        for name, value in env.items():
+            assert not any(word in name.upper() for word in ("PASSWORD", "TOKEN", "API_KEY")), name
+            if isinstance(value, str):
+                assert "sk-" not in value and "password" not in value.lower()
+
+
+def test_gateway_sizing_comes_from_the_catalogue(each_stack):
+    (gateway,) = [f for f in functions(each_stack).values() if f["Properties"]["Handler"] == "llm_gateway.handler.handle"]
+    sizing = each_stack.region.sizing
+    assert gateway["Properties"]["MemorySize"] == sizing.lambda_memory_mb
+    assert gateway["Properties"]["ReservedConcurrentExecutions"] == sizing.reserved_concurrency
+
+
+def test_every_log_group_is_encrypted_with_the_stack_key_and_has_retention(each_stack):
+    groups = resources(each_stack, "AWS::Logs::LogGroup")
+    assert len(groups) == 4  # flow logs, gateway, audit writer, database
+    for group in groups.values():
+        assert group["Properties"]["KmsKeyId"] == own_key_ref(each_stack)
+        assert group["Properties"]["RetentionInDays"] == each_stack.region.sizing.log_retention_days
+
+
+def test_function_roles_use_no_managed_policies_and_no_bedrock_wildcards(each_stack):
+    for role in resources(each_stack, "AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]
+    assert ":bedrock:*:" not in each_stack.text
+    assert '"bedrock:*"' not in each_stack.text
+
+
+# --- Load balancer ------------------------------------------------------------------------------
+
+def test_alb_is_internet_facing_drops_invalid_headers_and_logs_in_region(each_stack):
+    alb = only(each_stack, "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
+    assert alb["Scheme"] == "internet-facing"
+    attributes = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert attributes["access_logs.s3.enabled"] == "true"
+    (bucket_id,) = resources(each_stack, "AWS::S3::Bucket")
+    assert attributes["access_logs.s3.bucket"] == {"Ref": bucket_id}
+
+
+def test_https_listener_uses_the_region_certificate_and_a_modern_policy(each_stack):
+    each_stack.template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {
+            "Port": 443,
+            "Protocol": "HTTPS",
+            "Certificates": [{"CertificateArn": each_stack.region.certificate_arn}],
+            "SslPolicy": Match.string_like_regexp(r"^ELBSecurityPolicy-TLS13-"),
+            "DefaultActions": [Match.object_like({"Type": "forward"})],
+        },
+    )
+
+
+def test_http_redirects_to_https(each_stack):
+    each_stack.template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {
+            "Port": 80,
+            "Protocol": "HTTP",
+            "DefaultActions": [
+                {"Type": "redirect", "RedirectConfig": {"Port": "443", "Protocol": "HTTPS", "StatusCode": "HTTP_301"}}
+            ],
+        },
+    )
+
+
+def test_access_log_bucket_is_private_tls_only_and_expires(each_stack):
+    bucket = only(each_stack, "AWS::S3::Bucket")["Properties"]
+    assert bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == 90
+    assert "ReplicationConfiguration" not in bucket
+    policy = only(each_stack, "AWS::S3::BucketPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    assert any(s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}} for s in policy)
+
+
+def test_target_is_the_gateway_function(each_stack):
+    group = only(each_stack, "AWS::ElasticLoadBalancingV2::TargetGroup")["Properties"]
+    assert group["TargetType"] == "lambda"
+    assert group["HealthCheckPath"] == "/health"
+
+
+# --- Outputs and tags ---------------------------------------------------------------------------
+
+def test_outputs_name_the_api_endpoint(each_stack):
+    outputs = each_stack.template_json["Outputs"]
+    endpoint = [o for k, o in outputs.items() if k.startswith("GatewayApiEndpoint")]
+    assert endpoint and endpoint[0]["Value"] == f"https://{each_stack.region.api_domain}/v1"
+
+
+@pytest.mark.parametrize(
+    "type_name",
+    ["AWS::KMS::Key", "AWS::EC2::VPC", "AWS::RDS::DBInstance", "AWS::SQS::Queue", "AWS::Lambda::Function",
+     "AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::S3::Bucket", "AWS::SecretsManager::Secret", "AWS::Logs::LogGroup"],
+)
+def test_tagged_with_geography_region_code_and_stack(each_stack, type_name):
+    region = each_stack.region
+    for resource in resources(each_stack, type_name).values():
+        tags = {t["Key"]: t["Value"] for t in resource["Properties"]["Tags"]}
+        assert tags["regiongate:geography"] == region.geography
+        assert tags["regiongate:region-code"] == region.code
+        assert tags["regiongate:stack"] == region.stack_name
+
+
+def test_stateful_resources_declare_the_data_they_hold(each_stack):
+    stateful = ("AWS::RDS::DBInstance", "AWS::SQS::Queue", "AWS::SecretsManager::Secret", "AWS::Logs::LogGroup", "AWS::S3::Bucket")
+    for type_name in stateful:
+        for logical_id, resource in resources(each_stack, type_name).items():
+            assert resource.get("Metadata", {}).get("regiongate:data"), f"{logical_id} ({type_name}) declares no data kind"
