@@ -44,6 +44,7 @@ synth: setup
 
 test: setup
 	@set -e; \
+	scripts/test-packages.sh; \
 	if [ -z "$$DATABASE_URL" ]; then DATABASE_URL=$$(scripts/test-postgres.sh); export DATABASE_URL; fi; \
 	$(CDK_ENV) $(VPY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 

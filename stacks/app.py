@@ -10,6 +10,7 @@ from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from regiongate import tenants
+from regiongate.images_lock import load_lock
 from regiongate.config import DEFAULT_CONFIG_PATH, REPO_ROOT, Catalogue, load_catalogue
 from stacks.acknowledgements import acknowledge_findings
 from stacks.region_stack import RegionStack
@@ -28,7 +29,12 @@ def build_app(app: App, catalogue: Catalogue | None = None, *, tenants_dir: Path
     configs = tenants.deployments(
         catalogue, tenants_dir or tenants.tenants_dir(context), tenants.selected_stacks(context)
     )
-    stacks = {region.stack_name: RegionStack(app, region.stack_name, region=region) for region in configs}
+    # Read once for all stacks that run the console (ECS pulls its image by the digest pinned there).
+    images_lock = load_lock() if any(region.console for region in configs) else None
+    stacks = {
+        region.stack_name: RegionStack(app, region.stack_name, region=region, images_lock=images_lock)
+        for region in configs
+    }
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     for stack in stacks.values():
         acknowledge_findings(stack)

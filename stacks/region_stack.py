@@ -5,18 +5,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from aws_cdk import Environment, Stack, Tags
+from aws_cdk import Annotations, CfnOutput, Environment, Fn, Stack, Tags
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from regiongate import gateway_config
 from regiongate.config import REPO_ROOT, RegionConfig
+from regiongate.images_lock import ImagesLock, load_lock
 from stacks.components import data_kinds
 from stacks.components.data_kinds import (
     API_KEY_HASHES,
     AUDIT_EVENTS_IN_TRANSIT,
     AUDIT_METADATA,
+    CONSOLE_LOGS,
+    CONTAINER_IMAGES,
     DATABASE_CREDENTIALS,
     DATABASE_LOGS,
     FUNCTION_LOGS,
@@ -28,6 +33,7 @@ from stacks.components.data_kinds import (
 )
 from stacks.components.audit_pipeline import AuditPipeline
 from stacks.components.audit_store import DATABASE_NAME, DATABASE_PORT, AuditStore
+from stacks.components.console import ConsoleService, ImageRepository
 from stacks.components.gateway import Gateway
 from stacks.components.keys import RegionKey
 from stacks.components.lambda_factory import LambdaDefaults
@@ -39,10 +45,21 @@ LAMBDA_DEPS_DIR = REPO_ROOT / "build" / "lambda-deps"
 RUNTIME_CONFIG_ROOT = REPO_ROOT / "build" / "region-config"
 # Where the gateway finds its region's configuration: layers are unpacked under /opt.
 RUNTIME_CONFIG_PATH = "/opt/regiongate/region.json"
+CONSOLE_IMAGE = "console"
+# At least two tasks, one per Fargate zone.
+CONSOLE_TASKS = 2
 
 
 class RegionStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, region: RegionConfig, **kwargs) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        region: RegionConfig,
+        images_lock: ImagesLock | None = None,
+        **kwargs,
+    ) -> None:
         self.region_config = region
         super().__init__(
             scope,
@@ -142,6 +159,13 @@ class RegionStack(Stack):
             store.secret.grant_read(function)
             store.instance.grant_connect(function, "regiongate_app")
 
+        self.console = None
+        self.image_repositories: dict[str, ImageRepository] = {}
+        if region.console:
+            self.console = self._add_console(region, images_lock, key, network, store, gateway, database_environment)
+        if region.hosted_zone:
+            self._add_dns(region, gateway)
+
         # What each store holds (read by the residency report).
         data_kinds.mark(store.instance, AUDIT_METADATA, GUARDRAIL_VIOLATIONS, SPEND_AND_USAGE, API_KEY_HASHES)
         data_kinds.mark(store.credentials_secret, DATABASE_CREDENTIALS)
@@ -153,6 +177,10 @@ class RegionStack(Stack):
         data_kinds.mark(gateway.access_logs, LOAD_BALANCER_ACCESS_LOGS)
         for function in (gateway.function, pipeline.writer):
             data_kinds.mark(function.log_group, FUNCTION_LOGS)
+        if self.console is not None:
+            data_kinds.mark(self.console.log_group, CONSOLE_LOGS)
+        for repository in self.image_repositories.values():
+            data_kinds.mark(repository.repository, CONTAINER_IMAGES)
 
         self.key = key
         self.lambdas = lambdas
@@ -182,6 +210,63 @@ class RegionStack(Stack):
         ):
             Tags.of(self).add(tag_key, tag_value)
 
+
+    def _add_console(self, region, images_lock, key, network, store, gateway, database_environment) -> ConsoleService:
+        if images_lock is None:
+            images_lock = load_lock()
+        repository = ImageRepository(
+            self, "ConsoleImages", repository_name=images_lock.repository_for(CONSOLE_IMAGE), key=key
+        )
+        self.image_repositories[CONSOLE_IMAGE] = repository
+        image = images_lock.images.get(CONSOLE_IMAGE)
+        example_image = image is not None and image.is_example
+        console = ConsoleService(
+            self,
+            "Console",
+            deployment_id=region.deployment_id,
+            vpc=network.vpc,
+            key=key,
+            repository=repository.repository,
+            image_digest=images_lock.digest_for(CONSOLE_IMAGE),
+            # An example digest can never be pulled: deploy the service without tasks until the image is
+            # mirrored (the first deploy creates the repository `regiongate mirror` pushes into).
+            desired_count=0 if example_image else CONSOLE_TASKS,
+            availability_zones=region.console_availability_zones,
+            certificate_arn=region.console_certificate_arn,
+            access_logs=gateway.access_logs,
+            database_secret=store.credentials_secret,
+            database_environment=database_environment,
+            region_code=region.code,
+            log_retention_days=region.sizing.log_retention_days,
+        )
+        if example_image:
+            Annotations.of(console).add_warning_v2(
+                "regiongate:example-image",
+                f"images.lock.yaml pins an example console image ({image.source}): the console service is "
+                "deployed with 0 tasks. Run `regiongate mirror` (docs/mirror.md), then deploy again.",
+            )
+        store.security_group.add_ingress_rule(console.security_group, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL from the console")
+        console.security_group.add_egress_rule(store.security_group, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL audit store")
+        console.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to in-region AWS APIs")
+        store.instance.grant_connect(console.task_role, "regiongate_console")
+        CfnOutput(self, "ConsoleUrl", value=f"https://{region.console_domain}/", description="regional console")
+        return console
+
+    def _add_dns(self, region: RegionConfig, gateway: Gateway) -> None:
+        """Aliases only to this stack's own load balancers (in China, Route 53 aliases must stay in China)."""
+        zone = route53.PublicHostedZone(self, "HostedZone", zone_name=region.hosted_zone)
+        targets = [(region.api_domain, gateway.load_balancer)]
+        if self.console is not None:
+            targets.append((region.console_domain, self.console.load_balancer))
+        for index, (domain, load_balancer) in enumerate(targets):
+            route53.ARecord(
+                self,
+                f"Alias{index}",
+                zone=zone,
+                record_name=domain,
+                target=route53.RecordTarget.from_alias(route53_targets.LoadBalancerTarget(load_balancer)),
+            )
+        CfnOutput(self, "NameServers", value=Fn.join(",", zone.hosted_zone_name_servers or []))
 
     @property
     def availability_zones(self) -> list[str]:

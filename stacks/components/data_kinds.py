@@ -23,6 +23,8 @@ FUNCTION_LOGS = "function-logs"
 DATABASE_LOGS = "database-logs"
 NETWORK_FLOW_LOGS = "network-flow-logs"
 LOAD_BALANCER_ACCESS_LOGS = "load-balancer-access-logs"
+CONSOLE_LOGS = "console-logs"
+CONTAINER_IMAGES = "container-images"
 
 
 def mark(construct: IConstruct, *kinds: str) -> None:

@@ -161,10 +161,10 @@ def test_database_logs_are_encrypted_and_kept_for_the_retention(each_stack):
     )
 
 
-def test_database_accepts_connections_only_from_the_two_functions(each_stack):
+def test_database_accepts_connections_only_from_the_functions_and_console(each_stack):
     rules = resources(each_stack, "AWS::EC2::SecurityGroupIngress")
     db_rules = [r for r in rules.values() if r["Properties"].get("FromPort") == 5432]
-    assert len(db_rules) == 2
+    assert len(db_rules) == 2 + (1 if each_stack.region.console else 0)
     assert all("SourceSecurityGroupId" in r["Properties"] and "CidrIp" not in r["Properties"] for r in db_rules)
 
 
@@ -248,7 +248,8 @@ def test_gateway_sizing_comes_from_the_catalogue(each_stack):
 
 def test_every_log_group_is_encrypted_with_the_stack_key_and_has_retention(each_stack):
     groups = resources(each_stack, "AWS::Logs::LogGroup")
-    assert len(groups) == 4  # flow logs, gateway, audit writer, database
+    # flow logs, gateway, audit writer, database (+ console)
+    assert len(groups) == 4 + (1 if each_stack.region.console else 0)
     for group in groups.values():
         assert group["Properties"]["KmsKeyId"] == own_key_ref(each_stack)
         assert group["Properties"]["RetentionInDays"] == each_stack.region.sizing.log_retention_days
@@ -263,8 +264,13 @@ def test_function_roles_use_no_managed_policies_and_no_bedrock_wildcards(each_st
 
 # --- Load balancer ------------------------------------------------------------------------------
 
+def gateway_resource(s, type_name: str) -> dict:
+    (found,) = [r for k, r in resources(s, type_name).items() if k.startswith("Gateway")]
+    return found
+
+
 def test_alb_is_internet_facing_drops_invalid_headers_and_logs_in_region(each_stack):
-    alb = only(each_stack, "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
+    alb = gateway_resource(each_stack, "AWS::ElasticLoadBalancingV2::LoadBalancer")["Properties"]
     assert alb["Scheme"] == "internet-facing"
     attributes = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
     assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
@@ -315,7 +321,7 @@ def test_access_log_bucket_is_private_tls_only_and_expires(each_stack):
 
 
 def test_target_is_the_gateway_function(each_stack):
-    group = only(each_stack, "AWS::ElasticLoadBalancingV2::TargetGroup")["Properties"]
+    group = gateway_resource(each_stack, "AWS::ElasticLoadBalancingV2::TargetGroup")["Properties"]
     assert group["TargetType"] == "lambda"
     assert group["HealthCheckPath"] == "/health"
 
