@@ -38,11 +38,6 @@ def acknowledge_findings(stack: RegionStack) -> None:
             )
 
     _ack(
-        gateway.alb_security_group,
-        "AwsSolutions-EC23",
-        "The gateway ALB is the public API endpoint: clients connect from anywhere on 443 (80 only redirects).",
-    )
-    _ack(
         gateway.access_logs,
         "AwsSolutions-S1",
         "This bucket receives the ALB's access logs; logging its own access would need another bucket and loop.",

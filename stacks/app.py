@@ -13,6 +13,8 @@ from regiongate import tenants
 from regiongate.images_lock import load_lock
 from regiongate.config import DEFAULT_CONFIG_PATH, REPO_ROOT, Catalogue, load_catalogue
 from stacks.acknowledgements import acknowledge_findings
+from regiongate.residency import ResidencyChecks, ResidencyPolicy
+from stacks.residency_acknowledgements import acknowledge_residency_findings
 from stacks.region_stack import RegionStack
 
 
@@ -38,6 +40,11 @@ def build_app(app: App, catalogue: Catalogue | None = None, *, tenants_dir: Path
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     for stack in stacks.values():
         acknowledge_findings(stack)
+    Validations.of(app).add_plugins(
+        ResidencyChecks({name: ResidencyPolicy.from_region(stack.region_config) for name, stack in stacks.items()})
+    )
+    for stack in stacks.values():
+        acknowledge_residency_findings(stack)
     return stacks
 
 

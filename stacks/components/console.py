@@ -18,6 +18,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from stacks.components.logs import encrypted_log_group
+from stacks.components.public_alb import public_https_load_balancer
 
 CONSOLE_PORT = 8081
 HEALTH_PATH = "/healthz"
@@ -151,29 +152,17 @@ class ConsoleService(Construct):
             enable_execute_command=False,
         )
 
-        self.alb_security_group = ec2.SecurityGroup(
-            self, "LoadBalancerSecurityGroup", vpc=vpc, description="regiongate console ALB", allow_all_outbound=False
-        )
-        self.alb_security_group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS from console users")
-        self.alb_security_group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(80), "HTTP, redirected to HTTPS")
-        self.load_balancer = elbv2.ApplicationLoadBalancer(
+        public = public_https_load_balancer(
             self,
-            "LoadBalancer",
             vpc=vpc,
-            internet_facing=True,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
-            security_group=self.alb_security_group,
-            drop_invalid_header_fields=True,
+            purpose="console",
+            certificate_arn=certificate_arn,
+            access_logs=access_logs,
+            access_log_prefix="console",
         )
-        self.load_balancer.log_access_logs(access_logs, prefix="console")
-        https = self.load_balancer.add_listener(
-            "Https",
-            port=443,
-            protocol=elbv2.ApplicationProtocol.HTTPS,
-            certificates=[elbv2.ListenerCertificate.from_arn(certificate_arn)],
-            ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
-            open=False,
-        )
+        self.load_balancer = public.load_balancer
+        self.alb_security_group = public.security_group
+        https = public.https_listener
         https.add_targets(
             "Console",
             port=CONSOLE_PORT,
@@ -182,16 +171,10 @@ class ConsoleService(Construct):
             health_check=elbv2.HealthCheck(path=HEALTH_PATH, healthy_http_codes="200"),
             deregistration_delay=Duration.seconds(30),
         )
-        self.load_balancer.add_redirect(source_port=80, target_port=443, open=False)
         # ALB → tasks only on the console port; tasks → HTTPS (AWS APIs via NAT) is added by the stack.
         self.security_group.add_ingress_rule(self.alb_security_group, ec2.Port.tcp(CONSOLE_PORT), "console from its ALB")
         self.alb_security_group.add_egress_rule(self.security_group, ec2.Port.tcp(CONSOLE_PORT), "to console tasks")
 
-        _acknowledge(
-            self.alb_security_group,
-            "AwsSolutions-EC23",
-            "The console ALB is where customers sign in from their browsers: open on 443 (80 only redirects).",
-        )
         _acknowledge(
             task,
             "AwsSolutions-ECS2",

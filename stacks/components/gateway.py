@@ -12,6 +12,7 @@ from constructs import Construct
 
 from regiongate.gateway_config import BedrockGrant
 from stacks.components.lambda_factory import LambdaDefaults
+from stacks.components.public_alb import public_https_load_balancer
 
 GATEWAY_TIMEOUT = Duration.seconds(120)
 ACCESS_LOG_EXPIRY = Duration.days(90)
@@ -61,36 +62,22 @@ class Gateway(Construct):
             lifecycle_rules=[s3.LifecycleRule(expiration=ACCESS_LOG_EXPIRY, abort_incomplete_multipart_upload_after=Duration.days(1))],
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.alb_security_group = ec2.SecurityGroup(
-            self, "LoadBalancerSecurityGroup", vpc=vpc, description="regiongate gateway ALB", allow_all_outbound=False
-        )
-        self.alb_security_group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS from clients")
-        self.alb_security_group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(80), "HTTP, redirected to HTTPS")
-        self.load_balancer = elbv2.ApplicationLoadBalancer(
+        public = public_https_load_balancer(
             self,
-            "LoadBalancer",
             vpc=vpc,
-            internet_facing=True,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
-            security_group=self.alb_security_group,
-            drop_invalid_header_fields=True,
+            purpose="gateway API",
+            certificate_arn=certificate_arn,
+            access_logs=self.access_logs,
+            access_log_prefix="gateway",
             idle_timeout=GATEWAY_TIMEOUT,
         )
-        self.load_balancer.log_access_logs(self.access_logs, prefix="gateway")
-        https = self.load_balancer.add_listener(
-            "Https",
-            port=443,
-            protocol=elbv2.ApplicationProtocol.HTTPS,
-            certificates=[elbv2.ListenerCertificate.from_arn(certificate_arn)],
-            ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
-            open=False,
-        )
-        https.add_targets(
+        self.load_balancer = public.load_balancer
+        self.alb_security_group = public.security_group
+        public.https_listener.add_targets(
             "Gateway",
             targets=[targets.LambdaTarget(self.function)],
             health_check=elbv2.HealthCheck(enabled=True, path="/health", interval=Duration.seconds(60)),
         )
-        self.load_balancer.add_redirect(source_port=80, target_port=443, open=False)
 
     def _grant_bedrock(self, grants: tuple[BedrockGrant, ...]) -> None:
         """Exactly the configured models and inference profiles, each in its own region: never bedrock:*."""
