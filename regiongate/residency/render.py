@@ -1,0 +1,366 @@
+"""Markdown and HTML (inline CSS + SVG, printable, no scripts or network) for a residency :class:`Report`."""
+
+from __future__ import annotations
+
+from html import escape
+
+from regiongate.residency.inventory import Flow
+from regiongate.residency.report import CONTENT_KIND, KIND_TITLES, Report, StackReport, rows_for_kind
+from regiongate.residency.rules import RULES
+
+NOT_STORED = "not stored"
+CONTENT_NOTE = (
+    "No resource in any template is marked as holding it: the gateway processes prompts and responses in memory "
+    "and discards them (see the runtime tests below)."
+)
+
+
+SCOPE_NOTES = (
+    "What the templates show: every resource of these stacks, its region, its key and its retention; and, for every "
+    "property the rule pack checks (see Rules), that no resource replicates or ships data to another region or account.",
+    "What they cannot prove: what the code does with content at run time (see the runtime tests below), how the "
+    "configured providers process prompts (their contracts and the listed processing regions), and resources "
+    "created outside CloudFormation.",
+    "Recommended backstop, not part of these stacks and not checked here: an organisation SCP denying "
+    "aws:RequestedRegion outside each account's region.",
+)
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _stack_rows(report: Report) -> list[list[str]]:
+    return [
+        [
+            s.name,
+            s.policy.home_region,
+            s.policy.geography,
+            s.policy.partition,
+            s.account,
+            ", ".join(s.policy.inference_regions),
+            s.policy_source,
+            s.application_retention or "-",
+        ]
+        for s in report.stacks
+    ]
+
+
+def _provider_rows(report: Report) -> list[list[str]]:
+    return [[s.name, *row] for s in report.stacks for row in s.providers]
+
+
+STACK_HEADERS = [
+    "Stack", "Home region", "Geography", "Partition", "Account", "Inference may run in", "Policy from", "Audit records kept",
+]
+PROVIDER_HEADERS = ["Stack", "Provider", "Type", "Region / endpoint", "May process prompts in"]
+STORED_HEADERS = ["Stack", "Resource", "Type", "Region", "Encrypted with", "Kept for"]
+
+
+def _stored_rows(report: Report, kind: str) -> list[list[str]]:
+    return [
+        [stack.name, item.logical_id, item.resource_type, item.region, item.key, item.retention]
+        for stack, item in rows_for_kind(report, kind)
+    ]
+
+
+def _unclassified_rows(report: Report) -> list[list[str]]:
+    return [
+        [stack.name, item.logical_id, item.resource_type, item.region, item.key, item.retention]
+        for stack in report.stacks
+        for item in stack.unclassified
+    ]
+
+
+def _finding_rows(report: Report, acknowledged: bool) -> list[list[str]]:
+    rows = []
+    for stack in report.stacks:
+        for f in stack.findings:
+            if f.acknowledged != acknowledged:
+                continue
+            row = [stack.name, f.rule_id, f.logical_id, f.resource_type, f.message]
+            if acknowledged:
+                row += [f.reason or "(no reason recorded)", f.acknowledged_at]
+            rows.append(row)
+    return rows
+
+
+def _flow_text(flow: Flow) -> list[str]:
+    lines = [" → ".join(f"{n.label} [{n.detail}]" for n in chain) for chain in flow.chains]
+    return lines + flow.notes
+
+
+def render_markdown(report: Report) -> str:
+    out = [
+        "# Residency report",
+        "",
+        f"Generated {report.generated_at} from `{report.cdk_out}` (the synthesized CloudFormation templates). "
+        "Every table below is computed from the templates; nothing is written by hand.",
+        "",
+    ]
+    out += [f"> {note}" for note in report.notes] + ([""] if report.notes else [])
+    out += ["## Scope", ""] + [f"- {note}" for note in SCOPE_NOTES] + [""]
+    out += ["## Stacks", ""] + _md_table(STACK_HEADERS, _stack_rows(report)) + [""]
+    providers = _provider_rows(report)
+    if providers:
+        out += ["### Inference providers (from the configuration)", ""] + _md_table(PROVIDER_HEADERS, providers) + [""]
+
+    out += ["## What is stored where", ""]
+    for kind in report.kinds():
+        title = KIND_TITLES.get(kind, kind)
+        rows = _stored_rows(report, kind)
+        out += [f"### {title}", ""]
+        if kind == CONTENT_KIND or not rows:
+            out += [f"**{NOT_STORED}**. {CONTENT_NOTE if kind == CONTENT_KIND else 'No resource holds it.'}", ""]
+            continue
+        out += _md_table(STORED_HEADERS, rows) + [""]
+    unclassified = _unclassified_rows(report)
+    out += ["### Unclassified stateful resources", ""]
+    if unclassified:
+        out += [
+            "**These resources can hold data but carry no `regiongate:data` metadata: say what they hold "
+            "(stacks/components/data_kinds.py) before deploying.**",
+            "",
+        ] + _md_table(STORED_HEADERS, unclassified) + [""]
+    else:
+        out += ["None: every stateful resource says what it holds.", ""]
+
+    out += ["## Rule pack findings", ""]
+    open_rows = _finding_rows(report, acknowledged=False)
+    if open_rows:
+        out += [f"**{len(open_rows)} open finding(s).**", ""]
+        out += _md_table(["Stack", "Rule", "Resource", "Type", "Finding"], open_rows) + [""]
+    else:
+        out += [f"None: {len(RULES)} rules passed on every stack.", ""]
+    out += ["### Acknowledged findings", ""]
+    ack_rows = _finding_rows(report, acknowledged=True)
+    if ack_rows:
+        out += _md_table(["Stack", "Rule", "Resource", "Type", "Finding", "Reason", "Acknowledged on"], ack_rows) + [""]
+    else:
+        out += ["None.", ""]
+
+    out += ["## Request flow", ""]
+    for stack in report.stacks:
+        out += [f"### {stack.name} ({stack.policy.home_region})", ""]
+        out += [f"- {line}" for line in _flow_text(stack.flow)] + [""]
+
+    out += ["## Zero retention at run time", ""]
+    out += [
+        "Templates cannot show what the gateway does with content. These tests enforce it; run them with "
+        "`.venv/bin/pytest <test id>`:",
+        "",
+    ]
+    out += [f"- `{t}`" for t in report.runtime_tests] or [f"- not found (searched {report.runtime_tests_searched})"]
+    out += ["", "## Rules", ""]
+    out += _md_table(["Rule", "Forbids"], [[r.id, r.forbids] for r in RULES]) + [""]
+    return "\n".join(out)
+
+
+# --- HTML ------------------------------------------------------------------------------------------
+
+CSS = """
+@page { size: A4; margin: 16mm 14mm; }
+body { font-family: "Helvetica Neue", Arial, sans-serif; color: #1a1a1a; max-width: 1100px; margin: 0 auto; padding: 24px; font-size: 13px; line-height: 1.45; }
+h1 { font-size: 24px; border-bottom: 3px solid #1f3a5f; padding-bottom: 6px; margin-bottom: 4px; }
+h2 { font-size: 18px; color: #1f3a5f; margin-top: 28px; border-bottom: 1px solid #c9d3df; padding-bottom: 3px; }
+h3 { font-size: 14px; margin: 18px 0 6px; }
+.meta { color: #555; margin-top: 0; }
+table { border-collapse: collapse; width: 100%; margin: 6px 0 12px; page-break-inside: auto; }
+tr { page-break-inside: avoid; }
+th, td { border: 1px solid #c9d3df; padding: 4px 6px; text-align: left; vertical-align: top; overflow-wrap: break-word; }
+th { background: #eef2f7; font-weight: 600; }
+td.mono, code { font-family: "SFMono-Regular", Menlo, Consolas, monospace; font-size: 11.5px; word-break: break-all; }
+.ok { color: #1d6b2f; font-weight: 600; }
+.bad { color: #a4161a; font-weight: 600; }
+.note { background: #fff7e0; border-left: 4px solid #e0a800; padding: 6px 10px; }
+.notstored { background: #eef7ef; border-left: 4px solid #1d6b2f; padding: 6px 10px; }
+.flow { page-break-inside: avoid; margin-bottom: 14px; }
+svg text { font-family: "Helvetica Neue", Arial, sans-serif; }
+@media print { body { padding: 0; max-width: none; } h2 { page-break-after: avoid; } .flow, table { break-inside: avoid-page; } }
+"""
+
+
+def _table(headers: list[str], rows: list[list[str]], mono: tuple[int, ...] = ()) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    mono_cell = ' class="mono"'
+    body = "".join(
+        "<tr>" + "".join(f"<td{mono_cell if i in mono else ''}>{escape(str(c))}</td>" for i, c in enumerate(row)) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 200, 62, 40, 30, 12
+
+
+def _detail_lines(detail: str, x: float, y: float) -> str:
+    """Up to two lines of small text under a box title, cut at 40 characters each."""
+    words, lines, current = detail.replace(";", ";|").split(), [], ""
+    for word in words:
+        candidate = f"{current} {word}".strip()
+        if len(candidate.replace("|", "")) > 40 and current:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    lines.append(current)
+    if len(lines) > 2:
+        lines = [lines[0], lines[1][:37] + "…"]
+    return "".join(
+        f'<text x="{x}" y="{y + i * 12}" text-anchor="middle" font-size="9.5" fill="#444">{escape(line.replace("|", ""))}</text>'
+        for i, line in enumerate(lines)
+    )
+
+
+def flow_svg(stack: StackReport) -> str:
+    """The stack's request flow as an inline SVG: one row per chain, shared boxes drawn once."""
+    chains = stack.flow.chains
+    if not chains:
+        return f"<p class=\"note\">{escape(' '.join(stack.flow.notes) or 'No request flow found.')}</p>"
+    positions: dict[str, tuple[int, int]] = {}
+    boxes, arrows = [], []
+    row = 0
+    for chain in chains:
+        # A chain that starts at an already drawn node continues from that node's column on a new row.
+        start_col = positions[chain[0].id][0] if chain[0].id in positions and chain[0].id != "client" else 0
+        prev = None
+        col = start_col
+        for node in chain:
+            if node.id in positions and node.id != "client":
+                pos = positions[node.id]
+            else:
+                pos = (col, row)
+                key = node.id if node.id != "client" else f"client{row}"
+                positions.setdefault(node.id, pos)
+                positions[key] = pos
+                x, y = MARGIN + pos[0] * (BOX_W + GAP_X), MARGIN + pos[1] * (BOX_H + GAP_Y)
+                stroke = "#1f3a5f" if node.found else "#a4161a"
+                dash = "" if node.found else ' stroke-dasharray="5,3"'
+                fill = "#eef2f7" if node.id != "client" else "#ffffff"
+                boxes.append(
+                    f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="6" fill="{fill}" stroke="{stroke}" stroke-width="1.5"{dash}/>'
+                    f'<text x="{x + BOX_W / 2}" y="{y + 22}" text-anchor="middle" font-size="12" font-weight="600">{escape(node.label)}</text>'
+                    + _detail_lines(node.detail, x + BOX_W / 2, y + 37)
+                )
+            if prev is not None:
+                arrows.append((prev, pos))
+            prev = pos
+            col = pos[0] + 1
+        row += 1
+    lines = []
+    for (c1, r1), (c2, r2) in arrows:
+        x1 = MARGIN + c1 * (BOX_W + GAP_X) + (BOX_W if r1 == r2 else BOX_W / 2)
+        y1 = MARGIN + r1 * (BOX_H + GAP_Y) + (BOX_H / 2 if r1 == r2 else BOX_H)
+        x2 = MARGIN + c2 * (BOX_W + GAP_X) + (0 if r1 == r2 else 0)
+        y2 = MARGIN + r2 * (BOX_H + GAP_Y) + BOX_H / 2
+        if r1 == r2:
+            lines.append(f'<line x1="{x1}" y1="{y1}" x2="{x2 - 2}" y2="{y2}" stroke="#1f3a5f" stroke-width="1.5" marker-end="url(#arrow)"/>')
+        elif r2 < r1:  # back up to a box drawn on an earlier row: right, then up into its bottom edge
+            sx = MARGIN + c1 * (BOX_W + GAP_X) + BOX_W
+            sy = MARGIN + r1 * (BOX_H + GAP_Y) + BOX_H / 2
+            tx = MARGIN + c2 * (BOX_W + GAP_X) + BOX_W / 2
+            ty = MARGIN + r2 * (BOX_H + GAP_Y) + BOX_H
+            lines.append(
+                f'<polyline points="{sx},{sy} {tx},{sy} {tx},{ty + 2}" fill="none" stroke="#1f3a5f" stroke-width="1.5" marker-end="url(#arrow)"/>'
+            )
+        else:
+            lines.append(
+                f'<polyline points="{x1},{y1} {x1},{y2} {x2 - 2},{y2}" fill="none" stroke="#1f3a5f" stroke-width="1.5" marker-end="url(#arrow)"/>'
+            )
+    cols = max(c for c, _ in positions.values()) + 1
+    width = MARGIN * 2 + cols * BOX_W + (cols - 1) * GAP_X
+    height = MARGIN * 2 + row * BOX_H + (row - 1) * GAP_Y + 18
+    region = escape(f"Everything inside: AWS {stack.policy.home_region} ({stack.policy.partition}), account {stack.account}")
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Request flow of {escape(stack.name)}" '
+        f'width="100%" style="max-width:{width}px" viewBox="0 0 {width} {height}">'
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+        '<path d="M 0 0 L 10 5 L 0 10 z" fill="#1f3a5f"/></marker></defs>'
+        + "".join(lines)
+        + "".join(boxes)
+        + f'<text x="{MARGIN}" y="{height - 4}" font-size="10" fill="#555">{region}</text></svg>'
+    )
+
+
+def render_html(report: Report) -> str:
+    parts = [
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+        "<title>regiongate residency report</title>",
+        f"<style>{CSS}</style></head><body>",
+        "<h1>Residency report</h1>",
+        f"<p class=\"meta\">Generated {escape(report.generated_at)} from <code>{escape(report.cdk_out)}</code>. "
+        "Every table and picture is computed from the synthesized CloudFormation templates.</p>",
+    ]
+    parts += [f"<p class=\"note\">{escape(n)}</p>" for n in report.notes]
+    open_count = sum(len(s.open_findings) for s in report.stacks)
+    summary_class = "ok" if open_count == 0 else "bad"
+    parts.append(
+        f"<p class=\"{summary_class}\">{len(report.stacks)} stack(s), {len(RULES)} residency rules, "
+        f"{open_count} open finding(s), {sum(len(s.acknowledgements) for s in report.stacks)} acknowledged.</p>"
+    )
+    parts.append("<h2>Scope</h2><ul>" + "".join(f"<li>{escape(note)}</li>" for note in SCOPE_NOTES) + "</ul>")
+    parts += ["<h2>Stacks</h2>", _table(STACK_HEADERS, _stack_rows(report))]
+    providers = _provider_rows(report)
+    if providers:
+        parts += ["<h3>Inference providers (from the configuration)</h3>", _table(PROVIDER_HEADERS, providers)]
+
+    parts.append("<h2>What is stored where</h2>")
+    for kind in report.kinds():
+        rows = _stored_rows(report, kind)
+        parts.append(f"<h3>{escape(KIND_TITLES.get(kind, kind))}</h3>")
+        if kind == CONTENT_KIND or not rows:
+            note = CONTENT_NOTE if kind == CONTENT_KIND else "No resource holds it."
+            parts.append(f"<p class=\"notstored\"><b>{NOT_STORED}</b>. {escape(note)}</p>")
+        else:
+            parts.append(_table(STORED_HEADERS, rows, mono=(1,)))
+    parts.append("<h3>Unclassified stateful resources</h3>")
+    unclassified = _unclassified_rows(report)
+    if unclassified:
+        parts.append(
+            "<p class=\"bad\">These resources can hold data but carry no <code>regiongate:data</code> metadata.</p>"
+            + _table(STORED_HEADERS, unclassified, mono=(1,))
+        )
+    else:
+        parts.append("<p class=\"ok\">None: every stateful resource says what it holds.</p>")
+
+    parts.append("<h2>Rule pack findings</h2>")
+    open_rows = _finding_rows(report, acknowledged=False)
+    if open_rows:
+        parts.append(f"<p class=\"bad\">{len(open_rows)} open finding(s).</p>")
+        parts.append(_table(["Stack", "Rule", "Resource", "Type", "Finding"], open_rows, mono=(2, 4)))
+    else:
+        parts.append(f"<p class=\"ok\">None: {len(RULES)} rules passed on every stack.</p>")
+    parts.append("<h3>Acknowledged findings</h3>")
+    ack_rows = _finding_rows(report, acknowledged=True)
+    parts.append(
+        _table(["Stack", "Rule", "Resource", "Type", "Finding", "Reason", "Acknowledged on"], ack_rows, mono=(2, 4, 6))
+        if ack_rows
+        else "<p>None.</p>"
+    )
+
+    parts.append("<h2>Request flow</h2>")
+    for stack in report.stacks:
+        parts.append(f"<div class=\"flow\"><h3>{escape(stack.name)} ({escape(stack.policy.home_region)})</h3>{flow_svg(stack)}</div>")
+
+    parts.append("<h2>Zero retention at run time</h2>")
+    parts.append(
+        "<p>Templates cannot show what the gateway does with content. These tests enforce it "
+        "(run them with <code>.venv/bin/pytest &lt;test id&gt;</code>):</p>"
+    )
+    if report.runtime_tests:
+        parts.append("<ul>" + "".join(f"<li><code>{escape(t)}</code></li>" for t in report.runtime_tests) + "</ul>")
+    else:
+        parts.append(f"<p class=\"bad\">not found (searched {escape(report.runtime_tests_searched)})</p>")
+    parts.append("<h2>Rules</h2>")
+    parts.append(_table(["Rule", "Forbids", "Why", "Fix"], [[r.id, r.forbids, r.why, r.fix] for r in RULES]))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+__all__ = ["render_html", "render_markdown", "flow_svg"]
