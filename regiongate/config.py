@@ -119,6 +119,13 @@ class RegionConfig:
     sizing: Sizing
     # Serve the regional console on ECS (always on for aws-cn, where it must run in country).
     console: bool = False
+    # The console ALB's certificate (defaults to certificate_arn, e.g. one certificate naming both domains).
+    console_certificate_arn: str = ""
+    # Zones the console's Fargate tasks run in (in cn-north-1 Fargate runs only in AZ ids cnn1-az1/cnn1-az2:
+    # list the zone *names* those ids map to in your account; README explains how to look them up).
+    console_availability_zones: tuple[str, ...] = ()
+    # Optional Route 53 public hosted zone (the DNS root) with alias records for the API and console domains.
+    hosted_zone: str | None = None
     # Names resources (KMS alias, secret names, DB identifier) so deployments sharing an account never collide:
     # the region code for region stacks, ``tenant-<slug>`` for single-tenant stacks.
     deployment_id: str = ""
@@ -128,6 +135,10 @@ class RegionConfig:
     def __post_init__(self) -> None:
         if not self.deployment_id:
             object.__setattr__(self, "deployment_id", self.code)
+        if not self.console_certificate_arn:
+            object.__setattr__(self, "console_certificate_arn", self.certificate_arn)
+        if not self.console_availability_zones:
+            object.__setattr__(self, "console_availability_zones", tuple(self.availability_zones[:2]))
 
     @property
     def display_name(self) -> str:
@@ -140,9 +151,33 @@ class RegionConfig:
 
 
 @dataclass(frozen=True)
+class SingleTenantRegion:
+    """One row of the product's Single-Tenant Cloud region table (``single_tenant_regions`` in regions.yaml)."""
+
+    name: str
+    aws_region: str
+    geography: str
+    availability_zones: tuple[str, ...]
+
+    @property
+    def partition(self) -> str:
+        return partition_of(self.aws_region)
+
+
+@dataclass(frozen=True)
 class Catalogue:
     path: Path
     regions: tuple[RegionConfig, ...] = field(default_factory=tuple)
+    # The sizing every region starts from (``defaults.sizing``); tenants start from it too.
+    default_sizing: Sizing = field(default_factory=Sizing)
+    # Where a single-tenant deployment may be provisioned, in table order (empty: none offered).
+    single_tenant_regions: tuple[SingleTenantRegion, ...] = field(default_factory=tuple)
+
+    def single_tenant_region(self, aws_region: str) -> SingleTenantRegion | None:
+        for row in self.single_tenant_regions:
+            if row.aws_region == aws_region:
+                return row
+        return None
 
     def region(self, code: str) -> RegionConfig:
         for region in self.regions:
@@ -217,6 +252,7 @@ _SIZING_KEYS = tuple(Sizing.__dataclass_fields__)
 _REGION_KEYS = (
     "stack_name", "aws_region", "partition", "account", "availability_zones", "geography",
     "inference_regions", "api_domain", "certificate_arn", "console_domain", "offerings", "sizing", "console",
+    "console_certificate_arn", "console_availability_zones", "hosted_zone",
     "gateway",
 )
 _REQUIRED_REGION_KEYS = (
@@ -271,6 +307,64 @@ def _account_override(code: str, context: Mapping[str, Any]) -> str | None:
     return os.environ.get(f"REGIONGATE_ACCOUNT_{code.upper()}") or None
 
 
+def parse_availability_zones(reader: _Reader, value: Any, key: str, aws_region: str) -> tuple[str, ...]:
+    """At least two distinct zones of ``aws_region`` (shared by regions, the single-tenant table and tenants)."""
+    azs = reader.string_list(value, key)
+    letters = KNOWN_AZ_LETTERS.get(aws_region, "abcdefghijklmnopqrstuvwxyz")
+    valid_azs = [aws_region + letter for letter in letters]
+    for i, az in enumerate(azs):
+        if az not in valid_azs:
+            raise reader.fail(
+                f"{key}[{i}]",
+                f"{az!r} is not an availability zone of {aws_region}; valid: {', '.join(valid_azs)}",
+            )
+    if len(set(azs)) != len(azs):
+        raise reader.fail(key, "lists the same zone twice")
+    if len(azs) < 2:
+        raise reader.fail(key, "needs at least two zones (the ALB and Multi-AZ RDS require it)")
+    return azs
+
+
+def parse_certificate_arn(reader: _Reader, value: Any, key: str, partition: str, aws_region: str) -> str:
+    """An ACM certificate ARN of the stack's own partition and region (an ALB can use no other)."""
+    cert = reader.string(value, key)
+    match = _CERT_ARN_RE.match(cert)
+    if not match:
+        raise reader.fail(
+            key,
+            f"{cert!r} is not an ACM certificate ARN; expected arn:{partition}:acm:{aws_region}:<account>:certificate/<id>",
+        )
+    if match["partition"] != partition or match["region"] != aws_region:
+        raise reader.fail(
+            key,
+            f"the certificate is in {match['partition']}/{match['region']} but the stack is in {partition}/{aws_region}; "
+            f"an ALB can only use a certificate from its own region: expected arn:{partition}:acm:{aws_region}:…",
+        )
+    return cert
+
+
+def _parse_console_zones(reader: _Reader, value: Any, key: str, azs: tuple[str, ...]) -> tuple[str, ...]:
+    if value is None:
+        return azs[:2]
+    zones = reader.string_list(value, key)
+    for i, zone in enumerate(zones):
+        if zone not in azs:
+            raise reader.fail(f"{key}[{i}]", f"{zone!r} is not one of the region's availability_zones ({', '.join(azs)})")
+    if len(set(zones)) < 2:
+        raise reader.fail(key, "needs two different zones: the console runs at least two tasks in two zones")
+    return zones
+
+
+def _parse_hosted_zone(reader: _Reader, value: Any, key: str, domains: tuple[str | None, ...]) -> str | None:
+    if value is None:
+        return None
+    zone = reader.string(value, key, _DOMAIN_RE, "a lower-case DNS name")
+    for domain in domains:
+        if domain is not None and not domain.endswith("." + zone):
+            raise reader.fail(key, f"{domain} is not inside {zone}; the zone must be the DNS root of the region's domains")
+    return zone
+
+
 def _parse_region(reader: _Reader, code: Any, raw: Any, defaults: Sizing, context: Mapping[str, Any]) -> RegionConfig:
     key = f"regions.{code}"
     if not isinstance(code, str) or not _CODE_RE.match(code):
@@ -290,19 +384,7 @@ def _parse_region(reader: _Reader, code: Any, raw: Any, defaults: Sizing, contex
     account = _account_override(code, context) or raw["account"]
     account = reader.string(str(account), f"{key}.account", _ACCOUNT_RE, "a 12-digit AWS account id")
 
-    azs = reader.string_list(raw["availability_zones"], f"{key}.availability_zones")
-    letters = KNOWN_AZ_LETTERS.get(aws_region, "abcdefghijklmnopqrstuvwxyz")
-    valid_azs = [aws_region + letter for letter in letters]
-    for i, az in enumerate(azs):
-        if az not in valid_azs:
-            raise reader.fail(
-                f"{key}.availability_zones[{i}]",
-                f"{az!r} is not an availability zone of {aws_region}; valid: {', '.join(valid_azs)}",
-            )
-    if len(set(azs)) != len(azs):
-        raise reader.fail(f"{key}.availability_zones", "lists the same zone twice")
-    if len(azs) < 2:
-        raise reader.fail(f"{key}.availability_zones", "needs at least two zones (the ALB and Multi-AZ RDS require it)")
+    azs = parse_availability_zones(reader, raw["availability_zones"], f"{key}.availability_zones", aws_region)
 
     geography = reader.string(raw["geography"], f"{key}.geography")
     if geography not in GEOGRAPHIES:
@@ -333,19 +415,7 @@ def _parse_region(reader: _Reader, code: Any, raw: Any, defaults: Sizing, contex
     if raw.get("console_domain") is not None:
         console_domain = reader.string(raw["console_domain"], f"{key}.console_domain", _DOMAIN_RE, "a lower-case DNS name")
 
-    cert = reader.string(raw["certificate_arn"], f"{key}.certificate_arn")
-    match = _CERT_ARN_RE.match(cert)
-    if not match:
-        raise reader.fail(
-            f"{key}.certificate_arn",
-            f"{cert!r} is not an ACM certificate ARN; expected arn:{partition}:acm:{aws_region}:<account>:certificate/<id>",
-        )
-    if match["partition"] != partition or match["region"] != aws_region:
-        raise reader.fail(
-            f"{key}.certificate_arn",
-            f"the certificate is in {match['partition']}/{match['region']} but the stack is in {partition}/{aws_region}; "
-            f"an ALB can only use a certificate from its own region: expected arn:{partition}:acm:{aws_region}:…",
-        )
+    cert = parse_certificate_arn(reader, raw["certificate_arn"], f"{key}.certificate_arn", partition, aws_region)
 
     offerings = reader.string_list(raw["offerings"], f"{key}.offerings")
     for i, offering in enumerate(offerings):
@@ -365,6 +435,13 @@ def _parse_region(reader: _Reader, code: Any, raw: Any, defaults: Sizing, contex
             raise reader.fail(f"{key}.console", "the China stack always serves its console in country; remove the key")
     if console and console_domain is None:
         raise reader.fail(f"{key}.console_domain", "is required when the console is served (console: true or China)")
+    console_cert = cert
+    if raw.get("console_certificate_arn") is not None:
+        console_cert = parse_certificate_arn(
+            reader, raw["console_certificate_arn"], f"{key}.console_certificate_arn", partition, aws_region
+        )
+    console_zones = _parse_console_zones(reader, raw.get("console_availability_zones"), f"{key}.console_availability_zones", azs)
+    hosted_zone = _parse_hosted_zone(reader, raw.get("hosted_zone"), f"{key}.hosted_zone", (api_domain, console_domain))
 
     region = RegionConfig(
         code=code,
@@ -381,6 +458,9 @@ def _parse_region(reader: _Reader, code: Any, raw: Any, defaults: Sizing, contex
         offerings=offerings,
         sizing=sizing,
         console=console,
+        console_certificate_arn=console_cert,
+        console_availability_zones=console_zones,
+        hosted_zone=hosted_zone,
     )
     # Imported here: gateway_config builds on RegionConfig.
     from regiongate import gateway_config
@@ -393,7 +473,9 @@ def parse_catalogue(data: Any, path: Path | str = DEFAULT_CONFIG_PATH, context: 
     path = Path(path)
     reader = _Reader(path)
     context = context or {}
-    data = reader.mapping(data if data is not None else {}, "", ("defaults", "regions"), ("regions",))
+    data = reader.mapping(
+        data if data is not None else {}, "", ("defaults", "regions", "single_tenant_regions"), ("regions",)
+    )
     defaults = Sizing()
     if data.get("defaults") is not None:
         raw_defaults = reader.mapping(data["defaults"], "defaults", ("sizing",))
@@ -411,7 +493,40 @@ def parse_catalogue(data: Any, path: Path | str = DEFAULT_CONFIG_PATH, context: 
                 f"stack name {region.stack_name!r} is already used by regions.{seen_stacks[region.stack_name]}; stack names must be unique",
             )
         seen_stacks[region.stack_name] = region.code
-    return Catalogue(path=path, regions=tuple(regions))
+    single_tenant = _parse_single_tenant_regions(reader, data.get("single_tenant_regions"))
+    return Catalogue(path=path, regions=tuple(regions), default_sizing=defaults, single_tenant_regions=single_tenant)
+
+
+_SINGLE_TENANT_KEYS = ("name", "aws_region", "geography", "availability_zones")
+
+
+def _parse_single_tenant_regions(reader: _Reader, raw: Any) -> tuple[SingleTenantRegion, ...]:
+    """The product's Single-Tenant Cloud region table: where `regiongate tenant add` may provision."""
+    if raw is None:
+        return ()
+    key = "single_tenant_regions"
+    if not isinstance(raw, list):
+        raise reader.fail(key, f"must be a list of regions (name, aws_region, geography, availability_zones), got {_describe(raw)}")
+    rows: list[SingleTenantRegion] = []
+    for i, item in enumerate(raw):
+        k = f"{key}[{i}]"
+        item = reader.mapping(item, k, _SINGLE_TENANT_KEYS, _SINGLE_TENANT_KEYS)
+        name = reader.string(item["name"], f"{k}.name")
+        aws_region = reader.string(item["aws_region"], f"{k}.aws_region", _REGION_RE, "an AWS region such as eu-west-1")
+        geography = reader.string(item["geography"], f"{k}.geography")
+        if geography not in GEOGRAPHIES:
+            raise reader.fail(f"{k}.geography", f"{geography!r} is not a geography; valid: {', '.join(GEOGRAPHIES)}")
+        if aws_region not in GEOGRAPHY_REGIONS[geography]:
+            raise reader.fail(
+                f"{k}.geography",
+                f"{aws_region} is not in geography {geography} ({', '.join(GEOGRAPHY_REGIONS[geography])}); "
+                "pick the geography of the region",
+            )
+        azs = parse_availability_zones(reader, item["availability_zones"], f"{k}.availability_zones", aws_region)
+        if any(row.aws_region == aws_region for row in rows):
+            raise reader.fail(f"{k}.aws_region", f"{aws_region} is listed twice; list each AWS region once")
+        rows.append(SingleTenantRegion(name=name, aws_region=aws_region, geography=geography, availability_zones=azs))
+    return tuple(rows)
 
 
 def load_catalogue(path: Path | str = DEFAULT_CONFIG_PATH, context: Mapping[str, Any] | None = None) -> Catalogue:

@@ -1,0 +1,270 @@
+"""Gateway benchmark (`make bench`): added latency p50/p99 at concurrency 1 and 16, and cold import time.
+
+Method
+- A loopback fake upstream (Azure OpenAI chat completions, fixed small answer) runs in its own process.
+- `regiongate serve --region eu` runs in its own process with `--upstream azure-weu=<fake>`, the real
+  PostgreSQL from DATABASE_URL (key lookups and budgets are cached, audit rows are written by the in-process
+  writer thread, as locally served).
+- Client threads (1, then 16) send non-streaming chat completions over keep-alive connections.
+- "Added" is the gateway's own figure per request (header x-regiongate-added-ms = total − upstream, measured
+  inside the gateway). "Client overhead" compares client-observed latency through the gateway with direct
+  calls to the fake upstream at the same concurrency.
+- Cold import: a fresh interpreter importing `llm_gateway.handler` (what Lambda loads at init), and
+  separately everything the first request imports (service, providers, pg8000, boto3), median of 5 runs.
+Everything runs on this machine; with 2 cores, client, gateway and upstream compete for CPU at c=16.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = {"p50": 2.0, "p99": 10.0, "import": 300.0}
+WARMUP = 300
+REQUESTS = {1: 1000, 16: 2000}  # per round
+ROUNDS = 3
+
+UPSTREAM = r'''
+import json, socket, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+ANSWER = json.dumps({"id": "x", "object": "chat.completion", "created": 1, "model": "up",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris is the capital of France."},
+                 "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 20, "completion_tokens": 8, "total_tokens": 28}}).encode()
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def log_message(self, *a): pass
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(ANSWER)))
+        self.end_headers()
+        self.wfile.write(ANSWER)
+class S(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+s = S(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+'''
+
+BODY = json.dumps({"model": "gpt-4o", "max_tokens": 64,
+                   "messages": [{"role": "system", "content": "Answer briefly."},
+                                {"role": "user", "content": "What is the capital of France? " * 8}]}).encode()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def run_load(port: int, path: str, headers: dict[str, str], concurrency: int, total: int) -> tuple[list[float], list[float]]:
+    client_ms: list[float] = []
+    added_ms: list[float] = []
+    lock = threading.Lock()
+    per_thread = total // concurrency
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        local_client, local_added = [], []
+        for _ in range(per_thread):
+            start = time.perf_counter()
+            conn.request("POST", path, body=BODY, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            local_client.append((time.perf_counter() - start) * 1000)
+            if response.status != 200:
+                raise RuntimeError(f"HTTP {response.status}")
+            added = response.getheader("x-regiongate-added-ms")
+            if added is not None:
+                local_added.append(float(added))
+        conn.close()
+        with lock:
+            client_ms.extend(local_client)
+            added_ms.extend(local_added)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return client_ms, added_ms
+
+
+def handler_only(count: int) -> tuple[int, float, float]:
+    """The service's own cost per chat request, without HTTP: what the Lambda code adds to an invocation."""
+    from llm_gateway.audit import ListAuditSink
+    from llm_gateway.transport import Request
+    from llm_gateway.keys import KeyService
+    from llm_gateway.service import Gateway
+    from llm_gateway.settings import RuntimeConfig
+    from llm_gateway.store.memory import MemoryStore
+    from llm_gateway.translate import ChatResult
+    from regiongate.config import load_catalogue
+    from regiongate.gateway_config import runtime_document
+
+    class Instant:
+        name = "azure-weu"
+
+        def chat(self, model, body, timer):
+            return ChatResult("Paris is the capital of France.", [], "stop", 20, 8)
+
+    class Providers:
+        def get(self, name):
+            return Instant()
+
+    runtime = RuntimeConfig.from_document(runtime_document(load_catalogue().region("eu")))
+    store = MemoryStore()
+    sink = ListAuditSink()
+    gateway = Gateway(runtime, store=store, registry=Providers(), audit=sink)
+    key = KeyService(store).create(region_code="eu", org_id="bench").key
+    headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
+    times = []
+    for i in range(count + 200):
+        start = time.perf_counter()
+        response = gateway.handle(Request("POST", "/v1/chat/completions", headers, BODY))
+        elapsed = (time.perf_counter() - start) * 1000
+        if response.status != 200:
+            raise RuntimeError(response.body)
+        if i >= 200:
+            times.append(elapsed)
+        if len(sink.events) > 1000:
+            sink.events.clear()
+    return len(times), percentile(times, 50), percentile(times, 99)
+
+
+def cold_import(statement: str, runs: int = 5) -> float:
+    code = f"import time; t = time.perf_counter(); {statement}; print((time.perf_counter() - t) * 1000)"
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "0"}
+    times = []
+    for _ in range(runs + 1):  # the first run may compile bytecode: not counted
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT, env=env)
+        times.append(float(out.stdout.strip()))
+    return statistics.median(times[1:])
+
+
+def main() -> int:
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        print("DATABASE_URL is not set (make bench starts PostgreSQL)", file=sys.stderr)
+        return 1
+    sys.path.insert(0, str(ROOT / "lambda_src"))
+    from llm_gateway.keys import KeyService
+    from llm_gateway.store.postgres import ConnectionParams, ConnectionPool, PostgresStore
+
+    # A throw-away database of its own, so the benchmark never touches the test database's tables.
+    from dataclasses import replace
+
+    admin = ConnectionParams.from_url(database_url)
+    bench_db = f"rg_bench_gateway_{os.getpid()}"
+    conn = admin.connect()
+    conn.run(f'CREATE DATABASE "{bench_db}"')
+    conn.close()
+    params = replace(admin, database=bench_db)
+    database_url = f"postgresql://{params.user}:{params.password}@{params.host}:{params.port}/{bench_db}"
+    try:
+        return _measure(database_url)
+    finally:
+        conn = admin.connect()
+        conn.run(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{bench_db}' AND pid <> pg_backend_pid()")
+        conn.run(f'DROP DATABASE IF EXISTS "{bench_db}"')
+        conn.close()
+
+
+def _measure(database_url: str) -> int:
+    from llm_gateway.keys import KeyService
+    from llm_gateway.store.postgres import ConnectionParams, ConnectionPool, PostgresStore
+
+    upstream = subprocess.Popen([sys.executable, "-c", UPSTREAM], stdout=subprocess.PIPE, text=True)
+    upstream_port = int(upstream.stdout.readline())
+    log = tempfile.NamedTemporaryFile(prefix="bench-serve-", suffix=".log", delete=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"REGIONGATE_PROVIDER_AZURE_WEU_API_KEY": "bench", "AWS_EC2_METADATA_DISABLED": "true",
+                "DATABASE_URL": database_url})
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "regiongate.cli", "serve", "--region", "eu", "--port", "0",
+         "--upstream", f"azure-weu=http://127.0.0.1:{upstream_port}"],
+        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            match = re.search(r"gateway on http://127\.0\.0\.1:(\d+)/v1", Path(log.name).read_text())
+            if match:
+                gateway_port = int(match.group(1))
+                break
+            if serve.poll() is not None or time.monotonic() > deadline:
+                print(Path(log.name).read_text(), file=sys.stderr)
+                return 1
+            time.sleep(0.05)
+        store = PostgresStore(ConnectionPool(ConnectionParams.from_url(database_url).connect, size=1))
+        key = KeyService(store).create(region_code="eu", org_id="bench").key
+        store.pool.close()
+        gateway_headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
+        direct_headers = {"api-key": "bench", "content-type": "application/json"}
+        direct_path = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
+
+        run_load(gateway_port, "/v1/chat/completions", gateway_headers, 4, WARMUP)
+        run_load(upstream_port, direct_path, direct_headers, 4, WARMUP)
+        rows = []
+        for concurrency, total in REQUESTS.items():
+            for _ in range(ROUNDS):
+                direct, _ = run_load(upstream_port, direct_path, direct_headers, concurrency, total)
+                via, added = run_load(gateway_port, "/v1/chat/completions", gateway_headers, concurrency, total)
+                rows.append((concurrency, len(added), percentile(added, 50), percentile(added, 99),
+                             percentile(via, 50) - percentile(direct, 50), percentile(via, 99) - percentile(direct, 99),
+                             percentile(direct, 50), percentile(via, 50)))
+    finally:
+        serve.terminate()
+        upstream.terminate()
+        serve.wait(timeout=10)
+        upstream.wait(timeout=10)
+
+    handler_import = cold_import("import llm_gateway.handler")
+    first_request_import = cold_import(
+        "import llm_gateway.handler, llm_gateway.app, llm_gateway.service, llm_gateway.providers.openai_http, "
+        "llm_gateway.providers.bedrock, llm_gateway.store.postgres, llm_gateway.audit, pg8000.native, boto3"
+    )
+
+    in_process = handler_only(2000)
+
+    def verdict(value: float, target: float) -> str:
+        return "meets" if value < target else "MISSES"
+
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load} (1/5/15 min) at the end; "
+          f"requests per row as listed, after {WARMUP} warm-up requests.\n")
+    print("| Concurrency | Requests | Added p50 (ms) | Added p99 (ms) | Client overhead p50 (ms) | Client overhead p99 (ms) | Direct p50 (ms) | Via gateway p50 (ms) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for c, n, a50, a99, o50, o99, d50, v50 in rows:
+        print(f"| {c} | {n} | {a50:.3f} | {a99:.3f} | {o50:.3f} | {o99:.3f} | {d50:.3f} | {v50:.3f} |")
+    print()
+    for concurrency in REQUESTS:
+        a50 = statistics.median(r[2] for r in rows if r[0] == concurrency)
+        a99 = statistics.median(r[3] for r in rows if r[0] == concurrency)
+        print(f"- c={concurrency}, median of {ROUNDS} rounds: added p50 {a50:.3f} ms ({verdict(a50, TARGETS['p50'])} < "
+              f"{TARGETS['p50']} ms), p99 {a99:.3f} ms ({verdict(a99, TARGETS['p99'])} < {TARGETS['p99']} ms)")
+    print(f"- Gateway.handle alone (in process, MemoryStore, instant stub provider, audit to a list, c=1, "
+          f"{in_process[0]} requests): p50 {in_process[1]:.3f} ms, p99 {in_process[2]:.3f} ms")
+    print(f"- cold import of llm_gateway.handler: {handler_import:.1f} ms ({verdict(handler_import, TARGETS['import'])} < {TARGETS['import']} ms)")
+    print(f"- cold import of everything the first request loads (incl. boto3, pg8000): {first_request_import:.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Every error the gateway can answer with, and the one place that maps them to HTTP responses.
+
+Bodies are OpenAI-shaped: ``{"error": {"message", "type", "code"}}`` where ``code`` is the HTTP status
+(the product's documented region-mismatch error has ``"code": 403``). Messages never quote request or
+completion content: they name fields and limits only.
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+
+
+class GatewayError(Exception):
+    status = 500
+    type = "internal_error"
+    retryable = False
+
+    def __init__(self, message: str, *, status: int | None = None, type: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        if type is not None:
+            self.type = type
+
+    def body(self) -> dict:
+        return {"error": {"message": self.message, "type": self.type, "code": self.status}}
+
+
+class InvalidRequest(GatewayError):
+    status, type = 400, "invalid_request_error"
+
+
+class InvalidApiKey(GatewayError):
+    status, type = 401, "invalid_api_key"
+
+
+class RegionMismatch(GatewayError):
+    status, type = 403, "region_mismatch"
+
+    def __init__(self, key_region: str, request_region: str) -> None:
+        super().__init__(
+            f"API key is for region {key_region.upper()}, but request was made to {request_region.upper()}"
+        )
+
+
+class ModelNotAllowed(GatewayError):
+    status, type = 403, "model_not_allowed"
+
+
+class NotFound(GatewayError):
+    status, type = 404, "not_found"
+
+
+class MethodNotAllowed(GatewayError):
+    status, type = 405, "method_not_allowed"
+
+
+class RequestTooLarge(GatewayError):
+    status, type = 413, "request_too_large"
+
+
+class GuardrailViolation(GatewayError):
+    status, type = 400, "guardrail_violation"
+
+
+class BudgetExceeded(GatewayError):
+    status, type = 429, "budget_exceeded"
+
+
+class UpstreamError(GatewayError):
+    """A provider failed. ``retryable`` marks connection errors, 429 and 5xx (bounded retries apply)."""
+
+    status, type = 502, "upstream_error"
+
+    def __init__(self, message: str, *, status: int = 502, type: str = "upstream_error", retryable: bool = False) -> None:
+        super().__init__(message, status=status, type=type)
+        self.retryable = retryable
+
+
+class UpstreamRateLimited(UpstreamError):
+    def __init__(self, message: str = "the provider is rate limiting this region's requests; retry later") -> None:
+        super().__init__(message, status=429, type="upstream_rate_limited", retryable=True)
+
+
+class UpstreamTimeout(UpstreamError):
+    def __init__(self, message: str = "the provider did not answer in time") -> None:
+        super().__init__(message, status=504, type="upstream_timeout", retryable=False)
+
+
+class ResponseTooLarge(GatewayError):
+    status, type = 502, "response_too_large"
+
+
+class ServiceUnavailable(GatewayError):
+    status, type = 503, "service_unavailable"
+
+
+def error_response(exc: BaseException) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body for any exception; unknown ones become a content-free 500."""
+    if not isinstance(exc, GatewayError):
+        exc = GatewayError("internal error; the request id identifies it in the gateway's logs")
+    headers = {"content-type": "application/json"}
+    if exc.status == 401:
+        headers["www-authenticate"] = 'Bearer realm="regiongate"'
+    return exc.status, headers, json.dumps(exc.body()).encode()
+
+
+def reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"

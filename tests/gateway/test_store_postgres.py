@@ -1,0 +1,151 @@
+"""The PostgreSQL store: migrations, keys, idempotent audit writes, rollups, partitions and retention."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from llm_gateway import audit_writer
+from llm_gateway.audit import new_event
+from llm_gateway.keys import KeyAuthenticator, KeyService
+from llm_gateway.store import migrate as migrations
+from llm_gateway.errors import InvalidApiKey
+
+pytestmark = pytest.mark.postgres
+
+
+def event(key, **values):
+    base = dict(request_id=str(uuid.uuid4()), region="eu", endpoint="chat", key_id=key.key_id, org_id=key.org_id,
+                team_id=key.team_id, user_id=key.user_id, model="claude-3-7-sonnet", provider="bedrock-eu",
+                input_tokens=100, output_tokens=50, cost_usd="0.00105", total_ms=12.5, upstream_ms=10.1, status=200)
+    base.update(values)
+    return new_event(**base)
+
+
+def test_migrations_are_numbered_and_idempotent(pg_store):
+    assert [v for v, _, _ in migrations.migrations()] == list(range(1, len(migrations.migrations()) + 1))
+    assert pg_store.migrate() == []  # already applied by the session fixture
+    with pg_store.pool.connection() as conn:
+        applied = sorted(r[0] for r in conn.run("SELECT version FROM schema_migrations"))
+    assert applied == [v for v, _, _ in migrations.migrations()]
+
+
+def test_keys_create_list_revoke(pg_store):
+    service = KeyService(pg_store)
+    created = service.create(region_code="eu", org_id="acme", team_id="ml", user_id="ana",
+                             monthly_budget_usd=Decimal("25.50"), model_allowlist=("gpt-4o",))
+    [listed] = service.list(region_code="eu")
+    assert listed.key_id == created.record.key_id and listed.display_prefix == created.key[:12]
+    assert listed.monthly_budget_usd == Decimal("25.50") and listed.model_allowlist == ("gpt-4o",)
+    assert service.list(org_id="globex") == []
+    assert service.revoke(created.record.key_id) and not service.revoke(created.record.key_id)
+    with pg_store.pool.connection() as conn:
+        stored = conn.run("SELECT t::text FROM api_keys t")[0][0]
+    assert created.key not in stored and created.key[12:] not in stored
+
+
+def test_revoked_key_stops_working_within_ttl_against_postgres(pg_store):
+    """The revocation is seen once the cached lookup expires (a fake monotonic clock, no sleeping)."""
+    service = KeyService(pg_store)
+    created = service.create(region_code="eu", org_id="acme")
+    now = [0.0]
+    auth = KeyAuthenticator(pg_store, "eu", ttl_seconds=30, monotonic=lambda: now[0])
+    headers = {"authorization": f"Bearer {created.key}"}
+    auth.authenticate(headers)
+    service.revoke(created.record.key_id)
+    now[0] = 29.0
+    auth.authenticate(headers)  # within the TTL the cached record still answers
+    now[0] = 30.5
+    with pytest.raises(InvalidApiKey, match="revoked"):
+        auth.authenticate(headers)
+
+
+def test_writer_is_idempotent_and_rollups_never_double_count(pg_store):
+    key = KeyService(pg_store).create(region_code="eu", org_id="acme", team_id="ml").record
+    first, second = event(key), event(key, cost_usd="0.5", input_tokens=1, output_tokens=2)
+    bodies = [json.dumps(first), json.dumps(second)]
+    assert audit_writer.write_bodies(pg_store, bodies) == []
+    # SQS delivers at least once: the same messages again, alone and mixed with a new one.
+    third = event(key, cost_usd="0.25")
+    assert audit_writer.write_bodies(pg_store, bodies + [json.dumps(third)]) == []
+    assert audit_writer.write_bodies(pg_store, bodies) == []
+    with pg_store.pool.connection() as conn:
+        assert conn.run("SELECT count(*) FROM audit_events")[0][0] == 3
+    today = datetime.now(timezone.utc).date()
+    for scope, scope_id in (("key", key.key_id), ("org", "acme"), ("team", "acme/ml")):
+        [row] = pg_store.spend(scope=scope, scope_id=scope_id)
+        assert (row.requests, row.input_tokens, row.output_tokens) == (3, 201, 102)
+        assert row.cost_usd == Decimal("0.75105")
+        assert pg_store.month_spend(scope, scope_id, today) == Decimal("0.75105")
+
+
+def test_malformed_messages_fail_alone(pg_store):
+    key = KeyService(pg_store).create(region_code="eu", org_id="acme").record
+    good = json.dumps(event(key))
+    bad = [
+        "not json",
+        json.dumps({**event(key), "prompt": "smuggled"}),  # unknown field: content cannot ride along
+        json.dumps({**event(key), "request_id": "1; DROP TABLE audit_events"}),
+        json.dumps({**event(key), "cost_usd": "-1"}),
+        json.dumps({**event(key), "created_at": "2026-01-01T00:00:00"}),
+    ]
+    failed = audit_writer.write_messages(pg_store, [("ok", good)] + [(f"bad{i}", b) for i, b in enumerate(bad)])
+    assert failed == [f"bad{i}" for i in range(len(bad))]
+    with pg_store.pool.connection() as conn:
+        assert conn.run("SELECT count(*) FROM audit_events")[0][0] == 1
+
+
+def test_violations_are_stored_without_content(pg_store):
+    key = KeyService(pg_store).create(region_code="eu", org_id="acme").record
+    flagged = event(key, guardrail="flag", violations=[{"detector": "iban", "action": "flag", "message": "an IBAN was found in messages[0].content"}])
+    audit_writer.write_bodies(pg_store, [json.dumps(flagged)] * 2)
+    with pg_store.pool.connection() as conn:
+        rows = conn.run("SELECT detector, action, message FROM guardrail_violations")
+    assert rows == [["iban", "flag", "an IBAN was found in messages[0].content"]]
+
+
+def test_monthly_partitions_and_retention(pg_store):
+    key = KeyService(pg_store).create(region_code="eu", org_id="acme").record
+    old = datetime(2025, 1, 15, tzinfo=timezone.utc)
+    audit_writer.write_bodies(pg_store, [json.dumps(event(key, created_at=old.isoformat()))])
+    with pg_store.pool.connection() as conn:
+        names = {r[0] for r in conn.run("SELECT relname FROM pg_class WHERE relname LIKE 'audit_events_2%'")}
+    assert "audit_events_2025_01" in names
+    dropped = pg_store.maintain(13, today=date(2026, 11, 22))
+    assert "audit_events_2025_01" in dropped
+    with pg_store.pool.connection() as conn:
+        assert conn.run("SELECT count(*) FROM audit_events WHERE created_at < '2025-11-01'")[0][0] == 0
+        months = sorted(r[0] for r in conn.run("SELECT relname FROM pg_class WHERE relname LIKE 'audit_events_2%' AND relkind = 'r'"))
+    assert months[-1] == "audit_events_2026_12"  # next month exists before it starts
+
+
+def test_sql_in_identifiers_is_data_not_code(pg_store):
+    service = KeyService(pg_store)
+    from llm_gateway.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest):
+        service.create(region_code="eu", org_id="acme'; DROP TABLE api_keys; --")
+    assert service.list() == []
+    pg_store.set_org_budget("o'brien", Decimal("1"))
+    assert pg_store.org_budget("o'brien") == Decimal("1")
+
+
+def test_a_dead_pooled_connection_is_replaced(pg_store, database_url):
+    """Between Lambda invocations the database may drop an idle connection: the next lookup still works."""
+    from llm_gateway.store.postgres import ConnectionParams
+
+    created = KeyService(pg_store).create(region_code="eu", org_id="acme")
+    with pg_store.pool.connection() as conn:
+        pid = conn.run("SELECT pg_backend_pid()")[0][0]
+    admin = ConnectionParams.from_url(database_url).connect()
+    admin.run("SELECT pg_terminate_backend(:p)", p=pid)
+    admin.close()
+    from llm_gateway.keys import hash_key
+
+    assert pg_store.find_key_by_hash(hash_key(created.key)).key_id == created.record.key_id
+    key = created.record
+    assert pg_store.write_audit_events([event(key)]) == 1
