@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Debian packages the test suite runs for real: a Docker registry for the image-mirror tests.
+# Debian packages the test suite runs for real: a Docker registry for the image-mirror tests and Chromium
+# for the console's browser tests.
 # (PostgreSQL is handled by scripts/test-postgres.sh.) Installs only what is missing.
 set -euo pipefail
 
 missing=()
 command -v docker-registry >/dev/null || missing+=(docker-registry)
+# Headless browser for the console's browser tests (driven by Playwright with executable_path).
+command -v chromium >/dev/null || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then

@@ -155,9 +155,9 @@ class RegionStack(Stack):
             client.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to in-region AWS APIs and providers")
         pipeline.queue.grant_send_messages(gateway.function)
         secrets.provider_credentials.grant_read(gateway.function)
+        # Both functions sign in with the generated database credentials (TLS forced by the parameter group).
         for function in (gateway.function, pipeline.writer):
             store.secret.grant_read(function)
-            store.instance.grant_connect(function, "regiongate_app")
 
         self.console = None
         self.image_repositories: dict[str, ImageRepository] = {}
@@ -248,7 +248,6 @@ class RegionStack(Stack):
         store.security_group.add_ingress_rule(console.security_group, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL from the console")
         console.security_group.add_egress_rule(store.security_group, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL audit store")
         console.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to in-region AWS APIs")
-        store.instance.grant_connect(console.task_role, "regiongate_console")
         CfnOutput(self, "ConsoleUrl", value=f"https://{region.console_domain}/", description="regional console")
         return console
 

@@ -1,7 +1,9 @@
-"""Placeholder for the regiongate console (its own issue builds the real app).
+"""The regiongate regional console: usage, spend, API keys and guardrail violations of one region.
 
-It exists so ``console/Dockerfile`` builds and the ECS service, ALB and health checks can be wired and
-tested now: ``python -m regiongate_console`` serves ``GET /healthz`` on ``$CONSOLE_PORT`` (default 8081).
+A Starlette app with server-rendered Jinja2 templates. It shares the gateway's schema and store code
+(:mod:`llm_gateway.store`, :mod:`llm_gateway.keys`): the keys it creates and revokes are the keys the
+gateway accepts. ``python -m regiongate_console`` serves it on ``$CONSOLE_PORT`` (default 8081);
+``regiongate console --region eu`` does the same locally against ``DATABASE_URL``.
 """
 
 PORT = 8081

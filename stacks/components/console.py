@@ -83,12 +83,13 @@ class ConsoleService(Construct):
             vpc=vpc,
             container_insights_v2=ecs.ContainerInsights.ENABLED,
         )
-        # Only what the console needs: its database secret (read by ECS at start) and nothing else at run time.
+        # The task itself needs no AWS permission: ECS injects its database credentials at start (execution role),
+        # and it reaches the audit store over the network only.
         self.task_role = iam.Role(
             self,
             "TaskRole",
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-            description="regiongate console task: reads the audit store, nothing else",
+            description="regiongate console task: no AWS permissions; database credentials are injected by ECS",
         )
         self.execution_role = iam.Role(
             self,

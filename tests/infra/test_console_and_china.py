@@ -130,15 +130,19 @@ def test_console_alb_serves_https_at_the_console_certificate(cn):
     assert console_group["HealthCheckPath"] == "/healthz"
 
 
-def test_task_role_may_only_connect_to_the_audit_store(cn):
+def test_task_role_has_no_permissions_and_only_the_execution_role_reads_the_secret(cn):
     roles = resources(cn, "AWS::IAM::Role")
     (task_role_id,) = [k for k in roles if k.startswith("ConsoleTaskRole")]
-    policies = [
-        p["Properties"] for p in resources(cn, "AWS::IAM::Policy").values()
-        if {"Ref": task_role_id} in p["Properties"]["Roles"]
-    ]
-    actions = {a for p in policies for s in p["PolicyDocument"]["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
-    assert actions == {"rds-db:connect"}
+    (execution_role_id,) = [k for k in roles if k.startswith("ConsoleExecutionRole")]
+    assert "Policies" not in roles[task_role_id]["Properties"]
+    attached = {
+        ref["Ref"]: p["Properties"] for p in resources(cn, "AWS::IAM::Policy").values() for ref in p["Properties"]["Roles"]
+    }
+    assert task_role_id not in attached
+    statements = attached[execution_role_id]["PolicyDocument"]["Statement"]
+    secret_reads = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
+    (secret_id,) = [k for k, r in resources(cn, "AWS::SecretsManager::Secret").items() if "GenerateSecretString" in r["Properties"]]
+    assert [s["Resource"] for s in secret_reads] == [{"Ref": secret_id}]
 
 
 def test_no_cloudfront_accelerator_or_global_waf_in_china(cn):
