@@ -281,7 +281,8 @@ def _required_dir(path: Path) -> Path:
 
 def _write_runtime_config(region: RegionConfig) -> Path:
     """Write the region's runtime document where a layer asset can pick it up (deterministic content)."""
-    root = RUNTIME_CONFIG_ROOT / region.code
+    # One directory per deployment: a tenant shares its region's code but not its configuration.
+    root = RUNTIME_CONFIG_ROOT / region.deployment_id
     target = root / "regiongate" / "region.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     document = json.dumps(gateway_config.runtime_document(region), indent=2, sort_keys=True) + "\n"

@@ -353,3 +353,27 @@ def test_stateful_resources_declare_the_data_they_hold(each_stack):
     for type_name in stateful:
         for logical_id, resource in resources(each_stack, type_name).items():
             assert resource.get("Metadata", {}).get("regiongate:data"), f"{logical_id} ({type_name}) declares no data kind"
+
+
+def test_gateway_may_invoke_exactly_the_configured_models_in_their_regions(each_stack):
+    from regiongate import gateway_config
+
+    region = each_stack.region
+    expected = {
+        f"arn:{region.partition}:bedrock:{g.aws_region}:{region.account if g.account_scoped else ''}:{g.resource_type}/{g.resource_id}"
+        for g in gateway_config.bedrock_grants(region)
+    }
+    granted = set()
+    for policy in resources(each_stack, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if any(a.startswith("bedrock:") for a in actions):
+                assert sorted(actions) == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+                granted |= set(statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]])
+    assert granted == expected
+    for arn in granted:
+        assert arn.split(":")[3] in region.inference_regions
+    if region.partition == "aws-cn":
+        assert granted == set()  # no Bedrock in China
+    else:
+        assert granted, "the shipped catalogue configures Bedrock models in every global region"
