@@ -105,17 +105,16 @@ def _policies(catalogue: Any, tenants_dir: Path | None) -> tuple[dict[str, Resid
         return policies, configs, {name: "given policy" for name in policies}
     configs = list(getattr(catalogue, "regions", ()))
     sources = {c.stack_name: Path(str(getattr(catalogue, "path", "regions.yaml"))).name for c in configs}
-    try:  # single-tenant stacks come from tenants/*.yaml, built on the same catalogue
-        from regiongate import tenants
+    # Single-tenant stacks come from tenants/*.yaml, built on the same catalogue. A broken tenant file is an
+    # error here as at synth time: a report that silently left a stack out would be wrong evidence.
+    from regiongate import tenants
 
-        directory = tenants_dir or tenants.tenants_dir()
-        for config in tenants.deployments(catalogue, directory):
-            if config.stack_name not in sources:
-                configs.append(config)
-                slug = tenants.slug_of_stack(config.stack_name)
-                sources[config.stack_name] = f"tenants/{slug}.yaml" if slug else "tenant file"
-    except Exception:  # no tenant support, or a broken tenant file: the region stacks still report
-        pass
+    directory = tenants_dir or tenants.tenants_dir()
+    for config in tenants.deployments(catalogue, directory):
+        if config.stack_name not in sources:
+            configs.append(config)
+            slug = tenants.slug_of_stack(config.stack_name)
+            sources[config.stack_name] = f"tenants/{slug}.yaml" if slug else "tenant file"
     return {c.stack_name: ResidencyPolicy.from_region(c) for c in configs}, {c.stack_name: c for c in configs}, sources
 
 

@@ -157,3 +157,13 @@ def test_cli_writes_both_files_and_fails_on_open_findings(assembly, tmp_path, ca
     assert "2 open residency finding(s)" in capsys.readouterr().out
     # Tiny is not in regions.yaml: the report says it used the strict policy of the stack's region.
     assert "strict policy derived from the stack's region" in (tmp_path / MARKDOWN_NAME).read_text()
+
+
+def test_a_broken_tenant_file_fails_the_report_instead_of_dropping_the_stack(tmp_path):
+    from regiongate.config import ConfigError, load_catalogue
+    from regiongate.residency.report import _policies
+
+    (tmp_path / "broken.yaml").write_text("slug: broken\nnot_a_key: 1\n")
+    with pytest.raises(ConfigError) as info:
+        _policies(load_catalogue(), tmp_path)
+    assert info.value.path.endswith("broken.yaml")
