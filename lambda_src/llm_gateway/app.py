@@ -72,10 +72,12 @@ def local_gateway(
     audit_interval: float = 0.2,
 ):
     """The same gateway for ``regiongate serve``: streams, and writes audit events through the writer code."""
+    from llm_gateway import logs
     from llm_gateway.audit import BackgroundAuditSink
     from llm_gateway.audit_writer import write_bodies
     from llm_gateway.service import Gateway
 
+    logs.write_in_background()  # log lines are written by a thread, off the request path (see logs.BackgroundHandler)
     store = store or postgres_store(settings, runtime.aws_region, pool_size=8)
     sink = BackgroundAuditSink(lambda bodies: write_bodies(store, bodies), interval=audit_interval)
     gateway = Gateway(

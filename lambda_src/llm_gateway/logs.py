@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import sys
+import threading
 import time
 
 _configured = False
+_handler: logging.Handler | None = None
 
 
 class JsonFormatter(logging.Formatter):
@@ -33,7 +36,7 @@ class JsonFormatter(logging.Formatter):
 
 def configure(level: str = "INFO", stream=None) -> logging.Logger:
     """Attach one JSON handler to the ``regiongate`` logger (idempotent)."""
-    global _configured
+    global _configured, _handler
     logger = logging.getLogger("regiongate")
     if not _configured:
         handler = logging.StreamHandler(stream or sys.stdout)
@@ -41,5 +44,98 @@ def configure(level: str = "INFO", stream=None) -> logging.Logger:
         logger.addHandler(handler)
         logger.propagate = False
         _configured = True
+        _handler = handler
     logger.setLevel(level)
     return logger
+
+
+class BackgroundHandler(logging.Handler):
+    """Writes records from a thread of its own, in batches; ``emit`` only queues the record.
+
+    For the local server (``regiongate serve``), where one process serves many requests at once: a write to
+    stdout on the request thread releases the interpreter lock for the system call, and under concurrency
+    the thread then queues to get it back (and holds the handler lock meanwhile, so the other threads that
+    log queue behind it): milliseconds per request at the tail. Here the request thread only appends to a
+    lock-free queue. Not for Lambda, where a thread may be frozen between invocations: there ``configure``'s
+    synchronous handler stays. ``flush`` (called by ``logging.shutdown`` at exit) waits until everything
+    queued is written.
+    """
+
+    _STOP = object()
+
+    def __init__(self, stream, formatter: logging.Formatter) -> None:
+        super().__init__()
+        self.setFormatter(formatter)
+        self.stream = stream
+        self._queue: "queue.SimpleQueue[object]" = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
+        self._thread.start()
+
+    def handle(self, record: logging.LogRecord) -> bool:  # no handler lock: SimpleQueue.put is atomic
+        if not self.filter(record):
+            return False
+        self.emit(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._queue.put(record)
+
+    def _write(self, records: list[logging.LogRecord]) -> None:
+        lines = []
+        for record in records:
+            try:
+                lines.append(self.format(record) + "\n")
+            except Exception:
+                self.handleError(record)
+        if lines:
+            try:
+                self.stream.write("".join(lines))
+                self.stream.flush()
+            except Exception:
+                self.handleError(records[-1])
+
+    def _run(self) -> None:
+        while True:
+            batch: list[logging.LogRecord] = []
+            item = self._queue.get()
+            while True:
+                if isinstance(item, logging.LogRecord):
+                    batch.append(item)
+                else:  # a flush marker or the stop sentinel: write what came before it first
+                    self._write(batch)
+                    batch = []
+                    if item is self._STOP:
+                        return
+                    item.set()  # type: ignore[attr-defined]
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            self._write(batch)
+
+    def flush(self) -> None:
+        if self._thread.is_alive():
+            done = threading.Event()
+            self._queue.put(done)
+            done.wait(timeout=5)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(self._STOP)
+            self._thread.join(timeout=5)
+        super().close()
+
+
+def write_in_background() -> None:
+    """Swap the handler ``configure`` attached for a ``BackgroundHandler`` on the same stream (idempotent; a
+    no-op when ``configure`` was not called). Used by the local server only."""
+    global _handler
+    if not isinstance(_handler, logging.StreamHandler) or isinstance(_handler, BackgroundHandler):
+        return
+    logger = logging.getLogger("regiongate")
+    background = BackgroundHandler(_handler.stream, _handler.formatter or JsonFormatter())
+    background.setLevel(_handler.level)
+    logger.addHandler(background)  # before removing the old one: no record goes to neither
+    logger.removeHandler(_handler)
+    _handler.flush()
+    _handler = background

@@ -5,8 +5,11 @@ translate, time and audit. Transport-free: the ALB handler and the local server 
 from __future__ import annotations
 
 import base64
+import hashlib
+import itertools
 import json
 import logging
+import os
 import struct
 import threading
 import time
@@ -75,12 +78,39 @@ class BudgetGuard:
                 raise BudgetExceeded(f"organisation {record.org_id} has used its monthly budget of {org_budget} USD")
 
 
+class _RequestIds:
+    """Random (version 4) UUIDs for request ids without a system call per request.
+
+    ``uuid.uuid4()`` reads 16 bytes with ``os.urandom``, which releases the interpreter lock for the system
+    call; in the local server, under concurrency, the request thread then waits for the lock to come back
+    (profiled: that wait was most of the gateway's added p99 at c=16). Here a 256-bit key is read from
+    ``os.urandom`` once (again in a forked child) and each id is the keyed BLAKE2b of a counter: unique per
+    process, and as unpredictable as the key.
+    """
+
+    def __init__(self) -> None:
+        self._reseed()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        self._key = os.urandom(32)
+        self._counter = itertools.count()
+
+    def new(self) -> str:
+        digest = hashlib.blake2b(next(self._counter).to_bytes(8, "little"), key=self._key, digest_size=16).digest()
+        return str(uuid.UUID(bytes=digest, version=4))
+
+
+_request_ids = _RequestIds()
+
+
 class _Context:
     __slots__ = ("request_id", "started", "timer", "key", "model", "provider", "input_tokens", "output_tokens",
                  "cost", "status", "error_type", "stream", "guardrail", "violations", "endpoint", "created_at")
 
     def __init__(self, clock: Callable[[], datetime], received: float | None = None) -> None:
-        self.request_id = str(uuid.uuid4())
+        self.request_id = _request_ids.new()
         self.started = received if received is not None else time.perf_counter()
         self.created_at = clock()
         self.timer = UpstreamTimer()

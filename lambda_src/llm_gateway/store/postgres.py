@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import queue
 import ssl
 import threading
@@ -17,17 +18,59 @@ from llm_gateway.store import KeyRecord, SpendRow, rollup_scopes
 from llm_gateway.store import migrate as migrations
 
 T = TypeVar("T")
-_BATCH = 500  # events per INSERT statement (19 parameters each; PostgreSQL allows 65535)
+_BATCH = 500  # events per INSERT statement (one JSON parameter holding the rows)
 _AUDIT_COLUMNS = (
     "request_id", "created_at", "region", "endpoint", "key_id", "org_id", "team_id", "user_id", "model", "provider",
     "input_tokens", "output_tokens", "cost_usd", "total_ms", "upstream_ms", "status", "error_type", "is_stream",
     "guardrail",
 )
-_AUDIT_CASTS = {"request_id": "CAST(:{} AS uuid)", "cost_usd": "CAST(:{} AS numeric)"}
 _KEY_COLUMNS = (
     "key_id, key_hash, display_prefix, region, org_id, team_id, user_id, monthly_budget_usd, model_allowlist, "
     "expires_at, created_at, revoked_at"
 )
+_AUDIT_TYPES = {
+    "request_id": "uuid", "created_at": "timestamptz", "input_tokens": "integer", "output_tokens": "integer",
+    "cost_usd": "numeric", "total_ms": "numeric", "upstream_ms": "numeric", "status": "smallint", "is_stream": "boolean",
+}
+_INSERT_AUDIT = (
+    f"INSERT INTO audit_events ({', '.join(c if c != 'is_stream' else 'stream' for c in _AUDIT_COLUMNS)}) "
+    f"SELECT {', '.join(_AUDIT_COLUMNS)} FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r("
+    + ", ".join(f"{c} {_AUDIT_TYPES.get(c, 'text')}" for c in _AUDIT_COLUMNS)
+    + ") ON CONFLICT DO NOTHING RETURNING CAST(request_id AS text)"
+)
+_UPSERT_SPEND = (
+    "INSERT INTO daily_spend (day, scope, scope_id, requests, input_tokens, output_tokens, cost_usd) "
+    "SELECT day, scope, scope_id, requests, input_tokens, output_tokens, cost_usd FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
+    "AS r(day date, scope text, scope_id text, requests bigint, input_tokens bigint, output_tokens bigint, cost_usd numeric) "
+    "ON CONFLICT (scope, scope_id, day) DO UPDATE SET "
+    "requests = daily_spend.requests + EXCLUDED.requests, "
+    "input_tokens = daily_spend.input_tokens + EXCLUDED.input_tokens, "
+    "output_tokens = daily_spend.output_tokens + EXCLUDED.output_tokens, "
+    "cost_usd = daily_spend.cost_usd + EXCLUDED.cost_usd"
+)
+_INSERT_VIOLATIONS = (
+    "INSERT INTO guardrail_violations (request_id, created_at, key_id, org_id, detector, action, message) "
+    "SELECT request_id, created_at, key_id, org_id, detector, action, message FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
+    "AS r(request_id uuid, created_at timestamptz, key_id text, org_id text, detector text, action text, message text) "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+def _json(rows: list[dict[str, Any]]) -> str:
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+
+
+def _audit_row(e: Mapping[str, Any]) -> dict[str, Any]:
+    """One parsed event as a JSON object for ``_INSERT_AUDIT``: decimals, times and milliseconds as text, so
+    PostgreSQL reads them with its own input functions (exact, as the typed parameters were)."""
+    row = {c: e[c] for c in _AUDIT_COLUMNS if c != "is_stream"}
+    row["is_stream"] = e["stream"]
+    row["created_at"] = e["created_at"].isoformat()
+    row["cost_usd"] = str(e["cost_usd"])
+    for name in ("total_ms", "upstream_ms"):
+        if row[name] is not None:
+            row[name] = str(row[name])
+    return row
 
 
 @dataclass(frozen=True)
@@ -229,23 +272,13 @@ class PostgresStore:
 
     @staticmethod
     def _write_batch(conn: Any, batch: list[dict[str, Any]]) -> int:
+        # Three fixed statements, each with one JSON parameter (the rows): the SQL text never depends on the
+        # batch size, so pg8000's per-character placeholder parser (quadratic in the number of named
+        # parameters) and PostgreSQL's parse and plan stay constant per batch instead of growing with it.
         unique: dict[str, dict[str, Any]] = {}
         for e in batch:
             unique.setdefault(e["request_id"], e)  # the same message twice in one batch
-        params: dict[str, Any] = {}
-        rows = []
-        for i, e in enumerate(unique.values()):
-            values = []
-            for column in _AUDIT_COLUMNS:
-                name = f"{column}_{i}"
-                params[name] = str(e["cost_usd"]) if column == "cost_usd" else e["stream"] if column == "is_stream" else e[column]
-                values.append(_AUDIT_CASTS.get(column, ":{}").format(name))
-            rows.append("(" + ", ".join(values) + ")")
-        inserted = conn.run(
-            f"INSERT INTO audit_events ({', '.join(c if c != 'is_stream' else 'stream' for c in _AUDIT_COLUMNS)}) "
-            f"VALUES {', '.join(rows)} ON CONFLICT DO NOTHING RETURNING CAST(request_id AS text)",
-            **params,
-        )
+        inserted = conn.run(_INSERT_AUDIT, rows=_json([_audit_row(e) for e in unique.values()]))
         written = [unique[row[0]] for row in inserted]
         if not written:
             return 0
@@ -260,31 +293,17 @@ class PostgresStore:
                 row[3] += e["cost_usd"]
             violations += [(e, v) for v in e["violations"]]
         if rollups:
-            params, rows = {}, []
-            for i, ((day, scope, scope_id), (requests, tokens_in, tokens_out, cost)) in enumerate(rollups.items()):
-                params.update({f"d{i}": day, f"s{i}": scope, f"i{i}": scope_id, f"r{i}": requests, f"a{i}": tokens_in,
-                               f"b{i}": tokens_out, f"c{i}": str(cost)})
-                rows.append(f"(:d{i}, :s{i}, :i{i}, :r{i}, :a{i}, :b{i}, CAST(:c{i} AS numeric))")
-            conn.run(
-                "INSERT INTO daily_spend (day, scope, scope_id, requests, input_tokens, output_tokens, cost_usd) "
-                f"VALUES {', '.join(rows)} ON CONFLICT (scope, scope_id, day) DO UPDATE SET "
-                "requests = daily_spend.requests + EXCLUDED.requests, "
-                "input_tokens = daily_spend.input_tokens + EXCLUDED.input_tokens, "
-                "output_tokens = daily_spend.output_tokens + EXCLUDED.output_tokens, "
-                "cost_usd = daily_spend.cost_usd + EXCLUDED.cost_usd",
-                **params,
-            )
+            conn.run(_UPSERT_SPEND, rows=_json([
+                {"day": day.isoformat(), "scope": scope, "scope_id": scope_id, "requests": requests,
+                 "input_tokens": tokens_in, "output_tokens": tokens_out, "cost_usd": str(cost)}
+                for (day, scope, scope_id), (requests, tokens_in, tokens_out, cost) in rollups.items()
+            ]))
         if violations:
-            params, rows = {}, []
-            for i, (e, v) in enumerate(violations):
-                params.update({f"r{i}": e["request_id"], f"t{i}": e["created_at"], f"k{i}": e["key_id"], f"o{i}": e["org_id"],
-                               f"d{i}": v["detector"], f"a{i}": v["action"], f"m{i}": v["message"]})
-                rows.append(f"(CAST(:r{i} AS uuid), :t{i}, :k{i}, :o{i}, :d{i}, :a{i}, :m{i})")
-            conn.run(
-                "INSERT INTO guardrail_violations (request_id, created_at, key_id, org_id, detector, action, message) "
-                f"VALUES {', '.join(rows)} ON CONFLICT DO NOTHING",
-                **params,
-            )
+            conn.run(_INSERT_VIOLATIONS, rows=_json([
+                {"request_id": e["request_id"], "created_at": e["created_at"].isoformat(), "key_id": e["key_id"],
+                 "org_id": e["org_id"], "detector": v["detector"], "action": v["action"], "message": v["message"]}
+                for e, v in violations
+            ]))
         return len(written)
 
     def month_spend(self, scope: str, scope_id: str, month: date) -> Decimal:
