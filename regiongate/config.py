@@ -529,16 +529,21 @@ def _parse_single_tenant_regions(reader: _Reader, raw: Any) -> tuple[SingleTenan
     return tuple(rows)
 
 
-def load_catalogue(path: Path | str = DEFAULT_CONFIG_PATH, context: Mapping[str, Any] | None = None) -> Catalogue:
-    path = Path(path)
+def read_yaml_file(path: Path, missing_hint: str) -> Any:
+    """Parse a configuration file strictly (a key written twice is an error); errors name the file."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(path, "(file)", "not found; run from the repository root or pass the path") from None
+        raise ConfigError(path, "(file)", f"not found; {missing_hint}") from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
+        return yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(path, "(syntax)", f"not valid YAML: {exc}") from None
+
+
+def load_catalogue(path: Path | str = DEFAULT_CONFIG_PATH, context: Mapping[str, Any] | None = None) -> Catalogue:
+    path = Path(path)
+    data = read_yaml_file(path, "run from the repository root or pass the path")
     return parse_catalogue(data, path, context)
 
 

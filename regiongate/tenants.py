@@ -44,6 +44,7 @@ from regiongate.config import (
     parse_availability_zones,
     parse_certificate_arn,
     partition_of,
+    read_yaml_file,
 )
 
 DEFAULT_TENANTS_DIR = REPO_ROOT / "tenants"
@@ -305,14 +306,7 @@ def _certificate(reader: _Reader, value: Any, key: str, partition: str, aws_regi
 
 def load_tenant(path: Path, catalogue: Catalogue) -> Tenant:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(path, "(file)", "not found; `regiongate tenant list` shows the tenants there are") from None
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as exc:
-        raise ConfigError(path, "(syntax)", f"not valid YAML: {exc}") from None
+    data = read_yaml_file(path, "`regiongate tenant list` shows the tenants there are")
     return parse_tenant(data, path, catalogue)
 
 
