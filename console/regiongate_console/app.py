@@ -505,7 +505,11 @@ def key_settings(ctx: Ctx) -> Response:
         raise HTTPError(409, "A revoked key cannot be changed.")
     budget, models, expires_at = _key_settings(ctx)
     org = None if ctx.user.is_platform_admin else ctx.user.org_id
-    if not ctx.console.queries.update_key_settings(record.key_id, org, budget=budget, allowlist=models, expires_at=expires_at):
+    updated = ctx.console.keys.update(  # the gateway's own code path, like create and revoke
+        record.key_id, region_code=ctx.console.region.code, org_id=org,
+        monthly_budget_usd=budget, model_allowlist=models, expires_at=expires_at,
+    )
+    if not updated:
         raise HTTPError(409, "The key was revoked meanwhile.")
     return RedirectResponse(f"/keys/{record.key_id}?done=saved", status_code=303)
 

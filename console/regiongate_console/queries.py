@@ -2,8 +2,7 @@
 
 Every query takes the region and an org filter (``None``: every org of the region, for platform admins
 only; the web layer decides). Column names are never taken from input: ``GROUPS`` maps the few allowed.
-Writes to keys go through :class:`llm_gateway.keys.KeyService`, except the settings update, which the
-gateway's KeyStore has no method for (see docs/console.md).
+Every write to keys (create, settings, revoke) goes through :class:`llm_gateway.keys.KeyService`.
 """
 
 from __future__ import annotations
@@ -261,12 +260,3 @@ class ConsoleQueries:
             yield (r[0].isoformat(), r[1], r[2], r[3] or "", r[4] or "", r[5] or "", r[6] or "", int(r[7]), int(r[8]),
                    int(r[9]), int(r[10]), f"{Decimal(r[11]):.10f}")
 
-    # --- key settings (no KeyStore method exists for this: console-only, same table) -------------------------
-    def update_key_settings(self, key_id: str, org: str | None, *, budget: Decimal | None,
-                            allowlist: tuple[str, ...] | None, expires_at: datetime | None) -> bool:
-        rows = self._run(
-            "UPDATE api_keys SET monthly_budget_usd = :b, model_allowlist = CAST(:m AS text[]), expires_at = :x "
-            "WHERE key_id = :k AND region = :r AND (CAST(:o AS text) IS NULL OR org_id = :o) AND revoked_at IS NULL "
-            "RETURNING key_id", b=budget, m=list(allowlist) if allowlist else None, x=expires_at, k=key_id,
-            r=self.region, o=org)
-        return bool(rows)

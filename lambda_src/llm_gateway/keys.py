@@ -103,8 +103,7 @@ class KeyService:
             raise InvalidRequest("org is required")
         _check_id(team_id, "team")
         _check_id(user_id, "user")
-        if monthly_budget_usd is not None and (not monthly_budget_usd.is_finite() or monthly_budget_usd < 0):
-            raise InvalidRequest("budget must be a non-negative amount of USD")
+        _check_budget(monthly_budget_usd)
         key = generate_key(region_code)
         record = KeyRecord(
             key_id="key_" + secrets.token_hex(8),
@@ -129,6 +128,34 @@ class KeyService:
 
     def revoke(self, key_id: str) -> bool:
         return self.store.revoke_key(key_id, self.clock())
+
+    def update(
+        self,
+        key_id: str,
+        *,
+        region_code: str,
+        org_id: str | None = None,
+        monthly_budget_usd: Decimal | None,
+        model_allowlist: tuple[str, ...] | None,
+        expires_at: datetime | None,
+    ) -> bool:
+        """Change budget, model allowlist and expiry of an unrevoked key (of ``org_id``, unless None).
+
+        False when no such key is active; the gateway sees the change once its key cache expires."""
+        _check_budget(monthly_budget_usd)
+        return self.store.update_key_settings(
+            key_id,
+            region=region_code,
+            org_id=org_id,
+            monthly_budget_usd=monthly_budget_usd,
+            model_allowlist=tuple(model_allowlist) if model_allowlist else None,
+            expires_at=expires_at,
+        )
+
+
+def _check_budget(monthly_budget_usd: Decimal | None) -> None:
+    if monthly_budget_usd is not None and (not monthly_budget_usd.is_finite() or monthly_budget_usd < 0):
+        raise InvalidRequest("budget must be a non-negative amount of USD")
 
 
 class KeyAuthenticator:

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from llm_gateway import guardrails
-from llm_gateway.errors import InvalidApiKey, RegionMismatch
+from llm_gateway.errors import InvalidApiKey, InvalidRequest, RegionMismatch
 from llm_gateway.keys import KeyAuthenticator, KeyService, check_region, display_prefix, extract_key, generate_key, hash_key
 from llm_gateway.pricing import cost_usd
 from llm_gateway.settings import GuardrailPolicy
@@ -137,3 +137,19 @@ def test_violations_name_the_place_never_the_content():
 
 def test_token_estimate():
     assert guardrails.estimate_tokens([("a", "x" * 400), ("b", "y" * 3)]) == 101
+
+
+def test_update_changes_settings_of_an_active_key_of_its_own_region_and_org_only():
+    service = KeyService(MemoryStore())
+    created = service.create(region_code="eu", org_id="acme")
+    key_id = created.record.key_id
+    settings = dict(monthly_budget_usd=Decimal("12.50"), model_allowlist=("gpt-4o",), expires_at=None)
+    assert service.update(key_id, region_code="us", **settings) is False  # another region's key id
+    assert service.update(key_id, region_code="eu", org_id="globex", **settings) is False  # another org
+    assert service.update(key_id, region_code="eu", org_id="acme", **settings) is True
+    (record,) = service.list(region_code="eu")
+    assert (record.monthly_budget_usd, record.model_allowlist) == (Decimal("12.50"), ("gpt-4o",))
+    with pytest.raises(InvalidRequest):
+        service.update(key_id, region_code="eu", monthly_budget_usd=Decimal("-1"), model_allowlist=None, expires_at=None)
+    service.revoke(key_id)
+    assert service.update(key_id, region_code="eu", **settings) is False  # a revoked key is never changed

@@ -47,6 +47,17 @@ class KeyStore(Protocol):
     def find_key_by_hash(self, key_hash: bytes) -> KeyRecord | None: ...
     def list_keys(self, *, region: str | None = None, org_id: str | None = None) -> list[KeyRecord]: ...
     def revoke_key(self, key_id: str, at: datetime) -> bool: ...
+    def update_key_settings(
+        self,
+        key_id: str,
+        *,
+        region: str,
+        org_id: str | None,
+        monthly_budget_usd: Decimal | None,
+        model_allowlist: tuple[str, ...] | None,
+        expires_at: datetime | None,
+    ) -> bool:
+        """Set budget, allowlist and expiry of an unrevoked key of ``region`` (and of ``org_id`` unless None)."""
 
 
 class UsageStore(Protocol):

@@ -55,6 +55,33 @@ class MemoryStore:
             self.keys[key_id] = replace(record, revoked_at=at)
             return True
 
+    def update_key_settings(
+        self,
+        key_id: str,
+        *,
+        region: str,
+        org_id: str | None,
+        monthly_budget_usd: Decimal | None,
+        model_allowlist: tuple[str, ...] | None,
+        expires_at: datetime | None,
+    ) -> bool:
+        with self._lock:
+            record = self.keys.get(key_id)
+            if (
+                record is None
+                or record.revoked_at is not None
+                or record.region != region
+                or (org_id is not None and record.org_id != org_id)
+            ):
+                return False
+            self.keys[key_id] = replace(
+                record,
+                monthly_budget_usd=monthly_budget_usd,
+                model_allowlist=tuple(model_allowlist) if model_allowlist else None,
+                expires_at=expires_at,
+            )
+            return True
+
     def write_audit_events(self, events: Sequence[Mapping[str, Any]]) -> int:
         new = 0
         with self._lock:

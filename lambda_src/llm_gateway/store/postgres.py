@@ -243,6 +243,26 @@ class PostgresStore:
             )
         return bool(rows)
 
+    def update_key_settings(
+        self,
+        key_id: str,
+        *,
+        region: str,
+        org_id: str | None,
+        monthly_budget_usd: Decimal | None,
+        model_allowlist: tuple[str, ...] | None,
+        expires_at: datetime | None,
+    ) -> bool:
+        with self.pool.connection() as conn:
+            rows = conn.run(
+                "UPDATE api_keys SET monthly_budget_usd = :b, model_allowlist = CAST(:m AS text[]), expires_at = :x "
+                "WHERE key_id = :k AND region = :r AND (CAST(:o AS text) IS NULL OR org_id = :o) AND revoked_at IS NULL "
+                "RETURNING key_id",
+                b=monthly_budget_usd, m=list(model_allowlist) if model_allowlist else None, x=expires_at, k=key_id,
+                r=region, o=org_id,
+            )
+        return bool(rows)
+
     # --- audit and spend ----------------------------------------------------------------------------------
     def write_audit_events(self, events: Sequence[Mapping[str, Any]]) -> int:
         """One transaction per batch: a multi-row insert that skips request ids already written, then the
