@@ -55,4 +55,19 @@ if [ "$(psql_admin -c "select 1 from pg_database where datname='$DB_NAME'")" != 
   psql_admin -c "create database $DB_NAME owner $DB_USER" >/dev/null
 fi
 
+# The rotation tests need passwords that are actually checked (trust accepts any): members of this group
+# sign in over TCP with scram-sha-256. The test role may create such members (CREATEROLE) for itself.
+PASSWORD_GROUP=regiongate_password_checked
+if [ "$(psql_admin -c "select 1 from pg_roles where rolname='$PASSWORD_GROUP'")" != 1 ]; then
+  psql_admin -c "create role $PASSWORD_GROUP nologin" >/dev/null
+fi
+psql_admin -c "set client_min_messages = warning" -c "alter role $DB_USER createrole" -c "grant $PASSWORD_GROUP to $DB_USER with admin option" >/dev/null
+HBA_RULE="host all +$PASSWORD_GROUP 127.0.0.1/32 scram-sha-256"
+HBA_FILE="$DATA_DIR/pg_hba.conf"
+if ! grep -qxF "$HBA_RULE" "$HBA_FILE"; then
+  # First match wins: the rule must come before initdb's trust lines.
+  run_as_owner sh -c 'printf "%s\n" "$1" | cat - "$2" > "$2.new" && mv "$2.new" "$2"' _ "$HBA_RULE" "$HBA_FILE"
+  psql_admin -c "select pg_reload_conf()" >/dev/null
+fi
+
 echo "postgresql://$DB_USER:$DB_PASSWORD@127.0.0.1:$PORT/$DB_NAME"

@@ -22,13 +22,15 @@ def acknowledge_findings(stack: RegionStack) -> None:
     gateway = stack.gateway
     pipeline = stack.audit_pipeline
 
-    for function in (gateway.function, pipeline.writer):
+    for function in (gateway.function, pipeline.writer, stack.audit_store_rotation.function):
         _ack(
             function,
             "AwsSolutions-L1",
             "Pinned to python3.13, the newest Python runtime available in every region we ship, cn-north-1 "
             "included (China receives new Lambda runtimes later than the commercial regions).",
         )
+    # The rotation function's use of the key is granted in the key policy (through Secrets Manager only).
+    for function in (gateway.function, pipeline.writer):
         role = function.role
         for action in KMS_GRANT_WILDCARDS:
             _ack(
@@ -53,10 +55,4 @@ def acknowledge_findings(stack: RegionStack) -> None:
         "AwsSolutions-SMG4",
         "Holds third-party LLM provider API keys (Azure OpenAI, in-country endpoints) that only their issuer can "
         "rotate; operators rotate them at the provider and update the secret (README: Provider credentials).",
-    )
-    _ack(
-        stack.audit_store.credentials_secret,
-        "AwsSolutions-SMG4",
-        "Rotation needs a rotation function from the Serverless Application Repository inside the VPC; not yet "
-        "provided for all partitions by this toolkit. Tracked in the region stacks issue notes.",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from aws_cdk import Annotations, CfnOutput, Environment, Fn, Stack, Tags
+from aws_cdk import Annotations, CfnOutput, Duration, Environment, Fn, Stack, Tags
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_ec2 as ec2
@@ -38,6 +38,7 @@ from stacks.components.gateway import Gateway
 from stacks.components.keys import RegionKey
 from stacks.components.lambda_factory import LambdaDefaults
 from stacks.components.network import Network
+from stacks.components.secret_rotation import SecretRotation
 from stacks.components.secrets import ProviderSecrets
 
 LAMBDA_SOURCE_DIR = REPO_ROOT / "lambda_src"
@@ -48,6 +49,7 @@ RUNTIME_CONFIG_PATH = "/opt/regiongate/region.json"
 CONSOLE_IMAGE = "console"
 # At least two tasks, one per Fargate zone.
 CONSOLE_TASKS = 2
+DATABASE_SECRET_ROTATION = Duration.days(30)
 
 
 class RegionStack(Stack):
@@ -158,6 +160,20 @@ class RegionStack(Stack):
         # Both functions sign in with the generated database credentials (TLS forced by the parameter group).
         for function in (gateway.function, pipeline.writer):
             store.secret.grant_read(function)
+        # Rotated every 30 days; the gateway and writer read the secret again when the database rejects the
+        # password they had (llm_gateway.store.postgres.RefreshingConnect).
+        rotation = SecretRotation(
+            self,
+            "AuditStoreRotation",
+            lambdas=lambdas,
+            secret=store.credentials_secret,
+            secret_attachment=store.secret,
+            database_security_group=store.security_group,
+            database_port=DATABASE_PORT,
+            # The secret to rotate is named in each event: no DB_SECRET_ARN, only the region and where to sign in.
+            environment={key: value for key, value in common_environment.items() if key != "DB_SECRET_ARN"},
+            rotate_after=DATABASE_SECRET_ROTATION,
+        )
 
         self.console = None
         self.image_repositories: dict[str, ImageRepository] = {}
@@ -175,7 +191,7 @@ class RegionStack(Stack):
         data_kinds.mark(pipeline.dead_letter_queue, AUDIT_EVENTS_IN_TRANSIT)
         data_kinds.mark(network.flow_log_group, NETWORK_FLOW_LOGS)
         data_kinds.mark(gateway.access_logs, LOAD_BALANCER_ACCESS_LOGS)
-        for function in (gateway.function, pipeline.writer):
+        for function in (gateway.function, pipeline.writer, rotation.function):
             data_kinds.mark(function.log_group, FUNCTION_LOGS)
         if self.console is not None:
             data_kinds.mark(self.console.log_group, CONSOLE_LOGS)
@@ -188,6 +204,7 @@ class RegionStack(Stack):
         self.secrets = secrets
         self.audit_store = store
         self.audit_pipeline = pipeline
+        self.audit_store_rotation = rotation
         self.gateway = gateway
 
         # Read back by `regiongate summary` and the residency report from cdk.out alone.

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any, Callable, Mapping
 
 from llm_gateway.providers import Credentials, Registry, RetryPolicy, file_loader, secret_loader
 from llm_gateway.settings import RuntimeConfig, Settings
-from llm_gateway.store.postgres import ConnectionParams, ConnectionPool, PostgresStore, connection_params
+from llm_gateway.store.postgres import ConnectionPool, PostgresStore, RefreshingConnect, connection_params
 
 
 def _secret_json(region_name: str) -> Callable[[str], Mapping[str, Any]]:
@@ -21,17 +20,9 @@ def _secret_json(region_name: str) -> Callable[[str], Mapping[str, Any]]:
 
 
 def postgres_store(settings: Settings, region_name: str, pool_size: int = 2) -> PostgresStore:
-    """A store whose first connection (and, in AWS, the secret lookup) happens on first use."""
-    params: list[ConnectionParams] = []
-    lock = threading.Lock()
-
-    def connect():
-        if not params:
-            with lock:
-                if not params:
-                    params.append(connection_params(settings, _secret_json(region_name)))
-        return params[0].connect()
-
+    """A store whose first connection (and, in AWS, the secret lookup) happens on first use. When the
+    database rejects the password (the secret was rotated), the secret is read again once."""
+    connect = RefreshingConnect(lambda: connection_params(settings, _secret_json(region_name)))
     return PostgresStore(ConnectionPool(connect, size=pool_size))
 
 

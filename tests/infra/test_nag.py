@@ -13,6 +13,11 @@ pytestmark = pytest.mark.xdist_group("infra")
 EXPECTED_ACKNOWLEDGEMENTS = {
     ("AuditPipeline/Writer", "AwsSolutions::AwsSolutions-L1"),
     ("Gateway/Function", "AwsSolutions::AwsSolutions-L1"),
+    ("AuditStoreRotation/Function", "AwsSolutions::AwsSolutions-L1"),
+    # secretsmanager:GetRandomPassword (CDK's rotation grant) has no resource-level permissions.
+    ("AuditStoreRotation/Function", "AwsSolutions::AwsSolutions-IAM5[Resource::*]"),
+    # Lambda VPC networking (lambda_factory.execution_role), as on the other function roles.
+    ("AuditStoreRotation/FunctionRole", "AwsSolutions::AwsSolutions-IAM5[Resource::*]"),
     ("AuditPipeline/WriterRole", "AwsSolutions::AwsSolutions-IAM5[Resource::*]"),
     ("Gateway/FunctionRole", "AwsSolutions::AwsSolutions-IAM5[Resource::*]"),
     ("AuditPipeline/WriterRole", "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]"),
@@ -23,14 +28,13 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     ("Gateway/AccessLogs", "AwsSolutions::AwsSolutions-S1"),
     ("AuditStore/Database", "AwsSolutions::AwsSolutions-RDS11"),
     ("Secrets/ProviderCredentials", "AwsSolutions::AwsSolutions-SMG4"),
-    ("AuditStore/Database/Secret", "AwsSolutions::AwsSolutions-SMG4"),
 }
 CONSOLE_ACKNOWLEDGEMENTS = {
     ("Console/LoadBalancerSecurityGroup", "AwsSolutions::AwsSolutions-EC23"),
     ("Console/Task", "AwsSolutions::AwsSolutions-ECS2"),
     ("Console/ExecutionRole", "AwsSolutions::AwsSolutions-IAM5[Resource::*]"),
 }
-LOG_STREAM_ACKS = {"AuditPipeline/WriterRole", "Gateway/FunctionRole"}
+LOG_STREAM_ACKS = {"AuditPipeline/WriterRole", "Gateway/FunctionRole", "AuditStoreRotation/FunctionRole"}
 
 
 def acknowledgements(stack):

@@ -164,8 +164,112 @@ def test_database_logs_are_encrypted_and_kept_for_the_retention(each_stack):
 def test_database_accepts_connections_only_from_the_functions_and_console(each_stack):
     rules = resources(each_stack, "AWS::EC2::SecurityGroupIngress")
     db_rules = [r for r in rules.values() if r["Properties"].get("FromPort") == 5432]
-    assert len(db_rules) == 2 + (1 if each_stack.region.console else 0)
+    # gateway, audit writer, secret rotation (+ console)
+    assert len(db_rules) == 3 + (1 if each_stack.region.console else 0)
     assert all("SourceSecurityGroupId" in r["Properties"] and "CidrIp" not in r["Properties"] for r in db_rules)
+
+
+# --- Rotation of the database secret ------------------------------------------------------------
+
+def database_secret_id(s) -> str:
+    (secret_id,) = [
+        k for k, v in resources(s, "AWS::SecretsManager::Secret").items() if "GenerateSecretString" in v["Properties"]
+    ]
+    return secret_id
+
+
+def rotation_function_id(s) -> str:
+    (function_id,) = [k for k, f in functions(s).items() if f["Properties"]["Handler"] == "llm_gateway.rotation.handle"]
+    return function_id
+
+
+def test_database_secret_rotates_every_30_days_with_our_own_function(each_stack):
+    schedule = only(each_stack, "AWS::SecretsManager::RotationSchedule")
+    function_id = rotation_function_id(each_stack)
+    assert schedule["Properties"] == {
+        "SecretId": {"Ref": database_secret_id(each_stack)},
+        "RotationLambdaARN": {"Fn::GetAtt": [function_id, "Arn"]},
+        "RotationRules": {"ScheduleExpression": "rate(30 days)"},
+    }
+    # The first rotation runs at once: after the secret is attached to the instance and the network is open.
+    depends_on = schedule["DependsOn"]
+    (attachment_id,) = resources(each_stack, "AWS::SecretsManager::SecretTargetAttachment")
+    assert attachment_id in depends_on
+    assert any(d.startswith("AuditStoreSecurityGroupfrom") and "Rotation" in d for d in depends_on)
+
+
+def test_only_secrets_manager_may_invoke_the_rotation_function(each_stack):
+    function_arn = {"Fn::GetAtt": [rotation_function_id(each_stack), "Arn"]}
+    permissions = [
+        p["Properties"] for p in resources(each_stack, "AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == function_arn
+    ]
+    assert permissions == [
+        {"Action": "lambda:InvokeFunction", "FunctionName": function_arn, "Principal": "secretsmanager.amazonaws.com"}
+    ]
+
+
+def test_no_serverless_application_repository_anywhere(each_stack):
+    template = each_stack.template_json
+    assert "Transform" not in template
+    assert resources(each_stack, "AWS::Serverless::Application") == {}
+    assert not [r for r in template["Resources"].values() if r["Type"].startswith("AWS::Serverless::")]
+    assert "serverlessrepo" not in each_stack.text
+    assert "HostedRotationLambda" not in each_stack.text
+
+
+def test_rotation_function_may_rotate_exactly_the_database_secret(each_stack):
+    function = functions(each_stack)[rotation_function_id(each_stack)]
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = [
+        statement
+        for policy in resources(each_stack, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert sorted(statements, key=lambda s: str(s["Action"])) == [
+        {
+            "Action": [
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:UpdateSecretVersionStage",
+            ],
+            "Effect": "Allow",
+            "Resource": {"Ref": database_secret_id(each_stack)},
+        },
+        {"Action": "secretsmanager:GetRandomPassword", "Effect": "Allow", "Resource": "*"},
+    ]
+    # Its own execution policy: its own log group and VPC networking only (lambda_factory.execution_role).
+    role = each_stack.template_json["Resources"][role_id]["Properties"]
+    (execution,) = role["Policies"]
+    assert {s["Sid"] for s in execution["PolicyDocument"]["Statement"]} == {"WriteOwnLogGroup", "VpcNetworking"}
+    # The stack key, only through Secrets Manager in this region.
+    key = only(each_stack, "AWS::KMS::Key")
+    (grant,) = [
+        s for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s["Principal"] == {"AWS": {"Fn::GetAtt": [role_id, "Arn"]}}
+    ]
+    assert grant["Condition"] == {
+        "StringEquals": {"kms:ViaService": f"secretsmanager.{each_stack.region.aws_region}.amazonaws.com"}
+    }
+    assert sorted(grant["Action"]) == ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+
+
+def test_rotation_function_reaches_only_the_database_and_https(each_stack):
+    function = functions(each_stack)[rotation_function_id(each_stack)]
+    (group_ref,) = function["Properties"]["VpcConfig"]["SecurityGroupIds"]
+    group_id = group_ref["Fn::GetAtt"][0]
+    group = each_stack.template_json["Resources"][group_id]["Properties"]
+    assert [(e["CidrIp"], e["FromPort"], e["ToPort"]) for e in group["SecurityGroupEgress"]] == [("0.0.0.0/0", 443, 443)]
+    (db_group_id,) = [k for k in resources(each_stack, "AWS::EC2::SecurityGroup") if k.startswith("AuditStoreSecurityGroup")]
+    own = {"Fn::GetAtt": [group_id, "GroupId"]}
+    db = {"Fn::GetAtt": [db_group_id, "GroupId"]}
+    egress = [r["Properties"] for r in resources(each_stack, "AWS::EC2::SecurityGroupEgress").values() if r["Properties"]["GroupId"] == own]
+    assert [(e["DestinationSecurityGroupId"], e["FromPort"], e["ToPort"]) for e in egress] == [(db, 5432, 5432)]
+    ingress = [r["Properties"] for r in resources(each_stack, "AWS::EC2::SecurityGroupIngress").values()]
+    assert [(i["GroupId"], i["FromPort"]) for i in ingress if i.get("SourceSecurityGroupId") == own] == [(db, 5432)]
+    assert not [i for i in ingress if i["GroupId"] == own]
 
 
 # --- Audit pipeline -----------------------------------------------------------------------------
@@ -206,11 +310,13 @@ def functions(s) -> dict:
     return resources(s, "AWS::Lambda::Function")
 
 
-def test_two_functions_on_the_shared_runtime_in_private_subnets(each_stack):
+def test_three_functions_on_the_shared_runtime_in_private_subnets(each_stack):
     fns = functions(each_stack)
+    assert len(fns) == 3
     assert {f["Properties"]["Handler"] for f in fns.values()} == {
         "llm_gateway.handler.handle",
         "llm_gateway.audit_writer.handle",
+        "llm_gateway.rotation.handle",
     }
     for fn in fns.values():
         props = fn["Properties"]
@@ -248,8 +354,8 @@ def test_gateway_sizing_comes_from_the_catalogue(each_stack):
 
 def test_every_log_group_is_encrypted_with_the_stack_key_and_has_retention(each_stack):
     groups = resources(each_stack, "AWS::Logs::LogGroup")
-    # flow logs, gateway, audit writer, database (+ console)
-    assert len(groups) == 4 + (1 if each_stack.region.console else 0)
+    # flow logs, gateway, audit writer, secret rotation, database (+ console)
+    assert len(groups) == 5 + (1 if each_stack.region.console else 0)
     for group in groups.values():
         assert group["Properties"]["KmsKeyId"] == own_key_ref(each_stack)
         assert group["Properties"]["RetentionInDays"] == each_stack.region.sizing.log_retention_days

@@ -161,6 +161,49 @@ def _key(row: Sequence[Any]) -> KeyRecord:
     )
 
 
+PASSWORD_REJECTED = "28P01"  # SQLSTATE invalid_password
+
+
+def password_rejected(exc: BaseException) -> bool:
+    """Whether PostgreSQL refused the sign-in because of the password (pg8000 puts the fields in args[0])."""
+    from pg8000.exceptions import DatabaseError
+
+    if not isinstance(exc, DatabaseError) or not exc.args:
+        return False
+    fields = exc.args[0]
+    return isinstance(fields, dict) and fields.get("C") == PASSWORD_REJECTED
+
+
+class RefreshingConnect:
+    """Opens connections with parameters loaded once, and loads them again once when PostgreSQL rejects the
+    password: after a rotation of the database secret, new connections sign in with the new password while
+    open ones keep working. ``load`` reads the secret; it runs at the first connection, not at construction."""
+
+    def __init__(self, load: Callable[[], ConnectionParams]) -> None:
+        self._load = load
+        self._params: ConnectionParams | None = None
+        self._lock = threading.Lock()
+
+    def _current(self) -> ConnectionParams:
+        with self._lock:
+            if self._params is None:
+                self._params = self._load()
+            return self._params
+
+    def __call__(self) -> Any:
+        params = self._current()
+        try:
+            return params.connect()
+        except Exception as exc:
+            if not password_rejected(exc):
+                raise
+        with self._lock:
+            if self._params is params:  # another thread may have reloaded already
+                self._params = self._load()
+            params = self._params
+        return params.connect()  # a second rejection is raised to the caller
+
+
 def _connection_errors() -> tuple[type[BaseException], ...]:
     from pg8000.exceptions import InterfaceError
 
