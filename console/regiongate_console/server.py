@@ -15,7 +15,7 @@ log = logging.getLogger("regiongate.console")
 
 def open_store(settings: ConsoleSettings, pool_size: int = 8) -> PostgresStore:
     """The gateway's PostgresStore (same tables, same key code) on a pool of its own; no connection until used."""
-    return PostgresStore(ConnectionPool(settings.db.connect, size=pool_size))
+    return PostgresStore(ConnectionPool(settings.connector(), size=pool_size))
 
 
 def build(settings: ConsoleSettings, *, migrate: bool = True):

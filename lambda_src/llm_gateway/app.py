@@ -10,7 +10,9 @@ from llm_gateway.settings import RuntimeConfig, Settings
 from llm_gateway.store.postgres import ConnectionPool, PostgresStore, RefreshingConnect, connection_params
 
 
-def _secret_json(region_name: str) -> Callable[[str], Mapping[str, Any]]:
+def secret_json_fetcher(region_name: str) -> Callable[[str], Mapping[str, Any]]:
+    """Reads a JSON secret from Secrets Manager in ``region_name`` (a client per call: it runs once per
+    connection-parameter load, not per request)."""
     def fetch(arn: str) -> Mapping[str, Any]:
         import boto3
 
@@ -22,7 +24,7 @@ def _secret_json(region_name: str) -> Callable[[str], Mapping[str, Any]]:
 def postgres_store(settings: Settings, region_name: str, pool_size: int = 2) -> PostgresStore:
     """A store whose first connection (and, in AWS, the secret lookup) happens on first use. When the
     database rejects the password (the secret was rotated), the secret is read again once."""
-    connect = RefreshingConnect(lambda: connection_params(settings, _secret_json(region_name)))
+    connect = RefreshingConnect(lambda: connection_params(settings, secret_json_fetcher(region_name)))
     return PostgresStore(ConnectionPool(connect, size=pool_size))
 
 

@@ -83,14 +83,15 @@ class ConsoleService(Construct):
             vpc=vpc,
             container_insights_v2=ecs.ContainerInsights.ENABLED,
         )
-        # The task itself needs no AWS permission: ECS injects its database credentials at start (execution role),
-        # and it reaches the audit store over the network only.
+        # The console reads its database credentials itself, and reads them again when the rotation function has
+        # changed the password (values injected by ECS would go stale until the task restarts).
         self.task_role = iam.Role(
             self,
             "TaskRole",
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-            description="regiongate console task: no AWS permissions; database credentials are injected by ECS",
+            description="regiongate console task: reads the audit store's credentials secret, nothing else",
         )
+        database_secret.grant_read(self.task_role)
         self.execution_role = iam.Role(
             self,
             "ExecutionRole",
@@ -118,10 +119,6 @@ class ConsoleService(Construct):
                 "REGIONGATE_REGION_CODE": region_code,
                 "CONSOLE_PORT": str(CONSOLE_PORT),
                 **database_environment,
-            },
-            secrets={
-                "DB_USERNAME": ecs.Secret.from_secrets_manager(database_secret, "username"),
-                "DB_PASSWORD": ecs.Secret.from_secrets_manager(database_secret, "password"),
             },
             logging=ecs.LogDrivers.aws_logs(stream_prefix="console", log_group=self.log_group),
             readonly_root_filesystem=True,
@@ -179,8 +176,8 @@ class ConsoleService(Construct):
         _acknowledge(
             task,
             "AwsSolutions-ECS2",
-            "The environment holds only non-secret settings (region code, port, database host and name); "
-            "the database credentials are injected from Secrets Manager as ECS secrets.",
+            "The environment holds only non-secret settings (region code, port, database host and name, the "
+            "ARN of the credentials secret); the console reads the credentials from Secrets Manager itself.",
         )
         _acknowledge(
             self.execution_role,

@@ -127,9 +127,10 @@ def test_console_serves_and_stops_cleanly_on_sigterm(cli_db, command):
     assert process.returncode == 0
 
 
-@pytest.mark.parametrize("missing", ["REGIONGATE_REGION_CODE", "DB_HOST"])
+@pytest.mark.parametrize("missing", ["REGIONGATE_REGION_CODE", "DB_HOST", "DB_SECRET_ARN"])
 def test_module_names_a_missing_variable(missing):
-    env = {"REGIONGATE_REGION_CODE": "eu", "DB_HOST": "127.0.0.1", "DB_NAME": "x", "DB_USERNAME": "u", "DB_PASSWORD": "p"}
+    env = {"REGIONGATE_REGION_CODE": "eu", "DB_HOST": "127.0.0.1", "DB_NAME": "x",
+           "DB_SECRET_ARN": "arn:aws:secretsmanager:eu-central-1:111111111111:secret:regiongate/eu/audit-store-admin-AbCdEf"}
     env.pop(missing)
     done = subprocess.run([sys.executable, "-m", "regiongate_console"], env=env_with(PYTHONPATH=str(ROOT / "console"), **env),
                           capture_output=True, text=True, timeout=60)

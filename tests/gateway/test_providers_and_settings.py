@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from llm_gateway.app import _secret_json
+from llm_gateway.app import secret_json_fetcher
 from llm_gateway.transport import Request
 from llm_gateway.providers import Credentials, secret_loader
 from llm_gateway.settings import GuardrailPolicy, RuntimeConfig, Settings
@@ -104,7 +104,7 @@ def test_database_credentials_come_from_the_rds_secret_with_tls():
             {"username": "regiongate_admin", "password": "pw", "engine": "postgres"}))["ARN"]
         settings = Settings.from_env({"REGIONGATE_REGION_CODE": "eu", "REGIONGATE_CONFIG_PATH": "/x",
                                       "DB_HOST": "db.internal", "DB_PORT": "5432", "DB_NAME": "regiongate", "DB_SECRET_ARN": arn})
-        params = connection_params(settings, _secret_json("eu-central-1"))
+        params = connection_params(settings, secret_json_fetcher("eu-central-1"))
     assert (params.host, params.user, params.password, params.database) == ("db.internal", "regiongate_admin", "pw", "regiongate")
     assert params.ssl_mode == "require"
 

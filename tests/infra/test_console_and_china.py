@@ -63,11 +63,18 @@ def test_console_logs_stay_in_region_encrypted(cn):
     assert group["LogGroupName"] == "/regiongate/cn/console"
 
 
-def test_console_secrets_are_injected_not_in_the_environment(cn):
+def test_console_reads_its_database_secret_itself_and_no_password_is_in_the_task(cn):
     (task,) = resources(cn, "AWS::ECS::TaskDefinition").values()
     (container,) = task["Properties"]["ContainerDefinitions"]
-    assert {s["Name"] for s in container["Secrets"]} == {"DB_USERNAME", "DB_PASSWORD"}
-    assert not any("PASSWORD" in e["Name"] for e in container["Environment"])
+    assert "Secrets" not in container  # injected values would go stale after a rotation
+    environment = {e["Name"]: e["Value"] for e in container["Environment"]}
+    (secret_id,) = [k for k, r in resources(cn, "AWS::SecretsManager::Secret").items() if "GenerateSecretString" in r["Properties"]]
+    attachments = {
+        k for k, r in resources(cn, "AWS::SecretsManager::SecretTargetAttachment").items()
+        if r["Properties"]["SecretId"] == {"Ref": secret_id}
+    }
+    assert environment["DB_SECRET_ARN"]["Ref"] in {secret_id} | attachments  # a Ref to either is the secret's ARN
+    assert not any("PASSWORD" in name or "USERNAME" in name for name in environment)
     assert container["ReadonlyRootFilesystem"] is True
     assert container["HealthCheck"]["Command"][0] == "CMD-SHELL"
 
@@ -130,19 +137,22 @@ def test_console_alb_serves_https_at_the_console_certificate(cn):
     assert console_group["HealthCheckPath"] == "/healthz"
 
 
-def test_task_role_has_no_permissions_and_only_the_execution_role_reads_the_secret(cn):
+def test_task_role_reads_only_the_database_secret_and_the_execution_role_none(cn):
     roles = resources(cn, "AWS::IAM::Role")
     (task_role_id,) = [k for k in roles if k.startswith("ConsoleTaskRole")]
     (execution_role_id,) = [k for k in roles if k.startswith("ConsoleExecutionRole")]
-    assert "Policies" not in roles[task_role_id]["Properties"]
     attached = {
         ref["Ref"]: p["Properties"] for p in resources(cn, "AWS::IAM::Policy").values() for ref in p["Properties"]["Roles"]
     }
-    assert task_role_id not in attached
-    statements = attached[execution_role_id]["PolicyDocument"]["Statement"]
-    secret_reads = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
     (secret_id,) = [k for k, r in resources(cn, "AWS::SecretsManager::Secret").items() if "GenerateSecretString" in r["Properties"]]
-    assert [s["Resource"] for s in secret_reads] == [{"Ref": secret_id}]
+    task_statements = attached[task_role_id]["PolicyDocument"]["Statement"]
+    assert [s["Resource"] for s in task_statements] == [{"Ref": secret_id}]
+    assert set(task_statements[0]["Action"]) == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+    execution_actions = {
+        a for s in attached[execution_role_id]["PolicyDocument"]["Statement"]
+        for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
+    assert not any(a.startswith("secretsmanager:") for a in execution_actions)
 
 
 def test_no_cloudfront_accelerator_or_global_waf_in_china(cn):
