@@ -6,16 +6,10 @@ disappear unnoticed.
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
-from constructs import IConstruct
-
+from stacks.components.nag import acknowledge
 from stacks.region_stack import RegionStack
 
 KMS_GRANT_WILDCARDS = ("kms:GenerateDataKey*", "kms:ReEncrypt*")
-
-
-def _ack(construct: IConstruct, rule_id: str, reason: str) -> None:
-    Validations.of(construct).acknowledge(Acknowledgment(id=f"AwsSolutions::{rule_id}", reason=reason))
 
 
 def acknowledge_findings(stack: RegionStack) -> None:
@@ -23,7 +17,7 @@ def acknowledge_findings(stack: RegionStack) -> None:
     pipeline = stack.audit_pipeline
 
     for function in (gateway.function, pipeline.writer, stack.audit_store_rotation.function):
-        _ack(
+        acknowledge(
             function,
             "AwsSolutions-L1",
             "Pinned to python3.13, the newest Python runtime available in every region we ship, cn-north-1 "
@@ -33,24 +27,24 @@ def acknowledge_findings(stack: RegionStack) -> None:
     for function in (gateway.function, pipeline.writer):
         role = function.role
         for action in KMS_GRANT_WILDCARDS:
-            _ack(
+            acknowledge(
                 role,
                 f"AwsSolutions-IAM5[Action::{action}]",
                 "CDK's grant for the stack's own KMS key (queue send / secret read); resource is that one key.",
             )
 
-    _ack(
+    acknowledge(
         gateway.access_logs,
         "AwsSolutions-S1",
         "This bucket receives the ALB's access logs; logging its own access would need another bucket and loop.",
     )
-    _ack(
+    acknowledge(
         stack.audit_store.instance,
         "AwsSolutions-RDS11",
         "The audit store sits in isolated subnets behind a security group open only to the two functions; "
         "a non-default port adds no protection there and breaks standard PostgreSQL tooling.",
     )
-    _ack(
+    acknowledge(
         stack.secrets.provider_credentials,
         "AwsSolutions-SMG4",
         "Holds third-party LLM provider API keys (Azure OpenAI, in-country endpoints) that only their issuer can "

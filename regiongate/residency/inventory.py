@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from regiongate.residency.model import Resource, as_list, get_path, resources_of
 from regiongate.residency.policy import ResidencyPolicy
-from regiongate.residency.rules.stores_encrypted_with_stack_key import STATEFUL_TYPES
+from regiongate.residency.rules.stores_encrypted_with_stack_key import KEY_PROPERTY, STATEFUL_TYPES
 
 DATA_METADATA_KEY = "regiongate:data"
 # Types that hold data at rest; one of these without regiongate:data metadata is "unclassified".
@@ -31,19 +31,6 @@ STATEFUL = frozenset(STATEFUL_TYPES) | {
     "AWS::Glue::Table",
 }
 STATEFUL = STATEFUL - {"AWS::SNS::Topic"}  # a topic delivers, it does not keep
-
-_KEY_PATHS = {
-    "AWS::RDS::DBInstance": ("KmsKeyId",),
-    "AWS::RDS::DBCluster": ("KmsKeyId",),
-    "AWS::SQS::Queue": ("KmsMasterKeyId",),
-    "AWS::Logs::LogGroup": ("KmsKeyId",),
-    "AWS::SecretsManager::Secret": ("KmsKeyId",),
-    "AWS::DynamoDB::Table": ("SSESpecification", "KMSMasterKeyId"),
-    "AWS::DynamoDB::GlobalTable": ("SSESpecification", "KMSMasterKeyId"),
-    "AWS::ECR::Repository": ("EncryptionConfiguration", "KmsKey"),
-    "AWS::EFS::FileSystem": ("KmsKeyId",),
-    "AWS::Kinesis::Stream": ("StreamEncryption", "KeyId"),
-}
 
 
 @dataclass(frozen=True)
@@ -76,7 +63,7 @@ def describe_key(resource: Resource) -> str:
             return "SSE-S3 (AES256, key managed by Amazon S3)"
         value = default.get("KMSMasterKeyID")
         return _key_name(value, resource) if value is not None else "aws/s3 (AWS-managed KMS key)"
-    path = _KEY_PATHS.get(resource.type)
+    path = KEY_PROPERTY.get(resource.type)
     if path is None:
         return "-"
     if resource.type.startswith("AWS::RDS::") and resource.properties.get("StorageEncrypted") not in (True, "true"):

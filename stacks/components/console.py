@@ -6,7 +6,7 @@ China must serve it from inside the country (no CloudFront/Cloudflare); other re
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
@@ -18,6 +18,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from stacks.components.logs import encrypted_log_group
+from stacks.components.nag import acknowledge
 from stacks.components.public_alb import public_https_load_balancer
 
 CONSOLE_PORT = 8081
@@ -173,19 +174,15 @@ class ConsoleService(Construct):
         self.security_group.add_ingress_rule(self.alb_security_group, ec2.Port.tcp(CONSOLE_PORT), "console from its ALB")
         self.alb_security_group.add_egress_rule(self.security_group, ec2.Port.tcp(CONSOLE_PORT), "to console tasks")
 
-        _acknowledge(
+        acknowledge(
             task,
             "AwsSolutions-ECS2",
             "The environment holds only non-secret settings (region code, port, database host and name, the "
             "ARN of the credentials secret); the console reads the credentials from Secrets Manager itself.",
         )
-        _acknowledge(
+        acknowledge(
             self.execution_role,
             "AwsSolutions-IAM5[Resource::*]",
             "ecr:GetAuthorizationToken has no resource-level permissions; image pulls are limited to this "
             "stack's own repository by the other statements.",
         )
-
-
-def _acknowledge(construct: Construct, rule: str, reason: str) -> None:
-    Validations.of(construct).acknowledge(Acknowledgment(id=f"AwsSolutions::{rule}", reason=reason))

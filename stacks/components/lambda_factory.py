@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, Validations
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -12,6 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from stacks.components.logs import encrypted_log_group
+from stacks.components.nag import acknowledge
 
 # Newest Python runtime available in every region we ship (China lags the commercial regions).
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -58,16 +59,16 @@ def execution_role(scope: Construct, construct_id: str, *, log_group_name: str) 
             )
         },
     )
-    Validations.of(role).acknowledge(
-        Acknowledgment(
-            id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{Stack.of(scope).resolve(log_group_arn)}]",
-            reason="Log streams are created by Lambda with generated names; the wildcard is limited to the "
-            "function's own log group.",
-        ),
-        Acknowledgment(
-            id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-            reason="Lambda VPC networking (ec2:CreateNetworkInterface and friends) has no resource-level permissions.",
-        ),
+    acknowledge(
+        role,
+        f"AwsSolutions-IAM5[Resource::{Stack.of(scope).resolve(log_group_arn)}]",
+        "Log streams are created by Lambda with generated names; the wildcard is limited to the function's own "
+        "log group.",
+    )
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5[Resource::*]",
+        "Lambda VPC networking (ec2:CreateNetworkInterface and friends) has no resource-level permissions.",
     )
     return role
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+
+from stacks.components.nag import acknowledge
 
 
 @dataclass(frozen=True)
@@ -35,12 +37,10 @@ def public_https_load_balancer(
     )
     security_group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), f"HTTPS to the {purpose}")
     security_group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(80), "HTTP, redirected to HTTPS")
-    Validations.of(security_group).acknowledge(
-        Acknowledgment(
-            id="AwsSolutions::AwsSolutions-EC23",
-            reason=f"The {purpose} ALB is a public endpoint: clients connect from anywhere on 443 "
-            "(port 80 only redirects to 443).",
-        )
+    acknowledge(
+        security_group,
+        "AwsSolutions-EC23",
+        f"The {purpose} ALB is a public endpoint: clients connect from anywhere on 443 (port 80 only redirects to 443).",
     )
     load_balancer = elbv2.ApplicationLoadBalancer(
         scope,

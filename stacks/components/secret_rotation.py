@@ -7,12 +7,13 @@ mappings name us-east-1 and aws-cn ARNs in every template; this function is our 
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from stacks.components.lambda_factory import LambdaDefaults
+from stacks.components.nag import acknowledge
 
 ROTATION_HANDLER = "llm_gateway.rotation.handle"
 ROTATION_TIMEOUT = Duration.seconds(60)
@@ -71,10 +72,9 @@ class SecretRotation(Construct):
         # attachment to the instance (which writes a version of the secret itself) must be done.
         self.schedule.node.add_dependency(self.security_group, database_security_group, secret_attachment)
         # CDK adds the GetRandomPassword statement as a policy of its own under the function.
-        Validations.of(self.function).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-                reason="secretsmanager:GetRandomPassword has no resource-level permissions (it generates a string "
-                "and reads no secret); every other statement names this one secret or this function's own resources.",
-            )
+        acknowledge(
+            self.function,
+            "AwsSolutions-IAM5[Resource::*]",
+            "secretsmanager:GetRandomPassword has no resource-level permissions (it generates a string and reads no "
+            "secret); every other statement names this one secret or this function's own resources.",
         )

@@ -6,7 +6,7 @@ from regiongate.residency.model import NOT_APPLICABLE, Detail, Resource, RuleRes
 from regiongate.residency.policy import ResidencyPolicy
 
 # Resource type -> the property path of its KMS key (RDS also needs StorageEncrypted; S3 is checked separately).
-_KEY_PROPERTY = {
+KEY_PROPERTY = {
     "AWS::RDS::DBInstance": ("KmsKeyId",),
     "AWS::RDS::DBCluster": ("KmsKeyId",),
     "AWS::SQS::Queue": ("KmsMasterKeyId",),
@@ -22,7 +22,7 @@ _KEY_PROPERTY = {
     "AWS::ElastiCache::ReplicationGroup": ("KmsKeyId",),
     "AWS::Backup::BackupVault": ("EncryptionKeyArn",),
 }
-STATEFUL_TYPES = tuple(_KEY_PROPERTY) + ("AWS::S3::Bucket",)
+STATEFUL_TYPES = tuple(KEY_PROPERTY) + ("AWS::S3::Bucket",)
 
 
 def _bucket(resource: Resource, policy: ResidencyPolicy) -> list[Detail]:
@@ -44,7 +44,7 @@ def _bucket(resource: Resource, policy: ResidencyPolicy) -> list[Detail]:
 def check(resource: Resource, policy: ResidencyPolicy) -> RuleResult:
     if resource.type == "AWS::S3::Bucket":
         return verdict(_bucket(resource, policy))
-    path = _KEY_PROPERTY.get(resource.type)
+    path = KEY_PROPERTY.get(resource.type)
     if path is None:
         return NOT_APPLICABLE
     props = resource.properties
