@@ -53,6 +53,25 @@ def canary_requests(canary: str) -> list[tuple[str, dict]]:
     ]
 
 
+# The card number and IBAN the guardrails detect in canary_requests. Their 4-character groups alone are no
+# evidence (random request ids and timestamps contain "4111" now and then), so the check looks for every
+# 8-character run of each value, spaced as sent or written without spaces.
+DETECTED_VALUES = ("4111 1111 1111 1111", "DE89 3704 0044 0532 0130 00")
+
+
+def value_parts(value: str, length: int = 8) -> set[str]:
+    parts = set()
+    for form in (value, value.replace(" ", "")):
+        parts |= {form[i : i + length] for i in range(len(form) - length + 1)}
+    return parts
+
+
+def test_value_parts_cover_the_whole_value_in_both_spellings():
+    parts = value_parts("4111 1111 1111 1111")
+    assert {"4111 111", "1111 111", "41111111", "11111111"} <= parts
+    assert all(len(p) == 8 for p in parts)
+
+
 def answer_with_canary(canary: str):
     bedrock = FakeBedrock(reply=f"completion {canary}", tool_call={"name": "lookup", "input": {"q": f"answer {canary}"}})
     azure = FakeOpenAI(reply=f"completion {canary}", tool_call={"name": "lookup", "input": {"q": f"answer {canary}"}})
@@ -122,7 +141,9 @@ def test_canary_never_reaches_database_queue_or_logs(eu_runtime, pg_store):
     for where, text in (("database", database), ("queue", queue_dump), ("logs", log_output)):
         assert canary not in text, f"the canary leaked into the {where}"
         assert canary[7:] not in text, f"part of the canary leaked into the {where}"
-        assert "4111" not in text and "DE89" not in text, f"a detected value leaked into the {where}"
+        for value in DETECTED_VALUES:
+            leaked = [part for part in value_parts(value) if part in text]
+            assert leaked == [], f"a detected value leaked into the {where}: {leaked}"
 
 
 def test_canary_through_regiongate_serve(tmp_path, database_url, pg_store):
