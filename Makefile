@@ -42,11 +42,22 @@ synth: setup
 	$(CDK_ENV) npx cdk synth --quiet
 	$(VPY) -m regiongate.cli summary --cdk-out cdk.out
 
+# The date-sensitive tests (marker `clock`) run again with the process clock moved to these moments (the
+# database server keeps its real clock) and the tests' pinned clock (tests/clock.py) set to the same moment;
+# not when PYTEST_ARGS picks a subset.
+BOUNDARY_MOMENTS := 2027-01-31T23:59:30Z 2028-02-29T12:00:00Z 2030-12-31T23:59:59Z
+
 test: setup
 	@set -e; \
 	scripts/test-packages.sh; \
 	if [ -z "$$DATABASE_URL" ]; then DATABASE_URL=$$(scripts/test-postgres.sh); export DATABASE_URL; fi; \
-	$(CDK_ENV) $(VPY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(CDK_ENV) $(VPY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS); \
+	[ -n "$(PYTEST_ARGS)" ] && exit 0; \
+	for moment in $(BOUNDARY_MOMENTS); do \
+	  echo "== date-sensitive tests with the clock at $$moment"; \
+	  REGIONGATE_TEST_NOW=$$moment $(CDK_ENV) $(VPY) -m pytest -n 2 --dist loadgroup -q -m clock \
+	    --process-clock=$$moment; \
+	done
 
 bench: setup
 	@set -e; \

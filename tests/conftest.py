@@ -1,4 +1,4 @@
-"""Suite-wide safety: no test can reach an AWS account."""
+"""Suite-wide safety: no test can reach an AWS account; ``--process-clock`` moves the process clock."""
 
 import pytest
 
@@ -24,3 +24,24 @@ def _no_aws_credentials(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(empty / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty / "credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--process-clock", metavar="ISO-8601",
+        help="move this process's clock (time-machine, ticking) to this UTC moment for the whole session, "
+             "e.g. 2027-01-31T23:59:30Z; make test runs the tests marked `clock` at three such moments",
+    )
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "clock: date-sensitive; run again by make test at boundary moments")
+    moment = config.getoption("--process-clock")
+    if moment:
+        import time_machine
+
+        from tests.clock import parse_moment
+
+        traveller = time_machine.travel(parse_moment(moment), tick=True)
+        traveller.start()
+        config.add_cleanup(traveller.stop)

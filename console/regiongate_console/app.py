@@ -27,6 +27,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from llm_gateway.clock import Clock, utc_now
 from llm_gateway.errors import GatewayError
 from llm_gateway.keys import KeyService
 from llm_gateway.store import KeyRecord
@@ -155,10 +156,11 @@ class Console:
     region: Region
     store: Any
     secure_cookies: bool = True
+    clock: Clock = utc_now  # the one clock of every page, key write and sign-in (tests pin it)
 
     def __post_init__(self) -> None:
-        self.keys = KeyService(self.store)
-        self.accounts = Accounts(self.store.pool, self.region.code)
+        self.keys = KeyService(self.store, clock=self.clock)
+        self.accounts = Accounts(self.store.pool, self.region.code, clock=self.clock)
         self.queries = ConsoleQueries(self.store.pool, self.region.code)
         self.session_cookie = "__Host-rg_session" if self.secure_cookies else "rg_session"
         self.login_cookie = "__Host-rg_login" if self.secure_cookies else "rg_login"
@@ -166,6 +168,9 @@ class Console:
                                      trim_blocks=True, lstrip_blocks=True)
         self.templates.globals.update(usd=usd, amount=amount, count=count, pct=pct, when=when, day=day, region=self.region,
                                       role_names=ROLE_NAMES, swatch=charts.swatch, meter=charts.meter)
+
+    def today(self) -> date:
+        return self.clock().astimezone(timezone.utc).date()
 
     def render(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         html = self.templates.get_template(name).render(**context)
@@ -220,7 +225,7 @@ class Ctx:
 
     def period(self, default: str = "30") -> tuple[str, Period]:
         days = choice(self.query.get("days"), "Period", PERIODS, default)
-        return days, Period.last_days(int(days))
+        return days, Period.last_days(int(days), self.console.today())
 
 
 def _same_origin(request: Request) -> bool:
@@ -351,7 +356,7 @@ def dashboard(ctx: Ctx) -> Response:
     return ctx.render(
         "dashboard.html", org=org, orgs=q.orgs() if ctx.user.is_platform_admin else [], days=days, group=group,
         groups=tuple(GROUPS), totals=totals, spend_chart=spend_chart, requests_chart=requests_chart, legend=legend,
-        top_models=q.top_models(org, period), budgets=q.budgets(org), series=series,
+        top_models=q.top_models(org, period), budgets=q.budgets(org, ctx.console.today()), series=series,
         export_from=(period.until.date() - timedelta(days=30)).isoformat(),
         export_to=(period.until.date() - timedelta(days=1)).isoformat(),
     )
@@ -404,8 +409,7 @@ def _csv_cell(value: Any) -> Any:
 
 def usage_csv(ctx: Ctx) -> Response:
     org = ctx.org_scope(ctx.query.get("org"))
-    today = datetime.now(timezone.utc).date()
-    last = optional_date(ctx.query.get("to"), "To") or today
+    last = optional_date(ctx.query.get("to"), "To") or ctx.console.today()
     first = optional_date(ctx.query.get("from"), "From") or (last - timedelta(days=29))
     if first > last:
         raise BadInput("From must not be after To.")
@@ -441,7 +445,7 @@ def _key_settings(ctx: Ctx) -> tuple[Decimal | None, tuple[str, ...] | None, dat
     expires_on = optional_date(form.get("expires"), "Expiry")
     expires_at = None
     if expires_on is not None:
-        today = datetime.now(timezone.utc).date()
+        today = ctx.console.today()
         if expires_on <= today:
             raise BadInput("Expiry must be a date after today.")
         if expires_on > today + timedelta(days=5 * 366):
@@ -454,8 +458,8 @@ def keys_page(ctx: Ctx, *, status: int = 200, error: str | None = None, form: di
     org = ctx.org_scope(ctx.query.get("org"))
     records = ctx.console.keys.list(region_code=ctx.console.region.code, org_id=org)
     records = sorted(records, key=lambda r: (r.revoked_at is not None, -r.created_at.timestamp()))
-    spend = ctx.console.queries.key_month_spend([r.key_id for r in records])
-    now = datetime.now(timezone.utc)
+    spend = ctx.console.queries.key_month_spend([r.key_id for r in records], ctx.console.today())
+    now = ctx.console.clock()
     rows = [(r, key_status(r, now), spend.get(r.key_id, Decimal(0))) for r in records]
     return ctx.render("keys.html", status, org=org, orgs=ctx.console.queries.orgs() if ctx.user.is_platform_admin else [],
                       rows=rows, error=error, form=form or {}, models=ctx.console.region.models)
@@ -493,8 +497,8 @@ def create_key(ctx: Ctx) -> Response:
 def key_page(ctx: Ctx) -> Response:
     record = ctx.find_key(ctx.request.path_params["key_id"])
     message = MESSAGES.get(ctx.query.get("done"))
-    spend = ctx.console.queries.key_month_spend([record.key_id]).get(record.key_id, Decimal(0))
-    return ctx.render("key.html", record=record, status=key_status(record, datetime.now(timezone.utc)), spend=spend,
+    spend = ctx.console.queries.key_month_spend([record.key_id], ctx.console.today()).get(record.key_id, Decimal(0))
+    return ctx.render("key.html", record=record, status=key_status(record, ctx.console.clock()), spend=spend,
                       message=message, models=ctx.console.region.models)
 
 

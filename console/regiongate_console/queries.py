@@ -27,8 +27,7 @@ class Period:
     until: datetime  # exclusive, UTC midnight
 
     @classmethod
-    def last_days(cls, days: int, today: date | None = None) -> "Period":
-        today = today or datetime.now(timezone.utc).date()
+    def last_days(cls, days: int, today: date) -> "Period":
         end = datetime(today.year, today.month, today.day, tzinfo=timezone.utc) + timedelta(days=1)
         return cls(end - timedelta(days=days), end)
 
@@ -163,9 +162,9 @@ class ConsoleQueries:
         return [{"model": r[0], "requests": int(r[1]), "input_tokens": int(r[2]), "output_tokens": int(r[3]),
                  "cost": Decimal(r[4]), "errors": int(r[5])} for r in rows]
 
-    def budgets(self, org: str | None, today: date | None = None) -> list[Budget]:
+    def budgets(self, org: str | None, today: date) -> list[Budget]:
         """Month-to-date spend against every org and key budget in scope (from the gateway's daily rollups)."""
-        month = month_start(today or datetime.now(timezone.utc).date())
+        month = month_start(today)
         params = {"a": month, "b": add_months(month, 1), "r": self.region, "o": org}
         org_rows = self._run(
             "SELECT o.org_id, o.monthly_budget_usd, COALESCE((SELECT sum(cost_usd) FROM daily_spend d WHERE d.scope = 'org' "
@@ -182,16 +181,16 @@ class ConsoleQueries:
         out += [Budget("key", r[0], f"{r[1]}… ({r[2]})", Decimal(r[3]), Decimal(r[4])) for r in key_rows]
         return out
 
-    def key_month_spend(self, key_ids: list[str], today: date | None = None) -> dict[str, Decimal]:
+    def key_month_spend(self, key_ids: list[str], today: date) -> dict[str, Decimal]:
         if not key_ids:
             return {}
-        month = month_start(today or datetime.now(timezone.utc).date())
+        month = month_start(today)
         rows = self._run("SELECT scope_id, sum(cost_usd) FROM daily_spend WHERE scope = 'key' AND scope_id = ANY(CAST(:k AS text[])) "
                          "AND day >= :a AND day < :b GROUP BY 1", k=key_ids, a=month, b=add_months(month, 1))
         return {r[0]: Decimal(r[1]) for r in rows}
 
-    def team_month_spend(self, org_id: str, team_id: str, today: date | None = None) -> Decimal:
-        month = month_start(today or datetime.now(timezone.utc).date())
+    def team_month_spend(self, org_id: str, team_id: str, today: date) -> Decimal:
+        month = month_start(today)
         rows = self._run("SELECT COALESCE(sum(cost_usd), 0) FROM daily_spend WHERE scope = 'team' AND scope_id = :i "
                          "AND day >= :a AND day < :b", i=team_scope_id(org_id, team_id), a=month, b=add_months(month, 1))
         return Decimal(rows[0][0])

@@ -94,6 +94,9 @@ def optional_amount(value: str, what: str = "Budget") -> Decimal | None:
     return amount
 
 
+EARLIEST_DATE, LATEST_DATE = date(1970, 1, 1), date(9998, 12, 31)  # a day after LATEST_DATE is still a date
+
+
 def optional_date(value: str, what: str) -> date | None:
     value = value.strip()
     if not value:
@@ -101,9 +104,12 @@ def optional_date(value: str, what: str) -> date | None:
     try:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             raise ValueError
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise BadInput(f"{what} must be a date like 2026-12-31.") from None
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise BadInput(f"{what} must be a date from {EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}.")
+    return day
 
 
 def int_param(value: str, what: str, low: int, high: int, default: int) -> int:

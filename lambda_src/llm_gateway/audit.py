@@ -111,7 +111,8 @@ def parse_event(raw: Mapping[str, Any]) -> dict[str, Any]:
 def new_event(**values: Any) -> dict[str, Any]:
     event = {"violations": [], "guardrail": "pass", "stream": False, "input_tokens": 0, "output_tokens": 0, "cost_usd": "0"}
     event.update(values)
-    event.setdefault("created_at", datetime.now(timezone.utc).isoformat())
+    if "created_at" not in event:  # the caller's clock decides the moment (and so the partition and rollup day)
+        raise InvalidEvent("created_at is required")
     unknown = set(event) - set(FIELDS)
     if unknown:
         raise InvalidEvent(f"unknown field(s): {', '.join(sorted(unknown))}")

@@ -12,10 +12,11 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from typing import Callable
 
+from llm_gateway.clock import Clock, utc_now
 from llm_gateway.errors import InvalidApiKey, InvalidRequest, RegionMismatch
 from llm_gateway.store import KeyRecord, KeyStore
 
@@ -81,7 +82,7 @@ class CreatedKey:
 class KeyService:
     """Create, list and revoke keys (the CLI and the console share it)."""
 
-    def __init__(self, store: KeyStore, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(self, store: KeyStore, clock: Clock = utc_now) -> None:
         self.store = store
         self.clock = clock
 
@@ -173,7 +174,7 @@ class KeyAuthenticator:
         region_code: str,
         ttl_seconds: float,
         monotonic: Callable[[], float] = time.monotonic,
-        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        clock: Clock = utc_now,
     ) -> None:
         self.store = store
         self.region_code = region_code

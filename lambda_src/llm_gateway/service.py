@@ -14,11 +14,12 @@ import struct
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterator, Protocol
 
 from llm_gateway import audit as audit_events
+from llm_gateway.clock import Clock, utc_now
 from llm_gateway.errors import (
     BudgetExceeded, GatewayError, GuardrailViolation, InvalidRequest, MethodNotAllowed, ModelNotAllowed, NotFound,
     RequestTooLarge, ResponseTooLarge, ServiceUnavailable, error_response,
@@ -46,15 +47,15 @@ class AuditSink(Protocol):
 class BudgetGuard:
     """Monthly budgets per key and per org, from the daily rollups, cached for ``ttl`` seconds."""
 
-    def __init__(self, store: Store, ttl: float, monotonic: Callable[[], float], clock: Callable[[], datetime]) -> None:
+    def __init__(self, store: Store, ttl: float, monotonic: Callable[[], float], clock: Clock) -> None:
         self.store = store
         self.ttl = ttl
         self.monotonic = monotonic
         self.clock = clock
-        self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
+        self._cache: dict[tuple[str, ...], tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
-    def _cached(self, key: tuple[str, str], load: Callable[[], Any]) -> Any:
+    def _cached(self, key: tuple[str, ...], load: Callable[[], Any]) -> Any:
         now = self.monotonic()
         with self._lock:
             hit = self._cache.get(key)
@@ -66,14 +67,15 @@ class BudgetGuard:
         return value
 
     def check(self, record: KeyRecord) -> None:
-        month = self.clock().date()
+        month = self.clock().astimezone(timezone.utc).date()
+        label = f"{month.year:04d}-{month.month:02d}"  # in the cache key: a new month never reads last month's spend
         if record.monthly_budget_usd is not None:
-            spent = self._cached(("key", record.key_id), lambda: self.store.month_spend("key", record.key_id, month))
+            spent = self._cached(("key", record.key_id, label), lambda: self.store.month_spend("key", record.key_id, month))
             if spent >= record.monthly_budget_usd:
                 raise BudgetExceeded(f"this key has used its monthly budget of {record.monthly_budget_usd} USD")
         org_budget = self._cached(("org-budget", record.org_id), lambda: self.store.org_budget(record.org_id))
         if org_budget is not None:
-            spent = self._cached(("org", record.org_id), lambda: self.store.month_spend("org", record.org_id, month))
+            spent = self._cached(("org", record.org_id, label), lambda: self.store.month_spend("org", record.org_id, month))
             if spent >= org_budget:
                 raise BudgetExceeded(f"organisation {record.org_id} has used its monthly budget of {org_budget} USD")
 
@@ -109,7 +111,7 @@ class _Context:
     __slots__ = ("request_id", "started", "timer", "key", "model", "provider", "input_tokens", "output_tokens",
                  "cost", "status", "error_type", "stream", "guardrail", "violations", "endpoint", "created_at")
 
-    def __init__(self, clock: Callable[[], datetime], received: float | None = None) -> None:
+    def __init__(self, clock: Clock, received: float | None = None) -> None:
         self.request_id = _request_ids.new()
         self.started = received if received is not None else time.perf_counter()
         self.created_at = clock()
@@ -151,7 +153,7 @@ class Gateway:
         retry: RetryPolicy = RetryPolicy(),
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
-        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        clock: Clock = utc_now,
         whole_responses: bool = False,
         key_cache_ttl: float | None = None,
     ) -> None:
@@ -345,7 +347,7 @@ class Gateway:
         answer = {
             "id": "chatcmpl-" + ctx.request_id.replace("-", ""),
             "object": "chat.completion",
-            "created": int(time.time()),
+            "created": int(ctx.created_at.timestamp()),
             "model": model.name,
             "choices": [{"index": 0, "message": message, "finish_reason": result.finish_reason, "logprobs": None}],
             "usage": usage,
@@ -354,7 +356,7 @@ class Gateway:
 
     def _stream(self, ctx: _Context, model: ModelEntry, deltas: Iterator[Delta], include_usage: bool) -> Iterator[bytes]:
         base = {"id": "chatcmpl-" + ctx.request_id.replace("-", ""), "object": "chat.completion.chunk",
-                "created": int(time.time()), "model": model.name}
+                "created": int(ctx.created_at.timestamp()), "model": model.name}
 
         def chunk(delta: dict, finish: str | None = None) -> bytes:
             return _sse({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]})

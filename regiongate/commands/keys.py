@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 
@@ -70,13 +70,11 @@ def run_create(args: argparse.Namespace) -> int:
         if unknown:
             print(f"regiongate keys create: unknown model(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}", file=sys.stderr)
             return 2
-    expires = None
-    if args.expires_days is not None:
-        if args.expires_days < 1:
-            print("regiongate keys create: --expires-days must be at least 1", file=sys.stderr)
-            return 2
-        expires = datetime.now(timezone.utc) + timedelta(days=args.expires_days)
+    if args.expires_days is not None and args.expires_days < 1:
+        print("regiongate keys create: --expires-days must be at least 1", file=sys.stderr)
+        return 2
     service, store = _service()
+    expires = None if args.expires_days is None else service.clock() + timedelta(days=args.expires_days)
     try:
         created = service.create(
             region_code=region.code, org_id=args.org, team_id=args.team, user_id=args.user,
@@ -100,7 +98,7 @@ def run_list(args: argparse.Namespace) -> int:
     finally:
         store.pool.close()
     print(f"{'KEY ID':22} {'PREFIX':14} {'REGION':6} {'ORG':16} {'TEAM':12} {'USER':12} {'BUDGET':>10} STATUS")
-    now = datetime.now(timezone.utc)
+    now = service.clock()
     for r in records:
         status = "revoked" if r.revoked_at else "expired" if r.expires_at and r.expires_at <= now else "active"
         budget = f"{r.monthly_budget_usd:.2f}" if r.monthly_budget_usd is not None else "-"

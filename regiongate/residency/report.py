@@ -14,7 +14,7 @@ import datetime as _dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from regiongate.residency.inventory import Flow, StoredItem, request_flow, stored_items
 from regiongate.residency.engine import PLUGIN_NAME, evaluate_template
@@ -210,6 +210,7 @@ def build_report(
     *,
     tests_dir: Path | None = None,
     tenants_dir: Path | None = None,
+    clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now(_dt.timezone.utc),
 ) -> "Report":
     """The residency report of the stacks in ``cdk_out`` (all of them, or those named in ``stacks``).
 
@@ -277,7 +278,7 @@ def build_report(
     tests_dir = tests_dir or Path.cwd() / "tests" / "gateway"
     runtime_tests, searched = find_runtime_tests(tests_dir)
     return Report(
-        generated_at=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        generated_at=clock().astimezone(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         cdk_out=str(cdk_out),
         stacks=reports,
         runtime_tests=runtime_tests,

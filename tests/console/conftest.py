@@ -26,6 +26,7 @@ from regiongate.gateway_config import runtime_document  # noqa: E402
 from regiongate_console.app import Console, create_app  # noqa: E402
 from regiongate_console.auth import Accounts  # noqa: E402
 from regiongate_console.settings import Region  # noqa: E402
+from tests.clock import pinned  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
 TEST_LOG_N = 12  # scrypt cost of the fixture accounts (4 MiB, fast); production hashes use 2^15
@@ -78,8 +79,7 @@ def fresh_database(tag: str):
     conn.close()
     params = replace(admin, database=name)
     store = PostgresStore(ConnectionPool(params.connect, size=1))
-    store.migrate()
-    store.maintain(13)
+    store.migrate()  # writes create the partitions they need
     store.pool.close()
     try:
         yield f"postgresql://{params.user}:{params.password}@{params.host}:{params.port}/{name}"
@@ -114,7 +114,7 @@ class World:
 
 
 def make_users(store, suffix: str = "") -> dict:
-    accounts = Accounts(store.pool, "eu")
+    accounts = Accounts(store.pool, "eu", clock=pinned())
     spec = {
         "platform": ("platform_admin", None),
         "acme_admin": ("org_admin", "acme"),
@@ -165,7 +165,7 @@ def send_traffic(store, runtime, keys: dict) -> dict:
 def world(store, eu_runtime) -> World:
     from llm_gateway.keys import KeyService
 
-    service = KeyService(store)
+    service = KeyService(store, clock=pinned())
     users = make_users(store)
     keys = {}
     for name, org, team in (("acme_ml", "acme", "ml"), ("acme_web", "acme", "web"), ("globex_main", "globex", "main")):
@@ -180,7 +180,7 @@ def world(store, eu_runtime) -> World:
 
 @pytest.fixture(scope="session")
 def console(store, region) -> Console:
-    return Console(region=region, store=store, secure_cookies=True)
+    return Console(region=region, store=store, secure_cookies=True, clock=pinned())
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,6 +25,7 @@ import pytest
 
 from llm_gateway.keys import KeyService
 from llm_gateway.store.postgres import ConnectionParams, ConnectionPool, PostgresStore
+from tests.clock import NOW, pinned
 
 from .conftest import PASSWORD, ROOT, TEST_LOG_N, fresh_database
 
@@ -141,20 +142,21 @@ def audit_count(store) -> int:
 @pytest.fixture(scope="module")
 def traffic(browser_store, eu_runtime, fakes, gateway):
     """A week of usage for two orgs. Earlier days go through the gateway's service with its clock set back
-    (the only way to have history without waiting); today's requests go over HTTP to the served gateway."""
+    (the only way to have history without waiting); today's requests go over HTTP to the served gateway.
+    Everything runs on the pinned clock of tests/clock.py."""
     from llm_gateway.audit import ListAuditSink
     from regiongate_console.auth import Accounts
     from tests.gateway.helpers import make_gateway, post
 
     store = browser_store
-    service = KeyService(store)
+    service = KeyService(store, clock=pinned())
     keys = {}
     for name, org, team, budget in (("acme-ml", "acme", "ml", "40"), ("acme-web", "acme", "web", None),
                                     ("acme-batch", "acme", "batch", "5"), ("globex-main", "globex", "main", None)):
         keys[name] = service.create(region_code="eu", org_id=org, team_id=team,
                                     monthly_budget_usd=Decimal(budget) if budget else None)
     store.set_org_budget("acme", Decimal("60"))
-    accounts = Accounts(store.pool, "eu")
+    accounts = Accounts(store.pool, "eu", clock=pinned())
     users = {
         "admin": accounts.create_user(email="admin@acme.example", password=PASSWORD, role="org_admin", org_id="acme", log_n=TEST_LOG_N),
         "viewer": accounts.create_user(email="viewer@acme.example", password=PASSWORD, role="org_viewer", org_id="acme", log_n=TEST_LOG_N),
@@ -166,7 +168,7 @@ def traffic(browser_store, eu_runtime, fakes, gateway):
         ("acme-ml", "claude-3-7-sonnet", 3), ("acme-ml", "gpt-4o", 2), ("acme-web", "nova-pro", 4),
         ("acme-batch", "gpt-4o", 1), ("globex-main", "gpt-4o", 2),
     ]
-    now = datetime.now(timezone.utc)
+    now = NOW  # the console and the served gateway below use the same pinned clock
     sink = ListAuditSink()
     for days_back in range(6, 0, -1):
         moment = now - timedelta(days=days_back)
@@ -192,7 +194,7 @@ def traffic(browser_store, eu_runtime, fakes, gateway):
 def console_url(browser_store, region, traffic):
     from regiongate_console.app import Console, create_app
 
-    server = ThreadServer(create_app(Console(region=region, store=browser_store, secure_cookies=True)))
+    server = ThreadServer(create_app(Console(region=region, store=browser_store, secure_cookies=True, clock=pinned())))
     yield server.url
     server.stop()
 

@@ -12,10 +12,12 @@ from decimal import Decimal
 import pytest
 
 from llm_gateway.keys import KeyService
+from regiongate_console.auth import Accounts
+from tests.clock import NOW, pinned
 
 from .conftest import new_client, sign_in, snapshot
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.clock]
 
 GET_PAGES = ["/", "/requests", "/violations", "/keys", "/usage.csv"]
 ORG_OF = {"acme_admin": "acme", "acme_viewer": "acme", "globex_admin": "globex", "globex_viewer": "globex"}
@@ -207,8 +209,16 @@ def test_csv_export(login, world):
     assert {r["org_id"] for r in admin_rows} == {"acme", "globex"}
 
 
+def test_csv_export_defaults_to_the_30_days_up_to_the_consoles_today(login, world):
+    response = login("acme_viewer").get("/usage.csv")
+    first, last = NOW.date() - timedelta(days=29), NOW.date()
+    assert response.headers["content-disposition"].endswith(f'-acme-{first.isoformat()}-{last.isoformat()}.csv"')
+    assert sum(int(r["requests"]) for r in csv.DictReader(io.StringIO(response.text))) == 7  # today's traffic is in
+
+
 @pytest.mark.parametrize("query", ["from=2026-13-01", "from=yesterday", "to=2026-01-01&from=2026-02-01",
-                                   "from=2020-01-01&to=2026-01-01", "org=ACME", "org=" + "a" * 80])
+                                   "from=2020-01-01&to=2026-01-01", "org=ACME", "org=" + "a" * 80,
+                                   "to=9999-12-31", "from=9999-12-31&to=9999-12-31", "from=0001-01-01&to=0001-01-02"])
 def test_csv_export_bad_input(login, query):
     assert login("acme_admin").get(f"/usage.csv?{query}").status_code in (400, 404)
 
@@ -221,10 +231,10 @@ def test_org_admin_creates_a_key_shown_once_that_the_gateway_accepts_then_revoke
 
     client = login("acme_admin")
     response = client.post("/keys", data={"csrf": client.csrf, "team": "ops", "budget": "25.5", "models": ["claude-3-7-sonnet"],
-                                          "expires": (datetime.now(timezone.utc) + timedelta(days=30)).date().isoformat()})
+                                          "expires": (NOW + timedelta(days=30)).date().isoformat()})
     assert response.status_code == 201
     key = re.search(r'value="(rk-eu-[A-Za-z0-9_-]+)"', response.text).group(1)
-    record = next(r for r in KeyService(store).list(org_id="acme") if r.team_id == "ops")
+    record = next(r for r in KeyService(store, clock=pinned()).list(org_id="acme") if r.team_id == "ops")
     assert record.monthly_budget_usd == Decimal("25.5") and record.model_allowlist == ("claude-3-7-sonnet",)
     assert record.expires_at is not None
     # shown once: nowhere afterwards
@@ -267,19 +277,19 @@ def test_a_gateway_with_a_key_cache_refuses_the_revoked_key_once_the_cache_expir
 
 def test_key_settings_change_budget_models_and_expiry(login, store):
     client = login("acme_admin")
-    created = KeyService(store).create(region_code="eu", org_id="acme", team_id="settings")
+    created = KeyService(store, clock=pinned()).create(region_code="eu", org_id="acme", team_id="settings")
     response = client.post(f"/keys/{created.record.key_id}/settings",
                            data={"csrf": client.csrf, "budget": "10", "models": ["gpt-4o", "nova-pro"], "expires": "2099-01-01"})
     assert response.status_code == 400  # more than five years ahead
     response = client.post(f"/keys/{created.record.key_id}/settings",
                            data={"csrf": client.csrf, "budget": "10", "models": ["gpt-4o", "nova-pro"],
-                                 "expires": (datetime.now(timezone.utc) + timedelta(days=3)).date().isoformat()})
+                                 "expires": (NOW + timedelta(days=3)).date().isoformat()})
     assert response.status_code == 303
-    record = next(r for r in KeyService(store).list(org_id="acme") if r.key_id == created.record.key_id)
+    record = next(r for r in KeyService(store, clock=pinned()).list(org_id="acme") if r.key_id == created.record.key_id)
     assert record.monthly_budget_usd == Decimal("10") and record.model_allowlist == ("gpt-4o", "nova-pro")
     cleared = client.post(f"/keys/{created.record.key_id}/settings", data={"csrf": client.csrf, "budget": "", "expires": ""})
     assert cleared.status_code == 303
-    record = next(r for r in KeyService(store).list(org_id="acme") if r.key_id == created.record.key_id)
+    record = next(r for r in KeyService(store, clock=pinned()).list(org_id="acme") if r.key_id == created.record.key_id)
     assert record.monthly_budget_usd is None and record.model_allowlist is None and record.expires_at is None
 
 
@@ -288,7 +298,7 @@ def test_platform_admin_creates_keys_for_any_org(login, store):
     assert client.post("/keys", data={"csrf": client.csrf}).status_code == 400  # org is required
     response = client.post("/keys", data={"csrf": client.csrf, "org": "initech", "team": "a"})
     assert response.status_code == 201
-    assert any(r.org_id == "initech" for r in KeyService(store).list(region_code="eu"))
+    assert any(r.org_id == "initech" for r in KeyService(store, clock=pinned()).list(region_code="eu"))
 
 
 @pytest.mark.parametrize("who", ["acme_viewer", "globex_viewer"])
@@ -335,9 +345,8 @@ def test_org_admin_adds_and_disables_an_account_of_their_org(app, login, store):
     assert client.post("/users", data=data).status_code == 400  # exists
     assert client.post("/users", data={**data, "email": "p@example.com", "role": "platform_admin"}).status_code == 400
     assert client.post("/users", data={**data, "email": "short@example.com", "password": "short"}).status_code == 400
-    from regiongate_console.auth import Accounts
 
-    new = next(u for u in Accounts(store.pool, "eu").list_users("acme") if u.email == "new.viewer@example.com")
+    new = next(u for u in Accounts(store.pool, "eu", clock=pinned()).list_users("acme") if u.email == "new.viewer@example.com")
     assert new.role == "org_viewer" and new.org_id == "acme"
     with new_client(app) as other:
         assert sign_in(other, "new.viewer@example.com", "a fine long password").status_code == 303
@@ -345,7 +354,7 @@ def test_org_admin_adds_and_disables_an_account_of_their_org(app, login, store):
         assert client.post(f"/users/{new.user_id}/disable", data={"csrf": client.csrf}).status_code == 303
         assert other.get("/").status_code == 303  # signed out at once
         assert sign_in(other, "new.viewer@example.com", "a fine long password").status_code == 401
-    me = next(u for u in Accounts(store.pool, "eu").list_users("acme") if u.email.startswith("acme.admin@"))
+    me = next(u for u in Accounts(store.pool, "eu", clock=pinned()).list_users("acme") if u.email.startswith("acme.admin@"))
     assert client.post(f"/users/{me.user_id}/disable", data={"csrf": client.csrf}).status_code == 409
 
 
@@ -383,10 +392,10 @@ def test_every_get_route_for_every_role(login, world, who):
 def test_every_post_route_for_every_role(login, store, world, who):
     client = login(who)
     manager = who != "acme_viewer"
-    key = KeyService(store).create(region_code="eu", org_id="acme", team_id="matrix").record
+    key = KeyService(store, clock=pinned()).create(region_code="eu", org_id="acme", team_id="matrix").record
     from regiongate_console.auth import Accounts
 
-    target = Accounts(store.pool, "eu").create_user(email=f"matrix.{who}@example.com", password="p" * 14, role="org_viewer",
+    target = Accounts(store.pool, "eu", clock=pinned()).create_user(email=f"matrix.{who}@example.com", password="p" * 14, role="org_viewer",
                                                     org_id="acme", log_n=10)
     steps = [
         ("/keys", {"org": "acme", "team": "matrix2"}, 201),
@@ -398,10 +407,10 @@ def test_every_post_route_for_every_role(login, store, world, who):
     for path, data, status in steps:
         response = client.post(path, data={"csrf": client.csrf, **data})
         assert response.status_code == (status if manager else 403), (who, path, response.status_code)
-    revoked = next(r for r in KeyService(store).list(org_id="acme") if r.key_id == key.key_id)
+    revoked = next(r for r in KeyService(store, clock=pinned()).list(org_id="acme") if r.key_id == key.key_id)
     assert (revoked.revoked_at is not None) == manager
     assert (revoked.monthly_budget_usd == Decimal("3")) == manager
-    assert (Accounts(store.pool, "eu").get_user(target.user_id).disabled_at is not None) == manager
+    assert (Accounts(store.pool, "eu", clock=pinned()).get_user(target.user_id).disabled_at is not None) == manager
     assert client.post("/logout", data={"csrf": client.csrf}).status_code == 303
     assert client.get("/").status_code == 303
 

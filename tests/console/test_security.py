@@ -7,15 +7,16 @@ import uuid
 import pytest
 
 from regiongate_console.auth import Accounts, hash_password, verify_password
+from tests.clock import pinned
 
 from .conftest import PASSWORD, TEST_LOG_N, csrf_of, new_client, sign_in, snapshot
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.clock]
 
 
 def fresh_account(store, role="org_admin", org="acme") -> str:
     email = f"u{uuid.uuid4().hex[:10]}@example.com"
-    Accounts(store.pool, "eu").create_user(email=email, password=PASSWORD, role=role, org_id=org, log_n=TEST_LOG_N)
+    Accounts(store.pool, "eu", clock=pinned()).create_user(email=email, password=PASSWORD, role=role, org_id=org, log_n=TEST_LOG_N)
     return email
 
 
@@ -159,7 +160,7 @@ def test_a_cookie_with_one_character_changed_is_refused(app, world):
 
 def test_another_regions_account_does_not_sign_in_here(app, store):
     email = f"us{uuid.uuid4().hex[:8]}@example.com"
-    Accounts(store.pool, "us").create_user(email=email, password=PASSWORD, role="platform_admin", org_id=None, log_n=TEST_LOG_N)
+    Accounts(store.pool, "us", clock=pinned()).create_user(email=email, password=PASSWORD, role="platform_admin", org_id=None, log_n=TEST_LOG_N)
     with new_client(app) as client:
         assert sign_in(client, email).status_code == 401
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
-from datetime import datetime, timezone
 
 import pytest
 
 from llm_gateway.settings import RuntimeConfig
 from regiongate.config import load_catalogue
 from regiongate.gateway_config import runtime_document
+
+from tests.clock import pinned
 
 from .fakes import FakeBedrock, FakeOpenAI
 
@@ -58,41 +60,61 @@ def _admin_params():
     return ConnectionParams.from_url(url)
 
 
-@pytest.fixture(scope="session")
-def database_url(worker_id):
-    """A database of this worker's own, migrated once, dropped at the end of the session."""
+@contextlib.contextmanager
+def fresh_database(tag: str):
+    """A new, migrated database of its own; yields its URL, dropped afterwards."""
     from dataclasses import replace
 
+    from llm_gateway.store.postgres import ConnectionPool, PostgresStore
+
     admin = _admin_params()
-    name = f"rg_gateway_{worker_id}_{uuid.uuid4().hex[:8]}"
+    name = f"rg_gateway_{tag}_{uuid.uuid4().hex[:8]}"
     conn = admin.connect()
     conn.run(f'CREATE DATABASE "{name}"')
     conn.close()
     params = replace(admin, database=name)
-    url = f"postgresql://{params.user}:{params.password}@{params.host}:{params.port}/{name}"
-    from llm_gateway.store.postgres import ConnectionPool, PostgresStore
-
     store = PostgresStore(ConnectionPool(params.connect, size=1))
     store.migrate()
     store.pool.close()
-    yield url
-    conn = admin.connect()
-    conn.run(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()")
-    conn.run(f'DROP DATABASE IF EXISTS "{name}"')
-    conn.close()
+    try:
+        yield f"postgresql://{params.user}:{params.password}@{params.host}:{params.port}/{name}"
+    finally:
+        conn = admin.connect()
+        conn.run(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()")
+        conn.run(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(worker_id):
+    """A database of this worker's own, migrated once, dropped at the end of the session."""
+    with fresh_database(worker_id) as url:
+        yield url
+
+
+def _store(url: str):
+    from llm_gateway.store.postgres import ConnectionParams, ConnectionPool, PostgresStore
+
+    return PostgresStore(ConnectionPool(ConnectionParams.from_url(url).connect, size=4), clock=pinned())
 
 
 @pytest.fixture
 def pg_store(database_url):
-    """A PostgresStore on an emptied database."""
-    from llm_gateway.store.postgres import ConnectionParams, ConnectionPool, PostgresStore
-
-    store = PostgresStore(ConnectionPool(ConnectionParams.from_url(database_url).connect, size=4))
+    """A PostgresStore on an emptied database (partitions stay: other stores of the session may know them)."""
+    store = _store(database_url)
     with store.pool.connection() as conn:
         conn.run("TRUNCATE daily_spend, guardrail_violations, audit_events, api_keys, orgs CASCADE")
-    store.maintain(13)
     yield store
     store.pool.close()
+
+
+@pytest.fixture
+def empty_store():
+    """A PostgresStore on a database of its own with no partitions yet (for partition and retention tests)."""
+    with fresh_database("partitions") as url:
+        store = _store(url)
+        yield store
+        store.pool.close()
 
 
 def dump_database(store) -> str:
@@ -123,7 +145,3 @@ def azure():
     fake = FakeOpenAI()
     yield fake
     fake.close()
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)

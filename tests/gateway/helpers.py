@@ -8,6 +8,7 @@ from llm_gateway.transport import Request
 from llm_gateway.keys import KeyService
 from llm_gateway.providers import Credentials, Registry, RetryPolicy
 from llm_gateway.service import Gateway
+from tests.clock import pinned
 
 AZURE_KEY = "azure-test-key"
 
@@ -23,6 +24,7 @@ def make_gateway(runtime, store, *, bedrock=None, azure=None, openai_compatible=
         overrides[name] = fake.url + "/v1"
     credentials = Credentials(lambda: {name: {"api_key": AZURE_KEY} for name in runtime.providers})
     sink = sink if sink is not None else ListAuditSink()
+    kwargs.setdefault("clock", pinned())
     gateway = Gateway(
         runtime, store=store, registry=Registry(runtime.providers, credentials, overrides=overrides),
         audit=sink, retry=RetryPolicy(attempts=3, base_delay=0.0), sleep=lambda s: None, **kwargs,
@@ -31,7 +33,7 @@ def make_gateway(runtime, store, *, bedrock=None, azure=None, openai_compatible=
 
 
 def new_key(store, region="eu", org="acme", **kwargs) -> str:
-    return KeyService(store).create(region_code=region, org_id=org, **kwargs).key
+    return KeyService(store, clock=pinned()).create(region_code=region, org_id=org, **kwargs).key
 
 
 def post(gateway, path: str, body, key: str | None = None, headers: dict | None = None) -> tuple:

@@ -14,6 +14,7 @@ from llm_gateway.keys import KeyAuthenticator, KeyService, check_region, display
 from llm_gateway.pricing import cost_usd
 from llm_gateway.settings import GuardrailPolicy
 from llm_gateway.store.memory import MemoryStore
+from tests.clock import NOW
 
 
 def test_key_format_has_at_least_128_bits_and_is_url_safe():
@@ -38,6 +39,9 @@ def test_malformed_keys_are_401(key):
         check_region(key, "eu")
 
 
+pytestmark = pytest.mark.clock
+
+
 def test_key_from_bearer_or_api_key_header():
     assert extract_key({"authorization": "Bearer rk-eu-x"}) == "rk-eu-x"
     assert extract_key({"api-key": "rk-eu-y"}) == "rk-eu-y"
@@ -49,7 +53,7 @@ def test_key_from_bearer_or_api_key_header():
 class Clock:
     def __init__(self) -> None:
         self.t = 1000.0
-        self.now = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
+        self.now = NOW
 
     def monotonic(self) -> float:
         return self.t
@@ -84,6 +88,19 @@ def test_revoked_key_stops_working_within_the_ttl():
     clock.t += 0.2  # past the TTL
     with pytest.raises(InvalidApiKey, match="revoked"):
         auth.authenticate(headers)
+
+
+def test_a_key_expires_at_its_instant_across_a_year_boundary():
+    store = MemoryStore()
+    clock = Clock()
+    clock.now = datetime(2030, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc)
+    expiry = datetime(2031, 1, 1, tzinfo=timezone.utc)
+    created = KeyService(store, clock=clock.clock).create(region_code="eu", org_id="acme", expires_at=expiry)
+    auth = KeyAuthenticator(store, "eu", 0, monotonic=clock.monotonic, clock=clock.clock)
+    assert auth.authenticate({"api-key": created.key}).org_id == "acme"
+    clock.now = expiry
+    with pytest.raises(InvalidApiKey, match="expired"):
+        auth.authenticate({"api-key": created.key})
 
 
 def test_expired_key_and_key_of_unknown_hash_are_401():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import struct
+from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -205,6 +206,29 @@ def test_budgets_per_key_and_org(eu_runtime, store, bedrock):
     store.set_org_budget("globex", Decimal("0"))
     assert body_of(post(gateway, CHAT, chat(), other))["error"]["type"] == "budget_exceeded"
     assert len(bedrock.requests) == 2
+
+
+@pytest.mark.clock
+@pytest.mark.parametrize("last_moment", [
+    datetime(2027, 1, 31, 23, 59, 59, 999000, tzinfo=timezone.utc),
+    datetime(2028, 2, 29, 23, 59, 59, 999000, tzinfo=timezone.utc),
+    datetime(2030, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc),
+])
+def test_a_monthly_budget_starts_again_at_midnight_utc_on_the_first(eu_runtime, store, bedrock, last_moment):
+    """Spent up at the month's last millisecond; the next request, at 00:00:00 on the first, is a new month,
+    even though the spend looked up a moment ago is still cached (a frozen monotonic clock: no TTL expiry)."""
+    now = [last_moment]
+    gateway, sink = make_gateway(eu_runtime, store, bedrock=bedrock, clock=lambda: now[0], monotonic=lambda: 5.0)
+    key = new_key(store, monthly_budget_usd=Decimal("0.0001"))
+    assert post(gateway, CHAT, chat(), key).status == 200  # 0.000141: over the budget from now on
+    store.write_audit_events(sink.events)
+    [event] = sink.events
+    assert event["created_at"] == last_moment.isoformat()
+    gateway.budgets._cache.clear()  # the spend is read again, now that the writer has stored it
+    assert post(gateway, CHAT, chat(), key).status == 429
+    now[0] = (last_moment + timedelta(milliseconds=1))
+    assert now[0].day == 1 and now[0].time() == time(0, 0)
+    assert post(gateway, CHAT, chat(), key).status == 200
 
 
 def test_upstream_errors_are_retried_then_clear(eu_runtime, store, bedrock, azure):

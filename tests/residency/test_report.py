@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 
 import pytest
@@ -167,3 +168,9 @@ def test_a_broken_tenant_file_fails_the_report_instead_of_dropping_the_stack(tmp
     with pytest.raises(ConfigError) as info:
         _policies(load_catalogue(), tmp_path)
     assert info.value.path.endswith("broken.yaml")
+
+
+def test_the_report_date_comes_from_its_clock(assembly, tests_dir):
+    moment = _dt.datetime(2031, 1, 1, 0, 59, tzinfo=_dt.timezone(_dt.timedelta(hours=1)))  # 23:59 UTC the day before
+    report = build_report(assembly, ["Tiny"], {"Tiny": EU}, tests_dir=tests_dir, clock=lambda: moment)
+    assert report.generated_at == "2030-12-31 23:59 UTC"

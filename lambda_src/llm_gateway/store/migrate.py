@@ -84,9 +84,9 @@ def ensure_partition(conn: Any, month: date) -> None:
     )
 
 
-def maintain(conn: Any, retention_months: int, today: date | None = None) -> list[str]:
-    """Create this and next month's partitions; drop partitions (and violations) older than the retention."""
-    today = today or datetime.now(timezone.utc).date()
+def maintain(conn: Any, retention_months: int, today: date) -> list[str]:
+    """Create ``today``'s and the next month's partitions; drop partitions (and violations) older than the
+    retention: with 13 months on 2027-01-15, 2026-01 is the oldest month kept."""
     current = month_start(today)
     conn.run("SELECT pg_advisory_lock(:id)", id=ADVISORY_LOCK_ID)
     try:

@@ -8,12 +8,13 @@ import queue
 import ssl
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from llm_gateway.audit import parse_event
+from llm_gateway.clock import Clock, utc_now
 from llm_gateway.store import KeyRecord, SpendRow, rollup_scopes
 from llm_gateway.store import migrate as migrations
 
@@ -211,8 +212,9 @@ def _connection_errors() -> tuple[type[BaseException], ...]:
 
 
 class PostgresStore:
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: ConnectionPool, clock: Clock = utc_now) -> None:
         self.pool = pool
+        self.clock = clock
         self._known_partitions: set[date] = set()
 
     def _run(self, work: Callable[[Any], T]) -> T:
@@ -234,8 +236,11 @@ class PostgresStore:
             return migrations.migrate(conn)
 
     def maintain(self, retention_months: int, today: date | None = None) -> list[str]:
+        """Partitions for ``today``'s month and the next; drop what is older than the retention (``today``
+        defaults to the store's clock, in UTC, like every event's partition)."""
+        day = today or self.clock().astimezone(timezone.utc).date()
         with self.pool.connection() as conn:
-            return migrations.maintain(conn, retention_months, today)
+            return migrations.maintain(conn, retention_months, day)
 
     # --- keys and orgs ------------------------------------------------------------------------------------
     def ensure_org(self, org_id: str) -> None:
