@@ -31,10 +31,10 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	touch $@
 
 # Pure-Python wheels only, so the layer is the same on any build machine and needs no Docker.
-build/.lambda-deps.installed: lambda_src/requirements.txt $(VENV)/.installed
+build/.lambda-deps.installed: src/regiongate/gateway/lambda-requirements.txt $(VENV)/.installed
 	rm -rf $(LAMBDA_DEPS) && mkdir -p $(LAMBDA_DEPS)
 	$(VPY) -m pip install -q --disable-pip-version-check --no-compile --only-binary=:all: \
-	  --implementation py --python-version 3.13 --target $(LAMBDA_DEPS) -r lambda_src/requirements.txt
+	  --implementation py --python-version 3.13 --target $(LAMBDA_DEPS) -r src/regiongate/gateway/lambda-requirements.txt
 	touch $@
 
 synth: setup
@@ -43,7 +43,7 @@ synth: setup
 	$(VPY) -m regiongate.cli summary --cdk-out cdk.out
 
 # The date-sensitive tests (marker `clock`) run again with the process clock moved to these moments (the
-# database server keeps its real clock) and the tests' pinned clock (tests/clock.py) set to the same moment;
+# database server keeps its real clock) and the tests' pinned clock (tests/fixtures/clock.py) set to the same moment;
 # not when PYTEST_ARGS picks a subset.
 BOUNDARY_MOMENTS := 2027-01-31T23:59:30Z 2028-02-29T12:00:00Z 2030-12-31T23:59:59Z
 

@@ -5,8 +5,8 @@ import sys
 
 from aws_cdk import App
 
-from regiongate.config import ConfigError
-from stacks.app import build_app
+from regiongate.config.regions import ConfigError
+from regiongate.infra.app import build_app
 
 
 def main() -> None:

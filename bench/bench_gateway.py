@@ -9,7 +9,7 @@ Method
 - "Added" is the gateway's own figure per request (header x-regiongate-added-ms = total − upstream, measured
   inside the gateway). "Client overhead" compares client-observed latency through the gateway with direct
   calls to the fake upstream at the same concurrency.
-- Cold import: a fresh interpreter importing `llm_gateway.handler` (what Lambda loads at init), and
+- Cold import: a fresh interpreter importing `regiongate.gateway.runtime.handler` (what Lambda loads at init), and
   separately everything the first request imports (service, providers, pg8000, boto3), median of 5 runs.
 Everything runs on this machine; with 2 cores, client, gateway and upstream compete for CPU at c=16.
 """
@@ -108,15 +108,15 @@ def run_load(port: int, path: str, headers: dict[str, str], concurrency: int, to
 
 def handler_only(count: int) -> tuple[int, float, float]:
     """The service's own cost per chat request, without HTTP: what the Lambda code adds to an invocation."""
-    from llm_gateway.audit import ListAuditSink
-    from llm_gateway.transport import Request
-    from llm_gateway.keys import KeyService
-    from llm_gateway.service import Gateway
-    from llm_gateway.settings import RuntimeConfig
-    from llm_gateway.store.memory import MemoryStore
-    from llm_gateway.translate import ChatResult
-    from regiongate.config import load_catalogue
-    from regiongate.gateway_config import runtime_document
+    from regiongate.audit.runtime.events import ListAuditSink
+    from regiongate.gateway.runtime.transport import Request
+    from regiongate.store.keys import KeyService
+    from regiongate.gateway.runtime.service import Gateway
+    from regiongate.contract.settings import RuntimeConfig
+    from regiongate.store.memory import MemoryStore
+    from regiongate.gateway.runtime.translate import ChatResult
+    from regiongate.config.regions import load_catalogue
+    from regiongate.config.gateway import runtime_document
 
     class Instant:
         name = "azure-weu"
@@ -164,8 +164,8 @@ def main() -> int:
         print("DATABASE_URL is not set (make bench starts PostgreSQL)", file=sys.stderr)
         return 1
     sys.path.insert(0, str(ROOT / "lambda_src"))
-    from llm_gateway.keys import KeyService
-    from llm_gateway.store.postgres import ConnectionParams, ConnectionPool, PostgresStore
+    from regiongate.store.keys import KeyService
+    from regiongate.store.postgres import ConnectionParams, ConnectionPool, PostgresStore
 
     # A throw-away database of its own, so the benchmark never touches the test database's tables.
     from dataclasses import replace
@@ -187,8 +187,8 @@ def main() -> int:
 
 
 def _measure(database_url: str) -> int:
-    from llm_gateway.keys import KeyService
-    from llm_gateway.store.postgres import ConnectionParams, ConnectionPool, PostgresStore
+    from regiongate.store.keys import KeyService
+    from regiongate.store.postgres import ConnectionParams, ConnectionPool, PostgresStore
 
     upstream = subprocess.Popen([sys.executable, "-c", UPSTREAM], stdout=subprocess.PIPE, text=True)
     upstream_port = int(upstream.stdout.readline())
@@ -197,7 +197,7 @@ def _measure(database_url: str) -> int:
     env.update({"REGIONGATE_PROVIDER_AZURE_WEU_API_KEY": "bench", "AWS_EC2_METADATA_DISABLED": "true",
                 "DATABASE_URL": database_url})
     serve = subprocess.Popen(
-        [sys.executable, "-m", "regiongate.cli", "serve", "--region", "eu", "--port", "0",
+        [sys.executable, "-m", "regiongate.cli.main", "serve", "--region", "eu", "--port", "0",
          "--upstream", f"azure-weu=http://127.0.0.1:{upstream_port}"],
         stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
     )
@@ -235,10 +235,10 @@ def _measure(database_url: str) -> int:
         serve.wait(timeout=10)
         upstream.wait(timeout=10)
 
-    handler_import = cold_import("import llm_gateway.handler")
+    handler_import = cold_import("import regiongate.gateway.runtime.handler")
     first_request_import = cold_import(
-        "import llm_gateway.handler, llm_gateway.app, llm_gateway.service, llm_gateway.providers.openai_http, "
-        "llm_gateway.providers.bedrock, llm_gateway.store.postgres, llm_gateway.audit, pg8000.native, boto3"
+        "import regiongate.gateway.runtime.handler, regiongate.gateway.runtime.app, regiongate.gateway.runtime.service, regiongate.gateway.runtime.providers.openai_http, "
+        "regiongate.gateway.runtime.providers.bedrock, regiongate.store.postgres, regiongate.audit.runtime.events, pg8000.native, boto3"
     )
 
     in_process = handler_only(2000)
@@ -261,7 +261,7 @@ def _measure(database_url: str) -> int:
               f"{TARGETS['p50']} ms), p99 {a99:.3f} ms ({verdict(a99, TARGETS['p99'])} < {TARGETS['p99']} ms)")
     print(f"- Gateway.handle alone (in process, MemoryStore, instant stub provider, audit to a list, c=1, "
           f"{in_process[0]} requests): p50 {in_process[1]:.3f} ms, p99 {in_process[2]:.3f} ms")
-    print(f"- cold import of llm_gateway.handler: {handler_import:.1f} ms ({verdict(handler_import, TARGETS['import'])} < {TARGETS['import']} ms)")
+    print(f"- cold import of regiongate.gateway.runtime.handler: {handler_import:.1f} ms ({verdict(handler_import, TARGETS['import'])} < {TARGETS['import']} ms)")
     print(f"- cold import of everything the first request loads (incl. boto3, pg8000): {first_request_import:.1f} ms")
     return 0
 

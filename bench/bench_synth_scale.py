@@ -1,6 +1,6 @@
 """Synthesis time as tenants accumulate (issue: single-tenant provisioning, "Scale").
 
-Method: generate N tenant files with `regiongate.tenants.new_tenant_file` (cycling through every row of the
+Method: generate N tenant files with `regiongate.config.tenants.new_tenant_file` (cycling through every row of the
 single-tenant region table, China included) into a temporary directory, then time what a solutions engineer
 runs, `npx cdk synth --quiet`, with `-c tenants_dir=<that directory>`, into a fresh output directory:
 
@@ -47,8 +47,8 @@ CREDENTIALS = ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS
 
 
 def generate(directory: Path, count: int) -> None:
-    from regiongate import tenants
-    from regiongate.config import load_catalogue
+    from regiongate.config.regions import tenants
+    from regiongate.config.regions import load_catalogue
 
     catalogue = load_catalogue()
     regions = [row.aws_region for row in catalogue.single_tenant_regions]
@@ -95,7 +95,7 @@ def phases(tenants_dir: Path, out: Path, validation: bool) -> dict[str, float]:
 import json, time
 start = time.perf_counter()
 from aws_cdk import App
-from stacks.app import build_app, cdk_json_context
+from regiongate.infra.app import build_app, cdk_json_context
 imported = time.perf_counter()
 app = App(outdir={str(out)!r}, context={{**cdk_json_context(), "tenants_dir": {str(tenants_dir)!r}}})
 build_app(app)

@@ -40,7 +40,7 @@ def pytest_configure(config):
     if moment:
         import time_machine
 
-        from tests.clock import parse_moment
+        from tests.fixtures.clock import parse_moment
 
         traveller = time_machine.travel(parse_moment(moment), tick=True)
         traveller.start()

@@ -1,9 +1,0 @@
-"""The regiongate regional console: usage, spend, API keys and guardrail violations of one region.
-
-A Starlette app with server-rendered Jinja2 templates. It shares the gateway's schema and store code
-(:mod:`llm_gateway.store`, :mod:`llm_gateway.keys`): the keys it creates and revokes are the keys the
-gateway accepts. ``python -m regiongate_console`` serves it on ``$CONSOLE_PORT`` (default 8081);
-``regiongate console --region eu`` does the same locally against ``DATABASE_URL``.
-"""
-
-PORT = 8081

@@ -1,0 +1,73 @@
+"""SQS entry point of the audit writer Lambda, and the writer code ``regiongate serve`` runs in-process.
+
+Batch insert, idempotent on request id (a redelivered message never double-counts). On its first
+invocation the writer applies the numbered migrations and the monthly partition maintenance under a
+PostgreSQL advisory lock, so a deploy's schema change lands before the first new event is written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Iterable, Sequence
+
+from regiongate.common import logs
+from regiongate.audit.runtime.events import InvalidEvent, parse_event
+
+log = logging.getLogger("regiongate.audit_writer")
+_store = None
+
+
+def _get_store():
+    global _store
+    if _store is None:
+        from regiongate.gateway.runtime.app import postgres_store
+        from regiongate.contract.settings import RuntimeConfig, settings
+
+        current = settings()
+        logs.configure(current.log_level)
+        runtime = RuntimeConfig.load(current.config_path, current.region_code)
+        store = postgres_store(current, runtime.aws_region, pool_size=1)
+        applied = store.migrate()
+        dropped = store.maintain(runtime.audit_retention_months)
+        log.info("audit store ready", extra={"fields": {"migrations_applied": applied, "partitions_dropped": dropped}})
+        _store = store
+    return _store
+
+
+def write_messages(store: Any, messages: Iterable[tuple[str, str]]) -> list[str]:
+    """Write (message id, body) pairs; returns the ids that failed (malformed, or the batch write failed)."""
+    failed: list[str] = []
+    valid: list[tuple[str, dict]] = []
+    for message_id, body in messages:
+        try:
+            raw = json.loads(body)
+            parse_event(raw)
+            valid.append((message_id, raw))
+        except (ValueError, InvalidEvent) as exc:
+            log.error("malformed audit message", extra={"fields": {"message_id": message_id, "error": type(exc).__name__}})
+            failed.append(message_id)
+    if valid:
+        try:
+            new = store.write_audit_events([raw for _, raw in valid])
+            log.info("audit events written", extra={"fields": {"received": len(valid), "new": new}})
+        except Exception as exc:
+            log.error("audit batch failed", extra={"fields": {"events": len(valid), "error": type(exc).__name__}})
+            failed.extend(message_id for message_id, _ in valid)
+    return failed
+
+
+def write_bodies(store: Any, bodies: Sequence[str]) -> list[str]:
+    return write_messages(store, ((str(i), body) for i, body in enumerate(bodies)))
+
+
+def handle(event, context):  # noqa: ARG001 - Lambda signature
+    records = event.get("Records") or []
+    try:
+        store = _get_store()
+    except Exception as exc:
+        logs.configure()
+        log.error("audit store unavailable", extra={"fields": {"error": type(exc).__name__}})
+        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records]}
+    failed = write_messages(store, ((r["messageId"], r.get("body", "")) for r in records))
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}

@@ -1,0 +1,118 @@
+"""``regiongate console`` and ``regiongate console-user add``: the regional console, run locally.
+
+The console app is :mod:`regiongate.console.runtime` (its own image); these commands run it in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+
+from regiongate.config.regions import DEFAULT_CONFIG_PATH, load_catalogue
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "console",
+        help="run a region's console locally (database from DATABASE_URL)",
+        description="Serve the regional console (usage, spend, keys, guardrail violations) of one region against "
+        "DATABASE_URL. Applies pending migrations first. Create the first account with `regiongate console-user add`.",
+    )
+    parser.add_argument("--region", required=True, help="region code from regions.yaml (eu, us, sg, cn)")
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--config", default=str(DEFAULT_CONFIG_PATH), help="path of regions.yaml")
+    parser.add_argument(
+        "--insecure-cookies", action="store_true",
+        help="send cookies without the Secure flag (only for plain http on a name that is not localhost/127.0.0.1)",
+    )
+    parser.set_defaults(func=run_console)
+
+    users = subparsers.add_parser("console-user", help="manage console accounts of a region (DATABASE_URL)")
+    sub = users.add_subparsers(dest="console_user_command", metavar="ACTION", required=True)
+    add = sub.add_parser(
+        "add", help="create a console account (e.g. the region's first platform admin)",
+        description="The password is read from REGIONGATE_CONSOLE_PASSWORD, or asked for (twice) on a terminal, "
+        "or read as one line from standard input.",
+    )
+    add.add_argument("--region", required=True, help="region code: the account works only on this region's console")
+    add.add_argument("--email", required=True)
+    add.add_argument("--role", choices=("platform_admin", "org_admin", "org_viewer"), default="platform_admin")
+    add.add_argument("--org", help="organisation of an org_admin or org_viewer")
+    add.add_argument("--config", default=str(DEFAULT_CONFIG_PATH), help="path of regions.yaml")
+    add.set_defaults(func=run_user_add)
+
+
+def _settings(args: argparse.Namespace, port: int = 8081, host: str = "127.0.0.1"):
+    from dataclasses import replace
+
+    from regiongate.console.runtime.settings import ConsoleSettings, Region, SettingsError
+
+    config = load_catalogue(args.config).region(args.region)
+    models = tuple(m.name for m in config.gateway.models) if config.gateway is not None else ()
+    region = Region(code=config.code, display_name=config.display_name, models=models)
+    if not os.environ.get("DATABASE_URL"):
+        print("regiongate: set DATABASE_URL (postgresql://user:password@host:port/db)", file=sys.stderr)
+        raise SystemExit(2)
+    env = {"DATABASE_URL": os.environ["DATABASE_URL"], "CONSOLE_PORT": str(port)}
+    try:
+        settings = ConsoleSettings.from_env(env, region=region)
+    except SettingsError as exc:
+        print(f"regiongate: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return replace(settings, host=host)
+
+
+def run_console(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    settings = _settings(args, args.port, args.host)
+    if args.insecure_cookies:
+        settings = replace(settings, secure_cookies=False)
+    import logging
+
+    from regiongate.console.runtime.server import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stdout)
+    return serve(settings)
+
+
+def _password() -> str:
+    if os.environ.get("REGIONGATE_CONSOLE_PASSWORD"):
+        return os.environ["REGIONGATE_CONSOLE_PASSWORD"]
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password (12 to 256 characters): ")
+        if getpass.getpass("Again: ") != first:
+            print("regiongate console-user add: the passwords differ", file=sys.stderr)
+            raise SystemExit(2)
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def run_user_add(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from regiongate.console.runtime.auth import Accounts, AuthError
+    from regiongate.console.runtime.server import open_store
+
+    if args.role != "platform_admin" and not args.org:
+        print("regiongate console-user add: --org is required for org_admin and org_viewer", file=sys.stderr)
+        return 2
+    if args.role == "platform_admin" and args.org:
+        print("regiongate console-user add: a platform admin sees every org of the region; drop --org", file=sys.stderr)
+        return 2
+    password = _password()
+    store = open_store(settings, pool_size=1)
+    try:
+        store.migrate()
+        user = Accounts(store.pool, settings.region.code).create_user(
+            email=args.email, password=password, role=args.role, org_id=args.org, created_by="cli")
+    except AuthError as exc:
+        print(f"regiongate console-user add: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.pool.close()
+    print(f"created {user.role} {user.email} ({user.user_id}) in region {settings.region.code}"
+          + (f", org {user.org_id}" if user.org_id else ""))
+    return 0

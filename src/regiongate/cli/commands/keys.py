@@ -1,0 +1,132 @@
+"""``regiongate keys create|list|revoke|org-budget``: region-bound API keys in the audit store (DATABASE_URL)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+
+
+def _decimal(value: str) -> Decimal:
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an amount of USD") from None
+    if not amount.is_finite() or amount < 0:
+        raise argparse.ArgumentTypeError("a budget is a non-negative amount of USD")
+    return amount
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("keys", help="create, list and revoke region-bound API keys")
+    sub = parser.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+
+    create = sub.add_parser("create", help="create a key (printed once; only its hash is stored)")
+    create.add_argument("--region", required=True, help="region code the key is bound to (eu, us, sg, cn)")
+    create.add_argument("--org", required=True)
+    create.add_argument("--team")
+    create.add_argument("--user")
+    create.add_argument("--budget-usd", type=_decimal, help="monthly budget of this key in USD")
+    create.add_argument("--models", help="comma-separated model allowlist (default: every model of the region)")
+    create.add_argument("--expires-days", type=int, help="expire the key after this many days")
+    create.add_argument("--config", help="path of regions.yaml (to check the region and model names)")
+    create.set_defaults(func=run_create)
+
+    listing = sub.add_parser("list", help="list keys (never the keys themselves)")
+    listing.add_argument("--region")
+    listing.add_argument("--org")
+    listing.set_defaults(func=run_list)
+
+    revoke = sub.add_parser("revoke", help="revoke a key by id (stops working within the key cache TTL)")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(func=run_revoke)
+
+    budget = sub.add_parser("org-budget", help="set (or clear with --clear) an organisation's monthly budget")
+    budget.add_argument("--org", required=True)
+    group = budget.add_mutually_exclusive_group(required=True)
+    group.add_argument("--budget-usd", type=_decimal)
+    group.add_argument("--clear", action="store_true")
+    budget.set_defaults(func=run_org_budget)
+
+
+def _service():
+    from regiongate.store.keys import KeyService
+    from regiongate.cli.commands.db import open_store
+
+    store = open_store()
+    return KeyService(store), store
+
+
+def run_create(args: argparse.Namespace) -> int:
+    from regiongate.contract.errors import GatewayError
+    from regiongate.config.regions import DEFAULT_CONFIG_PATH, load_catalogue
+
+    region = load_catalogue(args.config or DEFAULT_CONFIG_PATH).region(args.region)
+    models = tuple(m.strip() for m in args.models.split(",") if m.strip()) if args.models else None
+    if models and region.gateway is not None:
+        known = {m.name for m in region.gateway.models}
+        unknown = [m for m in models if m not in known]
+        if unknown:
+            print(f"regiongate keys create: unknown model(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}", file=sys.stderr)
+            return 2
+    if args.expires_days is not None and args.expires_days < 1:
+        print("regiongate keys create: --expires-days must be at least 1", file=sys.stderr)
+        return 2
+    service, store = _service()
+    expires = None if args.expires_days is None else service.clock() + timedelta(days=args.expires_days)
+    try:
+        created = service.create(
+            region_code=region.code, org_id=args.org, team_id=args.team, user_id=args.user,
+            monthly_budget_usd=args.budget_usd, model_allowlist=models, expires_at=expires,
+        )
+    except GatewayError as exc:
+        print(f"regiongate keys create: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        store.pool.close()
+    print(created.key)
+    print(f"key id {created.record.key_id} (org {created.record.org_id}); store the key now: it is not shown again",
+          file=sys.stderr)
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    service, store = _service()
+    try:
+        records = service.list(region_code=args.region, org_id=args.org)
+    finally:
+        store.pool.close()
+    print(f"{'KEY ID':22} {'PREFIX':14} {'REGION':6} {'ORG':16} {'TEAM':12} {'USER':12} {'BUDGET':>10} STATUS")
+    now = service.clock()
+    for r in records:
+        status = "revoked" if r.revoked_at else "expired" if r.expires_at and r.expires_at <= now else "active"
+        budget = f"{r.monthly_budget_usd:.2f}" if r.monthly_budget_usd is not None else "-"
+        print(f"{r.key_id:22} {r.display_prefix + '…':14} {r.region:6} {r.org_id:16} {r.team_id or '-':12} "
+              f"{r.user_id or '-':12} {budget:>10} {status}")
+    return 0
+
+
+def run_revoke(args: argparse.Namespace) -> int:
+    service, store = _service()
+    try:
+        revoked = service.revoke(args.key_id)
+    finally:
+        store.pool.close()
+    if not revoked:
+        print(f"regiongate keys revoke: no active key {args.key_id}", file=sys.stderr)
+        return 1
+    print(f"revoked {args.key_id}")
+    return 0
+
+
+def run_org_budget(args: argparse.Namespace) -> int:
+    from regiongate.cli.commands.db import open_store
+
+    store = open_store()
+    try:
+        store.set_org_budget(args.org, None if args.clear else args.budget_usd)
+    finally:
+        store.pool.close()
+    print(f"org {args.org}: monthly budget {'cleared' if args.clear else f'{args.budget_usd} USD'}")
+    return 0

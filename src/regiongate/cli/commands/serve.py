@@ -1,0 +1,96 @@
+"""``regiongate serve``: the gateway's handler code behind a local HTTP server (no AWS account needed)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+from regiongate.config.regions import DEFAULT_CONFIG_PATH, load_catalogue
+from regiongate.config.gateway import runtime_document
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run a region's gateway locally (database from DATABASE_URL)",
+        description="Serve the OpenAI-compatible gateway of one region on a local port. Audit events are written "
+        "by the same writer code, in process. Provider credentials come from REGIONGATE_PROVIDER_<NAME>_API_KEY "
+        "or the JSON file at REGIONGATE_PROVIDER_CREDENTIALS_FILE (see docs/gateway.md).",
+    )
+    parser.add_argument("--region", required=True, help="region code from regions.yaml (eu, us, sg, cn)")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--upstream", action="append", default=[], metavar="NAME=URL",
+        help="point provider NAME at a loopback base URL (repeatable); only 127.0.0.1, localhost or ::1",
+    )
+    parser.add_argument("--config", default=str(DEFAULT_CONFIG_PATH), help="path of regions.yaml")
+    parser.set_defaults(func=run)
+
+
+def parse_upstreams(values: list[str]) -> dict[str, str]:
+    from regiongate.gateway.runtime.providers import is_loopback_url
+
+    result = {}
+    for value in values:
+        name, sep, url = value.partition("=")
+        if not sep or not name or not url:
+            raise SystemExit(f"regiongate serve: --upstream {value!r}: expected NAME=URL")
+        if not is_loopback_url(url):
+            raise SystemExit(f"regiongate serve: --upstream {name}={url}: only loopback URLs (127.0.0.1, localhost, ::1) are accepted")
+        result[name] = url
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    from regiongate.common import logs
+    from regiongate.gateway.runtime.app import local_gateway, postgres_store
+    from regiongate.gateway.runtime.local import GatewayHTTPServer
+    from regiongate.contract.settings import RuntimeConfig, Settings
+
+    region = load_catalogue(args.config).region(args.region)
+    if region.gateway is None:
+        print(f"regiongate serve: regions.{args.region}.gateway is not configured", file=sys.stderr)
+        return 2
+    overrides = parse_upstreams(args.upstream)
+    unknown = [name for name in overrides if name not in {p.name for p in region.gateway.providers}]
+    if unknown:
+        valid = ", ".join(p.name for p in region.gateway.providers)
+        print(f"regiongate serve: --upstream {unknown[0]}: no such provider in {args.region}; valid: {valid}", file=sys.stderr)
+        return 2
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        print("regiongate serve: set DATABASE_URL (postgresql://user:password@host:port/db)", file=sys.stderr)
+        return 2
+    logs.configure(os.environ.get("REGIONGATE_LOG_LEVEL", "INFO"))
+    runtime = RuntimeConfig.from_document(runtime_document(region))
+    settings = Settings(
+        region_code=region.code, config_path=args.config, database_url=database_url,
+        provider_credentials_file=os.environ.get("REGIONGATE_PROVIDER_CREDENTIALS_FILE") or None,
+    )
+    store = postgres_store(settings, runtime.aws_region, pool_size=8)
+    store.migrate()
+    store.maintain(runtime.audit_retention_months)
+    gateway, sink = local_gateway(runtime, settings=settings, overrides=overrides, store=store)
+    for name in runtime.providers:  # build clients now (boto3 import and client set-up), not on the first request
+        provider = gateway.registry.get(name)
+        if hasattr(provider, "client"):
+            provider.client()
+    server = GatewayHTTPServer((args.host, args.port), gateway)
+
+    def stop(signum, frame):  # SIGTERM: stop like Ctrl-C, so queued audit events are still written
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"regiongate {region.display_name} gateway on http://{args.host}:{server.server_address[1]}/v1", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        sink.close()
+        store.pool.close()
+    return 0

@@ -1,0 +1,555 @@
+"""The gateway part of a region's configuration: providers, model catalogue, host allowlist, guardrails.
+
+``regions.<code>.gateway`` is validated here, at synth time, against the region's promise: every place a
+prompt can be processed must be inside the region's ``inference_regions`` (AWS) or the matching Azure
+locations, and every other upstream host must be on the region's allowlist. Mistakes raise the catalogue's
+``ConfigError`` naming the key and what would be valid.
+
+The stacks rely on two functions:
+- ``runtime_document(region)``: the JSON-able dict the gateway Lambda reads at ``/opt/regiongate/region.json``;
+- ``bedrock_grants(region)``: exactly the Bedrock resources the gateway may invoke, each in its own region.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, Mapping
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from regiongate.config.regions import RegionConfig
+
+PROVIDER_TYPES = ("bedrock", "azure_openai", "openai_compatible")
+MODEL_KINDS = ("chat", "embedding")
+GUARDRAIL_ACTIONS = ("block", "flag")
+BUILTIN_DETECTORS = ("payment_card", "iban")
+
+# Destination regions of the Bedrock cross-region (geography) inference profiles we know, as AWS documents
+# them ("Supported Regions and models for inference profiles"). A profile not listed here is refused: add it
+# only after checking its destinations, because AWS widens them over time (the EU set of newer models
+# includes eu-west-2 London and eu-central-2 Zurich, the APAC set reaches India, Japan, Korea and Australia).
+PROFILE_DESTINATIONS: Mapping[str, tuple[str, ...]] = {
+    "eu.anthropic.claude-3-haiku-20240307-v1:0": ("eu-central-1", "eu-west-1", "eu-west-3"),
+    "eu.anthropic.claude-3-5-sonnet-20240620-v1:0": ("eu-central-1", "eu-west-1", "eu-west-3"),
+    "eu.anthropic.claude-3-7-sonnet-20250219-v1:0": ("eu-central-1", "eu-north-1", "eu-west-1", "eu-west-3"),
+    "eu.anthropic.claude-sonnet-4-20250514-v1:0": (
+        "eu-central-1", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-3",
+    ),
+    "eu.anthropic.claude-sonnet-4-5-20250929-v1:0": (
+        "eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3",
+    ),
+    "eu.amazon.nova-lite-v1:0": ("eu-central-1", "eu-north-1", "eu-west-1", "eu-west-3"),
+    "eu.amazon.nova-pro-v1:0": ("eu-central-1", "eu-north-1", "eu-west-1", "eu-west-3"),
+    "eu.meta.llama3-2-3b-instruct-v1:0": ("eu-central-1", "eu-west-1", "eu-west-3"),
+    "us.anthropic.claude-3-5-haiku-20241022-v1:0": ("us-east-1", "us-east-2", "us-west-2"),
+    "us.anthropic.claude-3-7-sonnet-20250219-v1:0": ("us-east-1", "us-east-2", "us-west-2"),
+    "us.anthropic.claude-sonnet-4-20250514-v1:0": ("us-east-1", "us-east-2", "us-west-1", "us-west-2"),
+    "us.amazon.nova-lite-v1:0": ("us-east-1", "us-east-2", "us-west-2"),
+    "us.amazon.nova-pro-v1:0": ("us-east-1", "us-east-2", "us-west-2"),
+    "us.meta.llama3-3-70b-instruct-v1:0": ("us-east-1", "us-east-2", "us-west-2"),
+    "apac.anthropic.claude-3-5-sonnet-20240620-v1:0": (
+        "ap-northeast-1", "ap-northeast-2", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
+    ),
+    "apac.anthropic.claude-3-5-sonnet-20241022-v2:0": (
+        "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1", "ap-south-2", "ap-southeast-1",
+        "ap-southeast-2",
+    ),
+    "apac.anthropic.claude-sonnet-4-20250514-v1:0": (
+        "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1", "ap-south-2",
+        "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-7",
+        "me-central-1",
+    ),
+    "apac.amazon.nova-pro-v1:0": (
+        "ap-northeast-1", "ap-northeast-2", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
+    ),
+}
+_GEOGRAPHY_PROFILE_PREFIXES = ("eu.", "us.", "apac.", "jp.", "au.", "ca.", "us-gov.")
+_REFUSED_PROFILE_PREFIXES = ("global.",)
+
+# Azure locations by the jurisdiction a region promises. The EU geography promises "the EU", so any Azure
+# location in an EU member state is inside it; other geographies promise the countries of their
+# inference_regions (Singapore means Singapore: southeastasia only).
+AZURE_LOCATION_COUNTRY: Mapping[str, str] = {
+    "westeurope": "NL", "northeurope": "IE", "francecentral": "FR", "germanywestcentral": "DE",
+    "swedencentral": "SE", "italynorth": "IT", "polandcentral": "PL", "spaincentral": "ES",
+    "uksouth": "GB", "switzerlandnorth": "CH", "norwayeast": "NO",
+    "eastus": "US", "eastus2": "US", "westus": "US", "westus3": "US", "northcentralus": "US",
+    "southcentralus": "US", "centralus": "US",
+    "southeastasia": "SG", "japaneast": "JP", "australiaeast": "AU", "koreacentral": "KR", "southindia": "IN",
+    "chinanorth3": "CN", "chinaeast2": "CN",
+}
+AWS_REGION_COUNTRY: Mapping[str, str] = {
+    "eu-central-1": "DE", "eu-west-1": "IE", "eu-west-3": "FR", "eu-north-1": "SE", "eu-south-1": "IT",
+    "eu-south-2": "ES", "us-east-1": "US", "us-east-2": "US", "us-west-1": "US", "us-west-2": "US",
+    "ap-southeast-1": "SG", "ap-southeast-2": "AU", "ap-southeast-3": "ID", "ap-southeast-4": "AU",
+    "ap-southeast-5": "MY", "ap-northeast-1": "JP", "ap-northeast-2": "KR", "ap-northeast-3": "JP",
+    "ap-south-1": "IN", "ap-south-2": "IN", "ap-east-1": "HK", "cn-north-1": "CN", "cn-northwest-1": "CN",
+}
+EU_MEMBER_STATES = frozenset(
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
+)
+# Azure deployment types. "Global*" types may process a prompt in any Azure location: always refused.
+# Data zones exist for the EU and the US only.
+AZURE_REGIONAL_DEPLOYMENT_TYPES = ("Standard", "ProvisionedManaged")
+AZURE_DATA_ZONE_DEPLOYMENT_TYPES = ("DataZoneStandard", "DataZoneProvisionedManaged")
+AZURE_DATA_ZONE_GEOGRAPHIES = ("EU", "US")
+AZURE_HOST_SUFFIXES = {"aws": (".openai.azure.com", ".cognitiveservices.azure.com"), "aws-cn": (".openai.azure.cn",)}
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
+_BEDROCK_ID_RE = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+[a-zA-Z0-9.:_-]*$")
+_AZURE_DEPLOYMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_API_VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
+_HOST_PATTERN_RE = re.compile(r"^(\*\.)?(?!-)[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63})+$")
+_PRICE_MAX = Decimal("10000")
+
+DEFAULT_MAX_REQUEST_BYTES = 1_000_000  # the ALB → Lambda request limit is 1 MB
+DEFAULT_MAX_INPUT_TOKENS = 200_000
+DEFAULT_RETENTION_MONTHS = 13
+DEFAULT_KEY_CACHE_TTL_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class BedrockGrant:
+    aws_region: str
+    resource_type: str  # "foundation-model" or "inference-profile"
+    resource_id: str
+
+    @property
+    def account_scoped(self) -> bool:
+        """Foundation-model ARNs have an empty account field; inference profiles belong to the account."""
+        return self.resource_type != "foundation-model"
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    type: str
+    aws_region: str | None = None  # bedrock
+    endpoint: str | None = None  # azure_openai (https://<resource>.openai.azure.com)
+    location: str | None = None  # azure_openai
+    api_version: str | None = None  # azure_openai
+    base_url: str | None = None  # openai_compatible
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    provider: str
+    target: str  # Bedrock model/profile id, Azure deployment name or upstream model name
+    kind: str
+    input_usd_per_mtok: Decimal
+    output_usd_per_mtok: Decimal
+    deployment_type: str | None = None  # azure_openai only
+    destinations: tuple[str, ...] = ()  # where the upstream may process the prompt
+
+
+@dataclass(frozen=True)
+class Detector:
+    name: str
+    kind: str  # payment_card, iban or regex
+    action: str
+    pattern: str | None = None
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    max_input_tokens: int = DEFAULT_MAX_INPUT_TOKENS
+    model_allowlist: tuple[str, ...] | None = None
+    detectors: tuple[Detector, ...] = ()
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    providers: tuple[Provider, ...]
+    models: tuple[Model, ...]
+    allowed_hosts: tuple[str, ...]
+    guardrails: Guardrails
+    org_guardrails: Mapping[str, Guardrails] = field(default_factory=dict)
+    audit_retention_months: int = DEFAULT_RETENTION_MONTHS
+    key_cache_ttl_seconds: int = DEFAULT_KEY_CACHE_TTL_SECONDS
+
+    def provider(self, name: str) -> Provider:
+        return next(p for p in self.providers if p.name == name)
+
+
+_GATEWAY_KEYS = ("providers", "models", "allowed_hosts", "guardrails", "org_guardrails", "audit_retention_months",
+                 "key_cache_ttl_seconds")
+_PROVIDER_KEYS = {
+    "bedrock": ("name", "type", "aws_region"),
+    "azure_openai": ("name", "type", "endpoint", "location", "api_version"),
+    "openai_compatible": ("name", "type", "base_url"),
+}
+_MODEL_KEYS = ("name", "provider", "target", "kind", "input_usd_per_mtok", "output_usd_per_mtok", "deployment_type")
+_GUARDRAIL_KEYS = ("max_request_bytes", "max_input_tokens", "model_allowlist", "detectors")
+_DETECTOR_KEYS = ("name", "type", "action", "pattern")
+
+
+def host_allowed(host: str, patterns: tuple[str, ...] | list[str]) -> bool:
+    """``*.example.com`` matches subdomains only; other patterns match the host exactly (case-insensitive)."""
+    host = host.lower().rstrip(".")
+    for pattern in patterns:
+        if pattern.startswith("*."):
+            if host.endswith(pattern[1:]) and host != pattern[2:]:
+                return True
+        elif host == pattern:
+            return True
+    return False
+
+
+def parse_gateway(reader: Any, raw: Any, key: str, region: "RegionConfig") -> GatewayConfig | None:
+    """Validate ``regions.<code>.gateway`` (``reader`` is config._Reader: use ``reader.fail(key, problem)``)."""
+    if raw is None:
+        return None
+    raw = reader.mapping(raw, key, _GATEWAY_KEYS, ("providers", "models"))
+
+    allowed_hosts: tuple[str, ...] = ()
+    if raw.get("allowed_hosts") is not None:
+        allowed_hosts = reader.string_list(raw["allowed_hosts"], f"{key}.allowed_hosts")
+        for i, pattern in enumerate(allowed_hosts):
+            if not _HOST_PATTERN_RE.match(pattern):
+                raise reader.fail(
+                    f"{key}.allowed_hosts[{i}]",
+                    f"{pattern!r} is not a lower-case host name or a *.domain pattern (no scheme, port or path)",
+                )
+
+    if not isinstance(raw["providers"], list) or not raw["providers"]:
+        raise reader.fail(f"{key}.providers", "must be a non-empty list of providers")
+    providers: dict[str, Provider] = {}
+    for i, item in enumerate(raw["providers"]):
+        provider = _parse_provider(reader, item, f"{key}.providers[{i}]", region, allowed_hosts)
+        if provider.name in providers:
+            raise reader.fail(f"{key}.providers[{i}].name", f"{provider.name!r} is used by another provider; names must be unique")
+        providers[provider.name] = provider
+
+    if not isinstance(raw["models"], list) or not raw["models"]:
+        raise reader.fail(f"{key}.models", "must be a non-empty list of models")
+    models: dict[str, Model] = {}
+    for i, item in enumerate(raw["models"]):
+        model = _parse_model(reader, item, f"{key}.models[{i}]", region, providers)
+        if model.name in models:
+            raise reader.fail(f"{key}.models[{i}].name", f"{model.name!r} is listed twice; public model names must be unique")
+        models[model.name] = model
+
+    guardrails = _parse_guardrails(reader, raw.get("guardrails"), f"{key}.guardrails", Guardrails(), models)
+    org_guardrails: dict[str, Guardrails] = {}
+    if raw.get("org_guardrails") is not None:
+        orgs = raw["org_guardrails"]
+        if not isinstance(orgs, dict):
+            raise reader.fail(f"{key}.org_guardrails", "must be a mapping of org id to guardrail overrides")
+        for org, override in orgs.items():
+            if not isinstance(org, str) or not _NAME_RE.match(org):
+                raise reader.fail(f"{key}.org_guardrails.{org}", "an org id is lower-case letters, digits and dashes")
+            org_guardrails[org] = _parse_guardrails(reader, override, f"{key}.org_guardrails.{org}", guardrails, models)
+
+    retention = DEFAULT_RETENTION_MONTHS
+    if raw.get("audit_retention_months") is not None:
+        retention = reader.integer(raw["audit_retention_months"], f"{key}.audit_retention_months", 1, 120)
+    ttl = DEFAULT_KEY_CACHE_TTL_SECONDS
+    if raw.get("key_cache_ttl_seconds") is not None:
+        ttl = reader.integer(raw["key_cache_ttl_seconds"], f"{key}.key_cache_ttl_seconds", 0, 300)
+
+    return GatewayConfig(
+        providers=tuple(providers.values()),
+        models=tuple(models.values()),
+        allowed_hosts=allowed_hosts,
+        guardrails=guardrails,
+        org_guardrails=org_guardrails,
+        audit_retention_months=retention,
+        key_cache_ttl_seconds=ttl,
+    )
+
+
+def _parse_provider(reader: Any, raw: Any, key: str, region: "RegionConfig", allowed_hosts: tuple[str, ...]) -> Provider:
+    if not isinstance(raw, dict):
+        raise reader.fail(key, "must be a mapping with name and type")
+    ptype = raw.get("type")
+    if ptype not in PROVIDER_TYPES:
+        raise reader.fail(f"{key}.type", f"{ptype!r} is not a provider type; valid: {', '.join(PROVIDER_TYPES)}")
+    raw = reader.mapping(raw, key, _PROVIDER_KEYS[ptype], _PROVIDER_KEYS[ptype])
+    name = reader.string(raw["name"], f"{key}.name", _NAME_RE, "a provider name (lower-case letters, digits, dashes)")
+
+    if ptype == "bedrock":
+        if region.partition == "aws-cn":
+            raise reader.fail(
+                f"{key}.type",
+                "Amazon Bedrock does not exist in the aws-cn partition; use openai_compatible with an allowlisted in-country host",
+            )
+        aws_region = reader.string(raw["aws_region"], f"{key}.aws_region")
+        if aws_region not in region.inference_regions:
+            raise reader.fail(
+                f"{key}.aws_region",
+                f"{aws_region!r} is not one of this region's inference_regions; valid: {', '.join(region.inference_regions)}",
+            )
+        return Provider(name=name, type=ptype, aws_region=aws_region)
+
+    if ptype == "azure_openai":
+        location = reader.string(raw["location"], f"{key}.location")
+        valid = _azure_locations(region)
+        if location not in valid:
+            raise reader.fail(
+                f"{key}.location",
+                f"{location!r} is not an Azure location inside this region's promise; valid: {', '.join(valid) or 'none'}",
+            )
+        endpoint = reader.string(raw["endpoint"], f"{key}.endpoint")
+        host = _https_host(reader, endpoint, f"{key}.endpoint")
+        suffixes = AZURE_HOST_SUFFIXES.get(region.partition, ())
+        if not any(host.endswith(s) for s in suffixes) or urlsplit(endpoint).path not in ("", "/"):
+            raise reader.fail(
+                f"{key}.endpoint",
+                f"{endpoint!r} is not an Azure OpenAI resource endpoint; expected https://<resource>{suffixes[0] if suffixes else ''}",
+            )
+        if not host_allowed(host, allowed_hosts):
+            raise reader.fail(f"{key}.endpoint", f"host {host!r} is not in allowed_hosts ({', '.join(allowed_hosts) or 'empty'})")
+        api_version = reader.string(str(raw["api_version"]), f"{key}.api_version", _API_VERSION_RE, "an API version such as 2024-10-21")
+        return Provider(name=name, type=ptype, endpoint=endpoint.rstrip("/"), location=location, api_version=api_version)
+
+    base_url = reader.string(raw["base_url"], f"{key}.base_url")
+    host = _https_host(reader, base_url, f"{key}.base_url")
+    if not host_allowed(host, allowed_hosts):
+        raise reader.fail(
+            f"{key}.base_url",
+            f"host {host!r} is not in allowed_hosts ({', '.join(allowed_hosts) or 'empty'}); add it only if it processes in region",
+        )
+    return Provider(name=name, type=ptype, base_url=base_url.rstrip("/"))
+
+
+def _https_host(reader: Any, url: str, key: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname or parts.username or parts.query or parts.fragment:
+        raise reader.fail(key, f"{url!r} must be an https:// URL with a host and no credentials, query or fragment")
+    return parts.hostname.lower()
+
+
+def _azure_locations(region: "RegionConfig") -> list[str]:
+    if region.geography == "EU":
+        return [loc for loc, country in AZURE_LOCATION_COUNTRY.items() if country in EU_MEMBER_STATES]
+    countries = {AWS_REGION_COUNTRY.get(r) for r in region.inference_regions}
+    return [loc for loc, country in AZURE_LOCATION_COUNTRY.items() if country in countries]
+
+
+def _parse_price(reader: Any, value: Any, key: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise reader.fail(key, f"must be a price in USD per million tokens such as \"3.00\", got {value!r}")
+    try:
+        price = Decimal(str(value))
+    except InvalidOperation:
+        raise reader.fail(key, f"{value!r} is not a number; write a price in USD per million tokens such as \"3.00\"") from None
+    if not price.is_finite() or price < 0 or price > _PRICE_MAX:
+        raise reader.fail(key, f"{value!r} is out of range; valid: 0 to {_PRICE_MAX} USD per million tokens")
+    return price
+
+
+def _parse_model(reader: Any, raw: Any, key: str, region: "RegionConfig", providers: Mapping[str, Provider]) -> Model:
+    raw = reader.mapping(raw, key, _MODEL_KEYS, ("name", "provider", "target", "input_usd_per_mtok", "output_usd_per_mtok"))
+    name = reader.string(raw["name"], f"{key}.name", _MODEL_NAME_RE, "a model name (letters, digits, . _ : / -)")
+    provider_name = reader.string(raw["provider"], f"{key}.provider")
+    if provider_name not in providers:
+        raise reader.fail(f"{key}.provider", f"{provider_name!r} is not a configured provider; valid: {', '.join(providers)}")
+    provider = providers[provider_name]
+    kind = raw.get("kind", "chat")
+    if kind not in MODEL_KINDS:
+        raise reader.fail(f"{key}.kind", f"{kind!r} is not a model kind; valid: {', '.join(MODEL_KINDS)}")
+    target = reader.string(raw["target"], f"{key}.target")
+    input_price = _parse_price(reader, raw["input_usd_per_mtok"], f"{key}.input_usd_per_mtok")
+    output_price = _parse_price(reader, raw["output_usd_per_mtok"], f"{key}.output_usd_per_mtok")
+    deployment_type = None
+    destinations: tuple[str, ...] = ()
+
+    if "deployment_type" in raw and provider.type != "azure_openai":
+        raise reader.fail(f"{key}.deployment_type", "only azure_openai models have a deployment type; remove the key")
+
+    if provider.type == "bedrock":
+        destinations = _bedrock_destinations(reader, target, f"{key}.target", region, provider)
+    elif provider.type == "azure_openai":
+        if not _AZURE_DEPLOYMENT_RE.match(target):
+            raise reader.fail(f"{key}.target", f"{target!r} is not an Azure OpenAI deployment name")
+        deployment_type = reader.string(raw.get("deployment_type"), f"{key}.deployment_type")
+        valid = list(AZURE_REGIONAL_DEPLOYMENT_TYPES)
+        if region.geography in AZURE_DATA_ZONE_GEOGRAPHIES:  # the EU and US data zones match those promises
+            valid += AZURE_DATA_ZONE_DEPLOYMENT_TYPES
+        if deployment_type not in valid:
+            why = (
+                "Global deployments may process prompts in any Azure location"
+                if deployment_type.startswith("Global")
+                else f"{region.geography} has no Azure data zone" if deployment_type.startswith("DataZone") else "unknown type"
+            )
+            raise reader.fail(f"{key}.deployment_type", f"{deployment_type!r} is refused ({why}); valid: {', '.join(valid)}")
+        destinations = (f"azure:{provider.location}",) if deployment_type in AZURE_REGIONAL_DEPLOYMENT_TYPES else (
+            f"azure-data-zone:{region.geography}",
+        )
+    else:
+        if not _MODEL_NAME_RE.match(target):
+            raise reader.fail(f"{key}.target", f"{target!r} is not an upstream model name")
+        destinations = (f"host:{urlsplit(provider.base_url or '').hostname}",)
+
+    return Model(
+        name=name,
+        provider=provider_name,
+        target=target,
+        kind=kind,
+        input_usd_per_mtok=input_price,
+        output_usd_per_mtok=output_price,
+        deployment_type=deployment_type,
+        destinations=destinations,
+    )
+
+
+def _bedrock_destinations(reader: Any, target: str, key: str, region: "RegionConfig", provider: Provider) -> tuple[str, ...]:
+    if target.startswith("arn:"):
+        raise reader.fail(key, "give a model id or a geography inference profile id, not an ARN (the stack builds the ARNs)")
+    if target.startswith(_REFUSED_PROFILE_PREFIXES):
+        raise reader.fail(
+            key,
+            f"{target!r} is a global inference profile, which may route prompts to any commercial AWS region; "
+            f"use a single-region model id or a geography profile whose destinations are all in {', '.join(region.inference_regions)}",
+        )
+    if not _BEDROCK_ID_RE.match(target):
+        raise reader.fail(key, f"{target!r} is not a Bedrock model id such as anthropic.claude-3-haiku-20240307-v1:0")
+    if target.startswith(_GEOGRAPHY_PROFILE_PREFIXES):
+        if target not in PROFILE_DESTINATIONS:
+            known = ", ".join(sorted(p for p in PROFILE_DESTINATIONS if p.split(".", 1)[0] == target.split(".", 1)[0]))
+            raise reader.fail(
+                key,
+                f"{target!r} is an inference profile whose destination regions regiongate does not know; "
+                f"known profiles: {known or 'none'} (or add it to gateway_config.PROFILE_DESTINATIONS after checking AWS docs)",
+            )
+        destinations = PROFILE_DESTINATIONS[target]
+        outside = [r for r in destinations if r not in region.inference_regions]
+        if outside:
+            raise reader.fail(
+                key,
+                f"inference profile {target!r} may route prompts to {', '.join(outside)}, outside this region's "
+                f"inference_regions ({', '.join(region.inference_regions)}); use the single-region model id "
+                f"{target.split('.', 1)[1]!r} instead",
+            )
+        if provider.aws_region not in destinations:
+            raise reader.fail(
+                key,
+                f"inference profile {target!r} cannot be called from {provider.aws_region}; its regions: {', '.join(destinations)}",
+            )
+        return destinations
+    return (provider.aws_region or "",)
+
+
+def _parse_guardrails(reader: Any, raw: Any, key: str, base: Guardrails, models: Mapping[str, Model]) -> Guardrails:
+    if raw is None:
+        return base
+    raw = reader.mapping(raw, key, _GUARDRAIL_KEYS)
+    max_bytes = base.max_request_bytes
+    if raw.get("max_request_bytes") is not None:
+        max_bytes = reader.integer(raw["max_request_bytes"], f"{key}.max_request_bytes", 1024, DEFAULT_MAX_REQUEST_BYTES)
+    max_tokens = base.max_input_tokens
+    if raw.get("max_input_tokens") is not None:
+        max_tokens = reader.integer(raw["max_input_tokens"], f"{key}.max_input_tokens", 1, 10_000_000)
+    allowlist = base.model_allowlist
+    if raw.get("model_allowlist") is not None:
+        allowlist = reader.string_list(raw["model_allowlist"], f"{key}.model_allowlist")
+        for i, name in enumerate(allowlist):
+            if name not in models:
+                raise reader.fail(f"{key}.model_allowlist[{i}]", f"{name!r} is not in the model catalogue; valid: {', '.join(models)}")
+    detectors = base.detectors
+    if raw.get("detectors") is not None:
+        if not isinstance(raw["detectors"], list):
+            raise reader.fail(f"{key}.detectors", "must be a list of detectors")
+        parsed = []
+        for i, item in enumerate(raw["detectors"]):
+            k = f"{key}.detectors[{i}]"
+            item = reader.mapping(item, k, _DETECTOR_KEYS, ("type", "action"))
+            kind = item["type"]
+            if kind not in (*BUILTIN_DETECTORS, "regex"):
+                raise reader.fail(f"{k}.type", f"{kind!r} is not a detector; valid: {', '.join((*BUILTIN_DETECTORS, 'regex'))}")
+            action = item["action"]
+            if action not in GUARDRAIL_ACTIONS:
+                raise reader.fail(f"{k}.action", f"{action!r} is not an action; valid: {', '.join(GUARDRAIL_ACTIONS)}")
+            name = reader.string(item.get("name", kind.replace("_", "-")), f"{k}.name", _NAME_RE, "a detector name (lower-case, digits, dashes)")
+            pattern = None
+            if kind == "regex":
+                pattern = reader.string(item.get("pattern"), f"{k}.pattern")
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise reader.fail(f"{k}.pattern", f"not a valid regular expression: {exc}") from None
+            elif "pattern" in item:
+                raise reader.fail(f"{k}.pattern", f"only regex detectors take a pattern; {kind} is built in")
+            parsed.append(Detector(name=name, kind=kind, action=action, pattern=pattern))
+        names = [d.name for d in parsed]
+        if len(set(names)) != len(names):
+            raise reader.fail(f"{key}.detectors", "two detectors share a name; give each a distinct name")
+        detectors = tuple(parsed)
+    return Guardrails(max_request_bytes=max_bytes, max_input_tokens=max_tokens, model_allowlist=allowlist, detectors=detectors)
+
+
+def _guardrails_document(g: Guardrails) -> dict[str, Any]:
+    return {
+        "max_request_bytes": g.max_request_bytes,
+        "max_input_tokens": g.max_input_tokens,
+        "model_allowlist": list(g.model_allowlist) if g.model_allowlist is not None else None,
+        "detectors": [
+            {"name": d.name, "type": d.kind, "action": d.action, **({"pattern": d.pattern} if d.pattern else {})}
+            for d in g.detectors
+        ],
+    }
+
+
+def runtime_document(region: "RegionConfig") -> dict[str, Any]:
+    """What the gateway Lambda reads from ``REGIONGATE_CONFIG_PATH``: no secrets, deterministic order."""
+    document: dict[str, Any] = {
+        "code": region.code,
+        "display_name": region.display_name,
+        "aws_region": region.aws_region,
+        "partition": region.partition,
+        "geography": region.geography,
+        "inference_regions": list(region.inference_regions),
+    }
+    gateway: GatewayConfig | None = region.gateway
+    if gateway is None:
+        document.update(providers=[], models=[], allowed_hosts=[], guardrails=_guardrails_document(Guardrails()),
+                        org_guardrails={}, audit_retention_months=DEFAULT_RETENTION_MONTHS,
+                        key_cache_ttl_seconds=DEFAULT_KEY_CACHE_TTL_SECONDS)
+        return document
+    document["providers"] = [
+        {k: v for k, v in p.__dict__.items() if v is not None} for p in gateway.providers
+    ]
+    document["models"] = [
+        {
+            "name": m.name,
+            "provider": m.provider,
+            "target": m.target,
+            "kind": m.kind,
+            "input_usd_per_mtok": str(m.input_usd_per_mtok),
+            "output_usd_per_mtok": str(m.output_usd_per_mtok),
+            **({"deployment_type": m.deployment_type} if m.deployment_type else {}),
+        }
+        for m in gateway.models
+    ]
+    document["allowed_hosts"] = list(gateway.allowed_hosts)
+    document["guardrails"] = _guardrails_document(gateway.guardrails)
+    document["org_guardrails"] = {org: _guardrails_document(g) for org, g in sorted(gateway.org_guardrails.items())}
+    document["audit_retention_months"] = gateway.audit_retention_months
+    document["key_cache_ttl_seconds"] = gateway.key_cache_ttl_seconds
+    return document
+
+
+def bedrock_grants(region: "RegionConfig") -> list[BedrockGrant]:
+    """Exactly what the gateway may invoke: each model in its provider's region; for a geography profile the
+    profile in the provider's region plus the foundation model in every destination region of the profile."""
+    gateway: GatewayConfig | None = region.gateway
+    if gateway is None:
+        return []
+    grants: set[BedrockGrant] = set()
+    for model in gateway.models:
+        provider = gateway.provider(model.provider)
+        if provider.type != "bedrock" or provider.aws_region is None:
+            continue
+        if model.target in PROFILE_DESTINATIONS:
+            grants.add(BedrockGrant(provider.aws_region, "inference-profile", model.target))
+            foundation = model.target.split(".", 1)[1]
+            for destination in PROFILE_DESTINATIONS[model.target]:
+                grants.add(BedrockGrant(destination, "foundation-model", foundation))
+        else:
+            grants.add(BedrockGrant(provider.aws_region, "foundation-model", model.target))
+    return sorted(grants, key=lambda g: (g.resource_type, g.resource_id, g.aws_region))

@@ -1,0 +1,481 @@
+"""Single-tenant deployments: one reviewable file per customer under ``tenants/``, one stack each.
+
+A tenant file (``tenants/<slug>.yaml``) is validated as strictly as regions.yaml: unknown keys are refused
+and every error names the file, the key and the fix. A valid tenant becomes a :class:`RegionConfig`, so a
+tenant stack is a ``RegionStack`` like any region's:
+
+- stack ``Tenant-<slug>``, resource names from ``deployment_id`` ``tenant-<slug>`` (KMS alias, secrets, RDS
+  identifier), so a tenant can share an account with a region or another tenant without collisions;
+- ``code`` (the API key prefix ``rk-<code>-``) and the gateway configuration from the ``regions:`` entry of the
+  tenant's geography;
+- the AWS region must be a row of ``single_tenant_regions`` in regions.yaml (the product's region table).
+
+Loading is per file: selecting one tenant stack reads one tenant file, however many exist.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from regiongate.config import gateway as gateway_config
+from regiongate.config.regions import (
+    _ACCOUNT_RE,
+    _CERT_ARN_RE,
+    _DOMAIN_RE,
+    _REGION_RE,
+    GEOGRAPHY_REGIONS,
+    PROJECT_DIR,
+    Catalogue,
+    ConfigError,
+    RegionConfig,
+    SingleTenantRegion,
+    Sizing,
+    _parse_console_zones,
+    _parse_hosted_zone,
+    _parse_sizing,
+    _Reader,
+    _UniqueKeyLoader,
+    parse_availability_zones,
+    parse_certificate_arn,
+    partition_of,
+    read_yaml_file,
+)
+
+DEFAULT_TENANTS_DIR = PROJECT_DIR / "tenants"
+TENANTS_DIR_ENV = "REGIONGATE_TENANTS_DIR"
+TENANTS_DIR_CONTEXT = "tenants_dir"
+STACK_PREFIX = "Tenant-"
+DEPLOYMENT_PREFIX = "tenant-"
+# The certificate id `tenant add` writes until the solutions engineer has requested the real certificate.
+PLACEHOLDER_CERTIFICATE_ID = "00000000-0000-0000-0000-000000000000"
+
+# A DNS label that also fits every name derived from it: the RDS identifier regiongate-tenant-<slug>-audit
+# (at most 63 characters, no "--"), the stack name, the KMS alias and the secret names.
+SLUG_MAX_LENGTH = 32
+_SLUG_RE = re.compile(r"^[a-z](?:[a-z0-9-]*[a-z0-9])?$")
+
+# Every AWS region as of 2025, to tell "not an AWS region" from "not offered for single-tenant".
+AWS_REGIONS = frozenset(
+    {
+        "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "ca-west-1", "mx-central-1",
+        "sa-east-1", "eu-central-1", "eu-central-2", "eu-west-1", "eu-west-2", "eu-west-3", "eu-south-1",
+        "eu-south-2", "eu-north-1", "il-central-1", "me-south-1", "me-central-1", "af-south-1", "ap-east-1",
+        "ap-east-2", "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
+        "ap-southeast-4", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ap-northeast-1",
+        "ap-northeast-2", "ap-northeast-3", "cn-north-1", "cn-northwest-1", "us-gov-east-1", "us-gov-west-1",
+    }
+)
+
+TENANT_KEYS = (
+    "slug", "aws_region", "partition", "geography", "account", "availability_zones", "inference_regions",
+    "api_domain", "certificate_arn", "console", "console_domain", "console_availability_zones",
+    "console_certificate_arn", "hosted_zone", "sizing",
+)
+_REQUIRED_TENANT_KEYS = (
+    "slug", "aws_region", "geography", "account", "availability_zones", "inference_regions", "api_domain",
+    "certificate_arn", "sizing",
+)
+
+
+@dataclass(frozen=True)
+class Tenant:
+    slug: str
+    path: Path
+    row: SingleTenantRegion  # the product region the tenant was provisioned in
+    region: RegionConfig  # what its RegionStack is built from
+
+    @property
+    def stack_name(self) -> str:
+        return self.region.stack_name
+
+    @property
+    def certificate_is_placeholder(self) -> bool:
+        return self.region.certificate_arn.endswith(f"/{PLACEHOLDER_CERTIFICATE_ID}")
+
+
+def stack_name(slug: str) -> str:
+    return f"{STACK_PREFIX}{slug}"
+
+
+def slug_of_stack(name: str) -> str | None:
+    """``Tenant-acme`` → ``acme``; ``None`` for a region stack name."""
+    return name[len(STACK_PREFIX):] if name.startswith(STACK_PREFIX) else None
+
+
+def tenants_dir(context: Mapping[str, Any] | None = None) -> Path:
+    """Where tenant files live: ``-c tenants_dir=…``, else ``$REGIONGATE_TENANTS_DIR``, else ``tenants/``."""
+    value = (context or {}).get(TENANTS_DIR_CONTEXT) or os.environ.get(TENANTS_DIR_ENV)
+    return Path(value) if value else DEFAULT_TENANTS_DIR
+
+
+def tenant_path(directory: Path, slug: str) -> Path:
+    return Path(directory) / f"{slug}.yaml"
+
+
+def tenant_slugs(directory: Path) -> list[str]:
+    """The slugs of the tenant files in ``directory`` (file names only: nothing is parsed)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    return sorted(p.stem for p in directory.glob("*.yaml") if p.is_file())
+
+
+# --- validation ---------------------------------------------------------------------------------------------
+
+
+def check_slug(slug: Any, path: Path, key: str = "slug") -> str:
+    """A slug is a DNS label that fits every name regiongate derives from it."""
+    if not isinstance(slug, str) or not slug:
+        raise ConfigError(path, key, f"must be a non-empty string, got {slug!r}")
+    if not _SLUG_RE.match(slug) or "--" in slug or len(slug) > SLUG_MAX_LENGTH:
+        raise ConfigError(
+            path,
+            key,
+            f"{slug!r} is not DNS-safe: use 1 to {SLUG_MAX_LENGTH} lower-case letters, digits and single hyphens, "
+            "starting with a letter and not ending with a hyphen (for example acme or acme-bank)",
+        )
+    return slug
+
+
+def check_region(catalogue: Catalogue, aws_region: Any, path: Path, key: str = "aws_region") -> SingleTenantRegion:
+    """The row of the single-tenant region table for ``aws_region``, or a refusal saying which rows exist."""
+    offered = ", ".join(f"{row.aws_region} ({row.name})" for row in catalogue.single_tenant_regions) or "none"
+    if not isinstance(aws_region, str) or not _REGION_RE.match(aws_region) or aws_region not in AWS_REGIONS:
+        raise ConfigError(path, key, f"{aws_region!r} is not an AWS region; single-tenant regions: {offered}")
+    row = catalogue.single_tenant_region(aws_region)
+    if row is None:
+        raise ConfigError(
+            path,
+            key,
+            f"{aws_region} is not offered for Single-Tenant Cloud (see single_tenant_regions in "
+            f"{catalogue.path.name}); single-tenant regions: {offered}",
+        )
+    return row
+
+
+def check_account(account: Any, path: Path, key: str = "account") -> str:
+    if not isinstance(account, str) or not _ACCOUNT_RE.match(account):
+        raise ConfigError(path, key, f"{account!r} is not an AWS account id: it must be exactly 12 digits (quoted in a tenant file)")
+    return account
+
+
+def geography_region(catalogue: Catalogue, geography: str, path: Path, key: str = "geography") -> RegionConfig:
+    """The ``regions:`` entry a tenant of ``geography`` takes its key prefix and gateway from."""
+    for region in catalogue.regions:
+        if region.geography == geography and "single_tenant" in region.offerings:
+            return region
+    raise ConfigError(
+        path,
+        key,
+        f"no entry under regions: in {catalogue.path.name} has geography {geography} and offers single_tenant; "
+        "add single_tenant to that region's offerings",
+    )
+
+
+def parse_tenant(data: Any, path: Path, catalogue: Catalogue) -> Tenant:
+    """Validate an already-parsed tenant file."""
+    path = Path(path)
+    reader = _Reader(path)
+    raw = reader.mapping(data if data is not None else {}, "", TENANT_KEYS, _REQUIRED_TENANT_KEYS)
+
+    slug = check_slug(raw["slug"], path)
+    if slug != path.stem:
+        raise reader.fail("slug", f"{slug!r} does not match the file name {path.name}; the file must be {slug}.yaml")
+
+    row = check_region(catalogue, raw["aws_region"], path)
+    aws_region = row.aws_region
+    partition = partition_of(aws_region)
+    if "partition" in raw and raw["partition"] != partition:
+        raise reader.fail(
+            "partition",
+            f"{raw['partition']!r} does not match aws_region {aws_region}, which is in partition {partition!r}; "
+            "remove the key or set it to that",
+        )
+    geography = reader.string(raw["geography"], "geography")
+    if geography != row.geography:
+        raise reader.fail(
+            "geography", f"{aws_region} ({row.name}) is in geography {row.geography}, not {geography!r}; set it to {row.geography}"
+        )
+    home = geography_region(catalogue, geography, path)
+
+    account = check_account(raw["account"], path)
+    azs = parse_availability_zones(reader, raw["availability_zones"], "availability_zones", aws_region)
+
+    inference = reader.string_list(raw["inference_regions"], "inference_regions")
+    allowed = GEOGRAPHY_REGIONS[geography]
+    for i, region in enumerate(inference):
+        if partition_of(region) != partition:
+            raise reader.fail(
+                f"inference_regions[{i}]",
+                f"{region!r} is in partition {partition_of(region)}, not {partition}; inference must stay in the stack's partition",
+            )
+        if region not in allowed:
+            raise reader.fail(f"inference_regions[{i}]", f"{region!r} is outside geography {geography}; valid: {', '.join(allowed)}")
+    if aws_region not in inference:
+        raise reader.fail("inference_regions", f"must include the home region {aws_region}")
+
+    api_domain = reader.string(raw["api_domain"], "api_domain", _DOMAIN_RE, "a lower-case DNS name")
+    console_domain = None
+    if raw.get("console_domain") is not None:
+        console_domain = reader.string(raw["console_domain"], "console_domain", _DOMAIN_RE, "a lower-case DNS name")
+
+    cert = _certificate(reader, raw["certificate_arn"], "certificate_arn", partition, aws_region, account)
+
+    sizing = _parse_sizing(reader, raw["sizing"], "sizing", catalogue.default_sizing)
+    console = partition == "aws-cn"
+    if raw.get("console") is not None:
+        console = reader.boolean(raw["console"], "console")
+        if partition == "aws-cn" and not console:
+            raise reader.fail("console", "a China tenant always serves its console in country; set it to true")
+    if console and console_domain is None:
+        raise reader.fail("console_domain", "is required when the console is served (console: true or China)")
+    console_cert = cert
+    if raw.get("console_certificate_arn") is not None:
+        console_cert = _certificate(
+            reader, raw["console_certificate_arn"], "console_certificate_arn", partition, aws_region, account
+        )
+    console_zones = _parse_console_zones(reader, raw.get("console_availability_zones"), "console_availability_zones", azs)
+    hosted_zone = _parse_hosted_zone(reader, raw.get("hosted_zone"), "hosted_zone", (api_domain, console_domain))
+
+    region = RegionConfig(
+        code=home.code,
+        stack_name=stack_name(slug),
+        aws_region=aws_region,
+        partition=partition,
+        account=account,
+        availability_zones=azs,
+        geography=geography,
+        inference_regions=inference,
+        api_domain=api_domain,
+        certificate_arn=cert,
+        console_domain=console_domain,
+        offerings=("single_tenant",),
+        sizing=sizing,
+        console=console,
+        console_certificate_arn=console_cert,
+        console_availability_zones=console_zones,
+        hosted_zone=hosted_zone,
+        deployment_id=f"{DEPLOYMENT_PREFIX}{slug}",
+        gateway=home.gateway,
+    )
+    # The inherited gateway was checked against its region's inference regions: the tenant's must cover
+    # every region it sends prompts to, or the tenant would process data outside its own promise.
+    needed = sorted({grant.aws_region for grant in gateway_config.bedrock_grants(region)} - set(inference))
+    if needed:
+        raise reader.fail(
+            "inference_regions",
+            f"the gateway configuration of regions.{home.code} invokes models in {', '.join(needed)}; "
+            f"add {'them' if len(needed) > 1 else 'it'} (inference would otherwise leave the listed regions)",
+        )
+    for other in catalogue.regions:
+        _check_console_repository(path, region, other, f"regions.{other.code} in {catalogue.path.name}")
+    return Tenant(slug=slug, path=path, row=row, region=region)
+
+
+def _check_console_repository(path: Path, region: RegionConfig, other: RegionConfig, other_name: str) -> None:
+    """The console's ECR repository (``regiongate/console``, where `regiongate mirror` pushes) exists once per
+    account and region, so two deployments serving a console cannot share an account in the same region."""
+    if region.console and other.console and (region.account, region.aws_region) == (other.account, other.aws_region):
+        raise ConfigError(
+            path,
+            "account",
+            f"{region.account} already serves a console in {region.aws_region} ({other_name}); the console's image "
+            "repository regiongate/console exists once per account and region: give this tenant an account of its "
+            "own (--account)" + ("" if region.partition != "aws-cn" else "; in China the console is always served"),
+        )
+
+
+def _certificate(reader: _Reader, value: Any, key: str, partition: str, aws_region: str, account: str) -> str:
+    """An ACM certificate in the tenant's partition, region and account."""
+    cert = parse_certificate_arn(reader, value, key, partition, aws_region)
+    owner = _CERT_ARN_RE.match(cert)["account"]
+    if owner != account:
+        raise reader.fail(
+            key,
+            f"the certificate belongs to account {owner} but the tenant deploys into {account}; "
+            "request the certificate in the tenant's account",
+        )
+    return cert
+
+
+def load_tenant(path: Path, catalogue: Catalogue) -> Tenant:
+    path = Path(path)
+    data = read_yaml_file(path, "`regiongate tenant list` shows the tenants there are")
+    return parse_tenant(data, path, catalogue)
+
+
+def load_tenants(directory: Path, catalogue: Catalogue, only: Iterable[str] | None = None) -> list[Tenant]:
+    """Every tenant in ``directory`` (or only the slugs in ``only``; their files alone are read)."""
+    directory = Path(directory)
+    if only is None:
+        tenants = [load_tenant(tenant_path(directory, slug), catalogue) for slug in tenant_slugs(directory)]
+        _check_unique_domains(catalogue, tenants)
+        return tenants
+    return [load_tenant(tenant_path(directory, slug), catalogue) for slug in only]
+
+
+def _check_unique_domains(catalogue: Catalogue, tenants: list[Tenant]) -> None:
+    owners: dict[str, str] = {}
+    for region in catalogue.regions:
+        for domain in (region.api_domain, region.console_domain):
+            if domain:
+                owners[domain] = f"regions.{region.code} in {catalogue.path.name}"
+    for i, tenant in enumerate(tenants):
+        for earlier in tenants[:i]:
+            _check_console_repository(tenant.path, tenant.region, earlier.region, earlier.path.name)
+        for key in ("api_domain", "console_domain"):
+            domain = getattr(tenant.region, key)
+            if not domain:
+                continue
+            if domain in owners:
+                raise ConfigError(tenant.path, key, f"{domain} is already used by {owners[domain]}; every deployment needs its own")
+            owners[domain] = tenant.path.name
+
+
+# --- new tenant files ---------------------------------------------------------------------------------------
+
+
+def new_tenant_file(
+    catalogue: Catalogue,
+    directory: Path,
+    slug: str,
+    *,
+    aws_region: str,
+    account: str | None = None,
+    domain: str | None = None,
+    console: bool = False,
+) -> tuple[Path, str]:
+    """The path and text of a new tenant file with every default spelled out, validated, not yet written."""
+    path = tenant_path(directory, check_slug(slug, tenant_path(directory, str(slug)), "slug (the tenant name)"))
+    if path.exists():
+        raise ConfigError(path, "slug", f"tenant {slug!r} already exists; pick another name or edit {path.name}")
+    row = check_region(catalogue, aws_region, path, "aws_region (--region)")
+    home = geography_region(catalogue, row.geography, path)
+    account = check_account(account if account is not None else home.account, path, "account (--account)")
+    partition = row.partition
+    china = partition == "aws-cn"
+    inference = [aws_region] + [r for r in home.inference_regions if r != aws_region]
+    api_domain = domain or f"{slug}.{home.api_domain}"
+    console_domain = f"{slug}.{home.console_domain}" if home.console_domain else f"console.{api_domain}"
+    sizing: Sizing = catalogue.default_sizing
+    text = _TEMPLATE.format(
+        slug=slug,
+        stack=stack_name(slug),
+        aws_region=aws_region,
+        row_name=row.name,
+        partition=partition,
+        geography=row.geography,
+        code=home.code,
+        home_stack=home.stack_name,
+        account=account,
+        account_origin="--account" if account != home.account else f"default: the account of regions.{home.code}",
+        azs=", ".join(row.availability_zones),
+        inference=", ".join(inference),
+        api_domain=api_domain,
+        certificate_arn=f"arn:{partition}:acm:{aws_region}:{account}:certificate/{PLACEHOLDER_CERTIFICATE_ID}",
+        console="true" if (console or china) else "false",
+        console_note="always on in China: the console is served in country" if china else "serve the console too (tenant add --console)",
+        console_domain=console_domain,
+        console_zones=_console_zones_text(row, console or china),
+        sizing="\n".join(f"  {name}: {_yaml_scalar(value)}" for name, value in sizing.__dict__.items()),
+    )
+    # What is written must load: a file `tenant add` writes is never one the synth refuses.
+    parse_tenant(yaml.load(text, Loader=_UniqueKeyLoader), path, catalogue)
+    return path, text
+
+
+def _console_zones_text(row: SingleTenantRegion, served: bool) -> str:
+    if not served:
+        return ""
+    note = (
+        "# Fargate runs in cn-north-1 only in AZ ids cnn1-az1 and cnn1-az2, and zone names map to ids per account:\n"
+        "# check with `aws ec2 describe-availability-zones` in the tenant's account and list the names of those two.\n"
+        if row.aws_region == "cn-north-1"
+        else "# The zones the console's Fargate tasks run in (two of availability_zones).\n"
+    )
+    return f"{note}console_availability_zones: [{', '.join(row.availability_zones[:2])}]\n"
+
+
+def _yaml_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+_TEMPLATE = """\
+# regiongate single-tenant deployment {slug!r}: stack {stack} (docs/tenants.md).
+# Written by `regiongate tenant add`; every default is spelled out. Review, commit, then deploy with
+#   npx cdk deploy {stack} -c stacks={stack}
+slug: {slug}
+# {row_name} in the Single-Tenant Cloud region table (single_tenant_regions in regions.yaml).
+aws_region: {aws_region}
+partition: {partition}
+# API keys are rk-{code}-…; models, providers and guardrails are those of regions.{code} (stack {home_stack}).
+geography: {geography}
+# {account_origin}
+account: "{account}"
+availability_zones: [{azs}]
+# Where prompts may be processed: the home region first, then the inference regions of regions.{code}.
+inference_regions: [{inference}]
+api_domain: {api_domain}
+# PLACEHOLDER: request an ACM certificate in {aws_region} of account {account} for api_domain (and console_domain
+# when the console is served), then put its ARN here.
+certificate_arn: {certificate_arn}
+# {console_note}
+console: {console}
+console_domain: {console_domain}
+{console_zones}# console_certificate_arn: defaults to certificate_arn; set it if the console has a certificate of its own.
+# hosted_zone: none; set a Route 53 public hosted zone (the DNS root of both domains) to get alias records.
+# defaults.sizing of regions.yaml at the time the tenant was added.
+sizing:
+{sizing}
+"""
+
+
+# --- which stacks the app builds ----------------------------------------------------------------------------
+
+SELECTION_CONTEXT = "stacks"
+
+
+def selected_stacks(context: Mapping[str, Any] | None) -> list[str] | None:
+    """The stack names of ``-c stacks=Eu,Tenant-acme`` (``None``: every stack)."""
+    value = (context or {}).get(SELECTION_CONTEXT)
+    if value is None:
+        return None
+    names = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    names = [str(name).strip() for name in names if str(name).strip()]
+    return names or None
+
+
+def deployments(catalogue: Catalogue, directory: Path, selected: Iterable[str] | None = None) -> list[RegionConfig]:
+    """The configurations of the stacks to build: the regions, then the tenants, or only those selected.
+
+    With a selection, only the selected tenants' files are read and validated, so building one tenant stack
+    costs the same with five tenant files or five hundred.
+    """
+    directory = Path(directory)
+    if selected is None:
+        return [*catalogue.regions, *(tenant.region for tenant in load_tenants(directory, catalogue))]
+    selected = list(dict.fromkeys(selected))
+    regions = {region.stack_name: region for region in catalogue.regions}
+    slugs = []
+    for name in selected:
+        if name in regions:
+            continue
+        slug = slug_of_stack(name)
+        if slug is None or not tenant_path(directory, slug).is_file():
+            known = [*regions, *(stack_name(s) for s in tenant_slugs(directory))]
+            raise ConfigError(
+                f"-c {SELECTION_CONTEXT}",
+                name,
+                f"no such stack; known: {', '.join(known)} (regions from {catalogue.path.name}, tenants from {directory})",
+            )
+        slugs.append(slug)
+    tenants = {stack_name(t.slug): t.region for t in load_tenants(directory, catalogue, only=slugs)}
+    return [regions[name] if name in regions else tenants[name] for name in selected]

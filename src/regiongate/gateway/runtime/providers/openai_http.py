@@ -1,0 +1,254 @@
+"""Azure OpenAI and OpenAI-compatible upstreams over a small keep-alive HTTP client (stdlib http.client)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import ssl
+import threading
+from typing import Any, Iterator
+from urllib.parse import quote, urlencode, urlsplit
+
+from regiongate.contract.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout
+from regiongate.gateway.runtime.providers import Credentials, UpstreamTimer
+from regiongate.contract.settings import ModelEntry, ProviderEntry
+from regiongate.gateway.runtime.translate import ChatResult, Delta, EmbeddingResult, from_openai, from_openai_chunks
+
+_PASSTHROUGH = (
+    "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "tools", "tool_choice",
+    "stream", "user", "n", "seed", "response_format", "presence_penalty", "frequency_penalty",
+)
+_IDENT_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+
+
+class HttpClient:
+    """One keep-alive connection per thread and host."""
+
+    def __init__(self, base_url: str, timeouts: tuple[float, float]) -> None:
+        parts = urlsplit(base_url)
+        self.scheme = parts.scheme
+        self.host = parts.hostname or ""
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.path = parts.path.rstrip("/")
+        self.connect_timeout, self.read_timeout = timeouts
+        self._local = threading.local()
+        self._ssl = ssl.create_default_context() if self.scheme == "https" else None
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._ssl is not None:
+                conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.connect_timeout, context=self._ssl)
+            else:
+                conn = http.client.HTTPConnection(self.host, self.port, timeout=self.connect_timeout)
+            self._local.conn = conn
+        return conn
+
+    def _drop(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            conn.close()
+
+    def post(self, path: str, body: dict, headers: dict[str, str], stream: bool = False) -> http.client.HTTPResponse:
+        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        headers = {"content-type": "application/json", "accept": "text/event-stream" if stream else "application/json", **headers}
+        for attempt in (0, 1):
+            conn = self._connection()
+            reused = conn.sock is not None
+            try:
+                conn.request("POST", self.path + path, body=payload, headers=headers)
+                if conn.sock is not None:
+                    conn.sock.settimeout(self.read_timeout)
+                response = conn.getresponse()
+                return response
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                self._drop()
+                if reused and attempt == 0:
+                    continue  # a stale keep-alive connection: reconnect once
+                raise UpstreamError(f"the provider closed the connection ({type(exc).__name__})", retryable=True) from None
+            except (socket.timeout, TimeoutError):
+                self._drop()
+                raise UpstreamTimeout() from None
+            except OSError as exc:
+                self._drop()
+                raise UpstreamError(f"could not connect to the provider ({type(exc).__name__})", retryable=True) from None
+        raise AssertionError("unreachable")
+
+    def finish(self, response: http.client.HTTPResponse) -> None:
+        if response.will_close:
+            self._drop()
+
+    def abandon(self) -> None:
+        self._drop()
+
+
+def _upstream_status_error(status: int, raw: bytes) -> UpstreamError:
+    """An error for a non-2xx upstream answer. Only short identifiers from the upstream body are passed on."""
+    detail = ""
+    try:
+        err = json.loads(raw).get("error") or {}
+        code = err.get("code") if isinstance(err, dict) else None
+        if isinstance(code, str) and len(code) <= 64 and set(code) <= _IDENT_OK:
+            detail = f" ({code})"
+    except Exception:
+        pass
+    if status == 429:
+        return UpstreamRateLimited()
+    if status >= 500:
+        return UpstreamError(f"the provider failed with HTTP {status}", status=502, retryable=True)
+    if status in (408,):
+        return UpstreamTimeout()
+    if status in (401, 403):
+        return UpstreamError(f"the provider refused the gateway's credentials (HTTP {status})", status=502)
+    if status in (400, 404, 413, 422):
+        return UpstreamError(f"the provider rejected the request (HTTP {status}){detail}", status=400, type="upstream_invalid_request")
+    return UpstreamError(f"the provider answered HTTP {status}", status=502)
+
+
+class _OpenAIHttpProvider:
+    name: str
+
+    def __init__(self, entry: ProviderEntry, credentials: Credentials, base_url: str, timeouts: tuple[float, float]) -> None:
+        self.name = entry.name
+        self.entry = entry
+        self.credentials = credentials
+        self.http = HttpClient(base_url, timeouts)
+
+    # Subclasses define the paths, auth header and body.
+    def _chat_path(self, model: ModelEntry) -> str:
+        raise NotImplementedError
+
+    def _embed_path(self, model: ModelEntry) -> str:
+        raise NotImplementedError
+
+    def _auth(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _model_field(self, model: ModelEntry) -> dict[str, Any]:
+        return {}
+
+    def _request(self, path: str, body: dict, timer: UpstreamTimer, stream: bool = False):
+        headers = self._auth()
+        response = timer.timed(lambda: self.http.post(path, body, headers, stream=stream))
+        if response.status >= 300:
+            raw = timer.timed(lambda: response.read(65536))
+            self.http.finish(response)
+            raise _upstream_status_error(response.status, raw)
+        return response
+
+    def _read_json(self, response, timer: UpstreamTimer) -> dict:
+        try:
+            raw = timer.timed(response.read)
+        except (socket.timeout, TimeoutError):
+            self.http.abandon()
+            raise UpstreamTimeout() from None
+        except OSError:
+            self.http.abandon()
+            raise UpstreamError("the provider connection broke while answering", retryable=True) from None
+        self.http.finish(response)
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            raise UpstreamError("the provider answered with something that is not JSON") from None
+        if not isinstance(value, dict):
+            raise UpstreamError("the provider answered with an unexpected JSON shape")
+        return value
+
+    def _body(self, model: ModelEntry, body: dict, stream: bool) -> dict:
+        upstream = {k: body[k] for k in _PASSTHROUGH if k in body}
+        upstream.update(self._model_field(model))
+        upstream["stream"] = stream
+        if stream:
+            upstream["stream_options"] = {"include_usage": True}  # the gateway needs usage for the audit
+        return upstream
+
+    def chat(self, model: ModelEntry, body: dict, timer: UpstreamTimer) -> ChatResult:
+        response = self._request(self._chat_path(model), self._body(model, body, False), timer)
+        try:
+            return from_openai(self._read_json(response, timer))
+        except ValueError:
+            raise UpstreamError("the provider's answer has no choices") from None
+
+    def chat_stream(self, model: ModelEntry, body: dict, timer: UpstreamTimer) -> Iterator[Delta]:
+        response = self._request(self._chat_path(model), self._body(model, body, True), timer, stream=True)
+        return from_openai_chunks(self._sse(response, timer))
+
+    def _sse(self, response, timer: UpstreamTimer) -> Iterator[dict]:
+        done = False
+        try:
+            while True:
+                try:
+                    line = timer.timed(response.readline)
+                except (socket.timeout, TimeoutError):
+                    raise UpstreamTimeout() from None
+                except OSError:
+                    raise UpstreamError("the provider connection broke while streaming") from None
+                if not line:
+                    break
+                line = line.strip()
+                if not line.startswith(b"data:"):
+                    continue
+                data = line[5:].strip()
+                if data == b"[DONE]":
+                    done = True
+                    break
+                try:
+                    chunk = json.loads(data)
+                except ValueError:
+                    raise UpstreamError("the provider streamed something that is not JSON") from None
+                if isinstance(chunk, dict) and chunk.get("error"):
+                    raise UpstreamError("the provider reported an error while streaming")
+                yield chunk
+        finally:
+            if done:
+                response.read()
+                self.http.finish(response)
+            else:
+                self.http.abandon()
+
+    def embed(self, model: ModelEntry, inputs: list[str], timer: UpstreamTimer) -> EmbeddingResult:
+        body = {"input": inputs, **self._model_field(model)}
+        answer = self._read_json(self._request(self._embed_path(model), body, timer), timer)
+        try:
+            data = sorted(answer["data"], key=lambda d: d["index"])
+            vectors = [list(map(float, d["embedding"])) for d in data]
+        except (KeyError, TypeError, ValueError):
+            raise UpstreamError("the provider's embedding answer has an unexpected shape") from None
+        usage = answer.get("usage") or {}
+        return EmbeddingResult(vectors=vectors, input_tokens=int(usage.get("prompt_tokens", 0)))
+
+
+class AzureOpenAIProvider(_OpenAIHttpProvider):
+    def __init__(self, entry: ProviderEntry, credentials: Credentials, endpoint: str | None, timeouts: tuple[float, float]) -> None:
+        super().__init__(entry, credentials, endpoint or entry.endpoint or "", timeouts)
+
+    def _query(self) -> str:
+        return "?" + urlencode({"api-version": self.entry.api_version or "2024-10-21"})
+
+    def _chat_path(self, model: ModelEntry) -> str:
+        return f"/openai/deployments/{quote(model.target, safe='')}/chat/completions{self._query()}"
+
+    def _embed_path(self, model: ModelEntry) -> str:
+        return f"/openai/deployments/{quote(model.target, safe='')}/embeddings{self._query()}"
+
+    def _auth(self) -> dict[str, str]:
+        return {"api-key": self.credentials.api_key(self.name)}
+
+
+class OpenAICompatibleProvider(_OpenAIHttpProvider):
+    def __init__(self, entry: ProviderEntry, credentials: Credentials, base_url: str | None, timeouts: tuple[float, float]) -> None:
+        super().__init__(entry, credentials, base_url or entry.base_url or "", timeouts)
+
+    def _chat_path(self, model: ModelEntry) -> str:
+        return "/chat/completions"
+
+    def _embed_path(self, model: ModelEntry) -> str:
+        return "/embeddings"
+
+    def _auth(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.credentials.api_key(self.name)}"}
+
+    def _model_field(self, model: ModelEntry) -> dict[str, Any]:
+        return {"model": model.target}

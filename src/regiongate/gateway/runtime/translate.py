@@ -1,0 +1,251 @@
+"""OpenAI chat format ↔ Bedrock Converse, and the normalised results every provider returns.
+
+Providers return a ``ChatResult`` (non-streaming) or yield ``Delta`` events (streaming); the service turns
+both into OpenAI responses and SSE chunks, so every provider streams the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+from regiongate.contract.errors import InvalidRequest
+
+STOP_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "content_filtered": "content_filter",
+    "guardrail_intervened": "content_filter",
+}
+
+
+@dataclass
+class ChatResult:
+    content: str | None
+    tool_calls: list[dict]
+    finish_reason: str
+    input_tokens: int
+    output_tokens: int
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One streaming event: kind is text, tool_start, tool_args, finish or usage."""
+
+    kind: str
+    text: str = ""
+    index: int = 0
+    tool_id: str = ""
+    name: str = ""
+    finish_reason: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass
+class EmbeddingResult:
+    vectors: list[list[float]]
+    input_tokens: int
+    extra: dict = field(default_factory=dict)
+
+
+def finish_reason(stop_reason: str | None) -> str:
+    return STOP_REASONS.get(stop_reason or "", "stop")
+
+
+def _text_of(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content)
+
+
+def _tool_input(arguments: str, where: str) -> Any:
+    if not arguments:
+        return {}
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        raise InvalidRequest(f"{where}.function.arguments is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"{where}.function.arguments must be a JSON object")
+    return value
+
+
+def to_converse(body: dict[str, Any]) -> dict[str, Any]:
+    """A validated OpenAI chat request → Converse keyword arguments (without modelId)."""
+    system: list[dict] = []
+    messages: list[dict] = []
+
+    def append(role: str, blocks: list[dict]) -> None:
+        if not blocks:
+            return
+        if messages and messages[-1]["role"] == role:
+            messages[-1]["content"].extend(blocks)  # Converse needs alternating roles
+        else:
+            messages.append({"role": role, "content": blocks})
+
+    for i, message in enumerate(body["messages"]):
+        role = message["role"]
+        if role in ("system", "developer"):
+            text = _text_of(message.get("content"))
+            if text:
+                system.append({"text": text})
+        elif role == "user":
+            text = _text_of(message.get("content"))
+            append("user", [{"text": text}] if text else [])
+        elif role == "assistant":
+            blocks: list[dict] = []
+            text = _text_of(message.get("content"))
+            if text:
+                blocks.append({"text": text})
+            for j, call in enumerate(message.get("tool_calls") or ()):
+                blocks.append({
+                    "toolUse": {
+                        "toolUseId": call["id"],
+                        "name": call["function"]["name"],
+                        "input": _tool_input(call["function"].get("arguments", ""), f"messages[{i}].tool_calls[{j}]"),
+                    }
+                })
+            append("assistant", blocks)
+        elif role == "tool":
+            append("user", [{
+                "toolResult": {
+                    "toolUseId": message["tool_call_id"],
+                    "content": [{"text": _text_of(message.get("content"))}],
+                }
+            }])
+    if not messages or messages[0]["role"] != "user":
+        raise InvalidRequest("the conversation must start with a user message (after any system messages)")
+
+    request: dict[str, Any] = {"messages": messages}
+    if system:
+        request["system"] = system
+    inference: dict[str, Any] = {}
+    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+    if max_tokens is not None:
+        inference["maxTokens"] = max_tokens
+    if body.get("temperature") is not None:
+        inference["temperature"] = body["temperature"]
+    if body.get("top_p") is not None:
+        inference["topP"] = body["top_p"]
+    if body.get("stop"):
+        inference["stopSequences"] = list(body["stop"])
+    if inference:
+        request["inferenceConfig"] = inference
+    tools = body.get("tools")
+    if tools and body.get("tool_choice") != "none":
+        config: dict[str, Any] = {
+            "tools": [
+                {
+                    "toolSpec": {
+                        "name": t["function"]["name"],
+                        **({"description": t["function"]["description"]} if t["function"].get("description") else {}),
+                        "inputSchema": {"json": t["function"].get("parameters") or {"type": "object", "properties": {}}},
+                    }
+                }
+                for t in tools
+            ]
+        }
+        choice = body.get("tool_choice")
+        if choice == "required":
+            config["toolChoice"] = {"any": {}}
+        elif isinstance(choice, dict):
+            config["toolChoice"] = {"tool": {"name": choice["function"]["name"]}}
+        elif choice == "auto":
+            config["toolChoice"] = {"auto": {}}
+        request["toolConfig"] = config
+    return request
+
+
+def from_converse(response: dict[str, Any]) -> ChatResult:
+    blocks = response.get("output", {}).get("message", {}).get("content", [])
+    texts = []
+    tool_calls = []
+    for block in blocks:
+        if "text" in block:
+            texts.append(block["text"])
+        elif "toolUse" in block:
+            use = block["toolUse"]
+            tool_calls.append({
+                "id": use["toolUseId"],
+                "type": "function",
+                "function": {"name": use["name"], "arguments": json.dumps(use.get("input", {}), ensure_ascii=False)},
+            })
+    usage = response.get("usage", {})
+    return ChatResult(
+        content="".join(texts) if texts or not tool_calls else None,
+        tool_calls=tool_calls,
+        finish_reason=finish_reason(response.get("stopReason")),
+        input_tokens=int(usage.get("inputTokens", 0)),
+        output_tokens=int(usage.get("outputTokens", 0)),
+    )
+
+
+def from_converse_stream(events: Iterable[dict[str, Any]]) -> Iterator[Delta]:
+    """ConverseStream events → deltas. Tool blocks are numbered in order of appearance (OpenAI's index)."""
+    tool_index: dict[int, int] = {}
+    for event in events:
+        if "contentBlockStart" in event:
+            start = event["contentBlockStart"]
+            use = start.get("start", {}).get("toolUse")
+            if use:
+                index = tool_index[start.get("contentBlockIndex", 0)] = len(tool_index)
+                yield Delta("tool_start", index=index, tool_id=use["toolUseId"], name=use["name"])
+        elif "contentBlockDelta" in event:
+            block = event["contentBlockDelta"]
+            delta = block.get("delta", {})
+            if "text" in delta:
+                yield Delta("text", text=delta["text"])
+            elif "toolUse" in delta:
+                index = tool_index.get(block.get("contentBlockIndex", 0), 0)
+                yield Delta("tool_args", index=index, text=delta["toolUse"].get("input", ""))
+        elif "messageStop" in event:
+            yield Delta("finish", finish_reason=finish_reason(event["messageStop"].get("stopReason")))
+        elif "metadata" in event:
+            usage = event["metadata"].get("usage", {})
+            yield Delta("usage", input_tokens=int(usage.get("inputTokens", 0)), output_tokens=int(usage.get("outputTokens", 0)))
+
+
+def from_openai(response: dict[str, Any]) -> ChatResult:
+    """An upstream OpenAI-format completion (Azure, openai_compatible) → ChatResult."""
+    try:
+        choice = response["choices"][0]
+        message = choice.get("message") or {}
+    except (KeyError, IndexError, TypeError):
+        raise ValueError("upstream response has no choices") from None
+    usage = response.get("usage") or {}
+    return ChatResult(
+        content=message.get("content"),
+        tool_calls=list(message.get("tool_calls") or []),
+        finish_reason=choice.get("finish_reason") or "stop",
+        input_tokens=int(usage.get("prompt_tokens", 0)),
+        output_tokens=int(usage.get("completion_tokens", 0)),
+    )
+
+
+def from_openai_chunks(chunks: Iterable[dict[str, Any]]) -> Iterator[Delta]:
+    started: set[int] = set()
+    for chunk in chunks:
+        usage = chunk.get("usage")
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                yield Delta("text", text=delta["content"])
+            for call in delta.get("tool_calls") or ():
+                index = int(call.get("index", 0))
+                fn = call.get("function") or {}
+                if index not in started:
+                    started.add(index)
+                    yield Delta("tool_start", index=index, tool_id=call.get("id", f"call_{index}"), name=fn.get("name", ""))
+                if fn.get("arguments"):
+                    yield Delta("tool_args", index=index, text=fn["arguments"])
+            if choice.get("finish_reason"):
+                yield Delta("finish", finish_reason=choice["finish_reason"])
+        if usage:
+            yield Delta("usage", input_tokens=int(usage.get("prompt_tokens", 0)), output_tokens=int(usage.get("completion_tokens", 0)))

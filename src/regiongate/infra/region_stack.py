@@ -1,0 +1,301 @@
+"""One isolated region: a thin stack that wires one construct per capability."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Annotations, CfnOutput, Duration, Environment, Fn, Stack, Stage, Tags
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as route53_targets
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from regiongate.config import gateway as gateway_config
+from regiongate.config.regions import PROJECT_DIR, RegionConfig
+from regiongate.infra import assets
+from regiongate.mirror.lock import ImagesLock, load_lock
+from regiongate.shared_constructs import data_kinds
+from regiongate.shared_constructs.data_kinds import (
+    API_KEY_HASHES,
+    AUDIT_EVENTS_IN_TRANSIT,
+    AUDIT_METADATA,
+    CONSOLE_LOGS,
+    CONTAINER_IMAGES,
+    DATABASE_CREDENTIALS,
+    DATABASE_LOGS,
+    FUNCTION_LOGS,
+    GUARDRAIL_VIOLATIONS,
+    LOAD_BALANCER_ACCESS_LOGS,
+    NETWORK_FLOW_LOGS,
+    PROVIDER_CREDENTIALS,
+    SPEND_AND_USAGE,
+)
+from regiongate.audit.infrastructure import AuditPipeline
+from regiongate.store.infrastructure import DATABASE_NAME, DATABASE_PORT, AuditStore
+from regiongate.console.infrastructure import ConsoleService, ImageRepository
+from regiongate.gateway.infrastructure import Gateway
+from regiongate.shared_constructs.region_key import RegionKey
+from regiongate.shared_constructs.lambda_defaults import LambdaDefaults
+from regiongate.network.infrastructure import Network
+from regiongate.rotation.infrastructure import SecretRotation
+from regiongate.gateway.infrastructure import ProviderSecrets
+
+# Built by `make setup` (pure-Python wheels of gateway/lambda-requirements.txt).
+LAMBDA_DEPS_DIR = PROJECT_DIR / "build" / "lambda-deps"
+# Where the functions find their region's document: layers are unpacked under /opt.
+RUNTIME_CONFIG_PATH = "/opt/regiongate/region.json"
+CONSOLE_IMAGE = "console"
+# At least two tasks, one per Fargate zone.
+CONSOLE_TASKS = 2
+DATABASE_SECRET_ROTATION = Duration.days(30)
+
+
+class RegionStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        region: RegionConfig,
+        images_lock: ImagesLock | None = None,
+        **kwargs,
+    ) -> None:
+        self.region_config = region
+        super().__init__(
+            scope,
+            construct_id,
+            env=Environment(account=region.account, region=region.aws_region),
+            description=f"regiongate {region.display_name}: isolated LLM gateway in {region.aws_region} ({region.geography})",
+            termination_protection=True,
+            **kwargs,
+        )
+        sizing = region.sizing
+
+        log_prefix = f"/regiongate/{region.deployment_id}"
+        key = RegionKey(self, "Keys", deployment_id=region.deployment_id).key
+        network = Network(
+            self,
+            "Network",
+            availability_zones=region.availability_zones,
+            cidr=sizing.vpc_cidr,
+            nat_gateways=sizing.nat_gateways,
+            key=key,
+            log_retention_days=sizing.log_retention_days,
+            log_group_name=f"{log_prefix}/vpc-flow-logs",
+        )
+        secrets = ProviderSecrets(self, "Secrets", deployment_id=region.deployment_id, key=key)
+        store = AuditStore(
+            self,
+            "AuditStore",
+            deployment_id=region.deployment_id,
+            vpc=network.vpc,
+            key=key,
+            instance_class=sizing.db_instance_class,
+            multi_az=sizing.db_multi_az,
+            allocated_storage_gb=sizing.db_allocated_storage_gb,
+            backup_retention_days=sizing.db_backup_retention_days,
+            log_retention_days=sizing.log_retention_days,
+        )
+
+        lambdas = LambdaDefaults(
+            code=lambda_.Code.from_asset(str(assets.stage_function_code(self._outdir()))),
+            layers=(
+                lambda_.LayerVersion(
+                    self,
+                    "Dependencies",
+                    code=lambda_.Code.from_asset(str(_required_dir(LAMBDA_DEPS_DIR))),
+                    description="Pure-Python dependencies of the regiongate functions (gateway/lambda-requirements.txt)",
+                ),
+                lambda_.LayerVersion(
+                    self,
+                    "RegionConfig",
+                    code=lambda_.Code.from_asset(str(assets.stage_region_document(
+                        self._outdir(), region.deployment_id, gateway_config.runtime_document(region),
+                        RUNTIME_CONFIG_PATH.removeprefix("/opt/"),
+                    ))),
+                    description=f"regiongate {region.display_name} runtime configuration ({RUNTIME_CONFIG_PATH})",
+                ),
+            ),
+            vpc=network.vpc,
+            key=key,
+            architecture=sizing.lambda_architecture,
+            log_retention_days=sizing.log_retention_days,
+            log_group_prefix=log_prefix,
+        )
+        database_environment = {
+            "DB_HOST": store.instance.db_instance_endpoint_address,
+            "DB_PORT": str(DATABASE_PORT),
+            "DB_NAME": DATABASE_NAME,
+            "DB_SECRET_ARN": store.secret.secret_arn,
+        }
+        common_environment = {
+            "REGIONGATE_REGION_CODE": region.code,
+            "REGIONGATE_CONFIG_PATH": RUNTIME_CONFIG_PATH,
+            **database_environment,
+        }
+        pipeline = AuditPipeline(self, "AuditPipeline", key=key, lambdas=lambdas, environment=common_environment)
+        gateway = Gateway(
+            self,
+            "Gateway",
+            lambdas=lambdas,
+            environment={
+                **common_environment,
+                "AUDIT_QUEUE_URL": pipeline.queue.queue_url,
+                "PROVIDER_SECRET_ARN": secrets.provider_credentials.secret_arn,
+            },
+            memory_mb=sizing.lambda_memory_mb,
+            reserved_concurrency=sizing.reserved_concurrency,
+            certificate_arn=region.certificate_arn,
+            bedrock_grants=tuple(gateway_config.bedrock_grants(region)),
+        )
+        gateway.add_outputs(region.api_domain)
+
+        # Wiring: who may talk to whom, and who may read what.
+        for client in (gateway.security_group, pipeline.security_group):
+            store.security_group.add_ingress_rule(client, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL from regiongate functions")
+            client.add_egress_rule(store.security_group, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL audit store")
+            # AWS APIs (SQS, Secrets Manager, KMS) and in-region providers are reached over HTTPS via the NAT.
+            client.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to in-region AWS APIs and providers")
+        pipeline.queue.grant_send_messages(gateway.function)
+        secrets.provider_credentials.grant_read(gateway.function)
+        # Both functions sign in with the generated database credentials (TLS forced by the parameter group).
+        for function in (gateway.function, pipeline.writer):
+            store.secret.grant_read(function)
+        # Rotated every 30 days; the gateway and writer read the secret again when the database rejects the
+        # password they had (regiongate.store.postgres.RefreshingConnect).
+        rotation = SecretRotation(
+            self,
+            "AuditStoreRotation",
+            lambdas=lambdas,
+            secret=store.credentials_secret,
+            secret_attachment=store.secret,
+            database_security_group=store.security_group,
+            database_port=DATABASE_PORT,
+            # The secret to rotate is named in each event: no DB_SECRET_ARN, only the region and where to sign in.
+            environment={key: value for key, value in common_environment.items() if key != "DB_SECRET_ARN"},
+            rotate_after=DATABASE_SECRET_ROTATION,
+        )
+
+        self.console = None
+        self.image_repositories: dict[str, ImageRepository] = {}
+        if region.console:
+            self.console = self._add_console(region, images_lock, key, network, store, gateway, database_environment)
+        if region.hosted_zone:
+            self._add_dns(region, gateway)
+
+        # What each store holds (read by the residency report).
+        data_kinds.mark(store.instance, AUDIT_METADATA, GUARDRAIL_VIOLATIONS, SPEND_AND_USAGE, API_KEY_HASHES)
+        data_kinds.mark(store.credentials_secret, DATABASE_CREDENTIALS)
+        data_kinds.mark(store.log_group, DATABASE_LOGS)
+        data_kinds.mark(secrets.provider_credentials, PROVIDER_CREDENTIALS)
+        data_kinds.mark(pipeline.queue, AUDIT_EVENTS_IN_TRANSIT)
+        data_kinds.mark(pipeline.dead_letter_queue, AUDIT_EVENTS_IN_TRANSIT)
+        data_kinds.mark(network.flow_log_group, NETWORK_FLOW_LOGS)
+        data_kinds.mark(gateway.access_logs, LOAD_BALANCER_ACCESS_LOGS)
+        for function in (gateway.function, pipeline.writer, rotation.function):
+            data_kinds.mark(function.log_group, FUNCTION_LOGS)
+        if self.console is not None:
+            data_kinds.mark(self.console.log_group, CONSOLE_LOGS)
+        for repository in self.image_repositories.values():
+            data_kinds.mark(repository.repository, CONTAINER_IMAGES)
+
+        self.key = key
+        self.lambdas = lambdas
+        self.network = network
+        self.secrets = secrets
+        self.audit_store = store
+        self.audit_pipeline = pipeline
+        self.audit_store_rotation = rotation
+        self.gateway = gateway
+
+        # Read back by `regiongate summary` and the residency report from cdk.out alone.
+        self.template_options.metadata = {
+            "regiongate": {
+                "region_code": region.code,
+                "deployment_id": region.deployment_id,
+                "aws_region": region.aws_region,
+                "partition": region.partition,
+                "geography": region.geography,
+                "inference_regions": list(region.inference_regions),
+                "api_domain": region.api_domain,
+                "console_domain": region.console_domain,
+            }
+        }
+        for tag_key, tag_value in (
+            ("regiongate:geography", region.geography),
+            ("regiongate:region-code", region.code),
+            ("regiongate:stack", construct_id),
+        ):
+            Tags.of(self).add(tag_key, tag_value)
+
+
+    def _add_console(self, region, images_lock, key, network, store, gateway, database_environment) -> ConsoleService:
+        if images_lock is None:
+            images_lock = load_lock()
+        repository = ImageRepository(
+            self, "ConsoleImages", repository_name=images_lock.repository_for(CONSOLE_IMAGE), key=key
+        )
+        self.image_repositories[CONSOLE_IMAGE] = repository
+        image = images_lock.images.get(CONSOLE_IMAGE)
+        example_image = image is not None and image.is_example
+        console = ConsoleService(
+            self,
+            "Console",
+            deployment_id=region.deployment_id,
+            vpc=network.vpc,
+            key=key,
+            repository=repository.repository,
+            image_digest=images_lock.digest_for(CONSOLE_IMAGE),
+            # An example digest can never be pulled: deploy the service without tasks until the image is
+            # mirrored (the first deploy creates the repository `regiongate mirror` pushes into).
+            desired_count=0 if example_image else CONSOLE_TASKS,
+            availability_zones=region.console_availability_zones,
+            certificate_arn=region.console_certificate_arn,
+            access_logs=gateway.access_logs,
+            database_secret=store.credentials_secret,
+            database_environment=database_environment,
+            region_code=region.code,
+            log_retention_days=region.sizing.log_retention_days,
+        )
+        if example_image:
+            Annotations.of(console).add_warning_v2(
+                "regiongate:example-image",
+                f"images.lock.yaml pins an example console image ({image.source}): the console service is "
+                "deployed with 0 tasks. Run `regiongate mirror` (docs/mirror.md), then deploy again.",
+            )
+        store.security_group.add_ingress_rule(console.security_group, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL from the console")
+        console.security_group.add_egress_rule(store.security_group, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL audit store")
+        console.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to in-region AWS APIs")
+        CfnOutput(self, "ConsoleUrl", value=f"https://{region.console_domain}/", description="regional console")
+        return console
+
+    def _add_dns(self, region: RegionConfig, gateway: Gateway) -> None:
+        """Aliases only to this stack's own load balancers (in China, Route 53 aliases must stay in China)."""
+        zone = route53.PublicHostedZone(self, "HostedZone", zone_name=region.hosted_zone)
+        targets = [(region.api_domain, gateway.load_balancer)]
+        if self.console is not None:
+            targets.append((region.console_domain, self.console.load_balancer))
+        for index, (domain, load_balancer) in enumerate(targets):
+            route53.ARecord(
+                self,
+                f"Alias{index}",
+                zone=zone,
+                record_name=domain,
+                target=route53.RecordTarget.from_alias(route53_targets.LoadBalancerTarget(load_balancer)),
+            )
+        CfnOutput(self, "NameServers", value=Fn.join(",", zone.hosted_zone_name_servers or []))
+
+    def _outdir(self) -> str:
+        return Stage.of(self).outdir  # type: ignore[union-attr]  # every RegionStack lives in an App
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The configured zones: CDK would otherwise look them up in the account (needs credentials)."""
+        return list(self.region_config.availability_zones)
+
+
+def _required_dir(path: Path) -> Path:
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} is missing: run `make setup` (it builds the Lambda dependency layer)")
+    return path

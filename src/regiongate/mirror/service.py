@@ -1,0 +1,106 @@
+"""``regiongate mirror`` as a function: sources in, images copied, lock file updated."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Callable
+
+from regiongate.mirror.lock import IMAGE_NAME_RE, ImagesLock, LockedImage, load_lock, repository_name_for, write_lock
+from regiongate.mirror.copier import Copier, ImagePlan, ImageResult
+from regiongate.mirror.errors import MirrorError
+from regiongate.mirror.reference import ImageReference, parse_reference
+from regiongate.mirror.registry import RegistryClient, credentials_from_environment
+from regiongate.mirror.targets import Target
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    reference: ImageReference
+    repository: str
+
+
+def parse_source(text: str) -> SourceSpec:
+    """``console=ghcr.io/acme/console:1.4`` or ``ghcr.io/acme/console:1.4`` (name = last path part)."""
+    name, sep, ref_text = text.partition("=")
+    if not sep:
+        name, ref_text = "", text
+    reference = parse_reference(ref_text)
+    name = name or reference.repository.rsplit("/", 1)[-1]
+    if not IMAGE_NAME_RE.match(name):
+        raise MirrorError(
+            f"--source {text}: image name {name!r} must be lower-case letters, digits and . _ - ; "
+            "give it explicitly as NAME=REFERENCE (e.g. console=ghcr.io/acme/console:1.4)"
+        )
+    return SourceSpec(name=name, reference=reference, repository=repository_name_for(name))
+
+
+def default_source_client(ref: ImageReference) -> RegistryClient:
+    return RegistryClient(ref.registry, scheme=ref.scheme, credentials=credentials_from_environment(ref.registry))
+
+
+def mirror(
+    sources: list[SourceSpec],
+    target: Target,
+    *,
+    target_region: str,
+    lock_path: Path,
+    dry_run: bool = False,
+    source_client_for: Callable[[ImageReference], RegistryClient] | None = None,
+    out: IO[str] | None = None,
+    progress_stream: IO[str] | None = None,
+) -> list[ImagePlan | ImageResult]:
+    """Plan every image first (so a bad source or a missing repository fails before anything is written),
+    then copy them one by one, writing the lock after each so an interrupted run keeps what it finished."""
+    out = out if out is not None else sys.stdout
+    lock = load_lock(lock_path)
+    if lock.images and lock.target_region != target_region:
+        raise MirrorError(
+            f"{lock_path} pins images for {lock.target_region}, not {target_region}; use another --lock file "
+            "for another region"
+        )
+    names = [s.name for s in sources]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise MirrorError(f"image name(s) given more than once: {', '.join(duplicates)}")
+    clients: dict[str, RegistryClient] = {}
+
+    def client_for(ref: ImageReference) -> RegistryClient:
+        if ref.registry not in clients:
+            clients[ref.registry] = (source_client_for or default_source_client)(ref)
+        return clients[ref.registry]
+
+    copier = Copier(client_for, target, progress_stream=progress_stream)
+    print(f"Target: {target.description}", file=out)
+    plans = [copier.plan(s.name, s.reference, s.repository) for s in sources]
+    for plan in plans:
+        for line in plan.describe():
+            print(line, file=out)
+    if dry_run:
+        print("Dry run: nothing copied, lock file unchanged.", file=out)
+        return list(plans)
+    results: list[ImagePlan | ImageResult] = []
+    lock = ImagesLock(path=lock.path, target_region=target_region, images=lock.images, exists=lock.exists)
+    for plan in plans:
+        if plan.up_to_date:
+            print(f"{plan.name}: up to date ({plan.repository}@{plan.digest})", file=out)
+        result = copier.execute(plan)
+        if not plan.up_to_date:
+            print(
+                f"{plan.name}: mirrored {plan.repository}@{plan.digest} "
+                f"({result.uploaded_blobs} blobs, {result.uploaded_bytes} bytes uploaded; "
+                f"{result.skipped_blobs} already present; {result.pushed_manifests} manifests pushed)",
+                file=out,
+            )
+        lock = lock.with_image(
+            LockedImage(
+                name=plan.name, repository=plan.repository, source=str(plan.source), tag=plan.tag,
+                digest=plan.digest, media_type=plan.manifest.media_type,
+            )
+        )
+        write_lock(lock)
+        results.append(result)
+    print(f"Lock file: {lock.path}", file=out)
+    return results

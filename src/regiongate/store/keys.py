@@ -1,0 +1,220 @@
+"""Region-bound API keys: format, hashing, creation/listing/revocation and cached authentication.
+
+A key is ``rk-<region code>-<secret>`` with a 192-bit URL-safe secret. Only its SHA-256 is stored, with a
+short display prefix. Reusable without Lambda (the console and the CLI use it with any KeyStore).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Callable
+
+from regiongate.common.clock import Clock, utc_now
+from regiongate.contract.errors import InvalidApiKey, InvalidRequest, RegionMismatch
+from regiongate.store import KeyRecord, KeyStore
+
+SECRET_BYTES = 24  # 192 bits
+_KEY_RE = re.compile(r"^rk-([a-z]{2,8})-([A-Za-z0-9_-]{22,128})$")
+_ANY_PREFIX_RE = re.compile(r"^rk-([a-z]{2,8})-")
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+DISPLAY_CHARS = 6
+
+
+def generate_key(region_code: str) -> str:
+    return f"rk-{region_code}-{secrets.token_urlsafe(SECRET_BYTES)}"
+
+
+def hash_key(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8")).digest()
+
+
+def display_prefix(key: str) -> str:
+    match = _KEY_RE.match(key)
+    if not match:
+        raise ValueError("not a regiongate key")
+    return f"rk-{match.group(1)}-{match.group(2)[:DISPLAY_CHARS]}"
+
+
+def check_region(key: str, region_code: str) -> None:
+    """Refuse a key of another region before any lookup (403), a malformed one with 401."""
+    match = _ANY_PREFIX_RE.match(key)
+    if match and match.group(1) != region_code:
+        raise RegionMismatch(match.group(1), region_code)
+    if not _KEY_RE.match(key):
+        raise InvalidApiKey("the API key is malformed; keys look like rk-<region>-<secret>")
+
+
+def extract_key(headers: dict[str, str]) -> str:
+    """The key from ``Authorization: Bearer …`` or Azure's ``api-key:`` header."""
+    auth = headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.strip().partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise InvalidApiKey("use Authorization: Bearer <key>")
+        return value.strip()
+    api_key = headers.get("api-key")
+    if api_key:
+        return api_key.strip()
+    raise InvalidApiKey("no API key: send Authorization: Bearer <key> (or api-key: <key>)")
+
+
+def _check_id(value: str | None, what: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _ID_RE.match(value):
+        raise InvalidRequest(f"{what} must be 1 to 63 lower-case letters, digits, '.', '_' or '-'")
+    return value
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    key: str  # shown once
+    record: KeyRecord
+
+
+class KeyService:
+    """Create, list and revoke keys (the CLI and the console share it)."""
+
+    def __init__(self, store: KeyStore, clock: Clock = utc_now) -> None:
+        self.store = store
+        self.clock = clock
+
+    def create(
+        self,
+        *,
+        region_code: str,
+        org_id: str,
+        team_id: str | None = None,
+        user_id: str | None = None,
+        monthly_budget_usd: Decimal | None = None,
+        model_allowlist: tuple[str, ...] | None = None,
+        expires_at: datetime | None = None,
+    ) -> CreatedKey:
+        if not re.match(r"^[a-z]{2,8}$", region_code or ""):
+            raise InvalidRequest("region code must be 2 to 8 lower-case letters")
+        _check_id(org_id, "org")
+        if not org_id:
+            raise InvalidRequest("org is required")
+        _check_id(team_id, "team")
+        _check_id(user_id, "user")
+        _check_budget(monthly_budget_usd)
+        key = generate_key(region_code)
+        record = KeyRecord(
+            key_id="key_" + secrets.token_hex(8),
+            key_hash=hash_key(key),
+            display_prefix=display_prefix(key),
+            region=region_code,
+            org_id=org_id,
+            team_id=team_id,
+            user_id=user_id,
+            monthly_budget_usd=monthly_budget_usd,
+            model_allowlist=tuple(model_allowlist) if model_allowlist else None,
+            expires_at=expires_at,
+            created_at=self.clock(),
+            revoked_at=None,
+        )
+        self.store.ensure_org(org_id)
+        self.store.insert_key(record)
+        return CreatedKey(key=key, record=record)
+
+    def list(self, *, region_code: str | None = None, org_id: str | None = None) -> list[KeyRecord]:
+        return self.store.list_keys(region=region_code, org_id=org_id)
+
+    def revoke(self, key_id: str) -> bool:
+        return self.store.revoke_key(key_id, self.clock())
+
+    def update(
+        self,
+        key_id: str,
+        *,
+        region_code: str,
+        org_id: str | None = None,
+        monthly_budget_usd: Decimal | None,
+        model_allowlist: tuple[str, ...] | None,
+        expires_at: datetime | None,
+    ) -> bool:
+        """Change budget, model allowlist and expiry of an unrevoked key (of ``org_id``, unless None).
+
+        False when no such key is active; the gateway sees the change once its key cache expires."""
+        _check_budget(monthly_budget_usd)
+        return self.store.update_key_settings(
+            key_id,
+            region=region_code,
+            org_id=org_id,
+            monthly_budget_usd=monthly_budget_usd,
+            model_allowlist=tuple(model_allowlist) if model_allowlist else None,
+            expires_at=expires_at,
+        )
+
+
+def _check_budget(monthly_budget_usd: Decimal | None) -> None:
+    if monthly_budget_usd is not None and (not monthly_budget_usd.is_finite() or monthly_budget_usd < 0):
+        raise InvalidRequest("budget must be a non-negative amount of USD")
+
+
+class KeyAuthenticator:
+    """Resolves a presented key to its record, caching lookups (positive and negative) for ``ttl`` seconds.
+
+    A revoked key therefore stops working within ``ttl``. Expiry and revocation are checked on every
+    request against the cached record's timestamps.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(
+        self,
+        store: KeyStore,
+        region_code: str,
+        ttl_seconds: float,
+        monotonic: Callable[[], float] = time.monotonic,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.store = store
+        self.region_code = region_code
+        self.ttl = ttl_seconds
+        self.monotonic = monotonic
+        self.clock = clock
+        self._cache: dict[bytes, tuple[float, KeyRecord | None]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, headers: dict[str, str]) -> KeyRecord:
+        key = extract_key(headers)
+        check_region(key, self.region_code)
+        digest = hash_key(key)
+        now = self.monotonic()
+        with self._lock:
+            cached = self._cache.get(digest)
+        if cached is not None and cached[0] > now:
+            record = cached[1]
+        else:
+            record = self.store.find_key_by_hash(digest)
+            ttl = self.ttl if record is not None else min(self.ttl, 5.0)
+            with self._lock:
+                if len(self._cache) >= self.MAX_ENTRIES:
+                    self._cache.clear()
+                self._cache[digest] = (now + ttl, record)
+        if record is None or record.region != self.region_code:
+            raise InvalidApiKey("the API key is not valid")
+        current = self.clock()
+        if record.revoked_at is not None and record.revoked_at <= current:
+            raise InvalidApiKey("the API key has been revoked")
+        if record.expires_at is not None and record.expires_at <= current:
+            raise InvalidApiKey("the API key has expired")
+        return record
+
+    def forget(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+
+__all__ = [
+    "CreatedKey", "KeyAuthenticator", "KeyService", "check_region", "display_prefix", "extract_key",
+    "generate_key", "hash_key",
+]

@@ -1,0 +1,408 @@
+"""PostgreSQL implementation of the Store (pg8000, pure Python), with a small thread-safe connection pool."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import ssl
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from regiongate.audit.runtime.events import parse_event
+from regiongate.common.clock import Clock, utc_now
+from regiongate.store import KeyRecord, SpendRow, rollup_scopes
+from regiongate.store import migrate as migrations
+
+T = TypeVar("T")
+_BATCH = 500  # events per INSERT statement (one JSON parameter holding the rows)
+_AUDIT_COLUMNS = (
+    "request_id", "created_at", "region", "endpoint", "key_id", "org_id", "team_id", "user_id", "model", "provider",
+    "input_tokens", "output_tokens", "cost_usd", "total_ms", "upstream_ms", "status", "error_type", "is_stream",
+    "guardrail",
+)
+_KEY_COLUMNS = (
+    "key_id, key_hash, display_prefix, region, org_id, team_id, user_id, monthly_budget_usd, model_allowlist, "
+    "expires_at, created_at, revoked_at"
+)
+_AUDIT_TYPES = {
+    "request_id": "uuid", "created_at": "timestamptz", "input_tokens": "integer", "output_tokens": "integer",
+    "cost_usd": "numeric", "total_ms": "numeric", "upstream_ms": "numeric", "status": "smallint", "is_stream": "boolean",
+}
+_INSERT_AUDIT = (
+    f"INSERT INTO audit_events ({', '.join(c if c != 'is_stream' else 'stream' for c in _AUDIT_COLUMNS)}) "
+    f"SELECT {', '.join(_AUDIT_COLUMNS)} FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r("
+    + ", ".join(f"{c} {_AUDIT_TYPES.get(c, 'text')}" for c in _AUDIT_COLUMNS)
+    + ") ON CONFLICT DO NOTHING RETURNING CAST(request_id AS text)"
+)
+_UPSERT_SPEND = (
+    "INSERT INTO daily_spend (day, scope, scope_id, requests, input_tokens, output_tokens, cost_usd) "
+    "SELECT day, scope, scope_id, requests, input_tokens, output_tokens, cost_usd FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
+    "AS r(day date, scope text, scope_id text, requests bigint, input_tokens bigint, output_tokens bigint, cost_usd numeric) "
+    "ON CONFLICT (scope, scope_id, day) DO UPDATE SET "
+    "requests = daily_spend.requests + EXCLUDED.requests, "
+    "input_tokens = daily_spend.input_tokens + EXCLUDED.input_tokens, "
+    "output_tokens = daily_spend.output_tokens + EXCLUDED.output_tokens, "
+    "cost_usd = daily_spend.cost_usd + EXCLUDED.cost_usd"
+)
+_INSERT_VIOLATIONS = (
+    "INSERT INTO guardrail_violations (request_id, created_at, key_id, org_id, detector, action, message) "
+    "SELECT request_id, created_at, key_id, org_id, detector, action, message FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
+    "AS r(request_id uuid, created_at timestamptz, key_id text, org_id text, detector text, action text, message text) "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+def _json(rows: list[dict[str, Any]]) -> str:
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+
+
+def _audit_row(e: Mapping[str, Any]) -> dict[str, Any]:
+    """One parsed event as a JSON object for ``_INSERT_AUDIT``: decimals, times and milliseconds as text, so
+    PostgreSQL reads them with its own input functions (exact, as the typed parameters were)."""
+    row = {c: e[c] for c in _AUDIT_COLUMNS if c != "is_stream"}
+    row["is_stream"] = e["stream"]
+    row["created_at"] = e["created_at"].isoformat()
+    row["cost_usd"] = str(e["cost_usd"])
+    for name in ("total_ms", "upstream_ms"):
+        if row[name] is not None:
+            row[name] = str(row[name])
+    return row
+
+
+@dataclass(frozen=True)
+class ConnectionParams:
+    host: str
+    port: int
+    database: str
+    user: str
+    password: str | None
+    ssl_mode: str = "disable"  # disable | require | verify-full
+    ca_bundle: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> "ConnectionParams":
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgres", "postgresql"):
+            raise ValueError("DATABASE_URL must start with postgresql://")
+        query = parse_qs(parts.query)
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            database=unquote(parts.path.lstrip("/")) or "postgres",
+            user=unquote(parts.username or "postgres"),
+            password=unquote(parts.password) if parts.password is not None else None,
+            ssl_mode=query.get("sslmode", ["disable"])[0],
+        )
+
+    def connect(self):
+        import pg8000.native
+
+        context: Any = None
+        if self.ssl_mode in ("require", "verify-ca", "verify-full"):
+            context = ssl.create_default_context(cafile=self.ca_bundle) if self.ca_bundle else ssl.create_default_context()
+            if self.ssl_mode == "require" and not self.ca_bundle:
+                # Encrypted, not authenticated (RDS's CA is not in the default trust store): set DB_CA_BUNDLE.
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+        return pg8000.native.Connection(
+            user=self.user, password=self.password, host=self.host, port=self.port, database=self.database,
+            ssl_context=context, timeout=30, application_name="regiongate",
+        )
+
+
+class ConnectionPool:
+    """Up to ``size`` connections, created on demand; a connection that raised is discarded."""
+
+    def __init__(self, connect: Callable[[], Any], size: int = 4) -> None:
+        self._connect = connect
+        self._idle: "queue.LifoQueue[Any]" = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(size)
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Any]:
+        self._slots.acquire()
+        conn = None
+        try:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._connect()
+            yield conn
+        except BaseException:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+                conn = None
+            raise
+        finally:
+            if conn is not None:
+                self._idle.put(conn)
+            self._slots.release()
+
+    def close(self) -> None:
+        while True:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            with contextlib.suppress(Exception):
+                conn.close()
+
+
+def _key(row: Sequence[Any]) -> KeyRecord:
+    return KeyRecord(
+        key_id=row[0], key_hash=bytes(row[1]), display_prefix=row[2], region=row[3], org_id=row[4], team_id=row[5],
+        user_id=row[6], monthly_budget_usd=row[7], model_allowlist=tuple(row[8]) if row[8] is not None else None,
+        expires_at=row[9], created_at=row[10], revoked_at=row[11],
+    )
+
+
+PASSWORD_REJECTED = "28P01"  # SQLSTATE invalid_password
+
+
+def password_rejected(exc: BaseException) -> bool:
+    """Whether PostgreSQL refused the sign-in because of the password (pg8000 puts the fields in args[0])."""
+    from pg8000.exceptions import DatabaseError
+
+    if not isinstance(exc, DatabaseError) or not exc.args:
+        return False
+    fields = exc.args[0]
+    return isinstance(fields, dict) and fields.get("C") == PASSWORD_REJECTED
+
+
+class RefreshingConnect:
+    """Opens connections with parameters loaded once, and loads them again once when PostgreSQL rejects the
+    password: after a rotation of the database secret, new connections sign in with the new password while
+    open ones keep working. ``load`` reads the secret; it runs at the first connection, not at construction."""
+
+    def __init__(self, load: Callable[[], ConnectionParams]) -> None:
+        self._load = load
+        self._params: ConnectionParams | None = None
+        self._lock = threading.Lock()
+
+    def _current(self) -> ConnectionParams:
+        with self._lock:
+            if self._params is None:
+                self._params = self._load()
+            return self._params
+
+    def __call__(self) -> Any:
+        params = self._current()
+        try:
+            return params.connect()
+        except Exception as exc:
+            if not password_rejected(exc):
+                raise
+        with self._lock:
+            if self._params is params:  # another thread may have reloaded already
+                self._params = self._load()
+            params = self._params
+        return params.connect()  # a second rejection is raised to the caller
+
+
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    from pg8000.exceptions import InterfaceError
+
+    return (InterfaceError, ConnectionError, TimeoutError)
+
+
+class PostgresStore:
+    def __init__(self, pool: ConnectionPool, clock: Clock = utc_now) -> None:
+        self.pool = pool
+        self.clock = clock
+        self._known_partitions: set[date] = set()
+
+    def _run(self, work: Callable[[Any], T]) -> T:
+        """Run ``work`` on a pooled connection; once more on a fresh one if the pooled one was dead (the
+        database restarted or closed an idle connection between Lambda invocations). Only for idempotent work."""
+        errors = _connection_errors()
+        for attempt in (0, 1):
+            try:
+                with self.pool.connection() as conn:
+                    return work(conn)
+            except errors:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    # --- schema -----------------------------------------------------------------------------------------
+    def migrate(self) -> list[int]:
+        with self.pool.connection() as conn:
+            return migrations.migrate(conn)
+
+    def maintain(self, retention_months: int, today: date | None = None) -> list[str]:
+        """Partitions for ``today``'s month and the next; drop what is older than the retention (``today``
+        defaults to the store's clock, in UTC, like every event's partition)."""
+        day = today or self.clock().astimezone(timezone.utc).date()
+        with self.pool.connection() as conn:
+            return migrations.maintain(conn, retention_months, day)
+
+    # --- keys and orgs ------------------------------------------------------------------------------------
+    def ensure_org(self, org_id: str) -> None:
+        with self.pool.connection() as conn:
+            conn.run("INSERT INTO orgs (org_id) VALUES (:o) ON CONFLICT DO NOTHING", o=org_id)
+
+    def set_org_budget(self, org_id: str, monthly_budget_usd: Decimal | None) -> None:
+        with self.pool.connection() as conn:
+            conn.run(
+                "INSERT INTO orgs (org_id, monthly_budget_usd) VALUES (:o, :b) "
+                "ON CONFLICT (org_id) DO UPDATE SET monthly_budget_usd = EXCLUDED.monthly_budget_usd",
+                o=org_id, b=monthly_budget_usd,
+            )
+
+    def org_budget(self, org_id: str) -> Decimal | None:
+        rows = self._run(lambda conn: conn.run("SELECT monthly_budget_usd FROM orgs WHERE org_id = :o", o=org_id))
+        return rows[0][0] if rows else None
+
+    def insert_key(self, record: KeyRecord) -> None:
+        with self.pool.connection() as conn:
+            conn.run(
+                f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (:key_id, :key_hash, :display_prefix, :region, :org_id, "
+                ":team_id, :user_id, :budget, CAST(:allow AS text[]), :expires_at, :created_at, :revoked_at)",
+                key_id=record.key_id, key_hash=record.key_hash, display_prefix=record.display_prefix,
+                region=record.region, org_id=record.org_id, team_id=record.team_id, user_id=record.user_id,
+                budget=record.monthly_budget_usd, allow=list(record.model_allowlist) if record.model_allowlist else None,
+                expires_at=record.expires_at, created_at=record.created_at, revoked_at=record.revoked_at,
+            )
+
+    def find_key_by_hash(self, key_hash: bytes) -> KeyRecord | None:
+        rows = self._run(lambda conn: conn.run(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = :h", h=key_hash))
+        return _key(rows[0]) if rows else None
+
+    def list_keys(self, *, region: str | None = None, org_id: str | None = None) -> list[KeyRecord]:
+        with self.pool.connection() as conn:
+            rows = conn.run(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE (CAST(:r AS text) IS NULL OR region = :r) "
+                "AND (CAST(:o AS text) IS NULL OR org_id = :o) ORDER BY created_at, key_id",
+                r=region, o=org_id,
+            )
+        return [_key(row) for row in rows]
+
+    def revoke_key(self, key_id: str, at: datetime) -> bool:
+        with self.pool.connection() as conn:
+            rows = conn.run(
+                "UPDATE api_keys SET revoked_at = :t WHERE key_id = :k AND revoked_at IS NULL RETURNING key_id",
+                t=at, k=key_id,
+            )
+        return bool(rows)
+
+    def update_key_settings(
+        self,
+        key_id: str,
+        *,
+        region: str,
+        org_id: str | None,
+        monthly_budget_usd: Decimal | None,
+        model_allowlist: tuple[str, ...] | None,
+        expires_at: datetime | None,
+    ) -> bool:
+        with self.pool.connection() as conn:
+            rows = conn.run(
+                "UPDATE api_keys SET monthly_budget_usd = :b, model_allowlist = CAST(:m AS text[]), expires_at = :x "
+                "WHERE key_id = :k AND region = :r AND (CAST(:o AS text) IS NULL OR org_id = :o) AND revoked_at IS NULL "
+                "RETURNING key_id",
+                b=monthly_budget_usd, m=list(model_allowlist) if model_allowlist else None, x=expires_at, k=key_id,
+                r=region, o=org_id,
+            )
+        return bool(rows)
+
+    # --- audit and spend ----------------------------------------------------------------------------------
+    def write_audit_events(self, events: Sequence[Mapping[str, Any]]) -> int:
+        """One transaction per batch: a multi-row insert that skips request ids already written, then the
+        rollups and violations of the rows actually inserted (so a redelivery never double-counts)."""
+        parsed = [parse_event(e) for e in events]
+        if not parsed:
+            return 0
+
+        def write(conn: Any) -> int:
+            for month in {migrations.month_start(e["created_at"].date()) for e in parsed} - self._known_partitions:
+                migrations.ensure_partition(conn, month)
+                self._known_partitions.add(month)
+            new = 0
+            conn.run("BEGIN")
+            try:
+                for start in range(0, len(parsed), _BATCH):
+                    new += self._write_batch(conn, parsed[start:start + _BATCH])
+                conn.run("COMMIT")
+            except _connection_errors():
+                raise  # nothing to roll back on a dead connection; the server discarded the transaction
+            except BaseException:
+                conn.run("ROLLBACK")
+                raise
+            return new
+
+        return self._run(write)  # safe to repeat: inserts skip request ids already written
+
+    @staticmethod
+    def _write_batch(conn: Any, batch: list[dict[str, Any]]) -> int:
+        # Three fixed statements, each with one JSON parameter (the rows): the SQL text never depends on the
+        # batch size, so pg8000's per-character placeholder parser (quadratic in the number of named
+        # parameters) and PostgreSQL's parse and plan stay constant per batch instead of growing with it.
+        unique: dict[str, dict[str, Any]] = {}
+        for e in batch:
+            unique.setdefault(e["request_id"], e)  # the same message twice in one batch
+        inserted = conn.run(_INSERT_AUDIT, rows=_json([_audit_row(e) for e in unique.values()]))
+        written = [unique[row[0]] for row in inserted]
+        if not written:
+            return 0
+        rollups: dict[tuple, list] = {}
+        violations = []
+        for e in written:
+            for scope, scope_id in rollup_scopes(e):
+                row = rollups.setdefault((e["created_at"].date(), scope, scope_id), [0, 0, 0, Decimal(0)])
+                row[0] += 1
+                row[1] += e["input_tokens"]
+                row[2] += e["output_tokens"]
+                row[3] += e["cost_usd"]
+            violations += [(e, v) for v in e["violations"]]
+        if rollups:
+            conn.run(_UPSERT_SPEND, rows=_json([
+                {"day": day.isoformat(), "scope": scope, "scope_id": scope_id, "requests": requests,
+                 "input_tokens": tokens_in, "output_tokens": tokens_out, "cost_usd": str(cost)}
+                for (day, scope, scope_id), (requests, tokens_in, tokens_out, cost) in rollups.items()
+            ]))
+        if violations:
+            conn.run(_INSERT_VIOLATIONS, rows=_json([
+                {"request_id": e["request_id"], "created_at": e["created_at"].isoformat(), "key_id": e["key_id"],
+                 "org_id": e["org_id"], "detector": v["detector"], "action": v["action"], "message": v["message"]}
+                for e, v in violations
+            ]))
+        return len(written)
+
+    def month_spend(self, scope: str, scope_id: str, month: date) -> Decimal:
+        start = migrations.month_start(month)
+        rows = self._run(lambda conn: conn.run(
+            "SELECT COALESCE(SUM(cost_usd), 0) FROM daily_spend WHERE scope = :s AND scope_id = :i "
+            "AND day >= :a AND day < :b",
+            s=scope, i=scope_id, a=start, b=migrations.add_months(start, 1),
+        ))
+        return Decimal(rows[0][0])
+
+    def spend(self, *, scope: str, scope_id: str | None = None, since: date | None = None) -> list[SpendRow]:
+        with self.pool.connection() as conn:
+            rows = conn.run(
+                "SELECT day, scope, scope_id, requests, input_tokens, output_tokens, cost_usd FROM daily_spend "
+                "WHERE scope = :s AND (CAST(:i AS text) IS NULL OR scope_id = :i) AND (CAST(:d AS date) IS NULL OR day >= :d) "
+                "ORDER BY day, scope_id",
+                s=scope, i=scope_id, d=since,
+            )
+        return [SpendRow(r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5]), Decimal(r[6])) for r in rows]
+
+
+def connection_params(settings: Any, secret_fetcher: Callable[[str], Mapping[str, Any]] | None = None) -> ConnectionParams:
+    """From ``DATABASE_URL`` locally, or DB_HOST/DB_PORT/DB_NAME + the RDS secret (TLS required) in AWS."""
+    if settings.database_url:
+        return ConnectionParams.from_url(settings.database_url)
+    if secret_fetcher is None:
+        raise ValueError("DB_SECRET_ARN is set but no secret fetcher was given")
+    secret = secret_fetcher(settings.db_secret_arn)
+    return ConnectionParams(
+        host=settings.db_host, port=settings.db_port, database=settings.db_name, user=secret["username"],
+        password=secret["password"], ssl_mode="verify-full" if settings.db_ca_bundle else "require",
+        ca_bundle=settings.db_ca_bundle,
+    )

@@ -1,0 +1,82 @@
+"""Our own stacks against the pack: zero open findings, only the reasoned acknowledgements, a complete report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk import App
+
+from regiongate.config.regions import load_catalogue
+from regiongate.residency import ResidencyPolicy, evaluate_template
+from regiongate.residency.pack import PLUGIN_NAME
+from regiongate.residency.report import build_report
+from regiongate.infra.app import build_app, cdk_json_context
+
+pytestmark = pytest.mark.xdist_group("residency-app")
+
+STACKS = ("Eu", "Cn")  # one commercial stack and the China stack (with the console)
+# (construct path below the stack, rule): every residency acknowledgement we accept on our regiongate.infra.
+EXPECTED_ACKNOWLEDGEMENTS = {("Gateway/AccessLogs", "StoresEncryptedWithStackKey")}
+
+
+@pytest.fixture(scope="module")
+def assembly(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ours") / "cdk.out"
+    app = App(outdir=str(out), context={**cdk_json_context(), "stacks": ",".join(STACKS)})
+    catalogue = load_catalogue()
+    stacks = build_app(app, catalogue)
+    app.synth()  # raises on any unacknowledged residency (or AwsSolutions) finding
+    return out, catalogue, stacks
+
+
+def _residency_report(out) -> dict:
+    document = json.loads((out / "validation-report.json").read_text())
+    return next(p for p in document["pluginReports"] if p["pluginName"] == PLUGIN_NAME)
+
+
+def test_no_open_residency_findings_and_only_expected_acknowledgements(assembly):
+    out, _, _ = assembly
+    report = _residency_report(out)
+    assert report["conclusion"] == "success" and report["violations"] == []
+    found = set()
+    for suppressed in report["suppressedViolations"]:
+        stack, path = suppressed["acknowledgedAt"].split("/", 1)
+        assert stack in STACKS
+        assert len(suppressed["reason"]) >= 60, f"{path}: reason too short to be specific"
+        found.add((path, suppressed["ruleName"]))
+    assert found == EXPECTED_ACKNOWLEDGEMENTS
+
+
+def test_rules_on_the_templates_find_only_the_acknowledged_bucket(assembly):
+    out, catalogue, _ = assembly
+    for name in STACKS:
+        template = json.loads((out / f"{name}.template.json").read_text())
+        findings = evaluate_template(template, ResidencyPolicy.from_region(catalogue.by_stack_name(name)))
+        assert [(f.rule_id, f.logical_id.startswith("GatewayAccessLogs")) for f in findings] == [
+            ("StoresEncryptedWithStackKey", True)
+        ]
+
+
+def test_report_of_our_stacks(assembly):
+    out, catalogue, _ = assembly
+    report = build_report(out, None, catalogue)
+    by_name = {s.name: s for s in report.stacks}
+    assert set(by_name) == set(STACKS)
+    for stack in report.stacks:
+        assert stack.open_findings == [] and len(stack.acknowledgements) == 1
+        assert stack.unclassified == [], "every stateful resource of our stacks says what it holds"
+        kinds = {kind for item in stack.stored for kind in item.kinds}
+        assert {"audit-metadata", "provider-credentials", "function-logs", "load-balancer-access-logs"} <= kinds
+        database = next(i for i in stack.stored if "audit-metadata" in i.kinds)
+        assert database.resource_type == "AWS::RDS::DBInstance"
+        assert database.key.startswith(f"stack key alias/regiongate/{catalogue.by_stack_name(stack.name).code}")
+        assert "automated backups 14 days" in database.retention
+        labels = [[node.label for node in chain] for chain in stack.flow.chains]
+        assert ["Client", "Application Load Balancer", "Gateway (Lambda)", "Providers"] in labels
+        assert ["Gateway (Lambda)", "Queue (SQS)", "Writer (Lambda)", "Audit store (RDS)"] in labels
+    eu_providers = next(n for c in by_name["Eu"].flow.chains for n in c if n.id == "providers")
+    assert eu_providers.detail.startswith("Bedrock eu-central-1")
+    assert ["Client", "Application Load Balancer", "Console (ECS)", "Audit store (RDS)"] in [
+        [node.label for node in chain] for chain in by_name["Cn"].flow.chains
+    ]

@@ -1,0 +1,3 @@
+"""Fixtures: the synthesized app (tests/fixtures/synth.py)."""
+
+from tests.fixtures.synth import *  # noqa: F403

@@ -1,0 +1,61 @@
+"""``regiongate db migrate`` and ``regiongate keys create|list|revoke|org-budget`` against the real PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+
+from regiongate.store.keys import hash_key
+from regiongate.cli.main import main
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def cli(monkeypatch, database_url, pg_store, capsys):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_db_migrate_is_idempotent(cli):
+    code, out, _ = cli("db", "migrate")
+    assert code == 0 and "up to date" in out
+
+
+def test_keys_lifecycle(cli, pg_store):
+    code, out, err = cli("keys", "create", "--region", "eu", "--org", "acme", "--team", "ml", "--user", "ana",
+                         "--budget-usd", "12.5", "--models", "gpt-4o,claude-3-7-sonnet", "--expires-days", "30")
+    assert code == 0
+    key = out.strip()
+    assert re.fullmatch(r"rk-eu-[A-Za-z0-9_-]{32}", key)
+    key_id = re.search(r"key id (key_[0-9a-f]{16})", err).group(1)
+    record = pg_store.find_key_by_hash(hash_key(key))
+    assert record.key_id == key_id and record.monthly_budget_usd == Decimal("12.5")
+    assert record.model_allowlist == ("gpt-4o", "claude-3-7-sonnet") and record.expires_at is not None
+
+    code, out, _ = cli("keys", "list", "--org", "acme")
+    assert code == 0 and key_id in out and key not in out and "active" in out and key[:12] in out
+
+    assert cli("keys", "revoke", key_id)[0] == 0
+    assert "revoked" in cli("keys", "list")[1]
+    assert cli("keys", "revoke", key_id)[0] == 1
+
+    assert cli("keys", "org-budget", "--org", "acme", "--budget-usd", "100")[0] == 0
+    assert pg_store.org_budget("acme") == Decimal("100")
+
+
+def test_keys_create_refuses_unknown_region_model_and_bad_ids(cli):
+    code, _, err = cli("keys", "create", "--region", "mars", "--org", "acme")
+    assert code == 2 and "no such region" in err
+    code, _, err = cli("keys", "create", "--region", "eu", "--org", "acme", "--models", "gpt-9")
+    assert code == 2 and "unknown model" in err
+    code, _, err = cli("keys", "create", "--region", "eu", "--org", "Acme Corp")
+    assert code == 2 and "org must be" in err

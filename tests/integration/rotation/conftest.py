@@ -1,0 +1,3 @@
+"""Fixtures: PostgreSQL per worker (tests/fixtures/gateway_db.py)."""
+
+from tests.fixtures.gateway_db import *  # noqa: F403

@@ -1,0 +1,3 @@
+"""Fixtures: a PostgreSQL database per xdist worker (tests/fixtures/gateway_db.py)."""
+
+from tests.fixtures.gateway_db import *  # noqa: F403

@@ -1,0 +1,184 @@
+"""regions.<code>.gateway: validation at synth time, the runtime document and the exact Bedrock grants."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import yaml
+
+from regiongate.config.regions import DEFAULT_CONFIG_PATH, ConfigError, parse_catalogue
+from regiongate.config.gateway import PROFILE_DESTINATIONS, BedrockGrant, bedrock_grants, host_allowed, runtime_document
+
+RAW = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+
+
+def catalogue_with(code: str, edit) -> object:
+    data = copy.deepcopy(RAW)
+    edit(data["regions"][code]["gateway"])
+    return parse_catalogue(data, "regions.yaml")
+
+
+def refused(code: str, edit) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        catalogue_with(code, edit)
+    return info.value
+
+
+def test_shipped_catalogue_is_valid_and_every_region_has_a_gateway():
+    catalogue = parse_catalogue(copy.deepcopy(RAW))
+    assert [r.code for r in catalogue.regions] == ["eu", "us", "sg", "cn"]
+    assert all(r.gateway is not None for r in catalogue.regions)
+
+
+def test_global_profile_is_refused_naming_the_key():
+    def edit(g):
+        g["models"][0]["target"] = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+    error = refused("eu", edit)
+    assert error.key == "regions.eu.gateway.models[0].target"
+    assert "global inference profile" in error.problem
+
+
+def test_geography_profile_wider_than_inference_regions_is_refused_with_the_single_region_id():
+    def edit(g):
+        g["models"][0]["target"] = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"  # includes London and Zurich
+
+    error = refused("eu", edit)
+    assert "eu-central-2" in error.problem and "eu-west-2" in error.problem
+    assert "'anthropic.claude-sonnet-4-5-20250929-v1:0'" in error.problem
+
+
+def test_singapore_refuses_every_apac_profile():
+    for profile in [p for p in PROFILE_DESTINATIONS if p.startswith("apac.")]:
+        def edit(g, profile=profile):
+            g["models"][0]["target"] = profile
+
+        assert "outside this region's inference_regions" in refused("sg", edit).problem
+
+
+def test_unknown_profile_is_refused():
+    def edit(g):
+        g["models"][0]["target"] = "eu.anthropic.claude-opus-9-v1:0"
+
+    assert "does not know" in refused("eu", edit).problem
+
+
+def test_bedrock_provider_in_china_is_refused():
+    def edit(g):
+        g["providers"].append({"name": "bedrock-cn", "type": "bedrock", "aws_region": "cn-north-1"})
+
+    error = refused("cn", edit)
+    assert error.key == "regions.cn.gateway.providers[2].type"
+    assert "aws-cn" in error.problem and "openai_compatible" in error.problem
+
+
+def test_bedrock_provider_outside_inference_regions_is_refused():
+    def edit(g):
+        g["providers"][0]["aws_region"] = "eu-west-2"
+
+    error = refused("eu", edit)
+    assert error.key == "regions.eu.gateway.providers[0].aws_region"
+    assert "eu-central-1, eu-west-1, eu-west-3, eu-north-1" in error.problem
+
+
+@pytest.mark.parametrize("deployment_type", ["GlobalStandard", "GlobalProvisionedManaged", "GlobalBatch"])
+def test_azure_global_deployments_are_refused(deployment_type):
+    def edit(g):
+        g["models"][3]["deployment_type"] = deployment_type
+
+    error = refused("eu", edit)
+    assert error.key == "regions.eu.gateway.models[3].deployment_type"
+    assert "Global deployments" in error.problem and "DataZoneStandard" in error.problem
+
+
+def test_azure_data_zone_is_refused_where_there_is_none():
+    def edit(g):
+        g["models"][3]["deployment_type"] = "DataZoneStandard"
+
+    assert "APAC has no Azure data zone" in refused("sg", edit).problem
+
+
+def test_azure_location_must_match_the_promise():
+    def edit(g):
+        g["providers"][1]["location"] = "japaneast"
+
+    error = refused("sg", edit)
+    assert "valid: southeastasia" in error.problem
+
+    def edit_eu(g):
+        g["providers"][1]["location"] = "uksouth"
+
+    assert "uksouth" in refused("eu", edit_eu).problem
+
+
+def test_openai_compatible_host_must_be_allowlisted():
+    def edit(g):
+        g["providers"][0]["base_url"] = "https://api.openai.com/v1"
+
+    error = refused("cn", edit)
+    assert error.key == "regions.cn.gateway.providers[0].base_url"
+    assert "allowed_hosts" in error.problem
+
+
+def test_plain_http_upstream_is_refused():
+    def edit(g):
+        g["providers"][0]["base_url"] = "http://dashscope.aliyuncs.com/v1"
+
+    assert "https://" in refused("cn", edit).problem
+
+
+@pytest.mark.parametrize(
+    "edit, key",
+    [
+        (lambda g: g.update(colour="red"), "regions.eu.gateway.colour"),
+        (lambda g: g["models"][0].update(input_usd_per_mtok="three"), "regions.eu.gateway.models[0].input_usd_per_mtok"),
+        (lambda g: g["models"][0].update(output_usd_per_mtok=-1), "regions.eu.gateway.models[0].output_usd_per_mtok"),
+        (lambda g: g["models"][0].update(provider="nope"), "regions.eu.gateway.models[0].provider"),
+        (lambda g: g["models"].append(dict(g["models"][0])), "regions.eu.gateway.models[5].name"),
+        (lambda g: g["guardrails"]["detectors"].append({"type": "regex", "pattern": "(", "action": "block"}),
+         "regions.eu.gateway.guardrails.detectors[2].pattern"),
+        (lambda g: g["guardrails"]["detectors"].append({"type": "luhn", "action": "block"}),
+         "regions.eu.gateway.guardrails.detectors[2].type"),
+        (lambda g: g["guardrails"].update(max_request_bytes=2_000_000), "regions.eu.gateway.guardrails.max_request_bytes"),
+        (lambda g: g["guardrails"].update(model_allowlist=["gpt-5"]), "regions.eu.gateway.guardrails.model_allowlist[0]"),
+        (lambda g: g.update(org_guardrails={"acme": {"max_input_tokens": 0}}), "regions.eu.gateway.org_guardrails.acme.max_input_tokens"),
+    ],
+)
+def test_mistakes_name_the_key(edit, key):
+    assert refused("eu", edit).key == key
+
+
+def test_host_allowlist_wildcards_match_subdomains_only():
+    assert host_allowed("a.example.com", ("*.example.com",))
+    assert not host_allowed("example.com", ("*.example.com",))
+    assert not host_allowed("evilexample.com", ("*.example.com",))
+    assert host_allowed("API.example.com", ("api.example.com",))
+
+
+def test_profile_grants_the_profile_at_home_and_the_model_in_every_destination(catalogue):
+    grants = bedrock_grants(catalogue.region("eu"))
+    profile = "eu.anthropic.claude-3-7-sonnet-20250219-v1:0"
+    assert BedrockGrant("eu-central-1", "inference-profile", profile) in grants
+    model_regions = {g.aws_region for g in grants if g.resource_id == "anthropic.claude-3-7-sonnet-20250219-v1:0"}
+    assert model_regions == set(PROFILE_DESTINATIONS[profile])
+    assert all(g.aws_region in catalogue.region("eu").inference_regions for g in grants)
+    assert BedrockGrant("eu-central-1", "foundation-model", "amazon.titan-embed-text-v2:0") in grants
+    assert not any("*" in g.resource_id for g in grants)
+
+
+def test_singapore_grants_stay_in_singapore_and_china_has_none(catalogue):
+    assert {g.aws_region for g in bedrock_grants(catalogue.region("sg"))} == {"ap-southeast-1"}
+    assert all(g.resource_type == "foundation-model" for g in bedrock_grants(catalogue.region("sg")))
+    assert bedrock_grants(catalogue.region("cn")) == []
+
+
+def test_runtime_document_is_json_without_secrets(catalogue):
+    document = runtime_document(catalogue.region("eu"))
+    text = json.dumps(document, sort_keys=True)
+    assert json.loads(text) == document
+    assert document["code"] == "eu" and document["display_name"] == "EU"
+    assert {m["name"] for m in document["models"]} >= {"claude-3-7-sonnet", "gpt-4o", "titan-embed-text-v2"}
+    assert "api_key" not in text and "secret" not in text.lower()
+    assert document["guardrails"]["detectors"][0] == {"name": "payment-card", "type": "payment_card", "action": "block"}
