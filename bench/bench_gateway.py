@@ -34,7 +34,7 @@ WARMUP = 300
 REQUESTS = {1: 1000, 16: 2000}  # per round
 ROUNDS = 3
 
-UPSTREAM = r'''
+UPSTREAM = r"""
 import json, socket, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 ANSWER = json.dumps({"id": "x", "object": "chat.completion", "created": 1, "model": "up",
@@ -60,11 +60,18 @@ class S(ThreadingHTTPServer):
 s = S(("127.0.0.1", 0), H)
 print(s.server_address[1], flush=True)
 s.serve_forever()
-'''
+"""
 
-BODY = json.dumps({"model": "gpt-4o", "max_tokens": 64,
-                   "messages": [{"role": "system", "content": "Answer briefly."},
-                                {"role": "user", "content": "What is the capital of France? " * 8}]}).encode()
+BODY = json.dumps(
+    {
+        "model": "gpt-4o",
+        "max_tokens": 64,
+        "messages": [
+            {"role": "system", "content": "Answer briefly."},
+            {"role": "user", "content": "What is the capital of France? " * 8},
+        ],
+    }
+).encode()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -73,7 +80,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def run_load(port: int, path: str, headers: dict[str, str], concurrency: int, total: int) -> tuple[list[float], list[float]]:
+def run_load(
+    port: int, path: str, headers: dict[str, str], concurrency: int, total: int
+) -> tuple[list[float], list[float]]:
     client_ms: list[float] = []
     added_ms: list[float] = []
     lock = threading.Lock()
@@ -109,14 +118,14 @@ def run_load(port: int, path: str, headers: dict[str, str], concurrency: int, to
 def handler_only(count: int) -> tuple[int, float, float]:
     """The service's own cost per chat request, without HTTP: what the Lambda code adds to an invocation."""
     from regiongate.audit.runtime.events import ListAuditSink
+    from regiongate.config.gateway import runtime_document
+    from regiongate.config.regions import load_catalogue
+    from regiongate.contract.settings import RuntimeConfig
+    from regiongate.gateway.runtime.service import Gateway
+    from regiongate.gateway.runtime.translate import ChatResult
     from regiongate.gateway.runtime.transport import Request
     from regiongate.store.keys import KeyService
-    from regiongate.gateway.runtime.service import Gateway
-    from regiongate.contract.settings import RuntimeConfig
     from regiongate.store.memory import MemoryStore
-    from regiongate.gateway.runtime.translate import ChatResult
-    from regiongate.config.regions import load_catalogue
-    from regiongate.config.gateway import runtime_document
 
     class Instant:
         name = "azure-weu"
@@ -153,7 +162,9 @@ def cold_import(statement: str, runs: int = 5) -> float:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "0"}
     times = []
     for _ in range(runs + 1):  # the first run may compile bytecode: not counted
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT, env=env)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT, env=env
+        )
         times.append(float(out.stdout.strip()))
     return statistics.median(times[1:])
 
@@ -164,11 +175,10 @@ def main() -> int:
         print("DATABASE_URL is not set (make bench starts PostgreSQL)", file=sys.stderr)
         return 1
     sys.path.insert(0, str(ROOT / "lambda_src"))
-    from regiongate.store.keys import KeyService
-    from regiongate.store.postgres import ConnectionParams, ConnectionPool, PostgresStore
-
     # A throw-away database of its own, so the benchmark never touches the test database's tables.
     from dataclasses import replace
+
+    from regiongate.store.postgres import ConnectionParams
 
     admin = ConnectionParams.from_url(database_url)
     bench_db = f"rg_bench_gateway_{os.getpid()}"
@@ -181,7 +191,9 @@ def main() -> int:
         return _measure(database_url)
     finally:
         conn = admin.connect()
-        conn.run(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{bench_db}' AND pid <> pg_backend_pid()")
+        conn.run(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{bench_db}' AND pid <> pg_backend_pid()"
+        )
         conn.run(f'DROP DATABASE IF EXISTS "{bench_db}"')
         conn.close()
 
@@ -194,12 +206,30 @@ def _measure(database_url: str) -> int:
     upstream_port = int(upstream.stdout.readline())
     log = tempfile.NamedTemporaryFile(prefix="bench-serve-", suffix=".log", delete=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({"REGIONGATE_PROVIDER_AZURE_WEU_API_KEY": "bench", "AWS_EC2_METADATA_DISABLED": "true",
-                "DATABASE_URL": database_url})
+    env.update(
+        {
+            "REGIONGATE_PROVIDER_AZURE_WEU_API_KEY": "bench",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "DATABASE_URL": database_url,
+        }
+    )
     serve = subprocess.Popen(
-        [sys.executable, "-m", "regiongate.cli.main", "serve", "--region", "eu", "--port", "0",
-         "--upstream", f"azure-weu=http://127.0.0.1:{upstream_port}"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "regiongate.cli.main",
+            "serve",
+            "--region",
+            "eu",
+            "--port",
+            "0",
+            "--upstream",
+            f"azure-weu=http://127.0.0.1:{upstream_port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=ROOT,
     )
     try:
         deadline = time.monotonic() + 60
@@ -226,9 +256,18 @@ def _measure(database_url: str) -> int:
             for _ in range(ROUNDS):
                 direct, _ = run_load(upstream_port, direct_path, direct_headers, concurrency, total)
                 via, added = run_load(gateway_port, "/v1/chat/completions", gateway_headers, concurrency, total)
-                rows.append((concurrency, len(added), percentile(added, 50), percentile(added, 99),
-                             percentile(via, 50) - percentile(direct, 50), percentile(via, 99) - percentile(direct, 99),
-                             percentile(direct, 50), percentile(via, 50)))
+                rows.append(
+                    (
+                        concurrency,
+                        len(added),
+                        percentile(added, 50),
+                        percentile(added, 99),
+                        percentile(via, 50) - percentile(direct, 50),
+                        percentile(via, 99) - percentile(direct, 99),
+                        percentile(direct, 50),
+                        percentile(via, 50),
+                    )
+                )
     finally:
         serve.terminate()
         upstream.terminate()
@@ -247,9 +286,13 @@ def _measure(database_url: str) -> int:
         return "meets" if value < target else "MISSES"
 
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load} (1/5/15 min) at the end; "
-          f"requests per row as listed, after {WARMUP} warm-up requests.\n")
-    print("| Concurrency | Requests | Added p50 (ms) | Added p99 (ms) | Client overhead p50 (ms) | Client overhead p99 (ms) | Direct p50 (ms) | Via gateway p50 (ms) |")
+    print(
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load} (1/5/15 min) at the end; "
+        f"requests per row as listed, after {WARMUP} warm-up requests.\n"
+    )
+    print(
+        "| Concurrency | Requests | Added p50 (ms) | Added p99 (ms) | Client overhead p50 (ms) | Client overhead p99 (ms) | Direct p50 (ms) | Via gateway p50 (ms) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for c, n, a50, a99, o50, o99, d50, v50 in rows:
         print(f"| {c} | {n} | {a50:.3f} | {a99:.3f} | {o50:.3f} | {o99:.3f} | {d50:.3f} | {v50:.3f} |")
@@ -257,11 +300,17 @@ def _measure(database_url: str) -> int:
     for concurrency in REQUESTS:
         a50 = statistics.median(r[2] for r in rows if r[0] == concurrency)
         a99 = statistics.median(r[3] for r in rows if r[0] == concurrency)
-        print(f"- c={concurrency}, median of {ROUNDS} rounds: added p50 {a50:.3f} ms ({verdict(a50, TARGETS['p50'])} < "
-              f"{TARGETS['p50']} ms), p99 {a99:.3f} ms ({verdict(a99, TARGETS['p99'])} < {TARGETS['p99']} ms)")
-    print(f"- Gateway.handle alone (in process, MemoryStore, instant stub provider, audit to a list, c=1, "
-          f"{in_process[0]} requests): p50 {in_process[1]:.3f} ms, p99 {in_process[2]:.3f} ms")
-    print(f"- cold import of regiongate.gateway.runtime.handler: {handler_import:.1f} ms ({verdict(handler_import, TARGETS['import'])} < {TARGETS['import']} ms)")
+        print(
+            f"- c={concurrency}, median of {ROUNDS} rounds: added p50 {a50:.3f} ms ({verdict(a50, TARGETS['p50'])} < "
+            f"{TARGETS['p50']} ms), p99 {a99:.3f} ms ({verdict(a99, TARGETS['p99'])} < {TARGETS['p99']} ms)"
+        )
+    print(
+        f"- Gateway.handle alone (in process, MemoryStore, instant stub provider, audit to a list, c=1, "
+        f"{in_process[0]} requests): p50 {in_process[1]:.3f} ms, p99 {in_process[2]:.3f} ms"
+    )
+    print(
+        f"- cold import of regiongate.gateway.runtime.handler: {handler_import:.1f} ms ({verdict(handler_import, TARGETS['import'])} < {TARGETS['import']} ms)"
+    )
     print(f"- cold import of everything the first request loads (incl. boto3, pg8000): {first_request_import:.1f} ms")
     return 0
 

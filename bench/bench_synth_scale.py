@@ -47,8 +47,7 @@ CREDENTIALS = ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS
 
 
 def generate(directory: Path, count: int) -> None:
-    from regiongate.config.regions import tenants
-    from regiongate.config.regions import load_catalogue
+    from regiongate.config.regions import load_catalogue, tenants
 
     catalogue = load_catalogue()
     regions = [row.aws_region for row in catalogue.single_tenant_regions]
@@ -142,8 +141,11 @@ def main() -> int:
             before = load()
             runs = [cdk_synth(directory, root / f"out-{count}-{run}") for run in range(ALL_RUNS)]
             rows.append((count, runs[0][2], [r[0] for r in runs], [r[1] for r in runs], before, [r[3] for r in runs]))
-            print(f"  measured: {count} tenants: {', '.join(f'{r[0]:.1f}' for r in runs)} s (load {before:.1f})",
-                  file=sys.stderr, flush=True)
+            print(
+                f"  measured: {count} tenants: {', '.join(f'{r[0]:.1f}' for r in runs)} s (load {before:.1f})",
+                file=sys.stderr,
+                flush=True,
+            )
 
         before_selected = load()
         selected = []
@@ -160,11 +162,15 @@ def main() -> int:
         with_validation = phases(root / "tenants-100", root / "out-phases-1", validation=True)
         without_validation = phases(root / "tenants-100", root / "out-phases-2", validation=False)
 
-    print("| tenant stacks | stacks synthesized | wall, best (s) | wall, median (s) | CPU, best (s) | load before | exit |")
+    print(
+        "| tenant stacks | stacks synthesized | wall, best (s) | wall, median (s) | CPU, best (s) | load before | exit |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for count, templates, seconds, statuses, before, cpus in rows:
-        print(f"| {count} | {templates} | {min(seconds):.1f} | {statistics.median(seconds):.1f} | {min(cpus):.1f} | "
-              f"{before:.1f} | {', '.join(map(str, statuses))} |")
+        print(
+            f"| {count} | {templates} | {min(seconds):.1f} | {statistics.median(seconds):.1f} | {min(cpus):.1f} | "
+            f"{before:.1f} | {', '.join(map(str, statuses))} |"
+        )
     selected_seconds = [s for s, _, _ in selected]
     print(
         f"| 1 selected of 100 (`-c stacks={SELECTED}`) | 1 | {min(selected_seconds):.1f} | "
@@ -177,16 +183,26 @@ def main() -> int:
     steps = [(c0, c1, (s1 - s0) / (c1 - c0)) for (c0, s0), (c1, s1) in zip(best, best[1:])]
     cpu_steps = [(c0, c1, (s1 - s0) / (c1 - c0)) for (c0, s0), (c1, s1) in zip(cpu_best, cpu_best[1:])]
     print()
-    print("Seconds per added tenant stack, wall (best runs): " + ", ".join(f"{c0}→{c1}: {per:.2f}" for c0, c1, per in steps))
+    print(
+        "Seconds per added tenant stack, wall (best runs): "
+        + ", ".join(f"{c0}→{c1}: {per:.2f}" for c0, c1, per in steps)
+    )
     print()
-    print("Seconds per added tenant stack, CPU (best runs): " + ", ".join(f"{c0}→{c1}: {per:.2f}" for c0, c1, per in cpu_steps))
+    print(
+        "Seconds per added tenant stack, CPU (best runs): "
+        + ", ".join(f"{c0}→{c1}: {per:.2f}" for c0, c1, per in cpu_steps)
+    )
     print()
-    print(f"Where the time goes at 100 tenants (in-process, a fresh process each, load before {before_phases:.1f}; seconds):")
+    print(
+        f"Where the time goes at 100 tenants (in-process, a fresh process each, load before {before_phases:.1f}; seconds):"
+    )
     print()
     print("| run | import | construct 104 stacks | app.synth() |")
     print("|---|---:|---:|---:|")
-    for name, figures in (("built-in CloudFormation validation + cdk-nag", with_validation),
-                          ("cdk-nag only (`CDK_VALIDATION=false`)", without_validation)):
+    for name, figures in (
+        ("built-in CloudFormation validation + cdk-nag", with_validation),
+        ("cdk-nag only (`CDK_VALIDATION=false`)", without_validation),
+    ):
         print(f"| {name} | {figures['import']:.1f} | {figures['construct']:.1f} | {figures['synth']:.1f} |")
 
     all_100 = best[-1][1]
@@ -194,23 +210,35 @@ def main() -> int:
     slope, intercept, r2 = fit(cpu_best)
     linear = r2 >= LINEAR_R2
     print()
-    print(f"Least-squares line through the CPU seconds: {intercept:.1f} s + {slope:.2f} s per tenant stack, R² = {r2:.3f}")
+    print(
+        f"Least-squares line through the CPU seconds: {intercept:.1f} s + {slope:.2f} s per tenant stack, R² = {r2:.3f}"
+    )
     print()
-    print(f"- 100 tenants: {all_100:.1f} s, target < {TARGET_ALL_S:.0f} s: {'met' if all_100 < TARGET_ALL_S else 'MISSED'}")
-    print(f"- growth linear (R² of a straight line through the CPU seconds ≥ {LINEAR_R2}): {'yes' if linear else 'NO'} "
-          f"(R² = {r2:.3f})")
+    print(
+        f"- 100 tenants: {all_100:.1f} s, target < {TARGET_ALL_S:.0f} s: {'met' if all_100 < TARGET_ALL_S else 'MISSED'}"
+    )
+    print(
+        f"- growth linear (R² of a straight line through the CPU seconds ≥ {LINEAR_R2}): {'yes' if linear else 'NO'} "
+        f"(R² = {r2:.3f})"
+    )
     # R² also drops when growth bends *down* (per-tenant cost falling as N grows), which is better than linear;
     # this line says whether the cost of one more tenant grows, which is what "linear" guards against.
     first_step, last_step = cpu_steps[0][2], cpu_steps[-1][2]
     not_superlinear = last_step <= first_step * SUPERLINEAR_TOLERANCE
-    print(f"- no superlinear growth (CPU seconds per added tenant, last step ≤ {SUPERLINEAR_TOLERANCE} × first step): "
-          f"{'yes' if not_superlinear else 'NO'} ({last_step:.2f} vs {first_step:.2f} s)")
+    print(
+        f"- no superlinear growth (CPU seconds per added tenant, last step ≤ {SUPERLINEAR_TOLERANCE} × first step): "
+        f"{'yes' if not_superlinear else 'NO'} ({last_step:.2f} vs {first_step:.2f} s)"
+    )
     best_selected = min(selected_seconds)
-    print(f"- one selected tenant among 100: best {best_selected:.1f} s, worst {max(selected_seconds):.1f} s, "
-          f"target < {TARGET_SELECTED_S:.0f} s: {'met' if best_selected < TARGET_SELECTED_S else 'MISSED'}")
+    print(
+        f"- one selected tenant among 100: best {best_selected:.1f} s, worst {max(selected_seconds):.1f} s, "
+        f"target < {TARGET_SELECTED_S:.0f} s: {'met' if best_selected < TARGET_SELECTED_S else 'MISSED'}"
+    )
     if any(any(row[3]) for row in rows) or any(status for _, status, _ in selected):
-        print("- a non-zero exit means validation (cdk-nag / CloudFormation rules) reported findings; templates were "
-              "written and timed all the same")
+        print(
+            "- a non-zero exit means validation (cdk-nag / CloudFormation rules) reported findings; templates were "
+            "written and timed all the same"
+        )
     return 0
 
 

@@ -28,9 +28,10 @@ def _no_aws_credentials(monkeypatch, tmp_path_factory):
 
 def pytest_addoption(parser):
     parser.addoption(
-        "--process-clock", metavar="ISO-8601",
+        "--process-clock",
+        metavar="ISO-8601",
         help="move this process's clock (time-machine, ticking) to this UTC moment for the whole session, "
-             "e.g. 2027-01-31T23:59:30Z; make test runs the tests marked `clock` at three such moments",
+        "e.g. 2027-01-31T23:59:30Z; make test runs the tests marked `clock` at three such moments",
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,5 +16,5 @@ def test_the_process_clock_is_where_the_run_put_it(request):
     if not moment:
         pytest.skip("a normal run: the process clock is the machine's (make test moves it in its boundary runs)")
     # Relative to the real clock on purpose: the clock ticks from the moment the session started.
-    elapsed = datetime.now(timezone.utc) - parse_moment(moment)
+    elapsed = datetime.now(UTC) - parse_moment(moment)
     assert timedelta(0) <= elapsed < timedelta(hours=1)

@@ -59,7 +59,11 @@ class AuditPipeline(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.security_group = ec2.SecurityGroup(
-            self, "WriterSecurityGroup", vpc=lambdas.vpc, description="regiongate audit writer", allow_all_outbound=False
+            self,
+            "WriterSecurityGroup",
+            vpc=lambdas.vpc,
+            description="regiongate audit writer",
+            allow_all_outbound=False,
         )
         self.writer = lambdas.function(
             self,

@@ -6,12 +6,11 @@ code compares with Python's time (the database server keeps its own clock).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
+    return datetime.now(UTC)

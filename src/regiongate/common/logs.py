@@ -67,7 +67,7 @@ class BackgroundHandler(logging.Handler):
         super().__init__()
         self.setFormatter(formatter)
         self.stream = stream
-        self._queue: "queue.SimpleQueue[object]" = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
         self._thread.start()
 

@@ -13,9 +13,10 @@ The stacks rely on two functions:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -35,10 +36,22 @@ PROFILE_DESTINATIONS: Mapping[str, tuple[str, ...]] = {
     "eu.anthropic.claude-3-5-sonnet-20240620-v1:0": ("eu-central-1", "eu-west-1", "eu-west-3"),
     "eu.anthropic.claude-3-7-sonnet-20250219-v1:0": ("eu-central-1", "eu-north-1", "eu-west-1", "eu-west-3"),
     "eu.anthropic.claude-sonnet-4-20250514-v1:0": (
-        "eu-central-1", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-3",
+        "eu-central-1",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-west-1",
+        "eu-west-3",
     ),
     "eu.anthropic.claude-sonnet-4-5-20250929-v1:0": (
-        "eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
     ),
     "eu.amazon.nova-lite-v1:0": ("eu-central-1", "eu-north-1", "eu-west-1", "eu-west-3"),
     "eu.amazon.nova-pro-v1:0": ("eu-central-1", "eu-north-1", "eu-west-1", "eu-west-3"),
@@ -50,19 +63,42 @@ PROFILE_DESTINATIONS: Mapping[str, tuple[str, ...]] = {
     "us.amazon.nova-pro-v1:0": ("us-east-1", "us-east-2", "us-west-2"),
     "us.meta.llama3-3-70b-instruct-v1:0": ("us-east-1", "us-east-2", "us-west-2"),
     "apac.anthropic.claude-3-5-sonnet-20240620-v1:0": (
-        "ap-northeast-1", "ap-northeast-2", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-south-1",
+        "ap-southeast-1",
+        "ap-southeast-2",
     ),
     "apac.anthropic.claude-3-5-sonnet-20241022-v2:0": (
-        "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1", "ap-south-2", "ap-southeast-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
         "ap-southeast-2",
     ),
     "apac.anthropic.claude-sonnet-4-20250514-v1:0": (
-        "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1", "ap-south-2",
-        "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-7",
+        "ap-east-2",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-7",
         "me-central-1",
     ),
     "apac.amazon.nova-pro-v1:0": (
-        "ap-northeast-1", "ap-northeast-2", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-south-1",
+        "ap-southeast-1",
+        "ap-southeast-2",
     ),
 }
 _GEOGRAPHY_PROFILE_PREFIXES = ("eu.", "us.", "apac.", "jp.", "au.", "ca.", "us-gov.")
@@ -72,23 +108,87 @@ _REFUSED_PROFILE_PREFIXES = ("global.",)
 # location in an EU member state is inside it; other geographies promise the countries of their
 # inference_regions (Singapore means Singapore: southeastasia only).
 AZURE_LOCATION_COUNTRY: Mapping[str, str] = {
-    "westeurope": "NL", "northeurope": "IE", "francecentral": "FR", "germanywestcentral": "DE",
-    "swedencentral": "SE", "italynorth": "IT", "polandcentral": "PL", "spaincentral": "ES",
-    "uksouth": "GB", "switzerlandnorth": "CH", "norwayeast": "NO",
-    "eastus": "US", "eastus2": "US", "westus": "US", "westus3": "US", "northcentralus": "US",
-    "southcentralus": "US", "centralus": "US",
-    "southeastasia": "SG", "japaneast": "JP", "australiaeast": "AU", "koreacentral": "KR", "southindia": "IN",
-    "chinanorth3": "CN", "chinaeast2": "CN",
+    "westeurope": "NL",
+    "northeurope": "IE",
+    "francecentral": "FR",
+    "germanywestcentral": "DE",
+    "swedencentral": "SE",
+    "italynorth": "IT",
+    "polandcentral": "PL",
+    "spaincentral": "ES",
+    "uksouth": "GB",
+    "switzerlandnorth": "CH",
+    "norwayeast": "NO",
+    "eastus": "US",
+    "eastus2": "US",
+    "westus": "US",
+    "westus3": "US",
+    "northcentralus": "US",
+    "southcentralus": "US",
+    "centralus": "US",
+    "southeastasia": "SG",
+    "japaneast": "JP",
+    "australiaeast": "AU",
+    "koreacentral": "KR",
+    "southindia": "IN",
+    "chinanorth3": "CN",
+    "chinaeast2": "CN",
 }
 AWS_REGION_COUNTRY: Mapping[str, str] = {
-    "eu-central-1": "DE", "eu-west-1": "IE", "eu-west-3": "FR", "eu-north-1": "SE", "eu-south-1": "IT",
-    "eu-south-2": "ES", "us-east-1": "US", "us-east-2": "US", "us-west-1": "US", "us-west-2": "US",
-    "ap-southeast-1": "SG", "ap-southeast-2": "AU", "ap-southeast-3": "ID", "ap-southeast-4": "AU",
-    "ap-southeast-5": "MY", "ap-northeast-1": "JP", "ap-northeast-2": "KR", "ap-northeast-3": "JP",
-    "ap-south-1": "IN", "ap-south-2": "IN", "ap-east-1": "HK", "cn-north-1": "CN", "cn-northwest-1": "CN",
+    "eu-central-1": "DE",
+    "eu-west-1": "IE",
+    "eu-west-3": "FR",
+    "eu-north-1": "SE",
+    "eu-south-1": "IT",
+    "eu-south-2": "ES",
+    "us-east-1": "US",
+    "us-east-2": "US",
+    "us-west-1": "US",
+    "us-west-2": "US",
+    "ap-southeast-1": "SG",
+    "ap-southeast-2": "AU",
+    "ap-southeast-3": "ID",
+    "ap-southeast-4": "AU",
+    "ap-southeast-5": "MY",
+    "ap-northeast-1": "JP",
+    "ap-northeast-2": "KR",
+    "ap-northeast-3": "JP",
+    "ap-south-1": "IN",
+    "ap-south-2": "IN",
+    "ap-east-1": "HK",
+    "cn-north-1": "CN",
+    "cn-northwest-1": "CN",
 }
 EU_MEMBER_STATES = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    ]
 )
 # Azure deployment types. "Global*" types may process a prompt in any Azure location: always refused.
 # Data zones exist for the EU and the US only.
@@ -176,8 +276,15 @@ class GatewayConfig:
         return next(p for p in self.providers if p.name == name)
 
 
-_GATEWAY_KEYS = ("providers", "models", "allowed_hosts", "guardrails", "org_guardrails", "audit_retention_months",
-                 "key_cache_ttl_seconds")
+_GATEWAY_KEYS = (
+    "providers",
+    "models",
+    "allowed_hosts",
+    "guardrails",
+    "org_guardrails",
+    "audit_retention_months",
+    "key_cache_ttl_seconds",
+)
 _PROVIDER_KEYS = {
     "bedrock": ("name", "type", "aws_region"),
     "azure_openai": ("name", "type", "endpoint", "location", "api_version"),
@@ -200,7 +307,7 @@ def host_allowed(host: str, patterns: tuple[str, ...] | list[str]) -> bool:
     return False
 
 
-def parse_gateway(reader: Any, raw: Any, key: str, region: "RegionConfig") -> GatewayConfig | None:
+def parse_gateway(reader: Any, raw: Any, key: str, region: RegionConfig) -> GatewayConfig | None:
     """Validate ``regions.<code>.gateway`` (``reader`` is config._Reader: use ``reader.fail(key, problem)``)."""
     if raw is None:
         return None
@@ -222,7 +329,9 @@ def parse_gateway(reader: Any, raw: Any, key: str, region: "RegionConfig") -> Ga
     for i, item in enumerate(raw["providers"]):
         provider = _parse_provider(reader, item, f"{key}.providers[{i}]", region, allowed_hosts)
         if provider.name in providers:
-            raise reader.fail(f"{key}.providers[{i}].name", f"{provider.name!r} is used by another provider; names must be unique")
+            raise reader.fail(
+                f"{key}.providers[{i}].name", f"{provider.name!r} is used by another provider; names must be unique"
+            )
         providers[provider.name] = provider
 
     if not isinstance(raw["models"], list) or not raw["models"]:
@@ -231,7 +340,9 @@ def parse_gateway(reader: Any, raw: Any, key: str, region: "RegionConfig") -> Ga
     for i, item in enumerate(raw["models"]):
         model = _parse_model(reader, item, f"{key}.models[{i}]", region, providers)
         if model.name in models:
-            raise reader.fail(f"{key}.models[{i}].name", f"{model.name!r} is listed twice; public model names must be unique")
+            raise reader.fail(
+                f"{key}.models[{i}].name", f"{model.name!r} is listed twice; public model names must be unique"
+            )
         models[model.name] = model
 
     guardrails = _parse_guardrails(reader, raw.get("guardrails"), f"{key}.guardrails", Guardrails(), models)
@@ -263,7 +374,7 @@ def parse_gateway(reader: Any, raw: Any, key: str, region: "RegionConfig") -> Ga
     )
 
 
-def _parse_provider(reader: Any, raw: Any, key: str, region: "RegionConfig", allowed_hosts: tuple[str, ...]) -> Provider:
+def _parse_provider(reader: Any, raw: Any, key: str, region: RegionConfig, allowed_hosts: tuple[str, ...]) -> Provider:
     if not isinstance(raw, dict):
         raise reader.fail(key, "must be a mapping with name and type")
     ptype = raw.get("type")
@@ -303,9 +414,15 @@ def _parse_provider(reader: Any, raw: Any, key: str, region: "RegionConfig", all
                 f"{endpoint!r} is not an Azure OpenAI resource endpoint; expected https://<resource>{suffixes[0] if suffixes else ''}",
             )
         if not host_allowed(host, allowed_hosts):
-            raise reader.fail(f"{key}.endpoint", f"host {host!r} is not in allowed_hosts ({', '.join(allowed_hosts) or 'empty'})")
-        api_version = reader.string(str(raw["api_version"]), f"{key}.api_version", _API_VERSION_RE, "an API version such as 2024-10-21")
-        return Provider(name=name, type=ptype, endpoint=endpoint.rstrip("/"), location=location, api_version=api_version)
+            raise reader.fail(
+                f"{key}.endpoint", f"host {host!r} is not in allowed_hosts ({', '.join(allowed_hosts) or 'empty'})"
+            )
+        api_version = reader.string(
+            str(raw["api_version"]), f"{key}.api_version", _API_VERSION_RE, "an API version such as 2024-10-21"
+        )
+        return Provider(
+            name=name, type=ptype, endpoint=endpoint.rstrip("/"), location=location, api_version=api_version
+        )
 
     base_url = reader.string(raw["base_url"], f"{key}.base_url")
     host = _https_host(reader, base_url, f"{key}.base_url")
@@ -324,7 +441,7 @@ def _https_host(reader: Any, url: str, key: str) -> str:
     return parts.hostname.lower()
 
 
-def _azure_locations(region: "RegionConfig") -> list[str]:
+def _azure_locations(region: RegionConfig) -> list[str]:
     if region.geography == "EU":
         return [loc for loc, country in AZURE_LOCATION_COUNTRY.items() if country in EU_MEMBER_STATES]
     countries = {AWS_REGION_COUNTRY.get(r) for r in region.inference_regions}
@@ -333,22 +450,28 @@ def _azure_locations(region: "RegionConfig") -> list[str]:
 
 def _parse_price(reader: Any, value: Any, key: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise reader.fail(key, f"must be a price in USD per million tokens such as \"3.00\", got {value!r}")
+        raise reader.fail(key, f'must be a price in USD per million tokens such as "3.00", got {value!r}')
     try:
         price = Decimal(str(value))
     except InvalidOperation:
-        raise reader.fail(key, f"{value!r} is not a number; write a price in USD per million tokens such as \"3.00\"") from None
+        raise reader.fail(
+            key, f'{value!r} is not a number; write a price in USD per million tokens such as "3.00"'
+        ) from None
     if not price.is_finite() or price < 0 or price > _PRICE_MAX:
         raise reader.fail(key, f"{value!r} is out of range; valid: 0 to {_PRICE_MAX} USD per million tokens")
     return price
 
 
-def _parse_model(reader: Any, raw: Any, key: str, region: "RegionConfig", providers: Mapping[str, Provider]) -> Model:
-    raw = reader.mapping(raw, key, _MODEL_KEYS, ("name", "provider", "target", "input_usd_per_mtok", "output_usd_per_mtok"))
+def _parse_model(reader: Any, raw: Any, key: str, region: RegionConfig, providers: Mapping[str, Provider]) -> Model:
+    raw = reader.mapping(
+        raw, key, _MODEL_KEYS, ("name", "provider", "target", "input_usd_per_mtok", "output_usd_per_mtok")
+    )
     name = reader.string(raw["name"], f"{key}.name", _MODEL_NAME_RE, "a model name (letters, digits, . _ : / -)")
     provider_name = reader.string(raw["provider"], f"{key}.provider")
     if provider_name not in providers:
-        raise reader.fail(f"{key}.provider", f"{provider_name!r} is not a configured provider; valid: {', '.join(providers)}")
+        raise reader.fail(
+            f"{key}.provider", f"{provider_name!r} is not a configured provider; valid: {', '.join(providers)}"
+        )
     provider = providers[provider_name]
     kind = raw.get("kind", "chat")
     if kind not in MODEL_KINDS:
@@ -375,11 +498,17 @@ def _parse_model(reader: Any, raw: Any, key: str, region: "RegionConfig", provid
             why = (
                 "Global deployments may process prompts in any Azure location"
                 if deployment_type.startswith("Global")
-                else f"{region.geography} has no Azure data zone" if deployment_type.startswith("DataZone") else "unknown type"
+                else f"{region.geography} has no Azure data zone"
+                if deployment_type.startswith("DataZone")
+                else "unknown type"
             )
-            raise reader.fail(f"{key}.deployment_type", f"{deployment_type!r} is refused ({why}); valid: {', '.join(valid)}")
-        destinations = (f"azure:{provider.location}",) if deployment_type in AZURE_REGIONAL_DEPLOYMENT_TYPES else (
-            f"azure-data-zone:{region.geography}",
+            raise reader.fail(
+                f"{key}.deployment_type", f"{deployment_type!r} is refused ({why}); valid: {', '.join(valid)}"
+            )
+        destinations = (
+            (f"azure:{provider.location}",)
+            if deployment_type in AZURE_REGIONAL_DEPLOYMENT_TYPES
+            else (f"azure-data-zone:{region.geography}",)
         )
     else:
         if not _MODEL_NAME_RE.match(target):
@@ -398,9 +527,13 @@ def _parse_model(reader: Any, raw: Any, key: str, region: "RegionConfig", provid
     )
 
 
-def _bedrock_destinations(reader: Any, target: str, key: str, region: "RegionConfig", provider: Provider) -> tuple[str, ...]:
+def _bedrock_destinations(
+    reader: Any, target: str, key: str, region: RegionConfig, provider: Provider
+) -> tuple[str, ...]:
     if target.startswith("arn:"):
-        raise reader.fail(key, "give a model id or a geography inference profile id, not an ARN (the stack builds the ARNs)")
+        raise reader.fail(
+            key, "give a model id or a geography inference profile id, not an ARN (the stack builds the ARNs)"
+        )
     if target.startswith(_REFUSED_PROFILE_PREFIXES):
         raise reader.fail(
             key,
@@ -441,7 +574,9 @@ def _parse_guardrails(reader: Any, raw: Any, key: str, base: Guardrails, models:
     raw = reader.mapping(raw, key, _GUARDRAIL_KEYS)
     max_bytes = base.max_request_bytes
     if raw.get("max_request_bytes") is not None:
-        max_bytes = reader.integer(raw["max_request_bytes"], f"{key}.max_request_bytes", 1024, DEFAULT_MAX_REQUEST_BYTES)
+        max_bytes = reader.integer(
+            raw["max_request_bytes"], f"{key}.max_request_bytes", 1024, DEFAULT_MAX_REQUEST_BYTES
+        )
     max_tokens = base.max_input_tokens
     if raw.get("max_input_tokens") is not None:
         max_tokens = reader.integer(raw["max_input_tokens"], f"{key}.max_input_tokens", 1, 10_000_000)
@@ -450,7 +585,9 @@ def _parse_guardrails(reader: Any, raw: Any, key: str, base: Guardrails, models:
         allowlist = reader.string_list(raw["model_allowlist"], f"{key}.model_allowlist")
         for i, name in enumerate(allowlist):
             if name not in models:
-                raise reader.fail(f"{key}.model_allowlist[{i}]", f"{name!r} is not in the model catalogue; valid: {', '.join(models)}")
+                raise reader.fail(
+                    f"{key}.model_allowlist[{i}]", f"{name!r} is not in the model catalogue; valid: {', '.join(models)}"
+                )
     detectors = base.detectors
     if raw.get("detectors") is not None:
         if not isinstance(raw["detectors"], list):
@@ -461,11 +598,18 @@ def _parse_guardrails(reader: Any, raw: Any, key: str, base: Guardrails, models:
             item = reader.mapping(item, k, _DETECTOR_KEYS, ("type", "action"))
             kind = item["type"]
             if kind not in (*BUILTIN_DETECTORS, "regex"):
-                raise reader.fail(f"{k}.type", f"{kind!r} is not a detector; valid: {', '.join((*BUILTIN_DETECTORS, 'regex'))}")
+                raise reader.fail(
+                    f"{k}.type", f"{kind!r} is not a detector; valid: {', '.join((*BUILTIN_DETECTORS, 'regex'))}"
+                )
             action = item["action"]
             if action not in GUARDRAIL_ACTIONS:
                 raise reader.fail(f"{k}.action", f"{action!r} is not an action; valid: {', '.join(GUARDRAIL_ACTIONS)}")
-            name = reader.string(item.get("name", kind.replace("_", "-")), f"{k}.name", _NAME_RE, "a detector name (lower-case, digits, dashes)")
+            name = reader.string(
+                item.get("name", kind.replace("_", "-")),
+                f"{k}.name",
+                _NAME_RE,
+                "a detector name (lower-case, digits, dashes)",
+            )
             pattern = None
             if kind == "regex":
                 pattern = reader.string(item.get("pattern"), f"{k}.pattern")
@@ -480,7 +624,9 @@ def _parse_guardrails(reader: Any, raw: Any, key: str, base: Guardrails, models:
         if len(set(names)) != len(names):
             raise reader.fail(f"{key}.detectors", "two detectors share a name; give each a distinct name")
         detectors = tuple(parsed)
-    return Guardrails(max_request_bytes=max_bytes, max_input_tokens=max_tokens, model_allowlist=allowlist, detectors=detectors)
+    return Guardrails(
+        max_request_bytes=max_bytes, max_input_tokens=max_tokens, model_allowlist=allowlist, detectors=detectors
+    )
 
 
 def _guardrails_document(g: Guardrails) -> dict[str, Any]:
@@ -495,7 +641,7 @@ def _guardrails_document(g: Guardrails) -> dict[str, Any]:
     }
 
 
-def runtime_document(region: "RegionConfig") -> dict[str, Any]:
+def runtime_document(region: RegionConfig) -> dict[str, Any]:
     """What the gateway Lambda reads from ``REGIONGATE_CONFIG_PATH``: no secrets, deterministic order."""
     document: dict[str, Any] = {
         "code": region.code,
@@ -507,13 +653,17 @@ def runtime_document(region: "RegionConfig") -> dict[str, Any]:
     }
     gateway: GatewayConfig | None = region.gateway
     if gateway is None:
-        document.update(providers=[], models=[], allowed_hosts=[], guardrails=_guardrails_document(Guardrails()),
-                        org_guardrails={}, audit_retention_months=DEFAULT_RETENTION_MONTHS,
-                        key_cache_ttl_seconds=DEFAULT_KEY_CACHE_TTL_SECONDS)
+        document.update(
+            providers=[],
+            models=[],
+            allowed_hosts=[],
+            guardrails=_guardrails_document(Guardrails()),
+            org_guardrails={},
+            audit_retention_months=DEFAULT_RETENTION_MONTHS,
+            key_cache_ttl_seconds=DEFAULT_KEY_CACHE_TTL_SECONDS,
+        )
         return document
-    document["providers"] = [
-        {k: v for k, v in p.__dict__.items() if v is not None} for p in gateway.providers
-    ]
+    document["providers"] = [{k: v for k, v in p.__dict__.items() if v is not None} for p in gateway.providers]
     document["models"] = [
         {
             "name": m.name,
@@ -534,7 +684,7 @@ def runtime_document(region: "RegionConfig") -> dict[str, Any]:
     return document
 
 
-def bedrock_grants(region: "RegionConfig") -> list[BedrockGrant]:
+def bedrock_grants(region: RegionConfig) -> list[BedrockGrant]:
     """Exactly what the gateway may invoke: each model in its provider's region; for a geography profile the
     profile in the provider's region plus the foundation model in every destination region of the profile."""
     gateway: GatewayConfig | None = region.gateway

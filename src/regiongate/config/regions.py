@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -26,8 +27,28 @@ GEOGRAPHIES = ("EU", "US", "APAC", "CN")
 LAMBDA_ARCHITECTURES = ("arm64", "x86_64")
 # The values CloudWatch Logs accepts for RetentionInDays.
 LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
 )
 
 # AWS regions of each geography where customer content may be processed. EU deliberately excludes
@@ -36,8 +57,16 @@ GEOGRAPHY_REGIONS: Mapping[str, tuple[str, ...]] = {
     "EU": ("eu-central-1", "eu-west-1", "eu-west-3", "eu-north-1", "eu-south-1", "eu-south-2"),
     "US": ("us-east-1", "us-east-2", "us-west-1", "us-west-2"),
     "APAC": (
-        "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5",
-        "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1", "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
         "ap-east-1",
     ),
     "CN": ("cn-north-1", "cn-northwest-1"),
@@ -252,14 +281,34 @@ def _describe(value: Any) -> str:
 
 _SIZING_KEYS = tuple(Sizing.__dataclass_fields__)
 _REGION_KEYS = (
-    "stack_name", "aws_region", "partition", "account", "availability_zones", "geography",
-    "inference_regions", "api_domain", "certificate_arn", "console_domain", "offerings", "sizing", "console",
-    "console_certificate_arn", "console_availability_zones", "hosted_zone",
+    "stack_name",
+    "aws_region",
+    "partition",
+    "account",
+    "availability_zones",
+    "geography",
+    "inference_regions",
+    "api_domain",
+    "certificate_arn",
+    "console_domain",
+    "offerings",
+    "sizing",
+    "console",
+    "console_certificate_arn",
+    "console_availability_zones",
+    "hosted_zone",
     "gateway",
 )
 _REQUIRED_REGION_KEYS = (
-    "stack_name", "aws_region", "account", "availability_zones", "geography", "inference_regions",
-    "api_domain", "certificate_arn", "offerings",
+    "stack_name",
+    "aws_region",
+    "account",
+    "availability_zones",
+    "geography",
+    "inference_regions",
+    "api_domain",
+    "certificate_arn",
+    "offerings",
 )
 
 
@@ -351,7 +400,9 @@ def _parse_console_zones(reader: _Reader, value: Any, key: str, azs: tuple[str, 
     zones = reader.string_list(value, key)
     for i, zone in enumerate(zones):
         if zone not in azs:
-            raise reader.fail(f"{key}[{i}]", f"{zone!r} is not one of the region's availability_zones ({', '.join(azs)})")
+            raise reader.fail(
+                f"{key}[{i}]", f"{zone!r} is not one of the region's availability_zones ({', '.join(azs)})"
+            )
     if len(set(zones)) < 2:
         raise reader.fail(key, "needs two different zones: the console runs at least two tasks in two zones")
     return zones
@@ -363,7 +414,9 @@ def _parse_hosted_zone(reader: _Reader, value: Any, key: str, domains: tuple[str
     zone = reader.string(value, key, _DOMAIN_RE, "a lower-case DNS name")
     for domain in domains:
         if domain is not None and not domain.endswith("." + zone):
-            raise reader.fail(key, f"{domain} is not inside {zone}; the zone must be the DNS root of the region's domains")
+            raise reader.fail(
+                key, f"{domain} is not inside {zone}; the zone must be the DNS root of the region's domains"
+            )
     return zone
 
 
@@ -415,14 +468,18 @@ def _parse_region(reader: _Reader, code: Any, raw: Any, defaults: Sizing, contex
     api_domain = reader.string(raw["api_domain"], f"{key}.api_domain", _DOMAIN_RE, "a lower-case DNS name")
     console_domain = None
     if raw.get("console_domain") is not None:
-        console_domain = reader.string(raw["console_domain"], f"{key}.console_domain", _DOMAIN_RE, "a lower-case DNS name")
+        console_domain = reader.string(
+            raw["console_domain"], f"{key}.console_domain", _DOMAIN_RE, "a lower-case DNS name"
+        )
 
     cert = parse_certificate_arn(reader, raw["certificate_arn"], f"{key}.certificate_arn", partition, aws_region)
 
     offerings = reader.string_list(raw["offerings"], f"{key}.offerings")
     for i, offering in enumerate(offerings):
         if offering not in OFFERINGS:
-            raise reader.fail(f"{key}.offerings[{i}]", f"{offering!r} is not an offering; valid: {', '.join(OFFERINGS)}")
+            raise reader.fail(
+                f"{key}.offerings[{i}]", f"{offering!r} is not an offering; valid: {', '.join(OFFERINGS)}"
+            )
     if partition == "aws-cn" and set(offerings) != {"single_tenant"}:
         raise reader.fail(
             f"{key}.offerings",
@@ -442,7 +499,9 @@ def _parse_region(reader: _Reader, code: Any, raw: Any, defaults: Sizing, contex
         console_cert = parse_certificate_arn(
             reader, raw["console_certificate_arn"], f"{key}.console_certificate_arn", partition, aws_region
         )
-    console_zones = _parse_console_zones(reader, raw.get("console_availability_zones"), f"{key}.console_availability_zones", azs)
+    console_zones = _parse_console_zones(
+        reader, raw.get("console_availability_zones"), f"{key}.console_availability_zones", azs
+    )
     hosted_zone = _parse_hosted_zone(reader, raw.get("hosted_zone"), f"{key}.hosted_zone", (api_domain, console_domain))
 
     region = RegionConfig(
@@ -470,7 +529,9 @@ def _parse_region(reader: _Reader, code: Any, raw: Any, defaults: Sizing, contex
     return replace(region, gateway=gateway_config.parse_gateway(reader, raw.get("gateway"), f"{key}.gateway", region))
 
 
-def parse_catalogue(data: Any, path: Path | str = DEFAULT_CONFIG_PATH, context: Mapping[str, Any] | None = None) -> Catalogue:
+def parse_catalogue(
+    data: Any, path: Path | str = DEFAULT_CONFIG_PATH, context: Mapping[str, Any] | None = None
+) -> Catalogue:
     """Validate already-parsed YAML. ``context`` holds CDK context values (``account.<code>``)."""
     path = Path(path)
     reader = _Reader(path)
@@ -482,7 +543,9 @@ def parse_catalogue(data: Any, path: Path | str = DEFAULT_CONFIG_PATH, context: 
     if data.get("defaults") is not None:
         raw_defaults = reader.mapping(data["defaults"], "defaults", ("sizing",))
         defaults = _parse_sizing(reader, raw_defaults.get("sizing"), "defaults.sizing", defaults)
-    raw_regions = reader.mapping(data["regions"], "regions", tuple(data["regions"] or ()) if isinstance(data["regions"], dict) else ())
+    raw_regions = reader.mapping(
+        data["regions"], "regions", tuple(data["regions"] or ()) if isinstance(data["regions"], dict) else ()
+    )
     if not raw_regions:
         raise reader.fail("regions", "must list at least one region")
 
@@ -508,7 +571,9 @@ def _parse_single_tenant_regions(reader: _Reader, raw: Any) -> tuple[SingleTenan
         return ()
     key = "single_tenant_regions"
     if not isinstance(raw, list):
-        raise reader.fail(key, f"must be a list of regions (name, aws_region, geography, availability_zones), got {_describe(raw)}")
+        raise reader.fail(
+            key, f"must be a list of regions (name, aws_region, geography, availability_zones), got {_describe(raw)}"
+        )
     rows: list[SingleTenantRegion] = []
     for i, item in enumerate(raw):
         k = f"{key}[{i}]"

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -63,23 +64,74 @@ _SLUG_RE = re.compile(r"^[a-z](?:[a-z0-9-]*[a-z0-9])?$")
 # Every AWS region as of 2025, to tell "not an AWS region" from "not offered for single-tenant".
 AWS_REGIONS = frozenset(
     {
-        "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "ca-west-1", "mx-central-1",
-        "sa-east-1", "eu-central-1", "eu-central-2", "eu-west-1", "eu-west-2", "eu-west-3", "eu-south-1",
-        "eu-south-2", "eu-north-1", "il-central-1", "me-south-1", "me-central-1", "af-south-1", "ap-east-1",
-        "ap-east-2", "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
-        "ap-southeast-4", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ap-northeast-1",
-        "ap-northeast-2", "ap-northeast-3", "cn-north-1", "cn-northwest-1", "us-gov-east-1", "us-gov-west-1",
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "ca-central-1",
+        "ca-west-1",
+        "mx-central-1",
+        "sa-east-1",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-north-1",
+        "il-central-1",
+        "me-south-1",
+        "me-central-1",
+        "af-south-1",
+        "ap-east-1",
+        "ap-east-2",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-6",
+        "ap-southeast-7",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "cn-north-1",
+        "cn-northwest-1",
+        "us-gov-east-1",
+        "us-gov-west-1",
     }
 )
 
 TENANT_KEYS = (
-    "slug", "aws_region", "partition", "geography", "account", "availability_zones", "inference_regions",
-    "api_domain", "certificate_arn", "console", "console_domain", "console_availability_zones",
-    "console_certificate_arn", "hosted_zone", "sizing",
+    "slug",
+    "aws_region",
+    "partition",
+    "geography",
+    "account",
+    "availability_zones",
+    "inference_regions",
+    "api_domain",
+    "certificate_arn",
+    "console",
+    "console_domain",
+    "console_availability_zones",
+    "console_certificate_arn",
+    "hosted_zone",
+    "sizing",
 )
 _REQUIRED_TENANT_KEYS = (
-    "slug", "aws_region", "geography", "account", "availability_zones", "inference_regions", "api_domain",
-    "certificate_arn", "sizing",
+    "slug",
+    "aws_region",
+    "geography",
+    "account",
+    "availability_zones",
+    "inference_regions",
+    "api_domain",
+    "certificate_arn",
+    "sizing",
 )
 
 
@@ -105,7 +157,7 @@ def stack_name(slug: str) -> str:
 
 def slug_of_stack(name: str) -> str | None:
     """``Tenant-acme`` → ``acme``; ``None`` for a region stack name."""
-    return name[len(STACK_PREFIX):] if name.startswith(STACK_PREFIX) else None
+    return name[len(STACK_PREFIX) :] if name.startswith(STACK_PREFIX) else None
 
 
 def tenants_dir(context: Mapping[str, Any] | None = None) -> Path:
@@ -161,7 +213,9 @@ def check_region(catalogue: Catalogue, aws_region: Any, path: Path, key: str = "
 
 def check_account(account: Any, path: Path, key: str = "account") -> str:
     if not isinstance(account, str) or not _ACCOUNT_RE.match(account):
-        raise ConfigError(path, key, f"{account!r} is not an AWS account id: it must be exactly 12 digits (quoted in a tenant file)")
+        raise ConfigError(
+            path, key, f"{account!r} is not an AWS account id: it must be exactly 12 digits (quoted in a tenant file)"
+        )
     return account
 
 
@@ -200,7 +254,8 @@ def parse_tenant(data: Any, path: Path, catalogue: Catalogue) -> Tenant:
     geography = reader.string(raw["geography"], "geography")
     if geography != row.geography:
         raise reader.fail(
-            "geography", f"{aws_region} ({row.name}) is in geography {row.geography}, not {geography!r}; set it to {row.geography}"
+            "geography",
+            f"{aws_region} ({row.name}) is in geography {row.geography}, not {geography!r}; set it to {row.geography}",
         )
     home = geography_region(catalogue, geography, path)
 
@@ -216,7 +271,9 @@ def parse_tenant(data: Any, path: Path, catalogue: Catalogue) -> Tenant:
                 f"{region!r} is in partition {partition_of(region)}, not {partition}; inference must stay in the stack's partition",
             )
         if region not in allowed:
-            raise reader.fail(f"inference_regions[{i}]", f"{region!r} is outside geography {geography}; valid: {', '.join(allowed)}")
+            raise reader.fail(
+                f"inference_regions[{i}]", f"{region!r} is outside geography {geography}; valid: {', '.join(allowed)}"
+            )
     if aws_region not in inference:
         raise reader.fail("inference_regions", f"must include the home region {aws_region}")
 
@@ -240,7 +297,9 @@ def parse_tenant(data: Any, path: Path, catalogue: Catalogue) -> Tenant:
         console_cert = _certificate(
             reader, raw["console_certificate_arn"], "console_certificate_arn", partition, aws_region, account
         )
-    console_zones = _parse_console_zones(reader, raw.get("console_availability_zones"), "console_availability_zones", azs)
+    console_zones = _parse_console_zones(
+        reader, raw.get("console_availability_zones"), "console_availability_zones", azs
+    )
     hosted_zone = _parse_hosted_zone(reader, raw.get("hosted_zone"), "hosted_zone", (api_domain, console_domain))
 
     region = RegionConfig(
@@ -334,7 +393,9 @@ def _check_unique_domains(catalogue: Catalogue, tenants: list[Tenant]) -> None:
             if not domain:
                 continue
             if domain in owners:
-                raise ConfigError(tenant.path, key, f"{domain} is already used by {owners[domain]}; every deployment needs its own")
+                raise ConfigError(
+                    tenant.path, key, f"{domain} is already used by {owners[domain]}; every deployment needs its own"
+                )
             owners[domain] = tenant.path.name
 
 
@@ -380,7 +441,9 @@ def new_tenant_file(
         api_domain=api_domain,
         certificate_arn=f"arn:{partition}:acm:{aws_region}:{account}:certificate/{PLACEHOLDER_CERTIFICATE_ID}",
         console="true" if (console or china) else "false",
-        console_note="always on in China: the console is served in country" if china else "serve the console too (tenant add --console)",
+        console_note="always on in China: the console is served in country"
+        if china
+        else "serve the console too (tenant add --console)",
         console_domain=console_domain,
         console_zones=_console_zones_text(row, console or china),
         sizing="\n".join(f"  {name}: {_yaml_scalar(value)}" for name, value in sizing.__dict__.items()),

@@ -17,9 +17,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from regiongate.network.public_alb import public_https_load_balancer
 from regiongate.shared_constructs.log_groups import encrypted_log_group
 from regiongate.shared_constructs.nag import acknowledge
-from regiongate.network.public_alb import public_https_load_balancer
 
 CONSOLE_PORT = 8081
 HEALTH_PATH = "/healthz"
@@ -124,7 +124,10 @@ class ConsoleService(Construct):
             logging=ecs.LogDrivers.aws_logs(stream_prefix="console", log_group=self.log_group),
             readonly_root_filesystem=True,
             health_check=ecs.HealthCheck(
-                command=["CMD-SHELL", f"python -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{CONSOLE_PORT}{HEALTH_PATH}')\""],
+                command=[
+                    "CMD-SHELL",
+                    f"python -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{CONSOLE_PORT}{HEALTH_PATH}')\"",
+                ],
                 interval=Duration.seconds(30),
                 timeout=Duration.seconds(5),
                 retries=3,
@@ -171,7 +174,9 @@ class ConsoleService(Construct):
             deregistration_delay=Duration.seconds(30),
         )
         # ALB → tasks only on the console port; tasks → HTTPS (AWS APIs via NAT) is added by the stack.
-        self.security_group.add_ingress_rule(self.alb_security_group, ec2.Port.tcp(CONSOLE_PORT), "console from its ALB")
+        self.security_group.add_ingress_rule(
+            self.alb_security_group, ec2.Port.tcp(CONSOLE_PORT), "console from its ALB"
+        )
         self.alb_security_group.add_egress_rule(self.security_group, ec2.Port.tcp(CONSOLE_PORT), "to console tasks")
 
         acknowledge(

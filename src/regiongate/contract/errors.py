@@ -74,7 +74,9 @@ class UpstreamError(GatewayError):
 
     status, type = 502, "upstream_error"
 
-    def __init__(self, message: str, *, status: int = 502, type: str = "upstream_error", retryable: bool = False) -> None:
+    def __init__(
+        self, message: str, *, status: int = 502, type: str = "upstream_error", retryable: bool = False
+    ) -> None:
         super().__init__(message, status=status, type=type)
         self.retryable = retryable
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
 
 class SettingsError(RuntimeError):
@@ -30,7 +31,7 @@ class Settings:
     log_level: str = "INFO"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         missing = [name for name in ("REGIONGATE_REGION_CODE", "REGIONGATE_CONFIG_PATH") if not env.get(name)]
         if missing:
@@ -38,9 +39,7 @@ class Settings:
         if not env.get("DATABASE_URL"):
             missing_db = [name for name in ("DB_HOST", "DB_NAME", "DB_SECRET_ARN") if not env.get(name)]
             if missing_db:
-                raise SettingsError(
-                    f"missing environment variable(s): {', '.join(missing_db)} (or set DATABASE_URL)"
-                )
+                raise SettingsError(f"missing environment variable(s): {', '.join(missing_db)} (or set DATABASE_URL)")
         try:
             port = int(env.get("DB_PORT", "5432"))
         except ValueError:
@@ -113,7 +112,7 @@ class RuntimeConfig:
         return self.org_guardrails.get(org_id or "", self.guardrails)
 
     @classmethod
-    def from_document(cls, doc: Mapping[str, Any]) -> "RuntimeConfig":
+    def from_document(cls, doc: Mapping[str, Any]) -> RuntimeConfig:
         def policy(g: Mapping[str, Any]) -> GuardrailPolicy:
             allow = g.get("model_allowlist")
             return GuardrailPolicy(
@@ -125,8 +124,12 @@ class RuntimeConfig:
 
         models = {
             m["name"]: ModelEntry(
-                name=m["name"], provider=m["provider"], target=m["target"], kind=m.get("kind", "chat"),
-                input_usd_per_mtok=Decimal(m["input_usd_per_mtok"]), output_usd_per_mtok=Decimal(m["output_usd_per_mtok"]),
+                name=m["name"],
+                provider=m["provider"],
+                target=m["target"],
+                kind=m.get("kind", "chat"),
+                input_usd_per_mtok=Decimal(m["input_usd_per_mtok"]),
+                output_usd_per_mtok=Decimal(m["output_usd_per_mtok"]),
                 deployment_type=m.get("deployment_type"),
             )
             for m in doc.get("models", ())
@@ -149,7 +152,7 @@ class RuntimeConfig:
         )
 
     @classmethod
-    def load(cls, path: str, expected_code: str | None = None) -> "RuntimeConfig":
+    def load(cls, path: str, expected_code: str | None = None) -> RuntimeConfig:
         try:
             with open(path, encoding="utf-8") as fh:
                 doc = json.load(fh)

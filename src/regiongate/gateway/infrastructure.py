@@ -14,8 +14,8 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from regiongate.config.gateway import BedrockGrant
-from regiongate.shared_constructs.lambda_defaults import LambdaDefaults
 from regiongate.network.public_alb import public_https_load_balancer
+from regiongate.shared_constructs.lambda_defaults import LambdaDefaults
 
 GATEWAY_TIMEOUT = Duration.seconds(120)
 ACCESS_LOG_EXPIRY = Duration.days(90)
@@ -62,7 +62,9 @@ class Gateway(Construct):
             enforce_ssl=True,
             versioned=False,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[s3.LifecycleRule(expiration=ACCESS_LOG_EXPIRY, abort_incomplete_multipart_upload_after=Duration.days(1))],
+            lifecycle_rules=[
+                s3.LifecycleRule(expiration=ACCESS_LOG_EXPIRY, abort_incomplete_multipart_upload_after=Duration.days(1))
+            ],
             removal_policy=RemovalPolicy.RETAIN,
         )
         public = public_https_load_balancer(

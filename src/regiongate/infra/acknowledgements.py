@@ -6,8 +6,8 @@ disappear unnoticed.
 
 from __future__ import annotations
 
-from regiongate.shared_constructs.nag import acknowledge
 from regiongate.infra.region_stack import RegionStack
+from regiongate.shared_constructs.nag import acknowledge
 
 KMS_GRANT_WILDCARDS = ("kms:GenerateDataKey*", "kms:ReEncrypt*")
 

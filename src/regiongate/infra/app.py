@@ -10,15 +10,17 @@ from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from regiongate.config import tenants
-from regiongate.mirror.lock import load_lock
 from regiongate.config.regions import DEFAULT_CONFIG_PATH, PROJECT_DIR, Catalogue, load_catalogue
 from regiongate.infra.acknowledgements import acknowledge_findings
-from regiongate.residency import ResidencyChecks, ResidencyPolicy
-from regiongate.infra.residency_acknowledgements import acknowledge_residency_findings
 from regiongate.infra.region_stack import RegionStack
+from regiongate.infra.residency_acknowledgements import acknowledge_residency_findings
+from regiongate.mirror.lock import load_lock
+from regiongate.residency import ResidencyChecks, ResidencyPolicy
 
 
-def build_app(app: App, catalogue: Catalogue | None = None, *, tenants_dir: Path | None = None) -> dict[str, RegionStack]:
+def build_app(
+    app: App, catalogue: Catalogue | None = None, *, tenants_dir: Path | None = None
+) -> dict[str, RegionStack]:
     """One stack per region and per tenant file, or only those named with ``-c stacks=Eu,Tenant-acme``.
 
     Unselected stacks are never constructed (and unselected tenant files never read).

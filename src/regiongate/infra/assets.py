@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import regiongate
 
@@ -41,7 +42,9 @@ def stage_function_code(outdir: str | Path) -> Path:
     return root
 
 
-def stage_region_document(outdir: str | Path, deployment_id: str, document: Mapping[str, Any], relative_path: str) -> Path:
+def stage_region_document(
+    outdir: str | Path, deployment_id: str, document: Mapping[str, Any], relative_path: str
+) -> Path:
     """A layer directory holding the deployment's region document at ``relative_path`` (under /opt)."""
     root = build_dir(outdir) / "region-documents" / deployment_id
     target = root / relative_path

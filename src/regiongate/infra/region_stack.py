@@ -5,16 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import Annotations, CfnOutput, Duration, Environment, Fn, Stack, Stage, Tags
-from aws_cdk import aws_route53 as route53
-from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as route53_targets
 from constructs import Construct
 
+from regiongate.audit.infrastructure import AuditPipeline
 from regiongate.config import gateway as gateway_config
 from regiongate.config.regions import PROJECT_DIR, RegionConfig
+from regiongate.console.infrastructure import ConsoleService, ImageRepository
+from regiongate.gateway.infrastructure import Gateway, ProviderSecrets
 from regiongate.infra import assets
 from regiongate.mirror.lock import ImagesLock, load_lock
+from regiongate.network.infrastructure import Network
+from regiongate.rotation.infrastructure import SecretRotation
 from regiongate.shared_constructs import data_kinds
 from regiongate.shared_constructs.data_kinds import (
     API_KEY_HASHES,
@@ -31,15 +36,9 @@ from regiongate.shared_constructs.data_kinds import (
     PROVIDER_CREDENTIALS,
     SPEND_AND_USAGE,
 )
-from regiongate.audit.infrastructure import AuditPipeline
-from regiongate.store.infrastructure import DATABASE_NAME, DATABASE_PORT, AuditStore
-from regiongate.console.infrastructure import ConsoleService, ImageRepository
-from regiongate.gateway.infrastructure import Gateway
-from regiongate.shared_constructs.region_key import RegionKey
 from regiongate.shared_constructs.lambda_defaults import LambdaDefaults
-from regiongate.network.infrastructure import Network
-from regiongate.rotation.infrastructure import SecretRotation
-from regiongate.gateway.infrastructure import ProviderSecrets
+from regiongate.shared_constructs.region_key import RegionKey
+from regiongate.store.infrastructure import DATABASE_NAME, DATABASE_PORT, AuditStore
 
 # Built by `make setup` (pure-Python wheels of gateway/lambda-requirements.txt).
 LAMBDA_DEPS_DIR = PROJECT_DIR / "build" / "lambda-deps"
@@ -110,10 +109,16 @@ class RegionStack(Stack):
                 lambda_.LayerVersion(
                     self,
                     "RegionConfig",
-                    code=lambda_.Code.from_asset(str(assets.stage_region_document(
-                        self._outdir(), region.deployment_id, gateway_config.runtime_document(region),
-                        RUNTIME_CONFIG_PATH.removeprefix("/opt/"),
-                    ))),
+                    code=lambda_.Code.from_asset(
+                        str(
+                            assets.stage_region_document(
+                                self._outdir(),
+                                region.deployment_id,
+                                gateway_config.runtime_document(region),
+                                RUNTIME_CONFIG_PATH.removeprefix("/opt/"),
+                            )
+                        )
+                    ),
                     description=f"regiongate {region.display_name} runtime configuration ({RUNTIME_CONFIG_PATH})",
                 ),
             ),
@@ -153,7 +158,9 @@ class RegionStack(Stack):
 
         # Wiring: who may talk to whom, and who may read what.
         for client in (gateway.security_group, pipeline.security_group):
-            store.security_group.add_ingress_rule(client, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL from regiongate functions")
+            store.security_group.add_ingress_rule(
+                client, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL from regiongate functions"
+            )
             client.add_egress_rule(store.security_group, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL audit store")
             # AWS APIs (SQS, Secrets Manager, KMS) and in-region providers are reached over HTTPS via the NAT.
             client.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to in-region AWS APIs and providers")
@@ -229,7 +236,6 @@ class RegionStack(Stack):
         ):
             Tags.of(self).add(tag_key, tag_value)
 
-
     def _add_console(self, region, images_lock, key, network, store, gateway, database_environment) -> ConsoleService:
         if images_lock is None:
             images_lock = load_lock()
@@ -264,8 +270,12 @@ class RegionStack(Stack):
                 f"images.lock.yaml pins an example console image ({image.source}): the console service is "
                 "deployed with 0 tasks. Run `regiongate mirror` (docs/mirror.md), then deploy again.",
             )
-        store.security_group.add_ingress_rule(console.security_group, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL from the console")
-        console.security_group.add_egress_rule(store.security_group, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL audit store")
+        store.security_group.add_ingress_rule(
+            console.security_group, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL from the console"
+        )
+        console.security_group.add_egress_rule(
+            store.security_group, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL audit store"
+        )
         console.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to in-region AWS APIs")
         CfnOutput(self, "ConsoleUrl", value=f"https://{region.console_domain}/", description="regional console")
         return console

@@ -5,8 +5,8 @@ Asserted by tests/residency/test_our_stacks.py, so an acknowledgement cannot app
 
 from __future__ import annotations
 
-from regiongate.residency import acknowledge
 from regiongate.infra.region_stack import RegionStack
+from regiongate.residency import acknowledge
 
 ALB_ACCESS_LOGS_REASON = (
     "Elastic Load Balancing writes access logs only to buckets encrypted with SSE-S3 (AES256); it cannot use a "

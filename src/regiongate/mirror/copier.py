@@ -9,8 +9,9 @@ and running again skips whatever is already there.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Callable, Iterator
+from typing import IO
 
 from regiongate.mirror.digest import INDEX_TYPES, VerifyingChunks, check_digest, sha256_digest, verify_bytes
 from regiongate.mirror.errors import DigestMismatchError, MirrorError
@@ -33,10 +34,10 @@ class Manifest:
     media_type: str
     body: bytes
     platform: str | None = None
-    children: list["Manifest"] = field(default_factory=list)
+    children: list[Manifest] = field(default_factory=list)
     blobs: list[Blob] = field(default_factory=list)
 
-    def walk(self) -> Iterator["Manifest"]:
+    def walk(self) -> Iterator[Manifest]:
         """Children before parents: the order manifests must be pushed in."""
         for child in self.children:
             yield from child.walk()
@@ -115,7 +116,9 @@ class Copier:
 
     # -- reading the source ----------------------------------------------------------------------------
 
-    def _fetch(self, client: RegistryClient, ref: ImageReference, reference: str, platform: str | None = None) -> Manifest:
+    def _fetch(
+        self, client: RegistryClient, ref: ImageReference, reference: str, platform: str | None = None
+    ) -> Manifest:
         what = f"manifest {ref.registry}/{ref.repository}@{reference}"
         body, media_type, header_digest = client.get_manifest(ref.repository, reference)
         digest = sha256_digest(body)
@@ -132,13 +135,21 @@ class Copier:
         else:
             descriptors = [document["config"], *document.get("layers", [])]
             for descriptor in descriptors:
-                if descriptor.get("urls") or "nondistributable" in descriptor.get("mediaType", "") or "foreign" in descriptor.get("mediaType", ""):
+                if (
+                    descriptor.get("urls")
+                    or "nondistributable" in descriptor.get("mediaType", "")
+                    or "foreign" in descriptor.get("mediaType", "")
+                ):
                     raise MirrorError(
                         f"{what}: layer {descriptor.get('digest')} is non-distributable (foreign URLs); such images "
                         "cannot be mirrored completely into China ECR."
                     )
                 manifest.blobs.append(
-                    Blob(check_digest(descriptor["digest"], what), int(descriptor["size"]), descriptor.get("mediaType", ""))
+                    Blob(
+                        check_digest(descriptor["digest"], what),
+                        int(descriptor["size"]),
+                        descriptor.get("mediaType", ""),
+                    )
                 )
         return manifest
 
@@ -160,8 +171,15 @@ class Copier:
                 f"immutable; {ref} now resolves to {manifest.digest}. Mirror it under a new tag."
             )
         return ImagePlan(
-            name=name, source=ref, repository=repository, tag=tag, manifest=manifest, blobs=list(unique.values()),
-            missing_blobs=missing, missing_manifests=missing_manifests, tag_points_to=tag_points_to,
+            name=name,
+            source=ref,
+            repository=repository,
+            tag=tag,
+            manifest=manifest,
+            blobs=list(unique.values()),
+            missing_blobs=missing,
+            missing_manifests=missing_manifests,
+            tag_points_to=tag_points_to,
         )
 
     # -- writing the target ------------------------------------------------------------------------------
@@ -176,7 +194,9 @@ class Copier:
             what = f"blob {blob.digest} of {plan.source}"
             chunks = VerifyingChunks(
                 self._counted(client.blob_chunks(plan.source.repository, blob.digest), progress),
-                blob.digest, blob.size, what,
+                blob.digest,
+                blob.size,
+                what,
             )
             self.target.upload_blob(plan.repository, blob.digest, blob.size, chunks)
             uploaded_bytes += chunks.received
@@ -198,10 +218,15 @@ class Copier:
         if plan.tag:
             now = self.target.manifest_digest(plan.repository, plan.tag)
             if now != plan.digest:
-                raise MirrorError(f"{plan.name}: tag {plan.tag} in {plan.repository} points to {now}, not {plan.digest}")
+                raise MirrorError(
+                    f"{plan.name}: tag {plan.tag} in {plan.repository} points to {now}, not {plan.digest}"
+                )
         return ImageResult(
-            plan=plan, uploaded_blobs=len(to_copy), uploaded_bytes=uploaded_bytes,
-            skipped_blobs=len(plan.blobs) - len(to_copy), pushed_manifests=pushed,
+            plan=plan,
+            uploaded_blobs=len(to_copy),
+            uploaded_bytes=uploaded_bytes,
+            skipped_blobs=len(plan.blobs) - len(to_copy),
+            pushed_manifests=pushed,
         )
 
     @staticmethod

@@ -27,9 +27,10 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -127,7 +128,7 @@ class ImagesLock:
         entry = self.images.get(name)
         return entry.repository if entry else repository_name_for(name)
 
-    def with_image(self, image: LockedImage) -> "ImagesLock":
+    def with_image(self, image: LockedImage) -> ImagesLock:
         images = dict(self.images)
         images[image.name] = image
         return replace(self, images=images)
@@ -187,7 +188,9 @@ def _parse_entry(path: Path, name: str, raw: Any) -> LockedImage:
         raise LockError(path, key, "must be a mapping with keys " + ", ".join(sorted(_ENTRY_KEYS)))
     unknown = set(raw) - _ENTRY_KEYS
     if unknown:
-        raise LockError(path, f"{key}.{sorted(unknown)[0]}", f"unknown key; valid keys: {', '.join(sorted(_ENTRY_KEYS))}")
+        raise LockError(
+            path, f"{key}.{sorted(unknown)[0]}", f"unknown key; valid keys: {', '.join(sorted(_ENTRY_KEYS))}"
+        )
     for field_name in _ENTRY_KEYS:
         if field_name in raw and not isinstance(raw[field_name], str):
             raise LockError(path, f"{key}.{field_name}", f"must be a string, got {raw[field_name]!r}")

@@ -23,10 +23,11 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO
 
 from regiongate.mirror.digest import ACCEPT_MANIFESTS, manifest_media_type
 from regiongate.mirror.errors import AuthError, MirrorError, RepositoryNotFoundError
@@ -65,7 +66,7 @@ class Response:
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D401, ANN001
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
         return None
 
 
@@ -231,7 +232,9 @@ class RegistryClient:
     def get_manifest(self, repository: str, reference: str) -> tuple[bytes, str, str | None]:
         """(body, media type, Docker-Content-Digest header or None)."""
         response = self.request(
-            "GET", f"/v2/{repository}/manifests/{reference}", repository=repository,
+            "GET",
+            f"/v2/{repository}/manifests/{reference}",
+            repository=repository,
             headers={"Accept": ACCEPT_MANIFESTS},
         )
         body = response.read()
@@ -241,7 +244,9 @@ class RegistryClient:
                 f"({_error_text(404, body)}). Check the repository path and tag (e.g. `docker manifest inspect`)."
             )
         if response.status != 200:
-            raise MirrorError(f"GET manifest {self.registry}/{repository}:{reference}: {_error_text(response.status, body)}")
+            raise MirrorError(
+                f"GET manifest {self.registry}/{repository}:{reference}: {_error_text(response.status, body)}"
+            )
         what = f"{self.registry}/{repository}@{reference}"
         media_type = manifest_media_type(body, response.headers.get("Content-Type"), what)
         return body, media_type, response.headers.get("Docker-Content-Digest")
@@ -249,7 +254,9 @@ class RegistryClient:
     def head_manifest(self, repository: str, reference: str) -> str | None:
         """The digest ``reference`` points to, or None when it does not exist."""
         response = self.request(
-            "HEAD", f"/v2/{repository}/manifests/{reference}", repository=repository,
+            "HEAD",
+            f"/v2/{repository}/manifests/{reference}",
+            repository=repository,
             headers={"Accept": ACCEPT_MANIFESTS},
         )
         response.read()
@@ -285,7 +292,11 @@ class RegistryClient:
         offset = 0
         for chunk in chunks:
             response = self.request(
-                "PATCH", location, repository=repository, push=True, data=chunk,
+                "PATCH",
+                location,
+                repository=repository,
+                push=True,
+                data=chunk,
                 headers={
                     "Content-Type": "application/octet-stream",
                     "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
@@ -293,21 +304,33 @@ class RegistryClient:
             )
             body = response.read()
             if response.status != 202:
-                raise MirrorError(f"upload {digest} to {self.registry}/{repository}: {_error_text(response.status, body)}")
+                raise MirrorError(
+                    f"upload {digest} to {self.registry}/{repository}: {_error_text(response.status, body)}"
+                )
             offset += len(chunk)
             location = urllib.parse.urljoin(self.base_url + "/", response.headers["Location"])
         sep = "&" if "?" in location else "?"
         response = self.request(
-            "PUT", f"{location}{sep}digest={urllib.parse.quote(digest)}", repository=repository, push=True,
-            data=b"", headers={"Content-Type": "application/octet-stream"},
+            "PUT",
+            f"{location}{sep}digest={urllib.parse.quote(digest)}",
+            repository=repository,
+            push=True,
+            data=b"",
+            headers={"Content-Type": "application/octet-stream"},
         )
         body = response.read()
         if response.status != 201:
-            raise MirrorError(f"finish upload of {digest} to {self.registry}/{repository}: {_error_text(response.status, body)}")
+            raise MirrorError(
+                f"finish upload of {digest} to {self.registry}/{repository}: {_error_text(response.status, body)}"
+            )
 
     def put_manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> str | None:
         response = self.request(
-            "PUT", f"/v2/{repository}/manifests/{reference}", repository=repository, push=True, data=body,
+            "PUT",
+            f"/v2/{repository}/manifests/{reference}",
+            repository=repository,
+            push=True,
+            data=body,
             headers={"Content-Type": media_type},
         )
         text = response.read()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
-from regiongate.mirror.lock import IMAGE_NAME_RE, ImagesLock, LockedImage, load_lock, repository_name_for, write_lock
 from regiongate.mirror.copier import Copier, ImagePlan, ImageResult
 from regiongate.mirror.errors import MirrorError
+from regiongate.mirror.lock import IMAGE_NAME_RE, ImagesLock, LockedImage, load_lock, repository_name_for, write_lock
 from regiongate.mirror.reference import ImageReference, parse_reference
 from regiongate.mirror.registry import RegistryClient, credentials_from_environment
 from regiongate.mirror.targets import Target
@@ -96,8 +97,12 @@ def mirror(
             )
         lock = lock.with_image(
             LockedImage(
-                name=plan.name, repository=plan.repository, source=str(plan.source), tag=plan.tag,
-                digest=plan.digest, media_type=plan.manifest.media_type,
+                name=plan.name,
+                repository=plan.repository,
+                source=str(plan.source),
+                tag=plan.tag,
+                digest=plan.digest,
+                media_type=plan.manifest.media_type,
             )
         )
         write_lock(lock)

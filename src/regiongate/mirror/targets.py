@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import Iterable, Iterator, Protocol
+from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 from regiongate.mirror.digest import ACCEPT_MANIFESTS, MANIFEST_TYPES
 from regiongate.mirror.errors import AuthError, DigestMismatchError, MirrorError, RepositoryNotFoundError
@@ -60,8 +61,15 @@ def rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
 # -- Amazon ECR --------------------------------------------------------------------------------------
 
 _AUTH_CODES = {
-    "UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException", "SignatureDoesNotMatch",
-    "ExpiredTokenException", "ExpiredToken", "InvalidAccessKeyId", "AuthFailure", "MissingAuthenticationToken",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "ExpiredTokenException",
+    "ExpiredToken",
+    "InvalidAccessKeyId",
+    "AuthFailure",
+    "MissingAuthenticationToken",
 }
 _DENIED_CODES = {"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"}
 
@@ -69,7 +77,7 @@ _DENIED_CODES = {"AccessDeniedException", "AccessDenied", "UnauthorizedOperation
 class EcrTarget:
     """Amazon ECR in one account and region, reached with one AWS profile."""
 
-    def __init__(self, client, *, region: str, profile: str | None) -> None:  # noqa: ANN001
+    def __init__(self, client, *, region: str, profile: str | None) -> None:
         self.client = client
         self.region = region
         self.profile = profile
@@ -78,7 +86,7 @@ class EcrTarget:
         self._mutability: dict[str, str] = {}
 
     @classmethod
-    def from_profile(cls, *, region: str, profile: str | None) -> "EcrTarget":
+    def from_profile(cls, *, region: str, profile: str | None) -> EcrTarget:
         import boto3
         import botocore.exceptions
 
@@ -159,7 +167,9 @@ class EcrTarget:
             with self._calls("BatchCheckLayerAvailability", repository):
                 answer = self.client.batch_check_layer_availability(repositoryName=repository, layerDigests=batch)
             available = {
-                layer["layerDigest"] for layer in answer.get("layers", []) if layer.get("layerAvailability") == "AVAILABLE"
+                layer["layerDigest"]
+                for layer in answer.get("layers", [])
+                if layer.get("layerAvailability") == "AVAILABLE"
             }
             missing |= set(batch) - available
         return missing
@@ -213,7 +223,9 @@ class EcrTarget:
 
     def put_image_call(self, repository: str, tag: str | None, body: bytes, media_type: str, digest: str) -> None:
         kwargs = dict(
-            repositoryName=repository, imageManifest=body.decode("utf-8"), imageManifestMediaType=media_type,
+            repositoryName=repository,
+            imageManifest=body.decode("utf-8"),
+            imageManifestMediaType=media_type,
             imageDigest=digest,
         )
         if tag:
@@ -223,7 +235,11 @@ class EcrTarget:
     def put_manifest(self, repository: str, tag: str | None, body: bytes, media_type: str, digest: str) -> None:
         import botocore.exceptions
 
-        passthrough = ("ImageAlreadyExistsException", "ImageTagAlreadyExistsException", "ImageDigestDoesNotMatchException")
+        passthrough = (
+            "ImageAlreadyExistsException",
+            "ImageTagAlreadyExistsException",
+            "ImageDigestDoesNotMatchException",
+        )
         try:
             with self._calls("PutImage", repository, passthrough=passthrough):
                 self.put_image_call(repository, tag, body, media_type, digest)
@@ -239,7 +255,9 @@ class EcrTarget:
                     f"(e.g. --source name=registry/repo:<new tag>)."
                 ) from None
             if code == "ImageDigestDoesNotMatchException":
-                raise DigestMismatchError(f"manifest pushed to ECR {repository}", digest, "a different ECR-computed digest") from None
+                raise DigestMismatchError(
+                    f"manifest pushed to ECR {repository}", digest, "a different ECR-computed digest"
+                ) from None
 
 
 # -- Docker Registry v2 / OCI Distribution ------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from regiongate.residency.model import Detail, resources_of
 from regiongate.residency.policy import ResidencyPolicy
@@ -37,7 +38,9 @@ class Finding:
         return "; ".join(f"{d.location}: {d.message}" for d in self.details)
 
 
-def evaluate_template(template: Mapping[str, Any], policy: ResidencyPolicy, rules: Iterable[Rule] = RULES) -> list[Finding]:
+def evaluate_template(
+    template: Mapping[str, Any], policy: ResidencyPolicy, rules: Iterable[Rule] = RULES
+) -> list[Finding]:
     """Every rule on every resource of ``template``: the non-compliant results, as findings. Pure."""
     rules = tuple(rules)
     findings: list[Finding] = []
@@ -46,7 +49,11 @@ def evaluate_template(template: Mapping[str, Any], policy: ResidencyPolicy, rule
             try:
                 result = rule.check(resource, policy)
             except Exception as exc:  # a rule must never hide a resource: an error is a finding
-                findings.append(Finding(rule.id, resource.logical_id, resource.type, (Detail("Properties", f"rule failed: {exc!r}"),)))
+                findings.append(
+                    Finding(
+                        rule.id, resource.logical_id, resource.type, (Detail("Properties", f"rule failed: {exc!r}"),)
+                    )
+                )
                 continue
             if result.failed:
                 findings.append(

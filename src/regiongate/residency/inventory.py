@@ -6,8 +6,9 @@ Everything here is a pure function of the template JSON (and the stack's policy)
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from regiongate.residency.model import Resource, as_list, get_path, resources_of
 from regiongate.residency.policy import ResidencyPolicy
@@ -46,7 +47,7 @@ class StoredItem:
 
 def _reference_target(value: Any) -> str | None:
     if isinstance(value, Mapping) and len(value) == 1:
-        (function, argument), = value.items()
+        ((function, argument),) = value.items()
         if function == "Ref" and isinstance(argument, str):
             return argument
         if function == "Fn::GetAtt":
@@ -82,7 +83,8 @@ def _key_name(value: Any, resource: Resource) -> str:
         aliases = [
             get_path(other, "Properties", "AliasName")
             for other in (resource.template.get("Resources") or {}).values()
-            if other.get("Type") == "AWS::KMS::Alias" and _reference_target(get_path(other, "Properties", "TargetKeyId")) == target
+            if other.get("Type") == "AWS::KMS::Alias"
+            and _reference_target(get_path(other, "Properties", "TargetKeyId")) == target
         ]
         alias = next((a for a in aliases if isinstance(a, str)), None)
         return f"stack key {alias} ({target})" if alias else f"stack key ({target})"
@@ -111,7 +113,9 @@ def describe_retention(resource: Resource) -> str:
         return f"{days} days" if days is not None else "never expires"
     if kind in ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster"):
         backups = props.get("BackupRetentionPeriod")
-        backups_text = f"automated backups {backups} days" if backups is not None else "automated backups 1 day (default)"
+        backups_text = (
+            f"automated backups {backups} days" if backups is not None else "automated backups 1 day (default)"
+        )
         return f"until deleted by the application; {backups_text}"
     if kind == "AWS::SQS::Queue":
         period = props.get("MessageRetentionPeriod")
@@ -163,6 +167,7 @@ def stored_items(template: Mapping[str, Any], policy: ResidencyPolicy) -> tuple[
 
 
 # --- request flow ----------------------------------------------------------------------------------
+
 
 @dataclass
 class FlowNode:
@@ -230,14 +235,19 @@ def request_flow(template: Mapping[str, Any], policy: ResidencyPolicy) -> Flow:
                     f"{props(listener).get('Protocol', '?')} :{props(listener).get('Port', '?')} "
                     f"{props(listener).get('SslPolicy', '')}"
                 ).strip()
+
     def group_targets(group: str) -> list[str]:
-        found = [t for target in as_list(props(group).get("Targets")) if (t := _reference_target(get_path(target, "Id")))]
+        found = [
+            t for target in as_list(props(group).get("Targets")) if (t := _reference_target(get_path(target, "Id")))
+        ]
         for service in by_type.get("AWS::ECS::Service", []):
-            if any(_reference_target(get_path(lb, "TargetGroupArn")) == group for lb in as_list(props(service).get("LoadBalancers"))):
+            if any(
+                _reference_target(get_path(lb, "TargetGroupArn")) == group
+                for lb in as_list(props(service).get("LoadBalancers"))
+            ):
                 found.append(service)
         return found
 
-    functions = set(by_type.get("AWS::Lambda::Function", []))
     queues = set(by_type.get("AWS::SQS::Queue", []))
     databases = set(by_type.get("AWS::RDS::DBInstance", [])) | set(by_type.get("AWS::RDS::DBCluster", []))
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from regiongate.residency.policy import ResidencyPolicy
 
@@ -85,7 +86,10 @@ def resources_of(template: Mapping[str, Any]) -> Iterator[Resource]:
 
 # --- walking ---------------------------------------------------------------------------------------
 
-def walk_strings(value: Any, path: str = "Properties", skip_keys: frozenset[str] = frozenset()) -> Iterator[tuple[str, str]]:
+
+def walk_strings(
+    value: Any, path: str = "Properties", skip_keys: frozenset[str] = frozenset()
+) -> Iterator[tuple[str, str]]:
     """Every literal string under ``value`` with its path; subtrees under ``skip_keys`` are left out."""
     if isinstance(value, str):
         yield path, value
@@ -103,7 +107,11 @@ _STRING_BUILDERS = frozenset({"Fn::Join", "Fn::Sub"})
 
 
 def walk_rendered_strings(
-    value: Any, resource: "Resource", policy: ResidencyPolicy, path: str = "Properties", skip_keys: frozenset[str] = frozenset()
+    value: Any,
+    resource: Resource,
+    policy: ResidencyPolicy,
+    path: str = "Properties",
+    skip_keys: frozenset[str] = frozenset(),
 ) -> Iterator[tuple[str, str]]:
     """Like :func:`walk_strings`, but an ``Fn::Join``/``Fn::Sub`` is one string, rendered for this stack.
 
@@ -213,7 +221,7 @@ def _render(value: Any, resource: Resource, policy: ResidencyPolicy) -> Any:
         return [render(item, resource, policy) for item in value]
     if not isinstance(value, Mapping) or len(value) != 1:
         return UNKNOWN
-    (function, argument), = value.items()
+    ((function, argument),) = value.items()
     if function == "Ref":
         pseudo = _pseudo(argument, policy)
         if pseudo is not None:
@@ -243,7 +251,9 @@ def _render(value: Any, resource: Resource, policy: ResidencyPolicy) -> Any:
         except (ValueError, IndexError):
             return UNKNOWN
     if function == "Fn::Sub":
-        text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1] if len(argument) > 1 else {})
+        text, variables = (
+            (argument, {}) if isinstance(argument, str) else (argument[0], argument[1] if len(argument) > 1 else {})
+        )
 
         def substitute(match: re.Match[str]) -> str:
             name = match.group(1)
@@ -286,9 +296,13 @@ def check_in_region(rendered: str, policy: ResidencyPolicy, *, location: str, wh
         return None
     arn = parse_arn(rendered)
     if arn is None:
-        return Detail(location, f"{what} {rendered!r} is not an ARN of this stack: cannot prove it stays in {policy.home_region}")
+        return Detail(
+            location, f"{what} {rendered!r} is not an ARN of this stack: cannot prove it stays in {policy.home_region}"
+        )
     if arn.region != policy.home_region:
-        return Detail(location, f"{what} {rendered!r} is in region {arn.region or '(global)'}, not {policy.home_region}")
+        return Detail(
+            location, f"{what} {rendered!r} is in region {arn.region or '(global)'}, not {policy.home_region}"
+        )
     own_account = policy.account or "\u27e8own-account\u27e9"
     if arn.account not in (own_account, "\u27e8own-account\u27e9"):
         return Detail(location, f"{what} {rendered!r} is in account {arn.account}, not this stack's account")
@@ -299,12 +313,13 @@ def check_in_region(rendered: str, policy: ResidencyPolicy, *, location: str, wh
 
 # --- keys ------------------------------------------------------------------------------------------
 
+
 def is_own_key(value: Any, resource: Resource, policy: ResidencyPolicy) -> bool:
     """Whether a KMS key reference points at a customer-managed key defined in the same template."""
     if value is None:
         return False
     if isinstance(value, Mapping) and len(value) == 1:
-        (function, argument), = value.items()
+        ((function, argument),) = value.items()
         target = None
         if function == "Ref" and isinstance(argument, str):
             target = argument

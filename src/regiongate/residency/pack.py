@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import jsii
 from aws_cdk import (
@@ -34,11 +35,19 @@ from aws_cdk import (
 )
 from constructs import IConstruct
 
-from regiongate.residency.engine import ALL_RULE_IDS, PLUGIN_NAME, PLUGIN_VERSION, STACK_RULE, Finding, evaluate_template
+from regiongate.residency.engine import (
+    ALL_RULE_IDS,
+    PLUGIN_NAME,
+    PLUGIN_VERSION,
+    STACK_RULE,
+    Finding,
+    evaluate_template,
+)
 from regiongate.residency.policy import ResidencyPolicy
 from regiongate.residency.rules import RULES_BY_ID, Rule
 
 __all__ = ["ALL_RULE_IDS", "PLUGIN_NAME", "Finding", "ResidencyChecks", "acknowledge", "evaluate_template"]
+
 
 def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
     """Acknowledge one residency rule on ``construct`` (and everything below it), with a specific reason."""
@@ -96,7 +105,11 @@ class ResidencyChecks:
                     if policy is None
                     else f"stack {stack_name} is deployed to {region} but its policy's home region is {policy.home_region}"
                 )
-                add(STACK_RULE, problem, PolicyViolatingResource(locations=["Stack"], construct_path=stack_info.stack_construct_path))
+                add(
+                    STACK_RULE,
+                    problem,
+                    PolicyViolatingResource(locations=["Stack"], construct_path=stack_info.stack_construct_path),
+                )
                 continue
             template = json.loads(Path(template_path).read_text())
             for finding in evaluate_template(template, policy):
@@ -114,7 +127,9 @@ class ResidencyChecks:
         report_violations = [
             PolicyViolation(
                 rule_name=rule_id,
-                description="Found: " + " | ".join(entry["descriptions"]) + f". The rule forbids: {entry['rule'].forbids} Why: {entry['rule'].why}",
+                description="Found: "
+                + " | ".join(entry["descriptions"])
+                + f". The rule forbids: {entry['rule'].forbids} Why: {entry['rule'].why}",
                 fix=entry["rule"].fix,
                 severity=entry["rule"].severity,
                 violating_resources=entry["resources"],

@@ -66,7 +66,7 @@ class ResidencyPolicy:
         return url_suffix_of(self.partition)
 
     @classmethod
-    def from_region(cls, region: Any) -> "ResidencyPolicy":
+    def from_region(cls, region: Any) -> ResidencyPolicy:
         """From a :class:`regiongate.config.regions.RegionConfig` (or anything with the same attributes)."""
         return cls(
             home_region=region.aws_region,
@@ -77,7 +77,7 @@ class ResidencyPolicy:
         )
 
     @classmethod
-    def strict(cls, aws_region: str, account: str | None = None) -> "ResidencyPolicy":
+    def strict(cls, aws_region: str, account: str | None = None) -> ResidencyPolicy:
         """The narrowest promise for a stack nobody described: everything, inference too, in its own region."""
         return cls(
             home_region=aws_region,

@@ -57,7 +57,14 @@ def _provider_rows(report: Report) -> list[list[str]]:
 
 
 STACK_HEADERS = [
-    "Stack", "Home region", "Geography", "Partition", "Account", "Inference may run in", "Policy from", "Audit records kept",
+    "Stack",
+    "Home region",
+    "Geography",
+    "Partition",
+    "Account",
+    "Inference may run in",
+    "Policy from",
+    "Audit records kept",
 ]
 PROVIDER_HEADERS = ["Stack", "Provider", "Type", "Region / endpoint", "May process prompts in"]
 STORED_HEADERS = ["Stack", "Resource", "Type", "Region", "Encrypted with", "Kept for"]
@@ -123,11 +130,15 @@ def render_markdown(report: Report) -> str:
     unclassified = _unclassified_rows(report)
     out += ["### Unclassified stateful resources", ""]
     if unclassified:
-        out += [
-            "**These resources can hold data but carry no `regiongate:data` metadata: say what they hold "
-            "(stacks/components/data_kinds.py) before deploying.**",
-            "",
-        ] + _md_table(STORED_HEADERS, unclassified) + [""]
+        out += (
+            [
+                "**These resources can hold data but carry no `regiongate:data` metadata: say what they hold "
+                "(stacks/components/data_kinds.py) before deploying.**",
+                "",
+            ]
+            + _md_table(STORED_HEADERS, unclassified)
+            + [""]
+        )
     else:
         out += ["None: every stateful resource says what it holds.", ""]
 
@@ -190,7 +201,9 @@ def _table(headers: list[str], rows: list[list[str]], mono: tuple[int, ...] = ()
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     mono_cell = ' class="mono"'
     body = "".join(
-        "<tr>" + "".join(f"<td{mono_cell if i in mono else ''}>{escape(str(c))}</td>" for i, c in enumerate(row)) + "</tr>"
+        "<tr>"
+        + "".join(f"<td{mono_cell if i in mono else ''}>{escape(str(c))}</td>" for i, c in enumerate(row))
+        + "</tr>"
         for row in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -222,7 +235,7 @@ def flow_svg(stack: StackReport) -> str:
     """The stack's request flow as an inline SVG: one row per chain, shared boxes drawn once."""
     chains = stack.flow.chains
     if not chains:
-        return f"<p class=\"note\">{escape(' '.join(stack.flow.notes) or 'No request flow found.')}</p>"
+        return f'<p class="note">{escape(" ".join(stack.flow.notes) or "No request flow found.")}</p>'
     positions: dict[str, tuple[int, int]] = {}
     boxes, arrows = [], []
     row = 0
@@ -257,10 +270,12 @@ def flow_svg(stack: StackReport) -> str:
     for (c1, r1), (c2, r2) in arrows:
         x1 = MARGIN + c1 * (BOX_W + GAP_X) + (BOX_W if r1 == r2 else BOX_W / 2)
         y1 = MARGIN + r1 * (BOX_H + GAP_Y) + (BOX_H / 2 if r1 == r2 else BOX_H)
-        x2 = MARGIN + c2 * (BOX_W + GAP_X) + (0 if r1 == r2 else 0)
+        x2 = MARGIN + c2 * (BOX_W + GAP_X)
         y2 = MARGIN + r2 * (BOX_H + GAP_Y) + BOX_H / 2
         if r1 == r2:
-            lines.append(f'<line x1="{x1}" y1="{y1}" x2="{x2 - 2}" y2="{y2}" stroke="#1f3a5f" stroke-width="1.5" marker-end="url(#arrow)"/>')
+            lines.append(
+                f'<line x1="{x1}" y1="{y1}" x2="{x2 - 2}" y2="{y2}" stroke="#1f3a5f" stroke-width="1.5" marker-end="url(#arrow)"/>'
+            )
         elif r2 < r1:  # back up to a box drawn on an earlier row: right, then up into its bottom edge
             sx = MARGIN + c1 * (BOX_W + GAP_X) + BOX_W
             sy = MARGIN + r1 * (BOX_H + GAP_Y) + BOX_H / 2
@@ -276,7 +291,9 @@ def flow_svg(stack: StackReport) -> str:
     cols = max(c for c, _ in positions.values()) + 1
     width = MARGIN * 2 + cols * BOX_W + (cols - 1) * GAP_X
     height = MARGIN * 2 + row * BOX_H + (row - 1) * GAP_Y + 18
-    region = escape(f"Everything inside: AWS {stack.policy.home_region} ({stack.policy.partition}), account {stack.account}")
+    region = escape(
+        f"Everything inside: AWS {stack.policy.home_region} ({stack.policy.partition}), account {stack.account}"
+    )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Request flow of {escape(stack.name)}" '
         f'width="100%" style="max-width:{width}px" viewBox="0 0 {width} {height}">'
@@ -290,18 +307,18 @@ def flow_svg(stack: StackReport) -> str:
 
 def render_html(report: Report) -> str:
     parts = [
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
         "<title>regiongate residency report</title>",
         f"<style>{CSS}</style></head><body>",
         "<h1>Residency report</h1>",
-        f"<p class=\"meta\">Generated {escape(report.generated_at)} from <code>{escape(report.cdk_out)}</code>. "
+        f'<p class="meta">Generated {escape(report.generated_at)} from <code>{escape(report.cdk_out)}</code>. '
         "Every table and picture is computed from the synthesized CloudFormation templates.</p>",
     ]
-    parts += [f"<p class=\"note\">{escape(n)}</p>" for n in report.notes]
+    parts += [f'<p class="note">{escape(n)}</p>' for n in report.notes]
     open_count = sum(len(s.open_findings) for s in report.stacks)
     summary_class = "ok" if open_count == 0 else "bad"
     parts.append(
-        f"<p class=\"{summary_class}\">{len(report.stacks)} stack(s), {len(RULES)} residency rules, "
+        f'<p class="{summary_class}">{len(report.stacks)} stack(s), {len(RULES)} residency rules, '
         f"{open_count} open finding(s), {sum(len(s.acknowledgements) for s in report.stacks)} acknowledged.</p>"
     )
     parts.append("<h2>Scope</h2><ul>" + "".join(f"<li>{escape(note)}</li>" for note in SCOPE_NOTES) + "</ul>")
@@ -316,26 +333,26 @@ def render_html(report: Report) -> str:
         parts.append(f"<h3>{escape(KIND_TITLES.get(kind, kind))}</h3>")
         if kind == CONTENT_KIND or not rows:
             note = CONTENT_NOTE if kind == CONTENT_KIND else "No resource holds it."
-            parts.append(f"<p class=\"notstored\"><b>{NOT_STORED}</b>. {escape(note)}</p>")
+            parts.append(f'<p class="notstored"><b>{NOT_STORED}</b>. {escape(note)}</p>')
         else:
             parts.append(_table(STORED_HEADERS, rows, mono=(1,)))
     parts.append("<h3>Unclassified stateful resources</h3>")
     unclassified = _unclassified_rows(report)
     if unclassified:
         parts.append(
-            "<p class=\"bad\">These resources can hold data but carry no <code>regiongate:data</code> metadata.</p>"
+            '<p class="bad">These resources can hold data but carry no <code>regiongate:data</code> metadata.</p>'
             + _table(STORED_HEADERS, unclassified, mono=(1,))
         )
     else:
-        parts.append("<p class=\"ok\">None: every stateful resource says what it holds.</p>")
+        parts.append('<p class="ok">None: every stateful resource says what it holds.</p>')
 
     parts.append("<h2>Rule pack findings</h2>")
     open_rows = _finding_rows(report, acknowledged=False)
     if open_rows:
-        parts.append(f"<p class=\"bad\">{len(open_rows)} open finding(s).</p>")
+        parts.append(f'<p class="bad">{len(open_rows)} open finding(s).</p>')
         parts.append(_table(["Stack", "Rule", "Resource", "Type", "Finding"], open_rows, mono=(2, 4)))
     else:
-        parts.append(f"<p class=\"ok\">None: {len(RULES)} rules passed on every stack.</p>")
+        parts.append(f'<p class="ok">None: {len(RULES)} rules passed on every stack.</p>')
     parts.append("<h3>Acknowledged findings</h3>")
     ack_rows = _finding_rows(report, acknowledged=True)
     parts.append(
@@ -346,7 +363,9 @@ def render_html(report: Report) -> str:
 
     parts.append("<h2>Request flow</h2>")
     for stack in report.stacks:
-        parts.append(f"<div class=\"flow\"><h3>{escape(stack.name)} ({escape(stack.policy.home_region)})</h3>{flow_svg(stack)}</div>")
+        parts.append(
+            f'<div class="flow"><h3>{escape(stack.name)} ({escape(stack.policy.home_region)})</h3>{flow_svg(stack)}</div>'
+        )
 
     parts.append("<h2>Zero retention at run time</h2>")
     parts.append(
@@ -356,11 +375,11 @@ def render_html(report: Report) -> str:
     if report.runtime_tests:
         parts.append("<ul>" + "".join(f"<li><code>{escape(t)}</code></li>" for t in report.runtime_tests) + "</ul>")
     else:
-        parts.append(f"<p class=\"bad\">not found (searched {escape(report.runtime_tests_searched)})</p>")
+        parts.append(f'<p class="bad">not found (searched {escape(report.runtime_tests_searched)})</p>')
     parts.append("<h2>Rules</h2>")
     parts.append(_table(["Rule", "Forbids", "Why", "Fix"], [[r.id, r.forbids, r.why, r.fix] for r in RULES]))
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-__all__ = ["render_html", "render_markdown", "flow_svg"]
+__all__ = ["flow_svg", "render_html", "render_markdown"]

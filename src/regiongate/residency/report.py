@@ -12,12 +12,13 @@ from __future__ import annotations
 import ast
 import datetime as _dt
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from regiongate.residency.inventory import Flow, StoredItem, request_flow, stored_items
 from regiongate.residency.engine import PLUGIN_NAME, evaluate_template
+from regiongate.residency.inventory import Flow, StoredItem, request_flow, stored_items
 from regiongate.residency.policy import ResidencyPolicy
 
 MARKDOWN_NAME = "residency-report.md"
@@ -95,7 +96,10 @@ class Report:
 
 # --- building --------------------------------------------------------------------------------------
 
-def _policies(catalogue: Any, tenants_dir: Path | None) -> tuple[dict[str, ResidencyPolicy], dict[str, Any], dict[str, str]]:
+
+def _policies(
+    catalogue: Any, tenants_dir: Path | None
+) -> tuple[dict[str, ResidencyPolicy], dict[str, Any], dict[str, str]]:
     """Stack name -> policy, -> RegionConfig (where known) and -> where the policy came from."""
     if catalogue is None:
         return {}, {}, {}
@@ -135,7 +139,11 @@ def _acknowledgements(cdk_out: Path) -> tuple[bool, dict[tuple[str, str, str], t
         for violation in plugin.get("suppressedViolations") or []:
             for construct in violation.get("violatingConstructs", []):
                 resource = construct.get("cloudFormationResource") or {}
-                key = (Path(resource.get("templatePath", "")).name, resource.get("logicalId", ""), violation.get("ruleName", ""))
+                key = (
+                    Path(resource.get("templatePath", "")).name,
+                    resource.get("logicalId", ""),
+                    violation.get("ruleName", ""),
+                )
                 found[key] = (violation.get("reason", ""), violation.get("acknowledgedAt", ""))
     return True, found
 
@@ -152,7 +160,11 @@ def _providers(config: Any) -> list[list[str]]:
         return []
     rows = []
     for provider in getattr(gateway, "providers", ()):
-        where = ", ".join(part for part in (provider.aws_region or provider.location or "", provider.endpoint or provider.base_url or "") if part)
+        where = ", ".join(
+            part
+            for part in (provider.aws_region or provider.location or "", provider.endpoint or provider.base_url or "")
+            if part
+        )
         models = [m for m in getattr(gateway, "models", ()) if m.provider == provider.name]
         destinations = sorted({d for m in models for d in getattr(m, "destinations", ())})
         rows.append([provider.name, provider.type, where, ", ".join(destinations) or "-"])
@@ -190,7 +202,9 @@ def find_runtime_tests(tests_dir: Path) -> tuple[list[str], str]:
             continue
         tests: list[tuple[str, str]] = []
         for top in tree.body:
-            items = [(top, "")] if not isinstance(top, ast.ClassDef) else [(child, f"{top.name}::") for child in top.body]
+            items = (
+                [(top, "")] if not isinstance(top, ast.ClassDef) else [(child, f"{top.name}::") for child in top.body]
+            )
             for item, prefix in items:
                 if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name.startswith("test"):
                     tests.append((f"{prefix}{item.name}", ast.get_source_segment(text, item) or ""))
@@ -210,8 +224,8 @@ def build_report(
     *,
     tests_dir: Path | None = None,
     tenants_dir: Path | None = None,
-    clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now(_dt.timezone.utc),
-) -> "Report":
+    clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now(_dt.UTC),
+) -> Report:
     """The residency report of the stacks in ``cdk_out`` (all of them, or those named in ``stacks``).
 
     ``catalogue`` is a :class:`regiongate.config.regions.Catalogue` (region stacks and tenant stacks), or a mapping of
@@ -231,7 +245,11 @@ def build_report(
         if artifact.get("type") == STACK_ARTIFACT
     }
     if wanted:
-        missing = [name for name in wanted if name not in artifacts and name not in {a.get("displayName") for a in artifacts.values()}]
+        missing = [
+            name
+            for name in wanted
+            if name not in artifacts and name not in {a.get("displayName") for a in artifacts.values()}
+        ]
         if missing:
             raise ValueError(f"{cdk_out}: no stack named {', '.join(missing)}; synthesized: {', '.join(artifacts)}")
     for artifact_id, artifact in artifacts.items():
@@ -251,7 +269,15 @@ def build_report(
         for finding in evaluate_template(template, policy):
             reason, where = acks.get((Path(template_file).name, finding.logical_id, finding.rule_id), ("", ""))
             findings.append(
-                FindingRow(finding.rule_id, finding.logical_id, finding.resource_type, finding.message, bool(reason or where), reason, where)
+                FindingRow(
+                    finding.rule_id,
+                    finding.logical_id,
+                    finding.resource_type,
+                    finding.message,
+                    bool(reason or where),
+                    reason,
+                    where,
+                )
             )
         classified, unclassified = stored_items(template, policy)
         flow = request_flow(template, policy)
@@ -278,7 +304,7 @@ def build_report(
     tests_dir = tests_dir or Path.cwd() / "tests" / "gateway"
     runtime_tests, searched = find_runtime_tests(tests_dir)
     return Report(
-        generated_at=clock().astimezone(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        generated_at=clock().astimezone(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         cdk_out=str(cdk_out),
         stacks=reports,
         runtime_tests=runtime_tests,
@@ -302,4 +328,3 @@ def write_report(report: Report, out_dir: Path) -> tuple[Path, Path]:
 
 def rows_for_kind(report: Report, kind: str) -> list[tuple[StackReport, StoredItem]]:
     return [(stack, item) for stack in report.stacks for item in stack.stored if kind in item.kinds]
-

@@ -11,10 +11,10 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Callable
 
 from regiongate.common.clock import Clock, utc_now
 from regiongate.contract.errors import InvalidApiKey, InvalidRequest, RegionMismatch
@@ -215,6 +215,12 @@ class KeyAuthenticator:
 
 
 __all__ = [
-    "CreatedKey", "KeyAuthenticator", "KeyService", "check_region", "display_prefix", "extract_key",
-    "generate_key", "hash_key",
+    "CreatedKey",
+    "KeyAuthenticator",
+    "KeyService",
+    "check_region",
+    "display_prefix",
+    "extract_key",
+    "generate_key",
+    "hash_key",
 ]

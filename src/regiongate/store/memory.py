@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from regiongate.audit.runtime.events import parse_event
 from regiongate.store import KeyRecord, SpendRow, rollup_scopes
@@ -44,7 +45,11 @@ class MemoryStore:
         return next((k for k in self.keys.values() if k.key_hash == key_hash), None)
 
     def list_keys(self, *, region: str | None = None, org_id: str | None = None) -> list[KeyRecord]:
-        rows = [k for k in self.keys.values() if (region is None or k.region == region) and (org_id is None or k.org_id == org_id)]
+        rows = [
+            k
+            for k in self.keys.values()
+            if (region is None or k.region == region) and (org_id is None or k.org_id == org_id)
+        ]
         return sorted(rows, key=lambda k: (k.created_at, k.key_id))
 
     def revoke_key(self, key_id: str, at: datetime) -> bool:

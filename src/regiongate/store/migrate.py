@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from importlib import resources
 from typing import Any
 
@@ -103,7 +103,10 @@ def maintain(conn: Any, retention_months: int, today: date) -> list[str]:
             if match and date(int(match.group(1)), int(match.group(2)), 1) < oldest_kept:
                 conn.run(f"DROP TABLE {name}")
                 dropped.append(name)
-        conn.run("DELETE FROM guardrail_violations WHERE created_at < :t", t=datetime(oldest_kept.year, oldest_kept.month, 1, tzinfo=timezone.utc))
+        conn.run(
+            "DELETE FROM guardrail_violations WHERE created_at < :t",
+            t=datetime(oldest_kept.year, oldest_kept.month, 1, tzinfo=UTC),
+        )
         return dropped
     finally:
         conn.run("SELECT pg_advisory_unlock(:id)", id=ADVISORY_LOCK_ID)

@@ -7,10 +7,11 @@ import json
 import queue
 import ssl
 import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from regiongate.audit.runtime.events import parse_event
@@ -21,8 +22,24 @@ from regiongate.store import migrate as migrations
 T = TypeVar("T")
 _BATCH = 500  # events per INSERT statement (one JSON parameter holding the rows)
 _AUDIT_COLUMNS = (
-    "request_id", "created_at", "region", "endpoint", "key_id", "org_id", "team_id", "user_id", "model", "provider",
-    "input_tokens", "output_tokens", "cost_usd", "total_ms", "upstream_ms", "status", "error_type", "is_stream",
+    "request_id",
+    "created_at",
+    "region",
+    "endpoint",
+    "key_id",
+    "org_id",
+    "team_id",
+    "user_id",
+    "model",
+    "provider",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "total_ms",
+    "upstream_ms",
+    "status",
+    "error_type",
+    "is_stream",
     "guardrail",
 )
 _KEY_COLUMNS = (
@@ -30,8 +47,15 @@ _KEY_COLUMNS = (
     "expires_at, created_at, revoked_at"
 )
 _AUDIT_TYPES = {
-    "request_id": "uuid", "created_at": "timestamptz", "input_tokens": "integer", "output_tokens": "integer",
-    "cost_usd": "numeric", "total_ms": "numeric", "upstream_ms": "numeric", "status": "smallint", "is_stream": "boolean",
+    "request_id": "uuid",
+    "created_at": "timestamptz",
+    "input_tokens": "integer",
+    "output_tokens": "integer",
+    "cost_usd": "numeric",
+    "total_ms": "numeric",
+    "upstream_ms": "numeric",
+    "status": "smallint",
+    "is_stream": "boolean",
 }
 _INSERT_AUDIT = (
     f"INSERT INTO audit_events ({', '.join(c if c != 'is_stream' else 'stream' for c in _AUDIT_COLUMNS)}) "
@@ -85,7 +109,7 @@ class ConnectionParams:
     ca_bundle: str | None = None
 
     @classmethod
-    def from_url(cls, url: str) -> "ConnectionParams":
+    def from_url(cls, url: str) -> ConnectionParams:
         parts = urlsplit(url)
         if parts.scheme not in ("postgres", "postgresql"):
             raise ValueError("DATABASE_URL must start with postgresql://")
@@ -104,14 +128,22 @@ class ConnectionParams:
 
         context: Any = None
         if self.ssl_mode in ("require", "verify-ca", "verify-full"):
-            context = ssl.create_default_context(cafile=self.ca_bundle) if self.ca_bundle else ssl.create_default_context()
+            context = (
+                ssl.create_default_context(cafile=self.ca_bundle) if self.ca_bundle else ssl.create_default_context()
+            )
             if self.ssl_mode == "require" and not self.ca_bundle:
                 # Encrypted, not authenticated (RDS's CA is not in the default trust store): set DB_CA_BUNDLE.
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
         return pg8000.native.Connection(
-            user=self.user, password=self.password, host=self.host, port=self.port, database=self.database,
-            ssl_context=context, timeout=30, application_name="regiongate",
+            user=self.user,
+            password=self.password,
+            host=self.host,
+            port=self.port,
+            database=self.database,
+            ssl_context=context,
+            timeout=30,
+            application_name="regiongate",
         )
 
 
@@ -120,7 +152,7 @@ class ConnectionPool:
 
     def __init__(self, connect: Callable[[], Any], size: int = 4) -> None:
         self._connect = connect
-        self._idle: "queue.LifoQueue[Any]" = queue.LifoQueue()
+        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
 
     @contextlib.contextmanager
@@ -156,9 +188,18 @@ class ConnectionPool:
 
 def _key(row: Sequence[Any]) -> KeyRecord:
     return KeyRecord(
-        key_id=row[0], key_hash=bytes(row[1]), display_prefix=row[2], region=row[3], org_id=row[4], team_id=row[5],
-        user_id=row[6], monthly_budget_usd=row[7], model_allowlist=tuple(row[8]) if row[8] is not None else None,
-        expires_at=row[9], created_at=row[10], revoked_at=row[11],
+        key_id=row[0],
+        key_hash=bytes(row[1]),
+        display_prefix=row[2],
+        region=row[3],
+        org_id=row[4],
+        team_id=row[5],
+        user_id=row[6],
+        monthly_budget_usd=row[7],
+        model_allowlist=tuple(row[8]) if row[8] is not None else None,
+        expires_at=row[9],
+        created_at=row[10],
+        revoked_at=row[11],
     )
 
 
@@ -238,7 +279,7 @@ class PostgresStore:
     def maintain(self, retention_months: int, today: date | None = None) -> list[str]:
         """Partitions for ``today``'s month and the next; drop what is older than the retention (``today``
         defaults to the store's clock, in UTC, like every event's partition)."""
-        day = today or self.clock().astimezone(timezone.utc).date()
+        day = today or self.clock().astimezone(UTC).date()
         with self.pool.connection() as conn:
             return migrations.maintain(conn, retention_months, day)
 
@@ -252,7 +293,8 @@ class PostgresStore:
             conn.run(
                 "INSERT INTO orgs (org_id, monthly_budget_usd) VALUES (:o, :b) "
                 "ON CONFLICT (org_id) DO UPDATE SET monthly_budget_usd = EXCLUDED.monthly_budget_usd",
-                o=org_id, b=monthly_budget_usd,
+                o=org_id,
+                b=monthly_budget_usd,
             )
 
     def org_budget(self, org_id: str) -> Decimal | None:
@@ -264,10 +306,18 @@ class PostgresStore:
             conn.run(
                 f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (:key_id, :key_hash, :display_prefix, :region, :org_id, "
                 ":team_id, :user_id, :budget, CAST(:allow AS text[]), :expires_at, :created_at, :revoked_at)",
-                key_id=record.key_id, key_hash=record.key_hash, display_prefix=record.display_prefix,
-                region=record.region, org_id=record.org_id, team_id=record.team_id, user_id=record.user_id,
-                budget=record.monthly_budget_usd, allow=list(record.model_allowlist) if record.model_allowlist else None,
-                expires_at=record.expires_at, created_at=record.created_at, revoked_at=record.revoked_at,
+                key_id=record.key_id,
+                key_hash=record.key_hash,
+                display_prefix=record.display_prefix,
+                region=record.region,
+                org_id=record.org_id,
+                team_id=record.team_id,
+                user_id=record.user_id,
+                budget=record.monthly_budget_usd,
+                allow=list(record.model_allowlist) if record.model_allowlist else None,
+                expires_at=record.expires_at,
+                created_at=record.created_at,
+                revoked_at=record.revoked_at,
             )
 
     def find_key_by_hash(self, key_hash: bytes) -> KeyRecord | None:
@@ -279,7 +329,8 @@ class PostgresStore:
             rows = conn.run(
                 f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE (CAST(:r AS text) IS NULL OR region = :r) "
                 "AND (CAST(:o AS text) IS NULL OR org_id = :o) ORDER BY created_at, key_id",
-                r=region, o=org_id,
+                r=region,
+                o=org_id,
             )
         return [_key(row) for row in rows]
 
@@ -287,7 +338,8 @@ class PostgresStore:
         with self.pool.connection() as conn:
             rows = conn.run(
                 "UPDATE api_keys SET revoked_at = :t WHERE key_id = :k AND revoked_at IS NULL RETURNING key_id",
-                t=at, k=key_id,
+                t=at,
+                k=key_id,
             )
         return bool(rows)
 
@@ -306,8 +358,12 @@ class PostgresStore:
                 "UPDATE api_keys SET monthly_budget_usd = :b, model_allowlist = CAST(:m AS text[]), expires_at = :x "
                 "WHERE key_id = :k AND region = :r AND (CAST(:o AS text) IS NULL OR org_id = :o) AND revoked_at IS NULL "
                 "RETURNING key_id",
-                b=monthly_budget_usd, m=list(model_allowlist) if model_allowlist else None, x=expires_at, k=key_id,
-                r=region, o=org_id,
+                b=monthly_budget_usd,
+                m=list(model_allowlist) if model_allowlist else None,
+                x=expires_at,
+                k=key_id,
+                r=region,
+                o=org_id,
             )
         return bool(rows)
 
@@ -327,7 +383,7 @@ class PostgresStore:
             conn.run("BEGIN")
             try:
                 for start in range(0, len(parsed), _BATCH):
-                    new += self._write_batch(conn, parsed[start:start + _BATCH])
+                    new += self._write_batch(conn, parsed[start : start + _BATCH])
                 conn.run("COMMIT")
             except _connection_errors():
                 raise  # nothing to roll back on a dead connection; the server discarded the transaction
@@ -361,26 +417,55 @@ class PostgresStore:
                 row[3] += e["cost_usd"]
             violations += [(e, v) for v in e["violations"]]
         if rollups:
-            conn.run(_UPSERT_SPEND, rows=_json([
-                {"day": day.isoformat(), "scope": scope, "scope_id": scope_id, "requests": requests,
-                 "input_tokens": tokens_in, "output_tokens": tokens_out, "cost_usd": str(cost)}
-                for (day, scope, scope_id), (requests, tokens_in, tokens_out, cost) in rollups.items()
-            ]))
+            conn.run(
+                _UPSERT_SPEND,
+                rows=_json(
+                    [
+                        {
+                            "day": day.isoformat(),
+                            "scope": scope,
+                            "scope_id": scope_id,
+                            "requests": requests,
+                            "input_tokens": tokens_in,
+                            "output_tokens": tokens_out,
+                            "cost_usd": str(cost),
+                        }
+                        for (day, scope, scope_id), (requests, tokens_in, tokens_out, cost) in rollups.items()
+                    ]
+                ),
+            )
         if violations:
-            conn.run(_INSERT_VIOLATIONS, rows=_json([
-                {"request_id": e["request_id"], "created_at": e["created_at"].isoformat(), "key_id": e["key_id"],
-                 "org_id": e["org_id"], "detector": v["detector"], "action": v["action"], "message": v["message"]}
-                for e, v in violations
-            ]))
+            conn.run(
+                _INSERT_VIOLATIONS,
+                rows=_json(
+                    [
+                        {
+                            "request_id": e["request_id"],
+                            "created_at": e["created_at"].isoformat(),
+                            "key_id": e["key_id"],
+                            "org_id": e["org_id"],
+                            "detector": v["detector"],
+                            "action": v["action"],
+                            "message": v["message"],
+                        }
+                        for e, v in violations
+                    ]
+                ),
+            )
         return len(written)
 
     def month_spend(self, scope: str, scope_id: str, month: date) -> Decimal:
         start = migrations.month_start(month)
-        rows = self._run(lambda conn: conn.run(
-            "SELECT COALESCE(SUM(cost_usd), 0) FROM daily_spend WHERE scope = :s AND scope_id = :i "
-            "AND day >= :a AND day < :b",
-            s=scope, i=scope_id, a=start, b=migrations.add_months(start, 1),
-        ))
+        rows = self._run(
+            lambda conn: conn.run(
+                "SELECT COALESCE(SUM(cost_usd), 0) FROM daily_spend WHERE scope = :s AND scope_id = :i "
+                "AND day >= :a AND day < :b",
+                s=scope,
+                i=scope_id,
+                a=start,
+                b=migrations.add_months(start, 1),
+            )
+        )
         return Decimal(rows[0][0])
 
     def spend(self, *, scope: str, scope_id: str | None = None, since: date | None = None) -> list[SpendRow]:
@@ -389,12 +474,16 @@ class PostgresStore:
                 "SELECT day, scope, scope_id, requests, input_tokens, output_tokens, cost_usd FROM daily_spend "
                 "WHERE scope = :s AND (CAST(:i AS text) IS NULL OR scope_id = :i) AND (CAST(:d AS date) IS NULL OR day >= :d) "
                 "ORDER BY day, scope_id",
-                s=scope, i=scope_id, d=since,
+                s=scope,
+                i=scope_id,
+                d=since,
             )
         return [SpendRow(r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5]), Decimal(r[6])) for r in rows]
 
 
-def connection_params(settings: Any, secret_fetcher: Callable[[str], Mapping[str, Any]] | None = None) -> ConnectionParams:
+def connection_params(
+    settings: Any, secret_fetcher: Callable[[str], Mapping[str, Any]] | None = None
+) -> ConnectionParams:
     """From ``DATABASE_URL`` locally, or DB_HOST/DB_PORT/DB_NAME + the RDS secret (TLS required) in AWS."""
     if settings.database_url:
         return ConnectionParams.from_url(settings.database_url)
@@ -402,7 +491,11 @@ def connection_params(settings: Any, secret_fetcher: Callable[[str], Mapping[str
         raise ValueError("DB_SECRET_ARN is set but no secret fetcher was given")
     secret = secret_fetcher(settings.db_secret_arn)
     return ConnectionParams(
-        host=settings.db_host, port=settings.db_port, database=settings.db_name, user=secret["username"],
-        password=secret["password"], ssl_mode="verify-full" if settings.db_ca_bundle else "require",
+        host=settings.db_host,
+        port=settings.db_port,
+        database=settings.db_name,
+        user=secret["username"],
+        password=secret["password"],
+        ssl_mode="verify-full" if settings.db_ca_bundle else "require",
         ca_bundle=settings.db_ca_bundle,
     )

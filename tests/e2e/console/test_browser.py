@@ -26,15 +26,20 @@ import pytest
 from regiongate.store.keys import KeyService
 from regiongate.store.postgres import ConnectionParams, ConnectionPool, PostgresStore
 from tests.fixtures.clock import NOW, pinned
-
 from tests.fixtures.console_world import PASSWORD, ROOT, TEST_LOG_N, fresh_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("console-browser")]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 # The README shows the committed screenshots; a test run refreshes them only when asked, so `make test`
 # leaves the work tree clean: UPDATE_SCREENSHOTS=1 make test PYTEST_ARGS=tests/console/test_browser.py
@@ -95,7 +100,10 @@ def browser_store():
 def fakes():
     from tests.fixtures.fakes import FakeBedrock, FakeOpenAI
 
-    bedrock, azure = FakeBedrock(reply="The capital of France is Paris", usage=(420, 180)), FakeOpenAI(reply="Bonjour", usage=(900, 350))
+    bedrock, azure = (
+        FakeBedrock(reply="The capital of France is Paris", usage=(420, 180)),
+        FakeOpenAI(reply="Bonjour", usage=(900, 350)),
+    )
     yield bedrock, azure
     bedrock.close()
     azure.close()
@@ -125,8 +133,12 @@ def gateway(browser_store, eu_runtime, fakes):
 def call_gateway(base: str, key: str, model: str, text: str) -> int:
     """One chat completion over HTTP, as any client would send it; returns the status."""
     body = json.dumps({"model": model, "messages": [{"role": "user", "content": text}]}).encode()
-    request = urllib.request.Request(f"{base}/v1/chat/completions", data=body, method="POST",
-                                     headers={"content-type": "application/json", "authorization": f"Bearer {key}"})
+    request = urllib.request.Request(
+        f"{base}/v1/chat/completions",
+        data=body,
+        method="POST",
+        headers={"content-type": "application/json", "authorization": f"Bearer {key}"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status
@@ -151,22 +163,35 @@ def traffic(browser_store, eu_runtime, fakes, gateway):
     store = browser_store
     service = KeyService(store, clock=pinned())
     keys = {}
-    for name, org, team, budget in (("acme-ml", "acme", "ml", "40"), ("acme-web", "acme", "web", None),
-                                    ("acme-batch", "acme", "batch", "5"), ("globex-main", "globex", "main", None)):
-        keys[name] = service.create(region_code="eu", org_id=org, team_id=team,
-                                    monthly_budget_usd=Decimal(budget) if budget else None)
+    for name, org, team, budget in (
+        ("acme-ml", "acme", "ml", "40"),
+        ("acme-web", "acme", "web", None),
+        ("acme-batch", "acme", "batch", "5"),
+        ("globex-main", "globex", "main", None),
+    ):
+        keys[name] = service.create(
+            region_code="eu", org_id=org, team_id=team, monthly_budget_usd=Decimal(budget) if budget else None
+        )
     store.set_org_budget("acme", Decimal("60"))
     accounts = Accounts(store.pool, "eu", clock=pinned())
     users = {
-        "admin": accounts.create_user(email="admin@acme.example", password=PASSWORD, role="org_admin", org_id="acme", log_n=TEST_LOG_N),
-        "viewer": accounts.create_user(email="viewer@acme.example", password=PASSWORD, role="org_viewer", org_id="acme", log_n=TEST_LOG_N),
-        "platform": accounts.create_user(email="ops@regiongate.example", password=PASSWORD, role="platform_admin", org_id=None,
-                                         log_n=TEST_LOG_N),
+        "admin": accounts.create_user(
+            email="admin@acme.example", password=PASSWORD, role="org_admin", org_id="acme", log_n=TEST_LOG_N
+        ),
+        "viewer": accounts.create_user(
+            email="viewer@acme.example", password=PASSWORD, role="org_viewer", org_id="acme", log_n=TEST_LOG_N
+        ),
+        "platform": accounts.create_user(
+            email="ops@regiongate.example", password=PASSWORD, role="platform_admin", org_id=None, log_n=TEST_LOG_N
+        ),
     }
     bedrock, azure = fakes
     plan = [  # (key, model, requests per day)
-        ("acme-ml", "claude-3-7-sonnet", 3), ("acme-ml", "gpt-4o", 2), ("acme-web", "nova-pro", 4),
-        ("acme-batch", "gpt-4o", 1), ("globex-main", "gpt-4o", 2),
+        ("acme-ml", "claude-3-7-sonnet", 3),
+        ("acme-ml", "gpt-4o", 2),
+        ("acme-web", "nova-pro", 4),
+        ("acme-batch", "gpt-4o", 1),
+        ("globex-main", "gpt-4o", 2),
     ]
     now = NOW  # the console and the served gateway below use the same pinned clock
     sink = ListAuditSink()
@@ -175,11 +200,19 @@ def traffic(browser_store, eu_runtime, fakes, gateway):
         past, _ = make_gateway(eu_runtime, store, bedrock=bedrock, azure=azure, sink=sink, clock=lambda m=moment: m)
         for key_name, model, per_day in plan:
             for i in range((per_day + days_back) % 4 + 1):
-                post(past, "/v1/chat/completions", {"model": model, "messages": [{"role": "user", "content": f"day {days_back} #{i}"}]},
-                     keys[key_name].key)
+                post(
+                    past,
+                    "/v1/chat/completions",
+                    {"model": model, "messages": [{"role": "user", "content": f"day {days_back} #{i}"}]},
+                    keys[key_name].key,
+                )
         if days_back in (2, 4):
-            post(past, "/v1/chat/completions", {"model": "gpt-4o", "messages": [{"role": "user", "content": "IBAN DE89370400440532013000"}]},
-                 keys["acme-web"].key)
+            post(
+                past,
+                "/v1/chat/completions",
+                {"model": "gpt-4o", "messages": [{"role": "user", "content": "IBAN DE89370400440532013000"}]},
+                keys["acme-web"].key,
+            )
     assert store.write_audit_events(sink.events) == len(sink.events)
     before = audit_count(store)
     statuses = [call_gateway(gateway, keys[k].key, m, "What is the capital of France?") for k, m, _ in plan]
@@ -211,7 +244,11 @@ def chromium():
 def browser(chromium, tmp_path):
     """A fresh Chromium with its own user-data-dir per test (no cookies shared between tests)."""
     context = chromium.chromium.launch_persistent_context(
-        str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, viewport=LAPTOP,
+        str(tmp_path / "chromium-profile"),
+        executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS,
+        headless=True,
+        viewport=LAPTOP,
     )
     yield context
     context.close()
@@ -303,8 +340,14 @@ def test_org_user_is_denied_another_orgs_pages(browser, console_url, traffic):
     globex_key = traffic["keys"]["globex-main"].record
     page = browser.new_page()
     sign_in_with_keyboard(page, console_url, "viewer@acme.example")
-    for path in (f"/keys/{globex_key.key_id}", "/?org=globex", "/requests?org=globex", "/violations?org=globex",
-                 "/keys?org=globex", "/usage.csv?org=globex"):
+    for path in (
+        f"/keys/{globex_key.key_id}",
+        "/?org=globex",
+        "/requests?org=globex",
+        "/violations?org=globex",
+        "/keys?org=globex",
+        "/usage.csv?org=globex",
+    ):
         response = page.goto(f"{console_url}{path}")
         assert response.status == 404, path
         assert page.get_by_role("heading", name="Not found").is_visible()

@@ -15,7 +15,6 @@ import urllib.request
 import pytest
 
 from regiongate.store.postgres import ConnectionParams
-
 from tests.fixtures.console_world import ROOT, fresh_database
 
 pytestmark = pytest.mark.postgres
@@ -28,15 +27,26 @@ def cli_db():
 
 
 def env_with(**extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "REGIONGATE_", "DB_", "CONSOLE_", "DATABASE_URL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "REGIONGATE_", "DB_", "CONSOLE_", "DATABASE_URL"))
+    }
     env.update({"PYTHONUNBUFFERED": "1", "AWS_EC2_METADATA_DISABLED": "true"})
     env.update(extra)
     return env
 
 
 def regiongate(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "regiongate.cli.main", *args], input=stdin, capture_output=True, text=True,
-                          env=env_with(**env), cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "regiongate.cli.main", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env_with(**env),
+        cwd=ROOT,
+        timeout=120,
+    )
 
 
 def users(url: str) -> list:
@@ -48,8 +58,16 @@ def users(url: str) -> list:
 
 
 def test_console_user_add_creates_the_first_platform_admin(cli_db):
-    done = regiongate("console-user", "add", "--region", "eu", "--email", "Root@Example.com", stdin="a very long password\n",
-                      DATABASE_URL=cli_db)
+    done = regiongate(
+        "console-user",
+        "add",
+        "--region",
+        "eu",
+        "--email",
+        "Root@Example.com",
+        stdin="a very long password\n",
+        DATABASE_URL=cli_db,
+    )
     assert done.returncode == 0, done.stderr
     assert "created platform_admin root@example.com" in done.stdout
     [(email, role, org, region, encoded)] = [u for u in users(cli_db) if u[0] == "root@example.com"]
@@ -57,12 +75,15 @@ def test_console_user_add_creates_the_first_platform_admin(cli_db):
     assert encoded.startswith("scrypt$15$") and "a very long password" not in encoded
 
 
-@pytest.mark.parametrize("args, stdin, message", [
-    (["--role", "org_admin"], "a very long password\n", "--org is required"),
-    (["--role", "platform_admin", "--org", "acme"], "a very long password\n", "drop --org"),
-    ([], "short\n", "12 to 256 characters"),
-    (["--email", "not-an-email"], "a very long password\n", "e-mail address"),
-])
+@pytest.mark.parametrize(
+    "args, stdin, message",
+    [
+        (["--role", "org_admin"], "a very long password\n", "--org is required"),
+        (["--role", "platform_admin", "--org", "acme"], "a very long password\n", "drop --org"),
+        ([], "short\n", "12 to 256 characters"),
+        (["--email", "not-an-email"], "a very long password\n", "e-mail address"),
+    ],
+)
 def test_console_user_add_refuses_bad_input(cli_db, args, stdin, message):
     base = ["console-user", "add", "--region", "eu"]
     if "--email" not in args:
@@ -73,7 +94,18 @@ def test_console_user_add_refuses_bad_input(cli_db, args, stdin, message):
 
 
 def test_console_user_add_twice_is_refused(cli_db):
-    args = ("console-user", "add", "--region", "eu", "--email", "twice@example.com", "--role", "org_viewer", "--org", "acme")
+    args = (
+        "console-user",
+        "add",
+        "--region",
+        "eu",
+        "--email",
+        "twice@example.com",
+        "--role",
+        "org_viewer",
+        "--org",
+        "acme",
+    )
     assert regiongate(*args, stdin="a very long password\n", DATABASE_URL=cli_db).returncode == 0
     again = regiongate(*args, stdin="a very long password\n", DATABASE_URL=cli_db)
     assert again.returncode == 2 and "already exists" in again.stderr
@@ -106,8 +138,9 @@ def test_console_serves_and_stops_cleanly_on_sigterm(cli_db, command):
         env = env_with(DATABASE_URL=cli_db)
     else:  # as the image runs it: settings from the environment
         args = [sys.executable, "-m", "regiongate.console.runtime"]
-        env = env_with(DATABASE_URL=cli_db, REGIONGATE_REGION_CODE="eu", CONSOLE_PORT=str(port),
-                       PYTHONPATH=str(ROOT / "src"))
+        env = env_with(
+            DATABASE_URL=cli_db, REGIONGATE_REGION_CODE="eu", CONSOLE_PORT=str(port), PYTHONPATH=str(ROOT / "src")
+        )
     process = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz", process)
@@ -116,8 +149,9 @@ def test_console_serves_and_stops_cleanly_on_sigterm(cli_db, command):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as response:
             assert response.status == 200 and b"Sign in" in response.read()
         request = urllib.request.Request(f"http://127.0.0.1:{port}/keys")
-        opener = urllib.request.build_opener(type("NoRedirect", (urllib.request.HTTPRedirectHandler,),
-                                                  {"redirect_request": lambda *a, **k: None}))
+        opener = urllib.request.build_opener(
+            type("NoRedirect", (urllib.request.HTTPRedirectHandler,), {"redirect_request": lambda *a, **k: None})
+        )
         with pytest.raises(urllib.error.HTTPError) as refused:
             opener.open(request, timeout=5)
         assert refused.value.code == 303 and refused.value.headers["location"].startswith("/login")
@@ -129,11 +163,20 @@ def test_console_serves_and_stops_cleanly_on_sigterm(cli_db, command):
 
 @pytest.mark.parametrize("missing", ["REGIONGATE_REGION_CODE", "DB_HOST", "DB_SECRET_ARN"])
 def test_module_names_a_missing_variable(missing):
-    env = {"REGIONGATE_REGION_CODE": "eu", "DB_HOST": "127.0.0.1", "DB_NAME": "x",
-           "DB_SECRET_ARN": "arn:aws:secretsmanager:eu-central-1:111111111111:secret:regiongate/eu/audit-store-admin-AbCdEf"}
+    env = {
+        "REGIONGATE_REGION_CODE": "eu",
+        "DB_HOST": "127.0.0.1",
+        "DB_NAME": "x",
+        "DB_SECRET_ARN": "arn:aws:secretsmanager:eu-central-1:111111111111:secret:regiongate/eu/audit-store-admin-AbCdEf",
+    }
     env.pop(missing)
-    done = subprocess.run([sys.executable, "-m", "regiongate.console.runtime"], env=env_with(PYTHONPATH=str(ROOT / "src"), **env),
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "regiongate.console.runtime"],
+        env=env_with(PYTHONPATH=str(ROOT / "src"), **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and missing in done.stderr
 
 
@@ -174,10 +217,12 @@ def test_the_images_file_layout_serves_and_passes_its_healthcheck(cli_db, tmp_pa
                 shutil.copy(src, target)
     cmd = json.loads(next(rest for keyword, rest in dockerfile_steps() if keyword == "CMD"))
     check = next(rest for keyword, rest in dockerfile_steps() if keyword == "HEALTHCHECK")
-    check = json.loads(check[check.index("CMD") + 3:].strip())
+    check = json.loads(check[check.index("CMD") + 3 :].strip())
     port = free_port()
     env = env_with(DATABASE_URL=cli_db, REGIONGATE_REGION_CODE="eu", CONSOLE_PORT=str(port), PYTHONPATH=str(app_dir))
-    process = subprocess.Popen([sys.executable, *cmd[1:]], env=env, cwd=app_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, *cmd[1:]], env=env, cwd=app_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz", process)
         done = subprocess.run([sys.executable, *check[1:]], env=env, timeout=30, capture_output=True)

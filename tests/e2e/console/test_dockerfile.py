@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -37,7 +36,9 @@ def test_base_image_is_a_pinned_slim_python() -> None:
     froms = [rest for keyword, rest in instructions() if keyword == "FROM"]
     assert len(froms) == 1
     image = froms[0].split()[0]
-    assert re.fullmatch(r"(docker\.io/library/)?python:\d+\.\d+\.\d+-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?", image), image
+    assert re.fullmatch(r"(docker\.io/library/)?python:\d+\.\d+\.\d+-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?", image), (
+        image
+    )
 
 
 def test_runs_as_a_non_root_user() -> None:
@@ -47,7 +48,9 @@ def test_runs_as_a_non_root_user() -> None:
     user = users[-1].split(":")[0]
     assert user not in ("root", "0")
     last_user = max(i for i, (k, _) in enumerate(steps) if k == "USER")
-    assert not [k for k, _ in steps[last_user:] if k in ("RUN", "COPY", "ADD")], "build steps after USER run as that user"
+    assert not [k for k, _ in steps[last_user:] if k in ("RUN", "COPY", "ADD")], (
+        "build steps after USER run as that user"
+    )
 
 
 def test_healthcheck_probes_healthz_on_8081() -> None:
@@ -87,7 +90,9 @@ def test_console_app_passes_the_images_healthcheck() -> None:
         "REGIONGATE_REGION_CODE": "eu",
         "PYTHONPATH": str(ROOT / "src"),
     }
-    app = subprocess.Popen([sys.executable, "-m", "regiongate.console.runtime"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    app = subprocess.Popen(
+        [sys.executable, "-m", "regiongate.console.runtime"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     try:
         deadline = time.monotonic() + 10
         while True:

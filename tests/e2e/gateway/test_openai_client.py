@@ -14,7 +14,6 @@ import openai
 import pytest
 
 from regiongate.store.keys import KeyService
-
 from tests.fixtures.fakes import FakeBedrock, FakeOpenAI
 from tests.fixtures.served import Served
 
@@ -33,8 +32,12 @@ def fakes():
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, database_url, fakes):
     bedrock, azure = fakes
-    server = Served(tmp_path_factory.mktemp("serve"), database_url, {"bedrock-eu": bedrock.url, "azure-weu": azure.url},
-                    extra_env={"REGIONGATE_PROVIDER_AZURE_WEU_API_KEY": "local-azure-key"})
+    server = Served(
+        tmp_path_factory.mktemp("serve"),
+        database_url,
+        {"bedrock-eu": bedrock.url, "azure-weu": azure.url},
+        extra_env={"REGIONGATE_PROVIDER_AZURE_WEU_API_KEY": "local-azure-key"},
+    )
     yield server
     server.stop()
 
@@ -63,8 +66,11 @@ def audit_rows(store, request_id: str, wait: float = 5.0) -> list:
     deadline = time.monotonic() + wait
     while True:
         with store.pool.connection() as conn:
-            rows = conn.run("SELECT status, model, provider, input_tokens, output_tokens, cost_usd, stream, error_type "
-                            "FROM audit_events WHERE request_id = CAST(:r AS uuid)", r=request_id)
+            rows = conn.run(
+                "SELECT status, model, provider, input_tokens, output_tokens, cost_usd, stream, error_type "
+                "FROM audit_events WHERE request_id = CAST(:r AS uuid)",
+                r=request_id,
+            )
         if rows or time.monotonic() > deadline:
             return rows
         time.sleep(0.05)
@@ -72,8 +78,11 @@ def audit_rows(store, request_id: str, wait: float = 5.0) -> list:
 
 def test_chat(client, store):
     raw = client.chat.completions.with_raw_response.create(
-        model="claude-3-7-sonnet", messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Capital of France?"}],
-        max_tokens=20, temperature=0.1)
+        model="claude-3-7-sonnet",
+        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Capital of France?"}],
+        max_tokens=20,
+        temperature=0.1,
+    )
     completion = raw.parse()
     assert completion.choices[0].message.content == "The capital of France is Paris"
     assert completion.usage.total_tokens == 19
@@ -84,8 +93,12 @@ def test_chat(client, store):
 
 
 def test_streaming_arrives_chunk_by_chunk(client, store, fakes):
-    stream = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Hi"}], stream=True,
-                                            stream_options={"include_usage": True})
+    stream = client.chat.completions.create(
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "Hi"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "Bonjour from Azure"
@@ -99,7 +112,9 @@ def test_stream_is_relayed_chunk_by_chunk(client, fakes):
     _, azure = fakes
     azure.gate = threading.Event()
     try:
-        stream = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Hi"}], stream=True)
+        stream = client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "Hi"}], stream=True
+        )
         first = next(c for c in stream if c.choices and c.choices[0].delta.content)
         assert first.choices[0].delta.content == "Bonjour"
         assert not azure.gate.is_set() and not azure.gate_timed_out  # the upstream has not sent the rest yet
@@ -115,29 +130,58 @@ def test_tools(client, fakes):
     bedrock, _ = fakes
     bedrock.tool_call = {"name": "get_weather", "input": {"city": "Paris"}}
     try:
-        tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
-                                                   "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
-        completion = client.chat.completions.create(model="claude-3-7-sonnet", messages=[{"role": "user", "content": "Weather?"}], tools=tools)
+        tools = [
+            {
+                "type": "function",
+                "function": {
+                    "name": "get_weather",
+                    "description": "Weather",
+                    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+                },
+            }
+        ]
+        completion = client.chat.completions.create(
+            model="claude-3-7-sonnet", messages=[{"role": "user", "content": "Weather?"}], tools=tools
+        )
         call = completion.choices[0].message.tool_calls[0]
         assert completion.choices[0].finish_reason == "tool_calls"
         assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "Paris"}
-        follow_up = client.chat.completions.create(model="claude-3-7-sonnet", tools=tools, messages=[
-            {"role": "user", "content": "Weather?"},
-            {"role": "assistant", "tool_calls": [{"id": call.id, "type": "function", "function": {"name": "get_weather", "arguments": call.function.arguments}}]},
-            {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"},
-        ])
+        follow_up = client.chat.completions.create(
+            model="claude-3-7-sonnet",
+            tools=tools,
+            messages=[
+                {"role": "user", "content": "Weather?"},
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {
+                            "id": call.id,
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": call.function.arguments},
+                        }
+                    ],
+                },
+                {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"},
+            ],
+        )
         assert follow_up.choices[0].finish_reason == "tool_calls"
         sent = bedrock.requests[-1]["json"]["messages"]
         assert sent[-1]["content"][0]["toolResult"]["toolUseId"] == call.id
-        stream = client.chat.completions.create(model="claude-3-7-sonnet", messages=[{"role": "user", "content": "Weather?"}], tools=tools, stream=True)
-        args = "".join(tc.function.arguments or "" for c in stream if c.choices for tc in (c.choices[0].delta.tool_calls or []))
+        stream = client.chat.completions.create(
+            model="claude-3-7-sonnet", messages=[{"role": "user", "content": "Weather?"}], tools=tools, stream=True
+        )
+        args = "".join(
+            tc.function.arguments or "" for c in stream if c.choices for tc in (c.choices[0].delta.tool_calls or [])
+        )
         assert json.loads(args) == {"city": "Paris"}
     finally:
         bedrock.tool_call = None
 
 
 def test_embeddings(client):
-    result = client.embeddings.create(model="titan-embed-text-v2", input=["hello", "world!"])  # the client asks for base64
+    result = client.embeddings.create(
+        model="titan-embed-text-v2", input=["hello", "world!"]
+    )  # the client asks for base64
     assert [d.index for d in result.data] == [0, 1] and len(result.data[0].embedding) == 8
     assert result.usage.prompt_tokens >= 2
     azure = client.embeddings.create(model="text-embedding-3-small", input="hi", encoding_format="float")
@@ -153,13 +197,19 @@ def test_models(client):
 def test_errors(served, store):
     def call(key, **kwargs):
         c = openai.OpenAI(api_key=key, base_url=served.base_url, max_retries=0)
-        return c.chat.completions.create(**{"model": "claude-3-7-sonnet", "messages": [{"role": "user", "content": "x"}], **kwargs})
+        return c.chat.completions.create(
+            **{"model": "claude-3-7-sonnet", "messages": [{"role": "user", "content": "x"}], **kwargs}
+        )
 
     us_key = KeyService(store).create(region_code="us", org_id="e2e-org").key
     with pytest.raises(openai.PermissionDeniedError) as info:
         call(us_key)
     assert info.value.status_code == 403
-    assert info.value.body == {"message": "API key is for region US, but request was made to EU", "type": "region_mismatch", "code": 403}
+    assert info.value.body == {
+        "message": "API key is for region US, but request was made to EU",
+        "type": "region_mismatch",
+        "code": 403,
+    }
     with pytest.raises(openai.AuthenticationError) as info:
         call("rk-eu-" + "x" * 32)
     assert info.value.body["type"] == "invalid_api_key"
@@ -200,10 +250,39 @@ def test_upstream_failure_is_502_and_audited(client, store, fakes):
 
 
 def test_serve_refuses_non_loopback_upstreams(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "regiongate.cli.main", "serve", "--region", "eu", "--port", "0",
-                             "--upstream", "bedrock-eu=https://bedrock-runtime.eu-central-1.amazonaws.com"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "regiongate.cli.main",
+            "serve",
+            "--region",
+            "eu",
+            "--port",
+            "0",
+            "--upstream",
+            "bedrock-eu=https://bedrock-runtime.eu-central-1.amazonaws.com",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0 and "only loopback URLs" in result.stderr
-    result = subprocess.run([sys.executable, "-m", "regiongate.cli.main", "serve", "--region", "eu", "--port", "0",
-                             "--upstream", "nope=http://127.0.0.1:1"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "regiongate.cli.main",
+            "serve",
+            "--region",
+            "eu",
+            "--port",
+            "0",
+            "--upstream",
+            "nope=http://127.0.0.1:1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "no such provider" in result.stderr

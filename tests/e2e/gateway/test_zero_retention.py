@@ -15,13 +15,12 @@ import pytest
 from moto import mock_aws
 
 from regiongate.audit.runtime import writer as audit_writer
-from regiongate.common import logs
 from regiongate.audit.runtime.events import SqsAuditSink
+from regiongate.common import logs
 from regiongate.store.keys import KeyService
-
-from tests.fixtures.gateway_db import dump_database
 from tests.fixtures.fakes import FakeBedrock, FakeOpenAI
 from tests.fixtures.gateway import make_gateway, post
+from tests.fixtures.gateway_db import dump_database
 from tests.fixtures.served import Served
 
 pytestmark = pytest.mark.postgres
@@ -29,23 +28,54 @@ CHAT = "/v1/chat/completions"
 
 
 def canary_requests(canary: str) -> list[tuple[str, dict]]:
-    tools = [{"type": "function", "function": {"name": "lookup", "description": f"looks up {canary}",
-                                               "parameters": {"type": "object", "properties": {"q": {"type": "string", "description": canary}}}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "lookup",
+                "description": f"looks up {canary}",
+                "parameters": {"type": "object", "properties": {"q": {"type": "string", "description": canary}}},
+            },
+        }
+    ]
     conversation = [
         {"role": "system", "content": f"system {canary}"},
         {"role": "user", "content": f"user {canary}"},
-        {"role": "assistant", "content": f"assistant {canary}", "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": json.dumps({"q": canary})}}]},
+        {
+            "role": "assistant",
+            "content": f"assistant {canary}",
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "lookup", "arguments": json.dumps({"q": canary})},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": "call_1", "content": f"tool result {canary}"},
         {"role": "user", "content": [{"type": "text", "text": f"part {canary}"}]},
     ]
     return [
         (CHAT, {"model": "claude-3-7-sonnet", "messages": conversation, "tools": tools, "user": canary}),
-        (CHAT, {"model": "claude-3-7-sonnet", "messages": conversation, "tools": tools, "stream": True,
-                "stream_options": {"include_usage": True}}),
+        (
+            CHAT,
+            {
+                "model": "claude-3-7-sonnet",
+                "messages": conversation,
+                "tools": tools,
+                "stream": True,
+                "stream_options": {"include_usage": True},
+            },
+        ),
         (CHAT, {"model": "gpt-4o", "messages": conversation, "tools": tools}),
         (CHAT, {"model": "gpt-4o", "messages": conversation, "stream": True}),
-        (CHAT, {"model": "gpt-4o", "messages": [{"role": "user", "content": f"{canary} IBAN DE89 3704 0044 0532 0130 00"}]}),
+        (
+            CHAT,
+            {
+                "model": "gpt-4o",
+                "messages": [{"role": "user", "content": f"{canary} IBAN DE89 3704 0044 0532 0130 00"}],
+            },
+        ),
         (CHAT, {"model": "gpt-4o", "messages": [{"role": "user", "content": f"{canary} card 4111 1111 1111 1111"}]}),
         (CHAT, {"model": f"model-{canary}", "messages": [{"role": "user", "content": canary}]}),
         (CHAT, {"model": "gpt-4o", "messages": [{"role": "user", "content": canary}], "temperature": canary}),
@@ -74,7 +104,9 @@ def test_value_parts_cover_the_whole_value_in_both_spellings():
 
 
 def answer_with_canary(canary: str):
-    bedrock = FakeBedrock(reply=f"completion {canary}", tool_call={"name": "lookup", "input": {"q": f"answer {canary}"}})
+    bedrock = FakeBedrock(
+        reply=f"completion {canary}", tool_call={"name": "lookup", "input": {"q": f"answer {canary}"}}
+    )
     azure = FakeOpenAI(reply=f"completion {canary}", tool_call={"name": "lookup", "input": {"q": f"answer {canary}"}})
     return bedrock, azure
 
@@ -112,7 +144,9 @@ def test_canary_never_reaches_database_queue_or_logs(eu_runtime, pg_store):
                     assert canary in response.body.decode()  # the client does get its completion
             # An upstream failing with the canary in its error body.
             azure.fail_next(3, 500, f"boom-{canary}")
-            statuses.append(post(gateway, CHAT, {"model": "gpt-4o", "messages": [{"role": "user", "content": canary}]}, key).status)
+            statuses.append(
+                post(gateway, CHAT, {"model": "gpt-4o", "messages": [{"role": "user", "content": canary}]}, key).status
+            )
             # A key that carries the canary.
             statuses.append(post(gateway, CHAT, {"model": "gpt-4o", "messages": []}, f"rk-eu-{canary}").status)
 
@@ -151,8 +185,12 @@ def test_canary_through_regiongate_serve(tmp_path, database_url, pg_store):
     """The same promise through the local server: its whole output and the database after the writer ran."""
     canary = f"CANARY-{uuid.uuid4().hex}"
     bedrock, azure = answer_with_canary(canary)
-    served = Served(tmp_path, database_url, {"bedrock-eu": bedrock.url, "azure-weu": azure.url},
-                    extra_env={"REGIONGATE_PROVIDER_AZURE_WEU_API_KEY": "k", "REGIONGATE_LOG_LEVEL": "DEBUG"})
+    served = Served(
+        tmp_path,
+        database_url,
+        {"bedrock-eu": bedrock.url, "azure-weu": azure.url},
+        extra_env={"REGIONGATE_PROVIDER_AZURE_WEU_API_KEY": "k", "REGIONGATE_LOG_LEVEL": "DEBUG"},
+    )
     try:
         key = KeyService(pg_store).create(region_code="eu", org_id="acme").key
         client = openai.OpenAI(api_key=key, base_url=served.base_url, max_retries=0)

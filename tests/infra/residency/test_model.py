@@ -8,7 +8,10 @@ from tests.fixtures.residency import CN, EU, EU_ACCOUNT
 TEMPLATE = {
     "Resources": {
         "Key": {"Type": "AWS::KMS::Key", "Properties": {}},
-        "KeyAlias": {"Type": "AWS::KMS::Alias", "Properties": {"AliasName": "alias/app", "TargetKeyId": {"Ref": "Key"}}},
+        "KeyAlias": {
+            "Type": "AWS::KMS::Alias",
+            "Properties": {"AliasName": "alias/app", "TargetKeyId": {"Ref": "Key"}},
+        },
         "Repo": {"Type": "AWS::ECR::Repository", "Properties": {}},
         "Queue": {"Type": "AWS::SQS::Queue", "Properties": {}},
     }
@@ -17,11 +20,21 @@ RESOURCE = Resource("Queue", "AWS::SQS::Queue", {}, {}, TEMPLATE)
 
 
 def test_render_resolves_pseudo_parameters_and_own_arns():
-    image = {"Fn::Join": ["", [
-        {"Fn::Select": [4, {"Fn::Split": [":", {"Fn::GetAtt": ["Repo", "Arn"]}]}]}, ".dkr.ecr.",
-        {"Fn::Select": [3, {"Fn::Split": [":", {"Fn::GetAtt": ["Repo", "Arn"]}]}]}, ".", {"Ref": "AWS::URLSuffix"}, "/",
-        {"Ref": "Repo"}, ":tag",
-    ]]}
+    image = {
+        "Fn::Join": [
+            "",
+            [
+                {"Fn::Select": [4, {"Fn::Split": [":", {"Fn::GetAtt": ["Repo", "Arn"]}]}]},
+                ".dkr.ecr.",
+                {"Fn::Select": [3, {"Fn::Split": [":", {"Fn::GetAtt": ["Repo", "Arn"]}]}]},
+                ".",
+                {"Ref": "AWS::URLSuffix"},
+                "/",
+                {"Ref": "Repo"},
+                ":tag",
+            ],
+        ]
+    }
     assert render(image, RESOURCE, EU).startswith(f"{EU_ACCOUNT}.dkr.ecr.eu-central-1.amazonaws.com/")
     assert render({"Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:q"}, RESOURCE, CN) == (
         "arn:aws-cn:sqs:cn-north-1:444444444444:q"

@@ -8,10 +8,10 @@ import pytest
 from aws_cdk import App
 
 from regiongate.config.regions import load_catalogue
+from regiongate.infra.app import build_app, cdk_json_context
 from regiongate.residency import ResidencyPolicy, evaluate_template
 from regiongate.residency.pack import PLUGIN_NAME
 from regiongate.residency.report import build_report
-from regiongate.infra.app import build_app, cdk_json_context
 
 pytestmark = pytest.mark.xdist_group("residency-app")
 

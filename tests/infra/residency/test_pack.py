@@ -62,7 +62,7 @@ def test_an_acknowledgement_covers_only_its_construct(tmp_path):
     acknowledged = s3.Bucket(stack, "Acknowledged", encryption=s3.BucketEncryption.S3_MANAGED)
     s3.Bucket(stack, "Other", encryption=s3.BucketEncryption.S3_MANAGED)
     acknowledge(acknowledged, "StoresEncryptedWithStackKey", REASON)
-    with pytest.raises(Exception):
+    with pytest.raises(RuntimeError, match="Validation failed"):
         Template.from_stack(stack)
     paths = [c["constructPath"] for v in _report(tmp_path)["violations"] for c in v["violatingConstructs"]]
     assert paths == ["Tiny/Other/Resource"]
@@ -88,7 +88,11 @@ def test_policy_is_looked_up_by_stack_name(tmp_path):
     tenant = ResidencyPolicy("eu-west-1", "EU", "aws", ("eu-west-1", "eu-central-1"), EU_ACCOUNT)
     app, stack = _app(tmp_path, {"Tenant-acme": tenant}, region="eu-west-1", name="Tenant-acme")
     role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
-    role.add_to_policy(iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=["arn:aws:bedrock:eu-central-1::foundation-model/m"]))
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["bedrock:InvokeModel"], resources=["arn:aws:bedrock:eu-central-1::foundation-model/m"]
+        )
+    )
     Template.from_stack(stack)
 
 
@@ -96,8 +100,12 @@ def test_stack_without_policy_gets_the_strict_policy_of_its_region(tmp_path):
     # … while a stack nobody described may use only its own region.
     app, stack = _app(tmp_path, {}, region="eu-west-1", name="Unknown")
     role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
-    role.add_to_policy(iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=["arn:aws:bedrock:eu-central-1::foundation-model/m"]))
-    with pytest.raises(Exception):
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["bedrock:InvokeModel"], resources=["arn:aws:bedrock:eu-central-1::foundation-model/m"]
+        )
+    )
+    with pytest.raises(RuntimeError, match="Validation failed"):
         Template.from_stack(stack)
     rules = {v["ruleName"] for v in _report(tmp_path)["violations"]}
     assert {"BedrockScopedToInferenceRegions", "NoForeignRegionLiterals"} <= rules
@@ -106,7 +114,7 @@ def test_stack_without_policy_gets_the_strict_policy_of_its_region(tmp_path):
 def test_policy_for_another_region_is_a_finding(tmp_path):
     app, stack = _app(tmp_path, {"Tiny": EU}, region="eu-west-1")
     s3.Bucket(stack, "Data", encryption_key=kms.Key(stack, "Key"))
-    with pytest.raises(Exception):
+    with pytest.raises(RuntimeError, match="Validation failed"):
         Template.from_stack(stack)
     (violation,) = _report(tmp_path)["violations"]
     assert violation["ruleName"] == "KnownHomeRegion"
@@ -118,7 +126,7 @@ def test_environment_agnostic_stack_without_policy_is_a_finding(tmp_path):
     stack = Stack(app, "Anywhere")
     s3.Bucket(stack, "Data", encryption_key=kms.Key(stack, "Key"))
     Validations.of(app).add_plugins(ResidencyChecks({}))
-    with pytest.raises(Exception):
+    with pytest.raises(RuntimeError, match="Validation failed"):
         Template.from_stack(stack)
     assert [v["ruleName"] for v in _report(tmp_path)["violations"]] == ["KnownHomeRegion"]
 
@@ -140,7 +148,6 @@ def test_plugin_declares_every_rule():
 
 
 def test_rules_md_has_one_row_per_rule_with_its_module():
-    from pathlib import Path
 
     text = (REPO_ROOT / "RULES.md").read_text()
     rule_table = text.split("## Acknowledged on")[0]

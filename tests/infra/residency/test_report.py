@@ -20,7 +20,7 @@ from regiongate.shared_constructs import data_kinds
 from tests.fixtures.residency import EU, EU_ACCOUNT
 
 ACK_REASON = "Load balancer access logs can only use SSE-S3; the bucket never holds request bodies."
-CANARY_TEST = '''
+CANARY_TEST = """
 def helper():
     pass
 
@@ -32,7 +32,7 @@ def test_canary_never_stored():
 
 def test_unrelated():
     assert True
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,11 @@ def test_a_violation_shows_as_an_open_finding(report, written):
     assert finding.resource_type == "AWS::SecretsManager::Secret" and "replicated to us-east-1" in finding.message
     markdown, html = written
     open_section = markdown.split("## Rule pack findings")[1].split("### Acknowledged")[0]
-    assert "2 open finding(s)" in open_section and "SecretsNotReplicated" in open_section and finding.logical_id in open_section
+    assert (
+        "2 open finding(s)" in open_section
+        and "SecretsNotReplicated" in open_section
+        and finding.logical_id in open_section
+    )
     assert "SecretsNotReplicated" in html and "2 open finding(s)" in html
 
 
@@ -103,15 +107,22 @@ def test_acknowledgement_shows_with_its_reason_and_place(report, written):
 
 def test_new_stateful_resource_appears_as_unclassified(report, written):
     (stack,) = report.stacks
-    assert [(i.resource_type, i.logical_id.startswith("NewQueue")) for i in stack.unclassified] == [("AWS::SQS::Queue", True)]
+    assert [(i.resource_type, i.logical_id.startswith("NewQueue")) for i in stack.unclassified] == [
+        ("AWS::SQS::Queue", True)
+    ]
     section = written[0].split("### Unclassified stateful resources")[1].split("## Rule pack findings")[0]
-    assert re.search(r"\| Tiny \| NewQueue\w+ \| AWS::SQS::Queue \| eu-central-1 \| stack key alias/regiongate/tiny", section)
+    assert re.search(
+        r"\| Tiny \| NewQueue\w+ \| AWS::SQS::Queue \| eu-central-1 \| stack key alias/regiongate/tiny", section
+    )
 
 
 def test_what_is_stored_where_names_region_key_and_retention(written):
     markdown = written[0]
     audit = markdown.split("### Audit metadata")[1].split("###")[0]
-    assert re.search(r"\| Tiny \| Audit\w+ \| AWS::S3::Bucket \| eu-central-1 \| stack key alias/regiongate/tiny \(Key\w+\) \| objects never expire \|", audit)
+    assert re.search(
+        r"\| Tiny \| Audit\w+ \| AWS::S3::Bucket \| eu-central-1 \| stack key alias/regiongate/tiny \(Key\w+\) \| objects never expire \|",
+        audit,
+    )
     function_logs = markdown.split("### Function logs")[1].split("###")[0]
     assert "| 30 days |" in function_logs
     access_logs = markdown.split("### Load balancer access logs")[1].split("###")[0]

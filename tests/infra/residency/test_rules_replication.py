@@ -37,15 +37,24 @@ US_QUEUE = f"arn:aws:sqs:us-east-1:{EU_ACCOUNT}:elsewhere"
 
 def _function(stack) -> lambda_.Function:
     return lambda_.Function(
-        stack, "Fn", runtime=lambda_.Runtime.PYTHON_3_13, handler="index.handle", code=lambda_.Code.from_inline("def handle(e, c): pass")
+        stack,
+        "Fn",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="index.handle",
+        code=lambda_.Code.from_inline("def handle(e, c): pass"),
     )
 
 
 # --- Secrets Manager ---
 
+
 def test_secret_with_replica_region_fails():
-    template = synth(lambda s: secretsmanager.Secret(s, "S", replica_regions=[secretsmanager.ReplicaRegion(region="us-east-1")]))
-    assert "replicated to us-east-1" in failing(secrets_not_replicated.check, template, EU, "AWS::SecretsManager::Secret")
+    template = synth(
+        lambda s: secretsmanager.Secret(s, "S", replica_regions=[secretsmanager.ReplicaRegion(region="us-east-1")])
+    )
+    assert "replicated to us-east-1" in failing(
+        secrets_not_replicated.check, template, EU, "AWS::SecretsManager::Secret"
+    )
 
 
 def test_secret_without_replicas_passes():
@@ -55,16 +64,28 @@ def test_secret_without_replicas_passes():
 
 # --- RDS ---
 
+
 def test_rds_backup_replication_and_foreign_replica_source_fail():
     def build(stack):
-        CfnResource(stack, "Db", type="AWS::RDS::DBInstance", properties={
-            "DBInstanceClass": "db.t4g.medium", "AutomaticBackupReplicationRegion": "eu-west-1",
-        })
-        CfnResource(stack, "Replica", type="AWS::RDS::DBInstance", properties={
-            "DBInstanceClass": "db.t4g.medium",
-            "SourceDBInstanceIdentifier": f"arn:aws:rds:us-east-1:{EU_ACCOUNT}:db:primary",
-            "SourceRegion": "us-east-1",
-        })
+        CfnResource(
+            stack,
+            "Db",
+            type="AWS::RDS::DBInstance",
+            properties={
+                "DBInstanceClass": "db.t4g.medium",
+                "AutomaticBackupReplicationRegion": "eu-west-1",
+            },
+        )
+        CfnResource(
+            stack,
+            "Replica",
+            type="AWS::RDS::DBInstance",
+            properties={
+                "DBInstanceClass": "db.t4g.medium",
+                "SourceDBInstanceIdentifier": f"arn:aws:rds:us-east-1:{EU_ACCOUNT}:db:primary",
+                "SourceRegion": "us-east-1",
+            },
+        )
 
     details = failing(rds_not_replicated.check, synth(build), EU, "AWS::RDS::DBInstance")
     assert "AutomaticBackupReplicationRegion is eu-west-1" in details
@@ -75,9 +96,15 @@ def test_rds_backup_replication_and_foreign_replica_source_fail():
 def test_rds_global_cluster_fails_and_in_region_replica_passes():
     def build(stack):
         CfnResource(stack, "Global", type="AWS::RDS::GlobalCluster", properties={"Engine": "aurora-postgresql"})
-        CfnResource(stack, "Replica", type="AWS::RDS::DBInstance", properties={
-            "DBInstanceClass": "db.t4g.medium", "SourceDBInstanceIdentifier": "primary-in-same-region",
-        })
+        CfnResource(
+            stack,
+            "Replica",
+            type="AWS::RDS::DBInstance",
+            properties={
+                "DBInstanceClass": "db.t4g.medium",
+                "SourceDBInstanceIdentifier": "primary-in-same-region",
+            },
+        )
 
     template = synth(build)
     assert "global cluster" in failing(rds_not_replicated.check, template, EU, "AWS::RDS::GlobalCluster")
@@ -86,19 +113,27 @@ def test_rds_global_cluster_fails_and_in_region_replica_passes():
 
 # --- S3 ---
 
+
 def test_bucket_replication_and_multi_region_access_point_fail():
     def build(stack):
-        CfnResource(stack, "Bucket", type="AWS::S3::Bucket", properties={
-            "ReplicationConfiguration": {
-                "Role": f"arn:aws:iam::{EU_ACCOUNT}:role/replication",
-                "Rules": [{"Status": "Enabled", "Destination": {"Bucket": "arn:aws:s3:::bucket-in-virginia"}}],
-            }
-        })
+        CfnResource(
+            stack,
+            "Bucket",
+            type="AWS::S3::Bucket",
+            properties={
+                "ReplicationConfiguration": {
+                    "Role": f"arn:aws:iam::{EU_ACCOUNT}:role/replication",
+                    "Rules": [{"Status": "Enabled", "Destination": {"Bucket": "arn:aws:s3:::bucket-in-virginia"}}],
+                }
+            },
+        )
         CfnResource(stack, "Mrap", type="AWS::S3::MultiRegionAccessPoint", properties={"Regions": [{"Bucket": "b"}]})
 
     template = synth(build)
     assert "bucket-in-virginia" in failing(s3_not_replicated.check, template, EU, "AWS::S3::Bucket")
-    assert "multi-region access point" in failing(s3_not_replicated.check, template, EU, "AWS::S3::MultiRegionAccessPoint")
+    assert "multi-region access point" in failing(
+        s3_not_replicated.check, template, EU, "AWS::S3::MultiRegionAccessPoint"
+    )
 
 
 def test_bucket_without_replication_passes():
@@ -108,10 +143,13 @@ def test_bucket_without_replication_passes():
 
 # --- DynamoDB ---
 
+
 def test_global_table_with_foreign_replica_fails():
     def build(stack):
         dynamodb.TableV2(
-            stack, "Table", partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            stack,
+            "Table",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
             replicas=[dynamodb.ReplicaTableProps(region="us-east-1")],
         )
 
@@ -120,12 +158,15 @@ def test_global_table_with_foreign_replica_fails():
 
 def test_global_table_with_home_replica_only_passes():
     def build(stack):
-        dynamodb.TableV2(stack, "Table", partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING))
+        dynamodb.TableV2(
+            stack, "Table", partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING)
+        )
 
     passing(dynamodb_not_global.check, synth(build), EU, "AWS::DynamoDB::GlobalTable")
 
 
 # --- KMS ---
+
 
 def test_multi_region_key_fails():
     template = synth(lambda s: kms.Key(s, "Key", multi_region=True))
@@ -139,37 +180,59 @@ def test_single_region_key_passes():
 
 # --- ECR ---
 
+
 def test_ecr_replication_to_another_region_fails():
     def build(stack):
-        ecr.CfnReplicationConfiguration(stack, "Replication", replication_configuration={
-            "rules": [{"destinations": [{"region": "us-west-2", "registryId": EU_ACCOUNT}]}]
-        })
+        ecr.CfnReplicationConfiguration(
+            stack,
+            "Replication",
+            replication_configuration={
+                "rules": [{"destinations": [{"region": "us-west-2", "registryId": EU_ACCOUNT}]}]
+            },
+        )
 
-    assert "replicated to region us-west-2" in failing(ecr_not_replicated.check, synth(build), EU, "AWS::ECR::ReplicationConfiguration")
+    assert "replicated to region us-west-2" in failing(
+        ecr_not_replicated.check, synth(build), EU, "AWS::ECR::ReplicationConfiguration"
+    )
 
 
 def test_ecr_replication_to_same_region_and_account_passes():
     def build(stack):
-        ecr.CfnReplicationConfiguration(stack, "Replication", replication_configuration={
-            "rules": [{"destinations": [{"region": "eu-central-1", "registryId": EU_ACCOUNT}]}]
-        })
+        ecr.CfnReplicationConfiguration(
+            stack,
+            "Replication",
+            replication_configuration={
+                "rules": [{"destinations": [{"region": "eu-central-1", "registryId": EU_ACCOUNT}]}]
+            },
+        )
 
     passing(ecr_not_replicated.check, synth(build), EU, "AWS::ECR::ReplicationConfiguration")
 
 
 # --- Backup ---
 
+
 def _plan(stack, destination: backup.IBackupVault) -> None:
     plan = backup.BackupPlan(stack, "Plan", backup_vault=backup.BackupVault(stack, "Vault"))
-    plan.add_rule(backup.BackupPlanRule(
-        rule_name="daily", copy_actions=[backup.BackupPlanCopyActionProps(destination_backup_vault=destination, move_to_cold_storage_after=None)],
-        delete_after=Duration.days(30),
-    ))
+    plan.add_rule(
+        backup.BackupPlanRule(
+            rule_name="daily",
+            copy_actions=[
+                backup.BackupPlanCopyActionProps(destination_backup_vault=destination, move_to_cold_storage_after=None)
+            ],
+            delete_after=Duration.days(30),
+        )
+    )
 
 
 def test_backup_copy_to_another_region_fails():
     def build(stack):
-        _plan(stack, backup.BackupVault.from_backup_vault_arn(stack, "Far", f"arn:aws:backup:eu-west-2:{EU_ACCOUNT}:backup-vault:far"))
+        _plan(
+            stack,
+            backup.BackupVault.from_backup_vault_arn(
+                stack, "Far", f"arn:aws:backup:eu-west-2:{EU_ACCOUNT}:backup-vault:far"
+            ),
+        )
 
     assert "eu-west-2" in failing(backup_copies_in_region.check, synth(build), EU, "AWS::Backup::BackupPlan")
 
@@ -181,11 +244,17 @@ def test_backup_copy_to_own_vault_passes():
 
 # --- Logs ---
 
+
 def test_subscription_filter_to_another_region_fails():
     def build(stack):
         group = logs.LogGroup(stack, "Logs")
-        logs.CfnSubscriptionFilter(stack, "Out", log_group_name=group.log_group_name, filter_pattern="",
-                                   destination_arn=f"arn:aws:logs:us-east-1:999999999999:destination:central")
+        logs.CfnSubscriptionFilter(
+            stack,
+            "Out",
+            log_group_name=group.log_group_name,
+            filter_pattern="",
+            destination_arn="arn:aws:logs:us-east-1:999999999999:destination:central",
+        )
 
     details = failing(logs_stay_in_region.check, synth(build), EU, "AWS::Logs::SubscriptionFilter")
     assert "us-east-1" in details
@@ -194,20 +263,29 @@ def test_subscription_filter_to_another_region_fails():
 def test_subscription_filter_to_own_function_passes():
     def build(stack):
         group = logs.LogGroup(stack, "Logs")
-        group.add_subscription_filter("In", destination=log_destinations.LambdaDestination(_function(stack)),
-                                      filter_pattern=logs.FilterPattern.all_events())
+        group.add_subscription_filter(
+            "In",
+            destination=log_destinations.LambdaDestination(_function(stack)),
+            filter_pattern=logs.FilterPattern.all_events(),
+        )
 
     passing(logs_stay_in_region.check, synth(build), EU, "AWS::Logs::SubscriptionFilter")
 
 
 # --- OAM ---
 
+
 def test_oam_link_to_monitoring_account_fails():
     def build(stack):
-        CfnResource(stack, "Link", type="AWS::Oam::Link", properties={
-            "ResourceTypes": ["AWS::Logs::LogGroup"],
-            "SinkIdentifier": "arn:aws:oam:eu-central-1:999999999999:sink/central",
-        })
+        CfnResource(
+            stack,
+            "Link",
+            type="AWS::Oam::Link",
+            properties={
+                "ResourceTypes": ["AWS::Logs::LogGroup"],
+                "SinkIdentifier": "arn:aws:oam:eu-central-1:999999999999:sink/central",
+            },
+        )
 
     assert "account 999999999999" in failing(observability_not_shared.check, synth(build), EU, "AWS::Oam::Link")
 
@@ -219,13 +297,21 @@ def test_oam_sink_without_policy_passes():
 
 # --- EventBridge and SNS ---
 
+
 def test_event_rule_targeting_foreign_bus_and_sns_email_fail():
     def build(stack):
         rule = events.Rule(stack, "Rule", schedule=events.Schedule.rate(Duration.hours(1)))
-        rule.add_target(targets.EventBus(events.EventBus.from_event_bus_arn(
-            stack, "Far", f"arn:aws:events:us-east-1:{EU_ACCOUNT}:event-bus/central")))
+        rule.add_target(
+            targets.EventBus(
+                events.EventBus.from_event_bus_arn(
+                    stack, "Far", f"arn:aws:events:us-east-1:{EU_ACCOUNT}:event-bus/central"
+                )
+            )
+        )
         topic = sns.Topic(stack, "Topic")
-        sns.Subscription(stack, "Mail", topic=topic, protocol=sns.SubscriptionProtocol.EMAIL, endpoint="ops@example.com")
+        sns.Subscription(
+            stack, "Mail", topic=topic, protocol=sns.SubscriptionProtocol.EMAIL, endpoint="ops@example.com"
+        )
         sns.Subscription(stack, "FarQueue", topic=topic, protocol=sns.SubscriptionProtocol.SQS, endpoint=US_QUEUE)
 
     template = synth(build)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
 from cfnlint.api import ManualArgs, lint
+
 from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.xdist_group("infra")
@@ -42,7 +42,13 @@ def test_template_lints_clean_in_its_region(each_stack):
 
 def test_linter_knows_cn_north_1_lacks_bedrock():
     """Guards the test above: if cfn-lint stopped knowing China's resource types, clean results would mean nothing."""
-    template = {"Resources": {"Guardrail": {"Type": "AWS::Bedrock::Guardrail", "Properties": {
-        "Name": "g", "BlockedInputMessaging": "no", "BlockedOutputsMessaging": "no"}}}}
+    template = {
+        "Resources": {
+            "Guardrail": {
+                "Type": "AWS::Bedrock::Guardrail",
+                "Properties": {"Name": "g", "BlockedInputMessaging": "no", "BlockedOutputsMessaging": "no"},
+            }
+        }
+    }
     ids = {m.rule.id for m in _lint(template, "cn-north-1")}
     assert "E3006" in ids

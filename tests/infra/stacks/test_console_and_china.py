@@ -10,10 +10,10 @@ from aws_cdk import App
 from aws_cdk.assertions import Match, Template
 
 from regiongate.config.regions import DEFAULT_CONFIG_PATH, parse_catalogue
-from regiongate.mirror.lock import load_lock
-from regiongate.infra.app import cdk_json_context
 from regiongate.console.infrastructure import CONSOLE_PORT
+from regiongate.infra.app import cdk_json_context
 from regiongate.infra.region_stack import RegionStack
+from regiongate.mirror.lock import load_lock
 from tests.infra.stacks.test_region_stacks import only, own_key_ref, resources
 
 pytestmark = pytest.mark.xdist_group("infra")
@@ -37,7 +37,10 @@ def test_mirror_repository_is_private_immutable_scanned_encrypted_and_pruned(cn)
     assert repo["ImageTagMutability"] == "IMMUTABLE"
     assert repo["ImageScanningConfiguration"] == {"ScanOnPush": True}
     assert repo["EncryptionConfiguration"] == {"EncryptionType": "KMS", "KmsKey": own_key_ref(cn)}
-    assert "maxImageCount" in repo["LifecyclePolicy"]["LifecyclePolicyText"] or "imageCountMoreThan" in repo["LifecyclePolicy"]["LifecyclePolicyText"]
+    assert (
+        "maxImageCount" in repo["LifecyclePolicy"]["LifecyclePolicyText"]
+        or "imageCountMoreThan" in repo["LifecyclePolicy"]["LifecyclePolicyText"]
+    )
     assert resources(cn, "AWS::ECR::ReplicationConfiguration") == {}
 
 
@@ -68,9 +71,12 @@ def test_console_reads_its_database_secret_itself_and_no_password_is_in_the_task
     (container,) = task["Properties"]["ContainerDefinitions"]
     assert "Secrets" not in container  # injected values would go stale after a rotation
     environment = {e["Name"]: e["Value"] for e in container["Environment"]}
-    (secret_id,) = [k for k, r in resources(cn, "AWS::SecretsManager::Secret").items() if "GenerateSecretString" in r["Properties"]]
+    (secret_id,) = [
+        k for k, r in resources(cn, "AWS::SecretsManager::Secret").items() if "GenerateSecretString" in r["Properties"]
+    ]
     attachments = {
-        k for k, r in resources(cn, "AWS::SecretsManager::SecretTargetAttachment").items()
+        k
+        for k, r in resources(cn, "AWS::SecretsManager::SecretTargetAttachment").items()
         if r["Properties"]["SecretId"] == {"Ref": secret_id}
     }
     assert environment["DB_SECRET_ARN"]["Ref"] in {secret_id} | attachments  # a Ref to either is the secret's ARN
@@ -96,9 +102,7 @@ def cn_mirrored(tmp_path_factory, synthesized):
 def test_example_image_deploys_the_service_without_tasks_and_warns(cn):
     service = only(cn, "AWS::ECS::Service")["Properties"]
     assert service["DesiredCount"] == 0
-    warnings = [
-        m for m in cn.stack.node.find_child("Console").node.metadata if m.type == "aws:cdk:warning"
-    ]
+    warnings = [m for m in cn.stack.node.find_child("Console").node.metadata if m.type == "aws:cdk:warning"]
     assert any("regiongate mirror" in str(w.data) for w in warnings)
 
 
@@ -130,7 +134,10 @@ def test_console_alb_serves_https_at_the_console_certificate(cn):
     listeners = [l["Properties"] for l in resources(cn, "AWS::ElasticLoadBalancingV2::Listener").values()]
     https = [l for l in listeners if l["Protocol"] == "HTTPS"]
     assert len(https) == 2  # gateway and console, each its own ALB
-    assert {l["Certificates"][0]["CertificateArn"] for l in https} == {cn.region.certificate_arn, cn.region.console_certificate_arn}
+    assert {l["Certificates"][0]["CertificateArn"] for l in https} == {
+        cn.region.certificate_arn,
+        cn.region.console_certificate_arn,
+    }
     groups = [g["Properties"] for g in resources(cn, "AWS::ElasticLoadBalancingV2::TargetGroup").values()]
     (console_group,) = [g for g in groups if g.get("TargetType") == "ip"]
     assert console_group["Port"] == CONSOLE_PORT
@@ -142,14 +149,19 @@ def test_task_role_reads_only_the_database_secret_and_the_execution_role_none(cn
     (task_role_id,) = [k for k in roles if k.startswith("ConsoleTaskRole")]
     (execution_role_id,) = [k for k in roles if k.startswith("ConsoleExecutionRole")]
     attached = {
-        ref["Ref"]: p["Properties"] for p in resources(cn, "AWS::IAM::Policy").values() for ref in p["Properties"]["Roles"]
+        ref["Ref"]: p["Properties"]
+        for p in resources(cn, "AWS::IAM::Policy").values()
+        for ref in p["Properties"]["Roles"]
     }
-    (secret_id,) = [k for k, r in resources(cn, "AWS::SecretsManager::Secret").items() if "GenerateSecretString" in r["Properties"]]
+    (secret_id,) = [
+        k for k, r in resources(cn, "AWS::SecretsManager::Secret").items() if "GenerateSecretString" in r["Properties"]
+    ]
     task_statements = attached[task_role_id]["PolicyDocument"]["Statement"]
     assert [s["Resource"] for s in task_statements] == [{"Ref": secret_id}]
     assert set(task_statements[0]["Action"]) == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
     execution_actions = {
-        a for s in attached[execution_role_id]["PolicyDocument"]["Statement"]
+        a
+        for s in attached[execution_role_id]["PolicyDocument"]["Statement"]
         for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
     }
     assert not any(a.startswith("secretsmanager:") for a in execution_actions)
@@ -160,7 +172,9 @@ def test_no_cloudfront_accelerator_or_global_waf_in_china(cn):
         assert resources(cn, type_name) == {}
     for acl in resources(cn, "AWS::WAFv2::WebACL").values():
         assert acl["Properties"]["Scope"] != "CLOUDFRONT"
-    assert not [t for t in {r["Type"] for r in cn.template_json["Resources"].values()} if t.startswith("AWS::Bedrock::")]
+    assert not [
+        t for t in {r["Type"] for r in cn.template_json["Resources"].values()} if t.startswith("AWS::Bedrock::")
+    ]
 
 
 def test_another_region_opts_into_the_console_with_one_setting():
@@ -177,7 +191,15 @@ def test_another_region_opts_into_the_console_with_one_setting():
         "AWS::ECS::TaskDefinition",
         {
             "ContainerDefinitions": Match.array_with(
-                [Match.object_like({"LogConfiguration": Match.object_like({"Options": Match.object_like({"awslogs-region": "eu-central-1"})})})]
+                [
+                    Match.object_like(
+                        {
+                            "LogConfiguration": Match.object_like(
+                                {"Options": Match.object_like({"awslogs-region": "eu-central-1"})}
+                            )
+                        }
+                    )
+                ]
             )
         },
     )

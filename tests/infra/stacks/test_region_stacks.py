@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Match
 
-from regiongate.store.infrastructure import POSTGRES_VERSION
 from regiongate.infra import assets
+from regiongate.store.infrastructure import POSTGRES_VERSION
 
 pytestmark = pytest.mark.xdist_group("infra")
 
@@ -44,6 +44,7 @@ def test_stack_environment_matches_catalogue(each_stack):
 
 # --- Keys ---------------------------------------------------------------------------------------
 
+
 def test_one_customer_managed_key_with_rotation_single_region(each_stack):
     key = only(each_stack, "AWS::KMS::Key")
     assert key["Properties"]["EnableKeyRotation"] is True
@@ -54,13 +55,16 @@ def test_one_customer_managed_key_with_rotation_single_region(each_stack):
 
 def test_logs_may_use_the_key_only_for_this_region(each_stack):
     key = only(each_stack, "AWS::KMS::Key")
-    (statement,) = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "AllowCloudWatchLogsOfThisRegion"]
+    (statement,) = [
+        s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "AllowCloudWatchLogsOfThisRegion"
+    ]
     region = each_stack.region
     condition = statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
     assert condition == f"arn:{region.partition}:logs:{region.aws_region}:{region.account}:log-group:*"
 
 
 # --- Network ------------------------------------------------------------------------------------
+
 
 def test_vpc_spans_exactly_the_configured_zones_with_three_tiers(each_stack):
     subnets = resources(each_stack, "AWS::EC2::Subnet")
@@ -86,6 +90,7 @@ def test_flow_logs_go_to_an_encrypted_in_region_log_group_with_retention(each_st
 
 # --- Secrets ------------------------------------------------------------------------------------
 
+
 def test_every_secret_uses_the_stack_key_and_is_never_replicated(each_stack):
     secrets = resources(each_stack, "AWS::SecretsManager::Secret")
     assert len(secrets) == 2  # provider credentials + generated database credentials
@@ -96,13 +101,16 @@ def test_every_secret_uses_the_stack_key_and_is_never_replicated(each_stack):
 
 def test_database_credentials_are_generated_in_region(each_stack):
     generated = [
-        s for s in resources(each_stack, "AWS::SecretsManager::Secret").values() if "GenerateSecretString" in s["Properties"]
+        s
+        for s in resources(each_stack, "AWS::SecretsManager::Secret").values()
+        if "GenerateSecretString" in s["Properties"]
     ]
     assert len(generated) == 1
     assert generated[0]["Properties"]["Name"] == f"regiongate/{each_stack.region.deployment_id}/audit-store-admin"
 
 
 # --- Audit store --------------------------------------------------------------------------------
+
 
 def test_audit_store_is_isolated_encrypted_and_protected(each_stack):
     sizing = each_stack.region.sizing
@@ -174,6 +182,7 @@ def test_database_accepts_connections_only_from_the_functions_and_console(each_s
 
 # --- Rotation of the database secret ------------------------------------------------------------
 
+
 def database_secret_id(s) -> str:
     (secret_id,) = [
         k for k, v in resources(s, "AWS::SecretsManager::Secret").items() if "GenerateSecretString" in v["Properties"]
@@ -182,7 +191,9 @@ def database_secret_id(s) -> str:
 
 
 def rotation_function_id(s) -> str:
-    (function_id,) = [k for k, f in functions(s).items() if f["Properties"]["Handler"] == "regiongate.rotation.runtime.handler.handle"]
+    (function_id,) = [
+        k for k, f in functions(s).items() if f["Properties"]["Handler"] == "regiongate.rotation.runtime.handler.handle"
+    ]
     return function_id
 
 
@@ -204,7 +215,8 @@ def test_database_secret_rotates_every_30_days_with_our_own_function(each_stack)
 def test_only_secrets_manager_may_invoke_the_rotation_function(each_stack):
     function_arn = {"Fn::GetAtt": [rotation_function_id(each_stack), "Arn"]}
     permissions = [
-        p["Properties"] for p in resources(each_stack, "AWS::Lambda::Permission").values()
+        p["Properties"]
+        for p in resources(each_stack, "AWS::Lambda::Permission").values()
         if p["Properties"]["FunctionName"] == function_arn
     ]
     assert permissions == [
@@ -250,7 +262,8 @@ def test_rotation_function_may_rotate_exactly_the_database_secret(each_stack):
     # The stack key, only through Secrets Manager in this region.
     key = only(each_stack, "AWS::KMS::Key")
     (grant,) = [
-        s for s in key["Properties"]["KeyPolicy"]["Statement"]
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
         if s["Principal"] == {"AWS": {"Fn::GetAtt": [role_id, "Arn"]}}
     ]
     assert grant["Condition"] == {
@@ -264,11 +277,19 @@ def test_rotation_function_reaches_only_the_database_and_https(each_stack):
     (group_ref,) = function["Properties"]["VpcConfig"]["SecurityGroupIds"]
     group_id = group_ref["Fn::GetAtt"][0]
     group = each_stack.template_json["Resources"][group_id]["Properties"]
-    assert [(e["CidrIp"], e["FromPort"], e["ToPort"]) for e in group["SecurityGroupEgress"]] == [("0.0.0.0/0", 443, 443)]
-    (db_group_id,) = [k for k in resources(each_stack, "AWS::EC2::SecurityGroup") if k.startswith("AuditStoreSecurityGroup")]
+    assert [(e["CidrIp"], e["FromPort"], e["ToPort"]) for e in group["SecurityGroupEgress"]] == [
+        ("0.0.0.0/0", 443, 443)
+    ]
+    (db_group_id,) = [
+        k for k in resources(each_stack, "AWS::EC2::SecurityGroup") if k.startswith("AuditStoreSecurityGroup")
+    ]
     own = {"Fn::GetAtt": [group_id, "GroupId"]}
     db = {"Fn::GetAtt": [db_group_id, "GroupId"]}
-    egress = [r["Properties"] for r in resources(each_stack, "AWS::EC2::SecurityGroupEgress").values() if r["Properties"]["GroupId"] == own]
+    egress = [
+        r["Properties"]
+        for r in resources(each_stack, "AWS::EC2::SecurityGroupEgress").values()
+        if r["Properties"]["GroupId"] == own
+    ]
     assert [(e["DestinationSecurityGroupId"], e["FromPort"], e["ToPort"]) for e in egress] == [(db, 5432, 5432)]
     ingress = [r["Properties"] for r in resources(each_stack, "AWS::EC2::SecurityGroupIngress").values()]
     assert [(i["GroupId"], i["FromPort"]) for i in ingress if i.get("SourceSecurityGroupId") == own] == [(db, 5432)]
@@ -276,6 +297,7 @@ def test_rotation_function_reaches_only_the_database_and_https(each_stack):
 
 
 # --- Audit pipeline -----------------------------------------------------------------------------
+
 
 def test_audit_queue_and_dead_letter_queue_use_the_stack_key_and_tls(each_stack):
     queues = resources(each_stack, "AWS::SQS::Queue")
@@ -297,7 +319,9 @@ def test_dead_letter_queue_has_an_alarm(each_stack):
     assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
     assert alarm["Threshold"] == 0
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
-    dlq_id = [k for k, q in resources(each_stack, "AWS::SQS::Queue").items() if "RedrivePolicy" not in q["Properties"]][0]
+    dlq_id = [k for k, q in resources(each_stack, "AWS::SQS::Queue").items() if "RedrivePolicy" not in q["Properties"]][
+        0
+    ]
     assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}]
 
 
@@ -308,6 +332,7 @@ def test_writer_consumes_the_queue_in_batches_with_partial_failures(each_stack):
 
 
 # --- Functions ----------------------------------------------------------------------------------
+
 
 def functions(s) -> dict:
     return resources(s, "AWS::Lambda::Function")
@@ -339,10 +364,17 @@ def test_function_code_is_the_runtime_part_of_the_package_staged_under_the_assem
     assert code.is_inline is False
     modules = sorted(str(f.relative_to(staged)) for f in staged.rglob("*.py"))
     assert "regiongate/gateway/runtime/handler.py" in modules and "regiongate/store/migrate.py" in modules
-    assert not [m for m in modules if m.endswith("infrastructure.py") or m.startswith(("regiongate/infra/", "regiongate/config/", "regiongate/cli/"))]
+    assert not [
+        m
+        for m in modules
+        if m.endswith("infrastructure.py")
+        or m.startswith(("regiongate/infra/", "regiongate/config/", "regiongate/cli/"))
+    ]
     for module in modules:  # the functions never carry construct code or the synth-time configuration
         text = (staged / module).read_text()
-        assert not re.search(r"^\s*(from|import) (aws_cdk|constructs|cdk_nag|yaml|regiongate\.(config|infra|cli))\b", text, re.M), module
+        assert not re.search(
+            r"^\s*(from|import) (aws_cdk|constructs|cdk_nag|yaml|regiongate\.(config|infra|cli))\b", text, re.M
+        ), module
     for fn in functions(each_stack).values():
         assert set(fn["Properties"]["Code"]) == {"S3Bucket", "S3Key"}
         assert len(fn["Properties"]["Layers"]) == 2  # pure-Python dependencies + region configuration
@@ -358,7 +390,11 @@ def test_environment_carries_no_secret_values(each_stack):
 
 
 def test_gateway_sizing_comes_from_the_catalogue(each_stack):
-    (gateway,) = [f for f in functions(each_stack).values() if f["Properties"]["Handler"] == "regiongate.gateway.runtime.handler.handle"]
+    (gateway,) = [
+        f
+        for f in functions(each_stack).values()
+        if f["Properties"]["Handler"] == "regiongate.gateway.runtime.handler.handle"
+    ]
     sizing = each_stack.region.sizing
     assert gateway["Properties"]["MemorySize"] == sizing.lambda_memory_mb
     assert gateway["Properties"]["ReservedConcurrentExecutions"] == sizing.reserved_concurrency
@@ -381,6 +417,7 @@ def test_function_roles_use_no_managed_policies_and_no_bedrock_wildcards(each_st
 
 
 # --- Load balancer ------------------------------------------------------------------------------
+
 
 def gateway_resource(s, type_name: str) -> dict:
     (found,) = [r for k, r in resources(s, type_name).items() if k.startswith("Gateway")]
@@ -435,7 +472,9 @@ def test_access_log_bucket_is_private_tls_only_and_expires(each_stack):
     assert rule["ExpirationInDays"] == 90
     assert "ReplicationConfiguration" not in bucket
     policy = only(each_stack, "AWS::S3::BucketPolicy")["Properties"]["PolicyDocument"]["Statement"]
-    assert any(s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}} for s in policy)
+    assert any(
+        s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}} for s in policy
+    )
 
 
 def test_target_is_the_gateway_function(each_stack):
@@ -446,6 +485,7 @@ def test_target_is_the_gateway_function(each_stack):
 
 # --- Outputs and tags ---------------------------------------------------------------------------
 
+
 def test_outputs_name_the_api_endpoint(each_stack):
     outputs = each_stack.template_json["Outputs"]
     endpoint = [o for k, o in outputs.items() if k.startswith("GatewayApiEndpoint")]
@@ -454,8 +494,17 @@ def test_outputs_name_the_api_endpoint(each_stack):
 
 @pytest.mark.parametrize(
     "type_name",
-    ["AWS::KMS::Key", "AWS::EC2::VPC", "AWS::RDS::DBInstance", "AWS::SQS::Queue", "AWS::Lambda::Function",
-     "AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::S3::Bucket", "AWS::SecretsManager::Secret", "AWS::Logs::LogGroup"],
+    [
+        "AWS::KMS::Key",
+        "AWS::EC2::VPC",
+        "AWS::RDS::DBInstance",
+        "AWS::SQS::Queue",
+        "AWS::Lambda::Function",
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        "AWS::S3::Bucket",
+        "AWS::SecretsManager::Secret",
+        "AWS::Logs::LogGroup",
+    ],
 )
 def test_tagged_with_geography_region_code_and_stack(each_stack, type_name):
     region = each_stack.region
@@ -467,10 +516,18 @@ def test_tagged_with_geography_region_code_and_stack(each_stack, type_name):
 
 
 def test_stateful_resources_declare_the_data_they_hold(each_stack):
-    stateful = ("AWS::RDS::DBInstance", "AWS::SQS::Queue", "AWS::SecretsManager::Secret", "AWS::Logs::LogGroup", "AWS::S3::Bucket")
+    stateful = (
+        "AWS::RDS::DBInstance",
+        "AWS::SQS::Queue",
+        "AWS::SecretsManager::Secret",
+        "AWS::Logs::LogGroup",
+        "AWS::S3::Bucket",
+    )
     for type_name in stateful:
         for logical_id, resource in resources(each_stack, type_name).items():
-            assert resource.get("Metadata", {}).get("regiongate:data"), f"{logical_id} ({type_name}) declares no data kind"
+            assert resource.get("Metadata", {}).get("regiongate:data"), (
+                f"{logical_id} ({type_name}) declares no data kind"
+            )
 
 
 def test_gateway_may_invoke_exactly_the_configured_models_in_their_regions(each_stack):
@@ -487,7 +544,9 @@ def test_gateway_may_invoke_exactly_the_configured_models_in_their_regions(each_
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             if any(a.startswith("bedrock:") for a in actions):
                 assert sorted(actions) == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-                granted |= set(statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]])
+                granted |= set(
+                    statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                )
     assert granted == expected
     for arn in granted:
         assert arn.split(":")[3] in region.inference_regions

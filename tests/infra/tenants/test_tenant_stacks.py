@@ -145,9 +145,13 @@ def test_china_tenant_has_no_global_partition_arn(synthesized_tenants):
 def test_china_tenant_names_no_global_endpoint_host(synthesized_tenants):
     leaves = walk(synthesized_tenants["pekingbank"].template_json["Resources"])
     offenders = [
-        (p, v) for p, v in leaves
+        (p, v)
+        for p, v in leaves
         # Service principals look like hosts (CDK renders *.amazonaws.com in China too); endpoints are the rest.
-        if isinstance(v, str) and GLOBAL_ENDPOINT.search(v) and "Principal" not in p.split("/") and "kms:ViaService" not in p
+        if isinstance(v, str)
+        and GLOBAL_ENDPOINT.search(v)
+        and "Principal" not in p.split("/")
+        and "kms:ViaService" not in p
     ]
     assert offenders == []
 
@@ -170,7 +174,9 @@ def test_runtime_configuration_layer_is_the_tenants_own(synthesized_tenants, ten
     synthesized = synthesized_tenants[slug]
     app, _ = tenant_app
     assembly = app.synth()
-    layers = {k: v for k, v in resources(synthesized, "AWS::Lambda::LayerVersion").items() if k.startswith("RegionConfig")}
+    layers = {
+        k: v for k, v in resources(synthesized, "AWS::Lambda::LayerVersion").items() if k.startswith("RegionConfig")
+    }
     (layer,) = layers.values()
     asset_hash = layer["Properties"]["Content"]["S3Key"].removesuffix(".zip")
     document = Path(assembly.directory) / f"asset.{asset_hash}" / "regiongate" / "region.json"
@@ -230,7 +236,11 @@ def test_every_physical_name_is_the_tenants_own(synthesized_tenants, catalogue, 
         name = resource.get("Properties", {}).get(prop) if prop else None
         if resource["Type"] in ACCOUNT_SCOPED_NAMES:
             region = synthesized.region
-            sharing = [r for r in catalogue.regions if r.console and (r.account, r.aws_region) == (region.account, region.aws_region)]
+            sharing = [
+                r
+                for r in catalogue.regions
+                if r.console and (r.account, r.aws_region) == (region.account, region.aws_region)
+            ]
             assert sharing == [], f"{logical_id} ({name}) would collide with {[r.stack_name for r in sharing]}"
             continue
         if isinstance(name, str) and f"tenant-{slug}" not in name:

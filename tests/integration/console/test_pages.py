@@ -6,15 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
-from regiongate.store.keys import KeyService
 from regiongate.console.runtime.auth import Accounts
+from regiongate.store.keys import KeyService
 from tests.fixtures.clock import NOW, pinned
-
 from tests.fixtures.console_world import new_client, sign_in, snapshot
 
 pytestmark = [pytest.mark.postgres, pytest.mark.clock]
@@ -27,13 +26,14 @@ OTHER = {"acme": "globex", "globex": "acme"}
 def markers(world, org: str) -> list[str]:
     """Strings that identify one org's data: its keys' ids and prefixes and its request ids."""
     out = []
-    for key, record in world.keys.values():
+    for _key, record in world.keys.values():
         if record.org_id == org:
             out += [record.key_id, record.display_prefix]
     return out + world.request_ids[org]
 
 
 # --- signed out -------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", GET_PAGES + ["/users", "/keys/key_0123456789abcdef", "/?org=acme"])
 def test_signed_out_visitors_are_sent_to_login(app, world, path):
@@ -43,13 +43,16 @@ def test_signed_out_visitors_are_sent_to_login(app, world, path):
     assert response.headers["location"].startswith("/login?next=")
 
 
-@pytest.mark.parametrize("path", ["/keys", "/keys/KEY/settings", "/keys/KEY/revoke", "/users", "/users/USER/disable", "/logout"])
+@pytest.mark.parametrize(
+    "path", ["/keys", "/keys/KEY/settings", "/keys/KEY/revoke", "/users", "/users/USER/disable", "/logout"]
+)
 def test_signed_out_posts_are_refused_and_change_nothing(app, store, world, path):
     path = path.replace("KEY", world.keys["acme_ml"][1].key_id).replace("USER", world.users["acme_viewer"].user_id)
     before = snapshot(store)
     with new_client(app) as client:
-        response = client.post(path, data={"csrf": "x", "org": "acme", "email": "a@b.example", "role": "org_admin",
-                                           "password": "p" * 20})
+        response = client.post(
+            path, data={"csrf": "x", "org": "acme", "email": "a@b.example", "role": "org_admin", "password": "p" * 20}
+        )
     assert response.status_code == 403
     assert "Sign in again" in response.text
     assert snapshot(store) == before
@@ -88,6 +91,7 @@ def test_every_page_sends_security_headers(login):
 
 
 # --- what each role sees ------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("who", sorted(ORG_OF))
 @pytest.mark.parametrize("path", ["/", "/requests?days=90", "/violations?days=90", "/keys", "/usage.csv"])
@@ -216,22 +220,42 @@ def test_csv_export_defaults_to_the_30_days_up_to_the_consoles_today(login, worl
     assert sum(int(r["requests"]) for r in csv.DictReader(io.StringIO(response.text))) == 7  # today's traffic is in
 
 
-@pytest.mark.parametrize("query", ["from=2026-13-01", "from=yesterday", "to=2026-01-01&from=2026-02-01",
-                                   "from=2020-01-01&to=2026-01-01", "org=ACME", "org=" + "a" * 80,
-                                   "to=9999-12-31", "from=9999-12-31&to=9999-12-31", "from=0001-01-01&to=0001-01-02"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "from=2026-13-01",
+        "from=yesterday",
+        "to=2026-01-01&from=2026-02-01",
+        "from=2020-01-01&to=2026-01-01",
+        "org=ACME",
+        "org=" + "a" * 80,
+        "to=9999-12-31",
+        "from=9999-12-31&to=9999-12-31",
+        "from=0001-01-01&to=0001-01-02",
+    ],
+)
 def test_csv_export_bad_input(login, query):
     assert login("acme_admin").get(f"/usage.csv?{query}").status_code in (400, 404)
 
 
 # --- keys -----------------------------------------------------------------------------------------------------
 
+
 def test_org_admin_creates_a_key_shown_once_that_the_gateway_accepts_then_revokes_it(login, store, eu_runtime):
     from tests.fixtures.fakes import FakeBedrock
     from tests.fixtures.gateway import make_gateway, post
 
     client = login("acme_admin")
-    response = client.post("/keys", data={"csrf": client.csrf, "team": "ops", "budget": "25.5", "models": ["claude-3-7-sonnet"],
-                                          "expires": (NOW + timedelta(days=30)).date().isoformat()})
+    response = client.post(
+        "/keys",
+        data={
+            "csrf": client.csrf,
+            "team": "ops",
+            "budget": "25.5",
+            "models": ["claude-3-7-sonnet"],
+            "expires": (NOW + timedelta(days=30)).date().isoformat(),
+        },
+    )
     assert response.status_code == 201
     key = re.search(r'value="(rk-eu-[A-Za-z0-9_-]+)"', response.text).group(1)
     record = next(r for r in KeyService(store, clock=pinned()).list(org_id="acme") if r.team_id == "ops")
@@ -278,16 +302,26 @@ def test_a_gateway_with_a_key_cache_refuses_the_revoked_key_once_the_cache_expir
 def test_key_settings_change_budget_models_and_expiry(login, store):
     client = login("acme_admin")
     created = KeyService(store, clock=pinned()).create(region_code="eu", org_id="acme", team_id="settings")
-    response = client.post(f"/keys/{created.record.key_id}/settings",
-                           data={"csrf": client.csrf, "budget": "10", "models": ["gpt-4o", "nova-pro"], "expires": "2099-01-01"})
+    response = client.post(
+        f"/keys/{created.record.key_id}/settings",
+        data={"csrf": client.csrf, "budget": "10", "models": ["gpt-4o", "nova-pro"], "expires": "2099-01-01"},
+    )
     assert response.status_code == 400  # more than five years ahead
-    response = client.post(f"/keys/{created.record.key_id}/settings",
-                           data={"csrf": client.csrf, "budget": "10", "models": ["gpt-4o", "nova-pro"],
-                                 "expires": (NOW + timedelta(days=3)).date().isoformat()})
+    response = client.post(
+        f"/keys/{created.record.key_id}/settings",
+        data={
+            "csrf": client.csrf,
+            "budget": "10",
+            "models": ["gpt-4o", "nova-pro"],
+            "expires": (NOW + timedelta(days=3)).date().isoformat(),
+        },
+    )
     assert response.status_code == 303
     record = next(r for r in KeyService(store, clock=pinned()).list(org_id="acme") if r.key_id == created.record.key_id)
     assert record.monthly_budget_usd == Decimal("10") and record.model_allowlist == ("gpt-4o", "nova-pro")
-    cleared = client.post(f"/keys/{created.record.key_id}/settings", data={"csrf": client.csrf, "budget": "", "expires": ""})
+    cleared = client.post(
+        f"/keys/{created.record.key_id}/settings", data={"csrf": client.csrf, "budget": "", "expires": ""}
+    )
     assert cleared.status_code == 303
     record = next(r for r in KeyService(store, clock=pinned()).list(org_id="acme") if r.key_id == created.record.key_id)
     assert record.monthly_budget_usd is None and record.model_allowlist is None and record.expires_at is None
@@ -306,10 +340,13 @@ def test_viewers_cannot_change_anything(login, store, world, who):
     client = login(who)
     own = next(r for _, r in world.keys.values() if r.org_id == ORG_OF[who])
     before = snapshot(store)
-    for path, data in (("/keys", {"team": "x"}), (f"/keys/{own.key_id}/revoke", {}),
-                       (f"/keys/{own.key_id}/settings", {"budget": "1"}),
-                       ("/users", {"email": "new@example.com", "role": "org_admin", "password": "p" * 14}),
-                       (f"/users/{world.users['acme_admin'].user_id}/disable", {})):
+    for path, data in (
+        ("/keys", {"team": "x"}),
+        (f"/keys/{own.key_id}/revoke", {}),
+        (f"/keys/{own.key_id}/settings", {"budget": "1"}),
+        ("/users", {"email": "new@example.com", "role": "org_admin", "password": "p" * 14}),
+        (f"/users/{world.users['acme_admin'].user_id}/disable", {}),
+    ):
         response = client.post(path, data={"csrf": client.csrf, **data})
         assert response.status_code == 403, path
     assert client.get("/users").status_code == 403
@@ -338,15 +375,23 @@ def test_org_admins_cannot_touch_another_orgs_keys_or_accounts(login, store, wor
 
 # --- accounts -------------------------------------------------------------------------------------------------
 
+
 def test_org_admin_adds_and_disables_an_account_of_their_org(app, login, store):
     client = login("acme_admin")
-    data = {"csrf": client.csrf, "email": "New.Viewer@Example.com", "role": "org_viewer", "password": "a fine long password"}
+    data = {
+        "csrf": client.csrf,
+        "email": "New.Viewer@Example.com",
+        "role": "org_viewer",
+        "password": "a fine long password",
+    }
     assert client.post("/users", data=data).status_code == 303
     assert client.post("/users", data=data).status_code == 400  # exists
     assert client.post("/users", data={**data, "email": "p@example.com", "role": "platform_admin"}).status_code == 400
     assert client.post("/users", data={**data, "email": "short@example.com", "password": "short"}).status_code == 400
 
-    new = next(u for u in Accounts(store.pool, "eu", clock=pinned()).list_users("acme") if u.email == "new.viewer@example.com")
+    new = next(
+        u for u in Accounts(store.pool, "eu", clock=pinned()).list_users("acme") if u.email == "new.viewer@example.com"
+    )
     assert new.role == "org_viewer" and new.org_id == "acme"
     with new_client(app) as other:
         assert sign_in(other, "new.viewer@example.com", "a fine long password").status_code == 303
@@ -354,7 +399,9 @@ def test_org_admin_adds_and_disables_an_account_of_their_org(app, login, store):
         assert client.post(f"/users/{new.user_id}/disable", data={"csrf": client.csrf}).status_code == 303
         assert other.get("/").status_code == 303  # signed out at once
         assert sign_in(other, "new.viewer@example.com", "a fine long password").status_code == 401
-    me = next(u for u in Accounts(store.pool, "eu", clock=pinned()).list_users("acme") if u.email.startswith("acme.admin@"))
+    me = next(
+        u for u in Accounts(store.pool, "eu", clock=pinned()).list_users("acme") if u.email.startswith("acme.admin@")
+    )
     assert client.post(f"/users/{me.user_id}/disable", data={"csrf": client.csrf}).status_code == 409
 
 
@@ -376,9 +423,18 @@ def test_every_get_route_for_every_role(login, world, who):
     client = login(who)
     own_key = world.keys["acme_ml"][1].key_id
     expected = {
-        "/": 200, "/?days=90&group=key": 200, "/requests": 200, "/requests?status=guardrail&days=30": 200,
-        "/violations": 200, "/keys": 200, f"/keys/{own_key}": 200, "/usage.csv": 200, "/healthz": 200,
-        "/static/console.css": 200, "/login": 303, "/users": 403 if who == "acme_viewer" else 200,
+        "/": 200,
+        "/?days=90&group=key": 200,
+        "/requests": 200,
+        "/requests?status=guardrail&days=30": 200,
+        "/violations": 200,
+        "/keys": 200,
+        f"/keys/{own_key}": 200,
+        "/usage.csv": 200,
+        "/healthz": 200,
+        "/static/console.css": 200,
+        "/login": 303,
+        "/users": 403 if who == "acme_viewer" else 200,
     }
     for path, status in expected.items():
         response = client.get(path)
@@ -395,13 +451,18 @@ def test_every_post_route_for_every_role(login, store, world, who):
     key = KeyService(store, clock=pinned()).create(region_code="eu", org_id="acme", team_id="matrix").record
     from regiongate.console.runtime.auth import Accounts
 
-    target = Accounts(store.pool, "eu", clock=pinned()).create_user(email=f"matrix.{who}@example.com", password="p" * 14, role="org_viewer",
-                                                    org_id="acme", log_n=10)
+    target = Accounts(store.pool, "eu", clock=pinned()).create_user(
+        email=f"matrix.{who}@example.com", password="p" * 14, role="org_viewer", org_id="acme", log_n=10
+    )
     steps = [
         ("/keys", {"org": "acme", "team": "matrix2"}, 201),
         (f"/keys/{key.key_id}/settings", {"budget": "3"}, 303),
         (f"/keys/{key.key_id}/revoke", {}, 303),
-        ("/users", {"email": f"added.{who}@example.com", "role": "org_viewer", "org": "acme", "password": "p" * 14}, 303),
+        (
+            "/users",
+            {"email": f"added.{who}@example.com", "role": "org_viewer", "org": "acme", "password": "p" * 14},
+            303,
+        ),
         (f"/users/{target.user_id}/disable", {}, 303),
     ]
     for path, data, status in steps:
@@ -419,8 +480,11 @@ def test_sign_in_form_bounds(app):
     with new_client(app) as client:
         page = client.get("/login")
         token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-        big = client.post("/login", content=f"csrf={token}&email={'a' * 20000}".encode(),
-                          headers={"content-type": "application/x-www-form-urlencoded"})
+        big = client.post(
+            "/login",
+            content=f"csrf={token}&email={'a' * 20000}".encode(),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
         assert big.status_code == 413
         long_field = client.post("/login", data={"csrf": token, "email": "a" * 2000, "password": "x"})
         assert long_field.status_code == 413
@@ -431,7 +495,9 @@ def test_sign_in_form_bounds(app):
 def test_a_refused_key_form_comes_back_with_the_message_and_what_was_typed(login, store):
     client = login("acme_admin")
     before = snapshot(store)
-    response = client.post("/keys", data={"csrf": client.csrf, "team": "keepme", "budget": "lots", "models": ["gpt-4o"]})
+    response = client.post(
+        "/keys", data={"csrf": client.csrf, "team": "keepme", "budget": "lots", "models": ["gpt-4o"]}
+    )
     assert response.status_code == 400
     assert "Budget must be an amount of USD" in response.text
     assert 'value="keepme"' in response.text and 'value="lots"' in response.text

@@ -8,7 +8,6 @@ import pytest
 
 from regiongate.console.runtime.auth import Accounts, hash_password, verify_password
 from tests.fixtures.clock import pinned
-
 from tests.fixtures.console_world import PASSWORD, TEST_LOG_N, csrf_of, new_client, sign_in, snapshot
 
 pytestmark = [pytest.mark.postgres, pytest.mark.clock]
@@ -16,11 +15,14 @@ pytestmark = [pytest.mark.postgres, pytest.mark.clock]
 
 def fresh_account(store, role="org_admin", org="acme") -> str:
     email = f"u{uuid.uuid4().hex[:10]}@example.com"
-    Accounts(store.pool, "eu", clock=pinned()).create_user(email=email, password=PASSWORD, role=role, org_id=org, log_n=TEST_LOG_N)
+    Accounts(store.pool, "eu", clock=pinned()).create_user(
+        email=email, password=PASSWORD, role=role, org_id=org, log_n=TEST_LOG_N
+    )
     return email
 
 
 # --- passwords ------------------------------------------------------------------------------------------------
+
 
 def test_passwords_are_scrypt_hashes_with_their_own_salt():
     first, second = hash_password("a long enough password"), hash_password("a long enough password")
@@ -37,6 +39,7 @@ def test_no_password_is_stored_in_clear(store, world):
 
 
 # --- sign-in and sessions ----------------------------------------------------------------------------------------
+
 
 def test_session_cookie_is_secure_httponly_samesite_strict(app, world):
     with new_client(app) as client:
@@ -96,20 +99,33 @@ def test_sign_in_form_needs_its_csrf_cookie(app, world):
         page = client.get("/login")
         token = csrf_of(page.text)
         client.cookies.clear()
-        response = client.post("/login", data={"csrf": token, "email": world.users["platform"].email, "password": PASSWORD})
+        response = client.post(
+            "/login", data={"csrf": token, "email": world.users["platform"].email, "password": PASSWORD}
+        )
         assert response.status_code == 403
         client.get("/login")
-        forged = client.post("/login", data={"csrf": "forged", "email": world.users["platform"].email, "password": PASSWORD})
+        forged = client.post(
+            "/login", data={"csrf": "forged", "email": world.users["platform"].email, "password": PASSWORD}
+        )
         assert forged.status_code == 403
         assert client.get("/").status_code == 303
 
 
-@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "target", ["//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"]
+)
 def test_sign_in_never_redirects_off_site(app, world, target):
     with new_client(app) as client:
         page = client.get("/login")
-        response = client.post("/login", data={"csrf": csrf_of(page.text), "email": world.users["acme_viewer"].email,
-                                               "password": PASSWORD, "next": target})
+        response = client.post(
+            "/login",
+            data={
+                "csrf": csrf_of(page.text),
+                "email": world.users["acme_viewer"].email,
+                "password": PASSWORD,
+                "next": target,
+            },
+        )
     assert response.status_code == 303 and response.headers["location"] == "/"
 
 
@@ -119,8 +135,15 @@ def test_sign_in_returns_to_the_page_asked_for(app, world):
         assert redirect.headers["location"] == "/login?next=%2Fkeys%3Forg%3Dacme"
         page = client.get(redirect.headers["location"])
         assert 'name="next" value="/keys?org=acme"' in page.text
-        response = client.post("/login", data={"csrf": csrf_of(page.text), "email": world.users["acme_viewer"].email,
-                                               "password": PASSWORD, "next": "/keys?org=acme"})
+        response = client.post(
+            "/login",
+            data={
+                "csrf": csrf_of(page.text),
+                "email": world.users["acme_viewer"].email,
+                "password": PASSWORD,
+                "next": "/keys?org=acme",
+            },
+        )
         assert response.headers["location"] == "/keys?org=acme"
 
 
@@ -160,12 +183,15 @@ def test_a_cookie_with_one_character_changed_is_refused(app, world):
 
 def test_another_regions_account_does_not_sign_in_here(app, store):
     email = f"us{uuid.uuid4().hex[:8]}@example.com"
-    Accounts(store.pool, "us", clock=pinned()).create_user(email=email, password=PASSWORD, role="platform_admin", org_id=None, log_n=TEST_LOG_N)
+    Accounts(store.pool, "us", clock=pinned()).create_user(
+        email=email, password=PASSWORD, role="platform_admin", org_id=None, log_n=TEST_LOG_N
+    )
     with new_client(app) as client:
         assert sign_in(client, email).status_code == 401
 
 
 # --- CSRF on every form -------------------------------------------------------------------------------------------
+
 
 def forms(world):
     key = world.keys["acme_ml"][1].key_id
@@ -207,6 +233,7 @@ def test_cross_site_posts_are_refused_even_with_the_token(login, store, world):
 
 # --- hostile and malformed input -----------------------------------------------------------------------------------
 
+
 def bad_bodies(csrf: str):
     yield "huge body", 413, {"content": ("csrf=" + csrf + "&team=" + "a" * 20000).encode()}
     yield "huge field", 413, {"content": f"csrf={csrf}&team={'a' * 2000}".encode()}
@@ -216,11 +243,24 @@ def bad_bodies(csrf: str):
     yield "too many fields", 400, {"content": ("csrf=" + csrf + "".join(f"&f{i}=1" for i in range(100))).encode()}
     yield "duplicate", 400, {"content": f"csrf={csrf}&budget=1&budget=2".encode()}
     yield "nul", 400, {"content": f"csrf={csrf}&budget=1%002".encode()}
-    for field, value in (("team", "Team A"), ("team", "a/b"), ("user", "<script>"), ("budget", "abc"),
-                         ("budget", "-1"), ("budget", "NaN"), ("budget", "1e400"), ("budget", "Infinity"),
-                         ("budget", "0.0000001"), ("budget", "100000001"), ("expires", "2020-01-01"),
-                         ("expires", "tomorrow"), ("expires", "2026-02-30"), ("models", "no-such-model"),
-                         ("models", "gpt-4o' OR '1'='1"), ("org", "globex")):
+    for field, value in (
+        ("team", "Team A"),
+        ("team", "a/b"),
+        ("user", "<script>"),
+        ("budget", "abc"),
+        ("budget", "-1"),
+        ("budget", "NaN"),
+        ("budget", "1e400"),
+        ("budget", "Infinity"),
+        ("budget", "0.0000001"),
+        ("budget", "100000001"),
+        ("expires", "2020-01-01"),
+        ("expires", "tomorrow"),
+        ("expires", "2026-02-30"),
+        ("models", "no-such-model"),
+        ("models", "gpt-4o' OR '1'='1"),
+        ("org", "globex"),
+    ):
         status = 404 if field == "org" else 400
         yield f"{field}={value}", status, {"data": {"csrf": csrf, field: value}}
 
@@ -238,14 +278,17 @@ def test_bad_key_forms_are_4xx_and_change_nothing(login, store, world):
         assert "<script>" not in response.text
         if name.startswith(("team=", "user=", "org=")):
             continue  # not fields of the settings form
-        response = client.post(f"/keys/{world.keys['acme_ml'][1].key_id}/settings",
-                               **({"data": kwargs["data"]} if "data" in kwargs else {"headers": headers, **kwargs}))
+        response = client.post(
+            f"/keys/{world.keys['acme_ml'][1].key_id}/settings",
+            **({"data": kwargs["data"]} if "data" in kwargs else {"headers": headers, **kwargs}),
+        )
         assert 400 <= response.status_code < 500, name
     assert snapshot(store) == before
 
 
-@pytest.mark.parametrize("path", ["/keys/nope", "/keys/key_' OR '1'='1", "/keys/" + "a" * 3000,
-                                  "/keys/key_0123456789abcdef", "/keys/%00"])
+@pytest.mark.parametrize(
+    "path", ["/keys/nope", "/keys/key_' OR '1'='1", "/keys/" + "a" * 3000, "/keys/key_0123456789abcdef", "/keys/%00"]
+)
 def test_bad_key_ids_in_urls_are_404(login, store, path):
     client = login("platform")
     before = snapshot(store)
@@ -255,12 +298,33 @@ def test_bad_key_ids_in_urls_are_404(login, store, path):
     assert snapshot(store) == before
 
 
-@pytest.mark.parametrize("query", ["days=5", "days=abc", "group=password_hash", "group=org_id;drop", "page=0",
-                                   "page=-1", "page=abc", "page=99999999999", "status=weird", "q=" + "a" * 201,
-                                   "org=Not%20An%20Id", "org=a&org=b", "detector=%3Cscript%3E"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "days=5",
+        "days=abc",
+        "group=password_hash",
+        "group=org_id;drop",
+        "page=0",
+        "page=-1",
+        "page=abc",
+        "page=99999999999",
+        "status=weird",
+        "q=" + "a" * 201,
+        "org=Not%20An%20Id",
+        "org=a&org=b",
+        "detector=%3Cscript%3E",
+    ],
+)
 def test_bad_query_parameters_are_400(login, query):
     client = login("platform")
-    path = "/violations" if query.startswith("detector") else "/requests" if query.startswith(("q=", "status", "page")) else "/"
+    path = (
+        "/violations"
+        if query.startswith("detector")
+        else "/requests"
+        if query.startswith(("q=", "status", "page"))
+        else "/"
+    )
     response = client.get(f"{path}?{query}")
     assert response.status_code == 400, (query, response.status_code)
     assert "<script>" not in response.text
@@ -269,12 +333,14 @@ def test_bad_query_parameters_are_400(login, query):
 def test_user_forms_reject_bad_input(login, store):
     client = login("platform")
     before = snapshot(store)
-    for data in ({"email": "not-an-email", "role": "org_admin", "org": "acme", "password": "p" * 14},
-                 {"email": "a@example.com", "role": "root", "org": "acme", "password": "p" * 14},
-                 {"email": "a@example.com", "role": "org_admin", "org": "", "password": "p" * 14},
-                 {"email": "a@example.com", "role": "org_admin", "org": "Bad Org", "password": "p" * 14},
-                 {"email": "a@example.com", "role": "org_admin", "org": "acme", "password": "p" * 300},
-                 {"email": "a" * 300 + "@example.com", "role": "org_admin", "org": "acme", "password": "p" * 14}):
+    for data in (
+        {"email": "not-an-email", "role": "org_admin", "org": "acme", "password": "p" * 14},
+        {"email": "a@example.com", "role": "root", "org": "acme", "password": "p" * 14},
+        {"email": "a@example.com", "role": "org_admin", "org": "", "password": "p" * 14},
+        {"email": "a@example.com", "role": "org_admin", "org": "Bad Org", "password": "p" * 14},
+        {"email": "a@example.com", "role": "org_admin", "org": "acme", "password": "p" * 300},
+        {"email": "a" * 300 + "@example.com", "role": "org_admin", "org": "acme", "password": "p" * 14},
+    ):
         response = client.post("/users", data={"csrf": client.csrf, **data})
         assert response.status_code in (400, 413), data
     assert client.post("/users/usr_0123456789abcdef/disable", data={"csrf": client.csrf}).status_code == 404

@@ -8,8 +8,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from regiongate.store.postgres import RefreshingConnect
 from regiongate.console.runtime.settings import ConsoleSettings, Region, SettingsError
+from regiongate.store.postgres import RefreshingConnect
 
 EU = Region(code="eu", display_name="EU")
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from regiongate.store.keys import hash_key
 from regiongate.cli.main import main
+from regiongate.store.keys import hash_key
 
 pytestmark = pytest.mark.postgres
 
@@ -31,8 +31,24 @@ def test_db_migrate_is_idempotent(cli):
 
 
 def test_keys_lifecycle(cli, pg_store):
-    code, out, err = cli("keys", "create", "--region", "eu", "--org", "acme", "--team", "ml", "--user", "ana",
-                         "--budget-usd", "12.5", "--models", "gpt-4o,claude-3-7-sonnet", "--expires-days", "30")
+    code, out, err = cli(
+        "keys",
+        "create",
+        "--region",
+        "eu",
+        "--org",
+        "acme",
+        "--team",
+        "ml",
+        "--user",
+        "ana",
+        "--budget-usd",
+        "12.5",
+        "--models",
+        "gpt-4o,claude-3-7-sonnet",
+        "--expires-days",
+        "30",
+    )
     assert code == 0
     key = out.strip()
     assert re.fullmatch(r"rk-eu-[A-Za-z0-9_-]{32}", key)

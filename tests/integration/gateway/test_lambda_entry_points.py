@@ -4,18 +4,16 @@ a loopback Azure OpenAI fake, the real PostgreSQL. ALB event → gateway → SQS
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
 
 from regiongate.audit.runtime import writer as audit_writer
-from regiongate.gateway.runtime import handler
-from regiongate.contract import settings as settings_module
-from regiongate.store.keys import KeyService
 from regiongate.config.gateway import runtime_document
-
+from regiongate.contract import settings as settings_module
+from regiongate.gateway.runtime import handler
+from regiongate.store.keys import KeyService
 from tests.fixtures.gateway_db import dump_database
 from tests.paths import REPO_ROOT
 
@@ -40,11 +38,16 @@ def lambda_env(monkeypatch, tmp_path, catalogue, database_url, pg_store, azure):
         sqs = boto3.client("sqs", region_name="eu-central-1")
         queue_url = sqs.create_queue(QueueName="regiongate-eu-audit")["QueueUrl"]
         secrets = boto3.client("secretsmanager", region_name="eu-central-1")
-        secret_arn = secrets.create_secret(Name="regiongate/eu/provider-credentials",
-                                           SecretString=json.dumps({"azure-weu": {"api_key": "from-secrets-manager"}}))["ARN"]
+        secret_arn = secrets.create_secret(
+            Name="regiongate/eu/provider-credentials",
+            SecretString=json.dumps({"azure-weu": {"api_key": "from-secrets-manager"}}),
+        )["ARN"]
         env = {
-            "REGIONGATE_REGION_CODE": "eu", "REGIONGATE_CONFIG_PATH": str(config), "DATABASE_URL": database_url,
-            "AUDIT_QUEUE_URL": queue_url, "PROVIDER_SECRET_ARN": secret_arn,
+            "REGIONGATE_REGION_CODE": "eu",
+            "REGIONGATE_CONFIG_PATH": str(config),
+            "DATABASE_URL": database_url,
+            "AUDIT_QUEUE_URL": queue_url,
+            "PROVIDER_SECRET_ARN": secret_arn,
         }
         for name, value in env.items():
             monkeypatch.setenv(name, value)
@@ -61,8 +64,16 @@ def drain(sqs, queue_url) -> list[dict]:
         batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
         if not batch:
             return records
-        records += [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                     "eventSource": "aws:sqs", "awsRegion": "eu-central-1"} for m in batch]
+        records += [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "eventSource": "aws:sqs",
+                "awsRegion": "eu-central-1",
+            }
+            for m in batch
+        ]
 
 
 def test_health_event(lambda_env):
@@ -98,7 +109,8 @@ def test_alb_chat_goes_through_sqs_and_the_writer_into_postgres(lambda_env, azur
 def test_writer_reports_only_bad_messages_as_failures(lambda_env):
     records = [{"messageId": "m1", "body": "{}"}, {"messageId": "m2", "body": "garbage"}]
     assert audit_writer.handle({"Records": records}, None) == {
-        "batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
+        "batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]
+    }
 
 
 def test_missing_settings_give_a_503_naming_nothing_secret(monkeypatch):
@@ -118,6 +130,14 @@ def test_settings_name_the_missing_variable():
         Settings.from_env({"REGIONGATE_REGION_CODE": "eu"})
     with pytest.raises(SettingsError, match="DB_HOST, DB_NAME, DB_SECRET_ARN"):
         Settings.from_env({"REGIONGATE_REGION_CODE": "eu", "REGIONGATE_CONFIG_PATH": "/x"})
-    ok = Settings.from_env({"REGIONGATE_REGION_CODE": "eu", "REGIONGATE_CONFIG_PATH": "/x", "DB_HOST": "h",
-                            "DB_NAME": "regiongate", "DB_SECRET_ARN": "arn", "DB_PORT": "5432"})
+    ok = Settings.from_env(
+        {
+            "REGIONGATE_REGION_CODE": "eu",
+            "REGIONGATE_CONFIG_PATH": "/x",
+            "DB_HOST": "h",
+            "DB_NAME": "regiongate",
+            "DB_SECRET_ARN": "arn",
+            "DB_PORT": "5432",
+        }
+    )
     assert ok.db_port == 5432 and ok.database_url is None

@@ -10,14 +10,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from regiongate.gateway.runtime.app import secret_json_fetcher
-from regiongate.gateway.runtime.transport import Request
-from regiongate.gateway.runtime.providers import Credentials, secret_loader
+from regiongate.config.gateway import runtime_document
 from regiongate.contract.settings import GuardrailPolicy, RuntimeConfig, Settings
+from regiongate.gateway.runtime.app import secret_json_fetcher
+from regiongate.gateway.runtime.providers import Credentials, secret_loader
+from regiongate.gateway.runtime.transport import Request
 from regiongate.store.memory import MemoryStore
 from regiongate.store.postgres import connection_params
-from regiongate.config.gateway import runtime_document
-
 from tests.fixtures.fakes import FakeOpenAI
 from tests.fixtures.gateway import body_of, make_gateway, new_key, post
 
@@ -28,13 +27,16 @@ def chat(model="claude-3-7-sonnet", content="Hello"):
     return {"model": model, "messages": [{"role": "user", "content": content}]}
 
 
-@pytest.mark.parametrize("status, code, expected_status, expected_type, attempts", [
-    (429, "ThrottlingException", 429, "upstream_rate_limited", 3),
-    (400, "ValidationException", 400, "upstream_invalid_request", 1),
-    (403, "AccessDeniedException", 502, "upstream_error", 1),
-    (424, "ModelErrorException", 400, "upstream_invalid_request", 1),
-    (408, "ModelTimeoutException", 504, "upstream_timeout", 1),
-])
+@pytest.mark.parametrize(
+    "status, code, expected_status, expected_type, attempts",
+    [
+        (429, "ThrottlingException", 429, "upstream_rate_limited", 3),
+        (400, "ValidationException", 400, "upstream_invalid_request", 1),
+        (403, "AccessDeniedException", 502, "upstream_error", 1),
+        (424, "ModelErrorException", 400, "upstream_invalid_request", 1),
+        (408, "ModelTimeoutException", 504, "upstream_timeout", 1),
+    ],
+)
 def test_bedrock_errors_map_through_boto3(eu_runtime, bedrock, status, code, expected_status, expected_type, attempts):
     store = MemoryStore()
     gateway, _ = make_gateway(eu_runtime, store, bedrock=bedrock)
@@ -61,7 +63,8 @@ def test_openai_compatible_in_china(catalogue):
         assert embedded["data"][0]["embedding"] == [0.5, -0.25, 1.0]
         eu_key = new_key(store, region="eu")
         assert body_of(post(gateway, CHAT, chat("qwen-plus"), eu_key))["error"]["message"] == (
-            "API key is for region EU, but request was made to CN")
+            "API key is for region EU, but request was made to CN"
+        )
     finally:
         fake.close()
 
@@ -72,8 +75,12 @@ def test_missing_provider_credentials_are_a_503_not_a_crash(eu_runtime, azure):
     from regiongate.gateway.runtime.service import Gateway
 
     store = MemoryStore()
-    gateway = Gateway(eu_runtime, store=store, audit=ListAuditSink(),
-                      registry=Registry(eu_runtime.providers, Credentials(lambda: {}), overrides={"azure-weu": azure.url}))
+    gateway = Gateway(
+        eu_runtime,
+        store=store,
+        audit=ListAuditSink(),
+        registry=Registry(eu_runtime.providers, Credentials(lambda: {}), overrides={"azure-weu": azure.url}),
+    )
     response = post(gateway, CHAT, chat("gpt-4o"), new_key(store))
     assert response.status == 503 and "azure-weu" in body_of(response)["error"]["message"]
     assert azure.requests == []
@@ -100,18 +107,36 @@ def test_secrets_are_fetched_lazily_once():
 def test_database_credentials_come_from_the_rds_secret_with_tls():
     with mock_aws():
         client = boto3.client("secretsmanager", region_name="eu-central-1")
-        arn = client.create_secret(Name="db", SecretString=json.dumps(
-            {"username": "regiongate_admin", "password": "pw", "engine": "postgres"}))["ARN"]
-        settings = Settings.from_env({"REGIONGATE_REGION_CODE": "eu", "REGIONGATE_CONFIG_PATH": "/x",
-                                      "DB_HOST": "db.internal", "DB_PORT": "5432", "DB_NAME": "regiongate", "DB_SECRET_ARN": arn})
+        arn = client.create_secret(
+            Name="db", SecretString=json.dumps({"username": "regiongate_admin", "password": "pw", "engine": "postgres"})
+        )["ARN"]
+        settings = Settings.from_env(
+            {
+                "REGIONGATE_REGION_CODE": "eu",
+                "REGIONGATE_CONFIG_PATH": "/x",
+                "DB_HOST": "db.internal",
+                "DB_PORT": "5432",
+                "DB_NAME": "regiongate",
+                "DB_SECRET_ARN": arn,
+            }
+        )
         params = connection_params(settings, secret_json_fetcher("eu-central-1"))
-    assert (params.host, params.user, params.password, params.database) == ("db.internal", "regiongate_admin", "pw", "regiongate")
+    assert (params.host, params.user, params.password, params.database) == (
+        "db.internal",
+        "regiongate_admin",
+        "pw",
+        "regiongate",
+    )
     assert params.ssl_mode == "require"
 
 
 def test_org_guardrail_overrides(eu_runtime, bedrock):
-    strict = GuardrailPolicy(max_request_bytes=2048, max_input_tokens=10, model_allowlist=("claude-3-7-sonnet",),
-                             detectors=({"name": "secret-project", "type": "regex", "pattern": "ORION", "action": "block"},))
+    strict = GuardrailPolicy(
+        max_request_bytes=2048,
+        max_input_tokens=10,
+        model_allowlist=("claude-3-7-sonnet",),
+        detectors=({"name": "secret-project", "type": "regex", "pattern": "ORION", "action": "block"},),
+    )
     runtime = replace(eu_runtime, org_guardrails={"strict-org": strict})
     store = MemoryStore()
     gateway, sink = make_gateway(runtime, store, bedrock=bedrock)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import struct
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
 
 from regiongate.store.memory import MemoryStore
-
 from tests.fixtures.fakes import FakeBedrock, FakeOpenAI
 from tests.fixtures.gateway import body_of, get, make_gateway, new_key, post, sse_events
 
@@ -47,8 +46,14 @@ def test_bedrock_chat_translates_prices_times_and_audits(eu_runtime, store, bedr
     assert float(response.headers["x-regiongate-added-ms"]) >= 0
     [event] = sink.events
     assert event["request_id"] == response.headers["x-request-id"]
-    assert (event["status"], event["model"], event["provider"], event["org_id"], event["team_id"], event["user_id"]) == (
-        200, "claude-3-7-sonnet", "bedrock-eu", "acme", "ml", "ana")
+    assert (
+        event["status"],
+        event["model"],
+        event["provider"],
+        event["org_id"],
+        event["team_id"],
+        event["user_id"],
+    ) == (200, "claude-3-7-sonnet", "bedrock-eu", "acme", "ml", "ana")
     assert Decimal(event["cost_usd"]) == Decimal("0.000141")  # 12 × 3 + 7 × 15 per million
     assert event["stream"] is False and event["guardrail"] == "pass"
 
@@ -86,7 +91,9 @@ def test_tool_calls_round_trip_through_bedrock(eu_runtime, store):
         answer = body_of(post(gateway, CHAT, chat(tools=tools), key))
         assert answer["choices"][0]["finish_reason"] == "tool_calls"
         call = answer["choices"][0]["message"]["tool_calls"][0]
-        assert call["function"]["name"] == "get_weather" and json.loads(call["function"]["arguments"]) == {"city": "Paris"}
+        assert call["function"]["name"] == "get_weather" and json.loads(call["function"]["arguments"]) == {
+            "city": "Paris"
+        }
         events = sse_events(post(gateway, CHAT, chat(tools=tools, stream=True), key).body)
         deltas = [e["choices"][0]["delta"] for e in events[:-1] if e.get("choices")]
         args = "".join(tc["function"].get("arguments", "") for d in deltas for tc in d.get("tool_calls", []))
@@ -105,7 +112,10 @@ def test_azure_chat_and_stream(eu_runtime, store, azure):
     assert sent["path"] == "/openai/deployments/gpt-4o/chat/completions" and sent["query"] == "api-version=2024-10-21"
     assert sent["headers"]["api-key"] == "azure-test-key" and "model" not in sent["json"]
     events = sse_events(post(gateway, CHAT, chat("gpt-4o", stream=True), key).body)
-    assert "".join(e["choices"][0]["delta"].get("content", "") for e in events[:-1] if e.get("choices")) == "Hello from Azure"
+    assert (
+        "".join(e["choices"][0]["delta"].get("content", "") for e in events[:-1] if e.get("choices"))
+        == "Hello from Azure"
+    )
     assert azure.requests[1]["json"]["stream_options"] == {"include_usage": True}  # the gateway always asks for usage
     assert [e["output_tokens"] for e in sink.events] == [5, 5]
 
@@ -115,7 +125,11 @@ def test_embeddings_float_and_base64(eu_runtime, store, bedrock):
     key = new_key(store)
     answer = body_of(post(gateway, "/v1/embeddings", {"model": "titan-embed-text-v2", "input": ["a", "bb"]}, key))
     assert [d["index"] for d in answer["data"]] == [0, 1] and len(answer["data"][0]["embedding"]) == 8
-    packed = body_of(post(gateway, "/v1/embeddings", {"model": "titan-embed-text-v2", "input": "a", "encoding_format": "base64"}, key))
+    packed = body_of(
+        post(
+            gateway, "/v1/embeddings", {"model": "titan-embed-text-v2", "input": "a", "encoding_format": "base64"}, key
+        )
+    )
     raw = base64.b64decode(packed["data"][0]["embedding"])
     assert list(struct.unpack("<8f", raw)) == pytest.approx(answer["data"][0]["embedding"], rel=1e-6)
     assert bedrock.requests[0]["path"] == "/model/amazon.titan-embed-text-v2:0/invoke"
@@ -145,13 +159,20 @@ def test_key_of_another_region_is_refused_before_any_lookup(eu_runtime, store, b
     us_key = new_key(store, region="us")
     response = post(gateway, CHAT, chat(), us_key)
     assert response.status == 403
-    assert body_of(response) == {"error": {"message": "API key is for region US, but request was made to EU",
-                                           "type": "region_mismatch", "code": 403}}
+    assert body_of(response) == {
+        "error": {
+            "message": "API key is for region US, but request was made to EU",
+            "type": "region_mismatch",
+            "code": 403,
+        }
+    }
     assert store.key_lookups == 0 and bedrock.requests == []
     assert sink.events[0]["status"] == 403 and sink.events[0]["error_type"] == "region_mismatch"
 
 
-@pytest.mark.parametrize("headers", [{}, {"authorization": "Bearer nope"}, {"authorization": "Bearer rk-eu-" + "A" * 32}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"authorization": "Bearer nope"}, {"authorization": "Bearer rk-eu-" + "A" * 32}]
+)
 def test_missing_malformed_or_unknown_keys_are_401(eu_runtime, store, headers):
     gateway, sink = make_gateway(eu_runtime, store)
     response = post(gateway, CHAT, chat(), headers=headers)
@@ -181,7 +202,12 @@ def test_guardrail_block_and_flag_record_type_and_message_only(eu_runtime, store
     assert post(gateway, CHAT, iban, key).status == 200
     blocked, flagged = sink.events
     assert blocked["guardrail"] == "block" and blocked["violations"] == [
-        {"detector": "payment-card", "action": "block", "message": "a payment card number was found in messages[0].content"}]
+        {
+            "detector": "payment-card",
+            "action": "block",
+            "message": "a payment card number was found in messages[0].content",
+        }
+    ]
     assert flagged["guardrail"] == "flag" and flagged["violations"][0]["detector"] == "iban"
     assert "4111" not in json.dumps(sink.events) and "DE89" not in json.dumps(sink.events)
 
@@ -209,11 +235,14 @@ def test_budgets_per_key_and_org(eu_runtime, store, bedrock):
 
 
 @pytest.mark.clock
-@pytest.mark.parametrize("last_moment", [
-    datetime(2027, 1, 31, 23, 59, 59, 999000, tzinfo=timezone.utc),
-    datetime(2028, 2, 29, 23, 59, 59, 999000, tzinfo=timezone.utc),
-    datetime(2030, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc),
-])
+@pytest.mark.parametrize(
+    "last_moment",
+    [
+        datetime(2027, 1, 31, 23, 59, 59, 999000, tzinfo=UTC),
+        datetime(2028, 2, 29, 23, 59, 59, 999000, tzinfo=UTC),
+        datetime(2030, 12, 31, 23, 59, 59, 999000, tzinfo=UTC),
+    ],
+)
 def test_a_monthly_budget_starts_again_at_midnight_utc_on_the_first(eu_runtime, store, bedrock, last_moment):
     """Spent up at the month's last millisecond; the next request, at 00:00:00 on the first, is a new month,
     even though the spend looked up a moment ago is still cached (a frozen monotonic clock: no TTL expiry)."""
@@ -226,7 +255,7 @@ def test_a_monthly_budget_starts_again_at_midnight_utc_on_the_first(eu_runtime, 
     assert event["created_at"] == last_moment.isoformat()
     gateway.budgets._cache.clear()  # the spend is read again, now that the writer has stored it
     assert post(gateway, CHAT, chat(), key).status == 429
-    now[0] = (last_moment + timedelta(milliseconds=1))
+    now[0] = last_moment + timedelta(milliseconds=1)
     assert now[0].day == 1 and now[0].time() == time(0, 0)
     assert post(gateway, CHAT, chat(), key).status == 200
 
@@ -296,7 +325,9 @@ def test_behind_an_alb_streams_are_sent_whole_and_big_responses_refused(eu_runti
         fake.reply = "short answer"
         from regiongate.gateway.runtime.transport import Request
 
-        raw = gateway.handle(Request("POST", CHAT, {"authorization": f"Bearer {key}"}, json.dumps(chat(stream=True)).encode()))
+        raw = gateway.handle(
+            Request("POST", CHAT, {"authorization": f"Bearer {key}"}, json.dumps(chat(stream=True)).encode())
+        )
         assert raw.stream is None and raw.body.endswith(b"data: [DONE]\n\n")
         assert sink.events[0]["status"] == 502
     finally:

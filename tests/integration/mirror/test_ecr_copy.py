@@ -22,11 +22,11 @@ from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 
 from regiongate.cli.main import main
-from regiongate.mirror.lock import load_lock
 from regiongate.mirror.errors import AuthError, DigestMismatchError, MirrorError, RepositoryNotFoundError
+from regiongate.mirror.lock import load_lock
 from regiongate.mirror.targets import EcrTarget
-from tests.fixtures.mirror import run_mirror
 from tests.fixtures.images import build_manifest, multi_arch_image, push, random_bytes, single_image
+from tests.fixtures.mirror import run_mirror
 
 REGION = "cn-north-1"
 PROFILE = "china"
@@ -143,7 +143,9 @@ def test_dry_run_writes_nothing(ecr, target, source_client, source_registry, rep
     push(source_client, repo_name, image, "1.0")
     calls = count_calls(target)
 
-    _, out, _ = run_mirror([f"console={source_registry.host}/{repo_name}:1.0"], target, tmp_path / "lock.yaml", dry_run=True)
+    _, out, _ = run_mirror(
+        [f"console={source_registry.host}/{repo_name}:1.0"], target, tmp_path / "lock.yaml", dry_run=True
+    )
 
     assert not (set(calls) & WRITES), calls
     assert ecr.list_images(repositoryName="regiongate/console")["imageIds"] == []
@@ -172,7 +174,9 @@ def test_corrupt_layer_is_never_completed(ecr, target, source_client, source_reg
     assert ecr.list_images(repositoryName="regiongate/console")["imageIds"] == []
 
 
-def test_missing_repository_names_it_and_what_to_do(ecr, target, source_client, source_registry, repo_name, tmp_path) -> None:
+def test_missing_repository_names_it_and_what_to_do(
+    ecr, target, source_client, source_registry, repo_name, tmp_path
+) -> None:
     push(source_client, repo_name, single_image(repo_name), "1.0")
     with pytest.raises(RepositoryNotFoundError) as error:
         run_mirror([f"gateway={source_registry.host}/{repo_name}:1.0"], target, tmp_path / "lock.yaml")
@@ -181,7 +185,9 @@ def test_missing_repository_names_it_and_what_to_do(ecr, target, source_client, 
     assert "docs/mirror.md" in message and "--target-profile china" in message
 
 
-def test_immutable_tag_pointing_elsewhere_fails_before_upload(ecr, target, source_client, source_registry, repo_name, tmp_path) -> None:
+def test_immutable_tag_pointing_elsewhere_fails_before_upload(
+    ecr, target, source_client, source_registry, repo_name, tmp_path
+) -> None:
     first, second = single_image(repo_name + "-a"), single_image(repo_name + "-b")
     push(source_client, repo_name, first, "1.0")
     run_mirror([f"console={source_registry.host}/{repo_name}:1.0"], target, tmp_path / "lock.yaml")
@@ -194,7 +200,9 @@ def test_immutable_tag_pointing_elsewhere_fails_before_upload(ecr, target, sourc
     assert load_lock(tmp_path / "lock.yaml").digest_for("console") == first.digest
 
 
-def test_rejected_credentials_are_an_auth_error(china_profile, source_client, source_registry, repo_name, tmp_path) -> None:
+def test_rejected_credentials_are_an_auth_error(
+    china_profile, source_client, source_registry, repo_name, tmp_path
+) -> None:
     push(source_client, repo_name, single_image(repo_name), "1.0")
 
     @set_initial_no_auth_action_count(0)  # moto checks keys against its IAM: the fake key is unknown
@@ -229,11 +237,21 @@ def test_cli_with_profile(ecr, china_profile, source_client, source_registry, re
     push(source_client, repo_name + "-w", worker, "2.0")
     lock = tmp_path / "images.lock.yaml"
 
-    code = main([
-        "mirror", "--source", f"console={source_registry.host}/{repo_name}-c:1.0",
-        "--source", f"worker={source_registry.host}/{repo_name}-w:2.0",
-        "--target-region", REGION, "--target-profile", china_profile, "--lock", str(lock),
-    ])
+    code = main(
+        [
+            "mirror",
+            "--source",
+            f"console={source_registry.host}/{repo_name}-c:1.0",
+            "--source",
+            f"worker={source_registry.host}/{repo_name}-w:2.0",
+            "--target-region",
+            REGION,
+            "--target-profile",
+            china_profile,
+            "--lock",
+            str(lock),
+        ]
+    )
 
     assert code == 0, capsys.readouterr().err
     loaded = load_lock(lock)
@@ -242,7 +260,18 @@ def test_cli_with_profile(ecr, china_profile, source_client, source_registry, re
     assert loaded.images["worker"].source == f"{source_registry.host}/{repo_name}-w:2.0"
     assert loaded.images["console"].media_type == console.media_type
 
-    code = main(["mirror", "--source", f"api={source_registry.host}/{repo_name}-w:2.0", "--target-region", REGION,
-                 "--target-profile", china_profile, "--lock", str(lock)])
+    code = main(
+        [
+            "mirror",
+            "--source",
+            f"api={source_registry.host}/{repo_name}-w:2.0",
+            "--target-region",
+            REGION,
+            "--target-profile",
+            china_profile,
+            "--lock",
+            str(lock),
+        ]
+    )
     assert code == 1
     assert "'regiongate/api' does not exist" in capsys.readouterr().err

@@ -8,7 +8,13 @@ import pytest
 
 from regiongate.config.regions import ConfigError
 from regiongate.mirror.lock import (
-    DEFAULT_LOCK_PATH, ImagesLock, LockedImage, LockError, load_lock, repository_name_for, write_lock,
+    DEFAULT_LOCK_PATH,
+    ImagesLock,
+    LockedImage,
+    LockError,
+    load_lock,
+    repository_name_for,
+    write_lock,
 )
 
 DIGEST = "sha256:" + "ab" * 32
@@ -17,8 +23,14 @@ DIGEST = "sha256:" + "ab" * 32
 def test_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "images.lock.yaml"
     lock = ImagesLock(path=path).with_image(
-        LockedImage(name="console", repository="regiongate/console", source="ghcr.io/acme/console:1.4", tag="1.4",
-                    digest=DIGEST, media_type="application/vnd.oci.image.index.v1+json")
+        LockedImage(
+            name="console",
+            repository="regiongate/console",
+            source="ghcr.io/acme/console:1.4",
+            tag="1.4",
+            digest=DIGEST,
+            media_type="application/vnd.oci.image.index.v1+json",
+        )
     )
     write_lock(lock)
     loaded = load_lock(path)
@@ -94,5 +106,9 @@ def test_committed_lock_file_parses() -> None:
 
 
 def test_example_entries_are_recognisable() -> None:
-    assert LockedImage(name="console", repository="regiongate/console", source="example.invalid/x/console:0.1").is_example
-    assert not LockedImage(name="console", repository="regiongate/console", source="ghcr.io/acme/console:0.1").is_example
+    assert LockedImage(
+        name="console", repository="regiongate/console", source="example.invalid/x/console:0.1"
+    ).is_example
+    assert not LockedImage(
+        name="console", repository="regiongate/console", source="ghcr.io/acme/console:0.1"
+    ).is_example

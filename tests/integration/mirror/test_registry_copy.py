@@ -7,13 +7,21 @@ import hashlib
 import pytest
 
 from regiongate.cli.main import main
-from regiongate.mirror.lock import load_lock
 from regiongate.mirror.errors import AuthError, DigestMismatchError, RepositoryNotFoundError
+from regiongate.mirror.lock import load_lock
 from regiongate.mirror.registry import RegistryClient
 from regiongate.mirror.targets import RegistryTarget
-from tests.fixtures.mirror_registries import TOKEN_PASSWORD, TOKEN_USER
+from tests.fixtures.images import (
+    DOCKER_MANIFEST_LIST,
+    OCI_MANIFEST,
+    build_manifest,
+    multi_arch_image,
+    push,
+    random_bytes,
+    single_image,
+)
 from tests.fixtures.mirror import CountingTarget, run_mirror
-from tests.fixtures.images import DOCKER_MANIFEST_LIST, OCI_MANIFEST, build_manifest, multi_arch_image, push, random_bytes, single_image
+from tests.fixtures.mirror_registries import TOKEN_PASSWORD, TOKEN_USER
 
 
 @pytest.fixture
@@ -25,7 +33,9 @@ def _target_blob(client: RegistryClient, repository: str, digest: str) -> bytes:
     return b"".join(client.blob_chunks(repository, digest))
 
 
-def test_copies_single_manifest_and_verifies_every_blob(source_client, source_registry, target, repo_name, tmp_path) -> None:
+def test_copies_single_manifest_and_verifies_every_blob(
+    source_client, source_registry, target, repo_name, tmp_path
+) -> None:
     image = single_image(repo_name)
     push(source_client, repo_name, image, "1.0")
 
@@ -45,8 +55,12 @@ def test_copies_single_manifest_and_verifies_every_blob(source_client, source_re
     assert load_lock(tmp_path / "lock.yaml").digest_for("console") == image.digest
 
 
-@pytest.mark.parametrize("index_type", ["application/vnd.oci.image.index.v1+json", DOCKER_MANIFEST_LIST], ids=["oci", "docker"])
-def test_copies_multi_arch_index_uploading_shared_layers_once(source_client, source_registry, target, repo_name, tmp_path, index_type) -> None:
+@pytest.mark.parametrize(
+    "index_type", ["application/vnd.oci.image.index.v1+json", DOCKER_MANIFEST_LIST], ids=["oci", "docker"]
+)
+def test_copies_multi_arch_index_uploading_shared_layers_once(
+    source_client, source_registry, target, repo_name, tmp_path, index_type
+) -> None:
     image = multi_arch_image(repo_name, media_type=index_type)
     push(source_client, repo_name, image, "2.0")
     name = "multi-oci" if "oci" in index_type else "multi-docker"
@@ -109,7 +123,9 @@ def test_existing_layers_are_skipped(source_client, source_registry, target, rep
     assert results[0].skipped_blobs == 1
 
 
-def test_corrupted_layer_is_refused_and_not_committed(source_client, source_registry, target, repo_name, tmp_path) -> None:
+def test_corrupted_layer_is_refused_and_not_committed(
+    source_client, source_registry, target, repo_name, tmp_path
+) -> None:
     image = single_image(repo_name)
     push(source_client, repo_name, image, "1.0")
     bad_digest = list(image.blobs)[1]
@@ -179,7 +195,9 @@ def test_basic_auth_registry(basic_registry, target, tmp_path, monkeypatch) -> N
     push(seeder, "private/basic", image, "1.0")
     source = f"basic={basic_registry.host}/private/basic:1.0"
 
-    with pytest.raises(AuthError, match=rf"registry {basic_registry.host} requires authentication for private/basic \(Basic"):
+    with pytest.raises(
+        AuthError, match=rf"registry {basic_registry.host} requires authentication for private/basic \(Basic"
+    ):
         run_mirror([source], target, tmp_path / "lock.yaml")
     monkeypatch.setenv("REGIONGATE_SOURCE_USERNAME", TOKEN_USER)
     monkeypatch.setenv("REGIONGATE_SOURCE_PASSWORD", "wrong")
@@ -211,8 +229,15 @@ def test_cli_end_to_end(source_client, source_registry, target_registry, repo_na
     image = multi_arch_image(repo_name)
     push(source_client, repo_name, image, "1.0")
     lock = tmp_path / "images.lock.yaml"
-    argv = ["mirror", "--source", f"cli={source_registry.host}/{repo_name}:1.0", "--target-registry",
-            target_registry.host, "--lock", str(lock)]
+    argv = [
+        "mirror",
+        "--source",
+        f"cli={source_registry.host}/{repo_name}:1.0",
+        "--target-registry",
+        target_registry.host,
+        "--lock",
+        str(lock),
+    ]
 
     assert main([*argv, "--dry-run"]) == 0
     assert not lock.exists()
@@ -221,6 +246,18 @@ def test_cli_end_to_end(source_client, source_registry, target_registry, repo_na
     assert "layers" in captured.err and "Lock file:" in captured.out
     assert load_lock(lock).digest_for("cli") == image.digest
 
-    assert main(["mirror", "--source", f"cli={source_registry.host}/nope:1", "--target-registry", target_registry.host,
-                 "--lock", str(lock)]) == 1
+    assert (
+        main(
+            [
+                "mirror",
+                "--source",
+                f"cli={source_registry.host}/nope:1",
+                "--target-registry",
+                target_registry.host,
+                "--lock",
+                str(lock),
+            ]
+        )
+        == 1
+    )
     assert "not found in the source registry" in capsys.readouterr().err

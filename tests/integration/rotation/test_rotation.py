@@ -26,7 +26,6 @@ from regiongate.store.postgres import (
     RefreshingConnect,
     password_rejected,
 )
-
 from tests.fixtures.gateway_db import _admin_params
 
 REGION = "eu-central-1"
@@ -81,8 +80,14 @@ def secrets():
 @pytest.fixture
 def secret_arn(secrets, role):
     admin = _admin_params()
-    value = {"engine": "postgres", "username": role, "password": INITIAL_PASSWORD, "host": admin.host,
-             "port": admin.port, "dbname": admin.database}
+    value = {
+        "engine": "postgres",
+        "username": role,
+        "password": INITIAL_PASSWORD,
+        "host": admin.host,
+        "port": admin.port,
+        "dbname": admin.database,
+    }
     arn = secrets.create_secret(Name=f"regiongate/eu/audit-store-admin-{role}", SecretString=json.dumps(value))["ARN"]
     # Turns rotation on (moto has no rotation function to call; the value stays as it is).
     secrets.rotate_secret(SecretId=arn, RotationRules={"AutomaticallyAfterDays": 30}, RotateImmediately=False)
@@ -213,7 +218,9 @@ def test_steps_check_the_version_stages(secrets, secret_arn):
         rotation_.run(secret_arn, str(uuid.uuid4()), "createSecret")
     with pytest.raises(RotationError, match="unknown rotation step"):
         rotation_.run(secret_arn, begin_rotation(secrets, secret_arn), "dropSecret")
-    plain = secrets.create_secret(Name="not-rotated", SecretString=json.dumps({"username": "u", "password": "p"}))["ARN"]
+    plain = secrets.create_secret(Name="not-rotated", SecretString=json.dumps({"username": "u", "password": "p"}))[
+        "ARN"
+    ]
     with pytest.raises(RotationError, match="rotation is not enabled"):
         rotation_.run(plain, str(uuid.uuid4()), "createSecret")
 
@@ -236,6 +243,7 @@ def test_the_handler_creates_no_client_at_import_and_uses_tls(monkeypatch):
 
 
 # --- the store after a rotation ---------------------------------------------------------------------
+
 
 def test_store_reads_the_secret_again_when_the_password_was_rotated(secrets, secret_arn, role):
     loads = []

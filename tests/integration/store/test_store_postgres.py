@@ -4,26 +4,41 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
 from regiongate.audit.runtime import writer as audit_writer
 from regiongate.audit.runtime.events import new_event
-from regiongate.store.keys import KeyAuthenticator, KeyService
-from regiongate.store import migrate as migrations
 from regiongate.contract.errors import InvalidApiKey
+from regiongate.store import migrate as migrations
+from regiongate.store.keys import KeyAuthenticator, KeyService
 from tests.fixtures.clock import NOW, pinned
 
 pytestmark = [pytest.mark.postgres, pytest.mark.clock]
-UTC = timezone.utc
+UTC = UTC
 
 
 def event(key, **values):
-    base = dict(request_id=str(uuid.uuid4()), created_at=NOW.isoformat(), region="eu", endpoint="chat", key_id=key.key_id, org_id=key.org_id,
-                team_id=key.team_id, user_id=key.user_id, model="claude-3-7-sonnet", provider="bedrock-eu",
-                input_tokens=100, output_tokens=50, cost_usd="0.00105", total_ms=12.5, upstream_ms=10.1, status=200)
+    base = dict(
+        request_id=str(uuid.uuid4()),
+        created_at=NOW.isoformat(),
+        region="eu",
+        endpoint="chat",
+        key_id=key.key_id,
+        org_id=key.org_id,
+        team_id=key.team_id,
+        user_id=key.user_id,
+        model="claude-3-7-sonnet",
+        provider="bedrock-eu",
+        input_tokens=100,
+        output_tokens=50,
+        cost_usd="0.00105",
+        total_ms=12.5,
+        upstream_ms=10.1,
+        status=200,
+    )
     base.update(values)
     return new_event(**base)
 
@@ -38,8 +53,14 @@ def test_migrations_are_numbered_and_idempotent(pg_store):
 
 def test_keys_create_list_revoke(pg_store):
     service = KeyService(pg_store, clock=pinned())
-    created = service.create(region_code="eu", org_id="acme", team_id="ml", user_id="ana",
-                             monthly_budget_usd=Decimal("25.50"), model_allowlist=("gpt-4o",))
+    created = service.create(
+        region_code="eu",
+        org_id="acme",
+        team_id="ml",
+        user_id="ana",
+        monthly_budget_usd=Decimal("25.50"),
+        model_allowlist=("gpt-4o",),
+    )
     [listed] = service.list(region_code="eu")
     assert listed.key_id == created.record.key_id and listed.display_prefix == created.key[:12]
     assert listed.monthly_budget_usd == Decimal("25.50") and listed.model_allowlist == ("gpt-4o",)
@@ -103,7 +124,11 @@ def test_malformed_messages_fail_alone(pg_store):
 
 def test_violations_are_stored_without_content(pg_store):
     key = KeyService(pg_store, clock=pinned()).create(region_code="eu", org_id="acme").record
-    flagged = event(key, guardrail="flag", violations=[{"detector": "iban", "action": "flag", "message": "an IBAN was found in messages[0].content"}])
+    flagged = event(
+        key,
+        guardrail="flag",
+        violations=[{"detector": "iban", "action": "flag", "message": "an IBAN was found in messages[0].content"}],
+    )
     audit_writer.write_bodies(pg_store, [json.dumps(flagged)] * 2)
     with pg_store.pool.connection() as conn:
         rows = conn.run("SELECT detector, action, message FROM guardrail_violations")
@@ -112,9 +137,13 @@ def test_violations_are_stored_without_content(pg_store):
 
 def partitions(store) -> list[str]:
     with store.pool.connection() as conn:
-        return sorted(r[0] for r in conn.run(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'audit_events'"))
+        return sorted(
+            r[0]
+            for r in conn.run(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'audit_events'"
+            )
+        )
 
 
 def test_monthly_partitions_and_retention(empty_store):
@@ -136,21 +165,30 @@ def test_maintain_defaults_to_the_stores_clock(empty_store):
     assert partitions(empty_store) == [migrations.partition_name(first), migrations.partition_name(following)]
 
 
-@pytest.mark.parametrize(("today", "kept_from"), [
-    (date(2027, 1, 15), "audit_events_2026_01"),
-    (date(2027, 1, 1), "audit_events_2026_01"),
-    (date(2026, 12, 31), "audit_events_2025_12"),
-    (date(2028, 2, 29), "audit_events_2027_02"),
-])
+@pytest.mark.parametrize(
+    ("today", "kept_from"),
+    [
+        (date(2027, 1, 15), "audit_events_2026_01"),
+        (date(2027, 1, 1), "audit_events_2026_01"),
+        (date(2026, 12, 31), "audit_events_2025_12"),
+        (date(2028, 2, 29), "audit_events_2027_02"),
+    ],
+)
 def test_retention_drops_exactly_the_months_older_than_it_across_a_year_boundary(empty_store, today, kept_from):
     with empty_store.pool.connection() as conn:
         for offset in range(-16, 2):
             migrations.ensure_partition(conn, migrations.add_months(today, offset))
-        violation_times = [datetime(2024, 12, 31, 23, 59, 59, 999000, tzinfo=UTC), datetime.combine(
-            migrations.add_months(today, -12), datetime.min.time(), UTC)]
+        violation_times = [
+            datetime(2024, 12, 31, 23, 59, 59, 999000, tzinfo=UTC),
+            datetime.combine(migrations.add_months(today, -12), datetime.min.time(), UTC),
+        ]
         for moment in violation_times:
-            conn.run("INSERT INTO guardrail_violations (request_id, created_at, key_id, org_id, detector, action, message) "
-                     "VALUES (:r, :t, 'k', 'acme', 'iban', 'flag', 'm')", r=str(uuid.uuid4()), t=moment)
+            conn.run(
+                "INSERT INTO guardrail_violations (request_id, created_at, key_id, org_id, detector, action, message) "
+                "VALUES (:r, :t, 'k', 'acme', 'iban', 'flag', 'm')",
+                r=str(uuid.uuid4()),
+                t=moment,
+            )
     before = partitions(empty_store)
     dropped = empty_store.maintain(13, today=today)
     assert dropped == sorted(name for name in before if name < kept_from)
@@ -177,12 +215,17 @@ def test_events_at_a_month_boundary_land_in_their_own_month(empty_store, last_mo
     late = event(key, created_at=last_moment.isoformat(), cost_usd="0.25")
     early = event(key, created_at=first_moment.isoformat(), cost_usd="0.5")
     # The same instant as `late`, written with another offset: the partition and rollup day follow UTC.
-    offset = event(key, created_at=last_moment.astimezone(timezone(timedelta(hours=5, minutes=30))).isoformat(),
-                   cost_usd="1")
+    offset = event(
+        key, created_at=last_moment.astimezone(timezone(timedelta(hours=5, minutes=30))).isoformat(), cost_usd="1"
+    )
     assert audit_writer.write_bodies(empty_store, [json.dumps(e) for e in (late, early, offset)]) == []
     with empty_store.pool.connection() as conn:
-        where = {r[0]: r[1] for r in conn.run(
-            "SELECT a.request_id::text, c.relname FROM audit_events a JOIN pg_class c ON c.oid = a.tableoid")}
+        where = {
+            r[0]: r[1]
+            for r in conn.run(
+                "SELECT a.request_id::text, c.relname FROM audit_events a JOIN pg_class c ON c.oid = a.tableoid"
+            )
+        }
     assert where == {late["request_id"]: this_month, early["request_id"]: next_month, offset["request_id"]: this_month}
     days = {row.day: row.cost_usd for row in empty_store.spend(scope="key", scope_id=key.key_id)}
     assert days == {last_moment.date(): Decimal("1.25"), first_moment.date(): Decimal("0.5")}

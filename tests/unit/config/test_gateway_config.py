@@ -8,8 +8,8 @@ import json
 import pytest
 import yaml
 
-from regiongate.config.regions import DEFAULT_CONFIG_PATH, ConfigError, parse_catalogue
 from regiongate.config.gateway import PROFILE_DESTINATIONS, BedrockGrant, bedrock_grants, host_allowed, runtime_document
+from regiongate.config.regions import DEFAULT_CONFIG_PATH, ConfigError, parse_catalogue
 
 RAW = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
 
@@ -52,6 +52,7 @@ def test_geography_profile_wider_than_inference_regions_is_refused_with_the_sing
 
 def test_singapore_refuses_every_apac_profile():
     for profile in [p for p in PROFILE_DESTINATIONS if p.startswith("apac.")]:
+
         def edit(g, profile=profile):
             g["models"][0]["target"] = profile
 
@@ -133,17 +134,33 @@ def test_plain_http_upstream_is_refused():
     "edit, key",
     [
         (lambda g: g.update(colour="red"), "regions.eu.gateway.colour"),
-        (lambda g: g["models"][0].update(input_usd_per_mtok="three"), "regions.eu.gateway.models[0].input_usd_per_mtok"),
+        (
+            lambda g: g["models"][0].update(input_usd_per_mtok="three"),
+            "regions.eu.gateway.models[0].input_usd_per_mtok",
+        ),
         (lambda g: g["models"][0].update(output_usd_per_mtok=-1), "regions.eu.gateway.models[0].output_usd_per_mtok"),
         (lambda g: g["models"][0].update(provider="nope"), "regions.eu.gateway.models[0].provider"),
         (lambda g: g["models"].append(dict(g["models"][0])), "regions.eu.gateway.models[5].name"),
-        (lambda g: g["guardrails"]["detectors"].append({"type": "regex", "pattern": "(", "action": "block"}),
-         "regions.eu.gateway.guardrails.detectors[2].pattern"),
-        (lambda g: g["guardrails"]["detectors"].append({"type": "luhn", "action": "block"}),
-         "regions.eu.gateway.guardrails.detectors[2].type"),
-        (lambda g: g["guardrails"].update(max_request_bytes=2_000_000), "regions.eu.gateway.guardrails.max_request_bytes"),
-        (lambda g: g["guardrails"].update(model_allowlist=["gpt-5"]), "regions.eu.gateway.guardrails.model_allowlist[0]"),
-        (lambda g: g.update(org_guardrails={"acme": {"max_input_tokens": 0}}), "regions.eu.gateway.org_guardrails.acme.max_input_tokens"),
+        (
+            lambda g: g["guardrails"]["detectors"].append({"type": "regex", "pattern": "(", "action": "block"}),
+            "regions.eu.gateway.guardrails.detectors[2].pattern",
+        ),
+        (
+            lambda g: g["guardrails"]["detectors"].append({"type": "luhn", "action": "block"}),
+            "regions.eu.gateway.guardrails.detectors[2].type",
+        ),
+        (
+            lambda g: g["guardrails"].update(max_request_bytes=2_000_000),
+            "regions.eu.gateway.guardrails.max_request_bytes",
+        ),
+        (
+            lambda g: g["guardrails"].update(model_allowlist=["gpt-5"]),
+            "regions.eu.gateway.guardrails.model_allowlist[0]",
+        ),
+        (
+            lambda g: g.update(org_guardrails={"acme": {"max_input_tokens": 0}}),
+            "regions.eu.gateway.org_guardrails.acme.max_input_tokens",
+        ),
     ],
 )
 def test_mistakes_name_the_key(edit, key):

@@ -56,63 +56,140 @@ def test_sizing_defaults_and_overrides():
 @pytest.mark.parametrize(
     ("change", "key", "words"),
     [
-        (lambda d: d["regions"]["eu"].__setitem__("multi_az", True), "regions.eu.multi_az", "unknown key; valid keys here"),
-        (lambda d: d["regions"]["eu"]["sizing"].update(dbmulti_az=True) if "sizing" in d["regions"]["eu"]
-         else d["regions"]["eu"].__setitem__("sizing", {"dbmulti_az": True}), "regions.eu.sizing.dbmulti_az", "db_multi_az"),
+        (
+            lambda d: d["regions"]["eu"].__setitem__("multi_az", True),
+            "regions.eu.multi_az",
+            "unknown key; valid keys here",
+        ),
+        (
+            lambda d: (
+                d["regions"]["eu"]["sizing"].update(dbmulti_az=True)
+                if "sizing" in d["regions"]["eu"]
+                else d["regions"]["eu"].__setitem__("sizing", {"dbmulti_az": True})
+            ),
+            "regions.eu.sizing.dbmulti_az",
+            "db_multi_az",
+        ),
         (lambda d: d.__setitem__("region", {}), "region", "valid keys here: defaults, regions"),
-        (lambda d: d["regions"]["eu"]["availability_zones"].__setitem__(1, "eu-west-1a"),
-         "regions.eu.availability_zones[1]", "not an availability zone of eu-central-1; valid: eu-central-1a"),
-        (lambda d: d["regions"]["cn"]["availability_zones"].__setitem__(1, "cn-north-1c"),
-         "regions.cn.availability_zones[1]", "valid: cn-north-1a, cn-north-1b, cn-north-1d"),
-        (lambda d: d["regions"]["eu"].__setitem__("availability_zones", ["eu-central-1a"]),
-         "regions.eu.availability_zones", "at least two zones"),
-        (lambda d: d["regions"]["eu"].__setitem__(
-            "certificate_arn", "arn:aws:acm:us-east-1:111111111111:certificate/abc"),
-         "regions.eu.certificate_arn", "certificate is in aws/us-east-1 but the stack is in aws/eu-central-1"),
-        (lambda d: d["regions"]["cn"].__setitem__(
-            "certificate_arn", "arn:aws:acm:cn-north-1:444444444444:certificate/abc"),
-         "regions.cn.certificate_arn", "expected arn:aws-cn:acm:cn-north-1"),
-        (lambda d: d["regions"]["eu"].__setitem__("certificate_arn", "not-an-arn"),
-         "regions.eu.certificate_arn", "not an ACM certificate ARN"),
-        (lambda d: d["regions"]["us"].__setitem__("stack_name", "Eu"),
-         "regions.us.stack_name", "already used by regions.eu"),
-        (lambda d: d["regions"]["eu"]["inference_regions"].append("eu-west-2"),
-         "regions.eu.inference_regions[4]", "outside geography EU"),
-        (lambda d: d["regions"]["eu"]["inference_regions"].append("us-east-1"),
-         "regions.eu.inference_regions[4]", "outside geography EU"),
-        (lambda d: d["regions"]["cn"]["inference_regions"].append("ap-southeast-1"),
-         "regions.cn.inference_regions[1]", "partition aws, not aws-cn"),
-        (lambda d: d["regions"]["eu"].__setitem__("inference_regions", ["eu-west-1"]),
-         "regions.eu.inference_regions", "must include the home region eu-central-1"),
-        (lambda d: d["regions"]["eu"]["offerings"].append("dedicated"),
-         "regions.eu.offerings[3]", "not an offering; valid: shared_cloud, single_tenant, private_deployment"),
-        (lambda d: d["regions"]["cn"]["offerings"].append("shared_cloud"),
-         "regions.cn.offerings", "single_tenant only"),
-        (lambda d: d["regions"]["cn"].__setitem__("partition", "aws"),
-         "regions.cn.partition", "in partition 'aws-cn'"),
-        (lambda d: d["regions"]["eu"].__setitem__("geography", "EUROPE"),
-         "regions.eu.geography", "valid: EU, US, APAC, CN"),
-        (lambda d: d["regions"]["eu"].__setitem__("geography", "US"),
-         "regions.eu.geography", "not in geography US"),
-        (lambda d: d["regions"]["eu"].__setitem__("account", "12345"),
-         "regions.eu.account", "12-digit AWS account id"),
-        (lambda d: d["regions"]["eu"].__setitem__("aws_region", "eu-centrall"),
-         "regions.eu.aws_region", "not an AWS region"),
+        (
+            lambda d: d["regions"]["eu"]["availability_zones"].__setitem__(1, "eu-west-1a"),
+            "regions.eu.availability_zones[1]",
+            "not an availability zone of eu-central-1; valid: eu-central-1a",
+        ),
+        (
+            lambda d: d["regions"]["cn"]["availability_zones"].__setitem__(1, "cn-north-1c"),
+            "regions.cn.availability_zones[1]",
+            "valid: cn-north-1a, cn-north-1b, cn-north-1d",
+        ),
+        (
+            lambda d: d["regions"]["eu"].__setitem__("availability_zones", ["eu-central-1a"]),
+            "regions.eu.availability_zones",
+            "at least two zones",
+        ),
+        (
+            lambda d: d["regions"]["eu"].__setitem__(
+                "certificate_arn", "arn:aws:acm:us-east-1:111111111111:certificate/abc"
+            ),
+            "regions.eu.certificate_arn",
+            "certificate is in aws/us-east-1 but the stack is in aws/eu-central-1",
+        ),
+        (
+            lambda d: d["regions"]["cn"].__setitem__(
+                "certificate_arn", "arn:aws:acm:cn-north-1:444444444444:certificate/abc"
+            ),
+            "regions.cn.certificate_arn",
+            "expected arn:aws-cn:acm:cn-north-1",
+        ),
+        (
+            lambda d: d["regions"]["eu"].__setitem__("certificate_arn", "not-an-arn"),
+            "regions.eu.certificate_arn",
+            "not an ACM certificate ARN",
+        ),
+        (
+            lambda d: d["regions"]["us"].__setitem__("stack_name", "Eu"),
+            "regions.us.stack_name",
+            "already used by regions.eu",
+        ),
+        (
+            lambda d: d["regions"]["eu"]["inference_regions"].append("eu-west-2"),
+            "regions.eu.inference_regions[4]",
+            "outside geography EU",
+        ),
+        (
+            lambda d: d["regions"]["eu"]["inference_regions"].append("us-east-1"),
+            "regions.eu.inference_regions[4]",
+            "outside geography EU",
+        ),
+        (
+            lambda d: d["regions"]["cn"]["inference_regions"].append("ap-southeast-1"),
+            "regions.cn.inference_regions[1]",
+            "partition aws, not aws-cn",
+        ),
+        (
+            lambda d: d["regions"]["eu"].__setitem__("inference_regions", ["eu-west-1"]),
+            "regions.eu.inference_regions",
+            "must include the home region eu-central-1",
+        ),
+        (
+            lambda d: d["regions"]["eu"]["offerings"].append("dedicated"),
+            "regions.eu.offerings[3]",
+            "not an offering; valid: shared_cloud, single_tenant, private_deployment",
+        ),
+        (
+            lambda d: d["regions"]["cn"]["offerings"].append("shared_cloud"),
+            "regions.cn.offerings",
+            "single_tenant only",
+        ),
+        (lambda d: d["regions"]["cn"].__setitem__("partition", "aws"), "regions.cn.partition", "in partition 'aws-cn'"),
+        (
+            lambda d: d["regions"]["eu"].__setitem__("geography", "EUROPE"),
+            "regions.eu.geography",
+            "valid: EU, US, APAC, CN",
+        ),
+        (lambda d: d["regions"]["eu"].__setitem__("geography", "US"), "regions.eu.geography", "not in geography US"),
+        (lambda d: d["regions"]["eu"].__setitem__("account", "12345"), "regions.eu.account", "12-digit AWS account id"),
+        (
+            lambda d: d["regions"]["eu"].__setitem__("aws_region", "eu-centrall"),
+            "regions.eu.aws_region",
+            "not an AWS region",
+        ),
         (lambda d: d["regions"]["eu"].pop("api_domain"), "regions.eu.api_domain", "is required"),
-        (lambda d: d["regions"]["eu"].__setitem__("api_domain", "EU.Example"), "regions.eu.api_domain", "lower-case DNS name"),
-        (lambda d: d["defaults"]["sizing"].__setitem__("log_retention_days", 10),
-         "defaults.sizing.log_retention_days", "not a CloudWatch Logs retention; valid: 1, 3, 5"),
-        (lambda d: d["defaults"]["sizing"].__setitem__("lambda_architecture", "arm"),
-         "defaults.sizing.lambda_architecture", "valid: arm64, x86_64"),
-        (lambda d: d["defaults"]["sizing"].__setitem__("db_multi_az", "yes"),
-         "defaults.sizing.db_multi_az", "must be true or false"),
-        (lambda d: d["defaults"]["sizing"].__setitem__("reserved_concurrency", 0),
-         "defaults.sizing.reserved_concurrency", "out of range; valid: 1 to 10000"),
-        (lambda d: d["defaults"]["sizing"].__setitem__("db_instance_class", "t4g.medium"),
-         "defaults.sizing.db_instance_class", "RDS instance class"),
+        (
+            lambda d: d["regions"]["eu"].__setitem__("api_domain", "EU.Example"),
+            "regions.eu.api_domain",
+            "lower-case DNS name",
+        ),
+        (
+            lambda d: d["defaults"]["sizing"].__setitem__("log_retention_days", 10),
+            "defaults.sizing.log_retention_days",
+            "not a CloudWatch Logs retention; valid: 1, 3, 5",
+        ),
+        (
+            lambda d: d["defaults"]["sizing"].__setitem__("lambda_architecture", "arm"),
+            "defaults.sizing.lambda_architecture",
+            "valid: arm64, x86_64",
+        ),
+        (
+            lambda d: d["defaults"]["sizing"].__setitem__("db_multi_az", "yes"),
+            "defaults.sizing.db_multi_az",
+            "must be true or false",
+        ),
+        (
+            lambda d: d["defaults"]["sizing"].__setitem__("reserved_concurrency", 0),
+            "defaults.sizing.reserved_concurrency",
+            "out of range; valid: 1 to 10000",
+        ),
+        (
+            lambda d: d["defaults"]["sizing"].__setitem__("db_instance_class", "t4g.medium"),
+            "defaults.sizing.db_instance_class",
+            "RDS instance class",
+        ),
         (lambda d: d["regions"]["cn"].__setitem__("console", False), "regions.cn.console", "always serves its console"),
-        (lambda d: (d["regions"]["us"].__setitem__("console", True), d["regions"]["us"].pop("console_domain")),
-         "regions.us.console_domain", "required when the console is served"),
+        (
+            lambda d: (d["regions"]["us"].__setitem__("console", True), d["regions"]["us"].pop("console_domain")),
+            "regions.us.console_domain",
+            "required when the console is served",
+        ),
         (lambda d: d["regions"].__setitem__("EU", d["regions"].pop("eu")), "regions.EU", "2 to 8 lower-case letters"),
         (lambda d: d.__setitem__("regions", {}), "regions", "at least one region"),
     ],
@@ -156,7 +233,8 @@ def test_account_override_from_context_and_environment(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("region", "partition"), [("eu-central-1", "aws"), ("cn-north-1", "aws-cn"), ("cn-northwest-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")]
+    ("region", "partition"),
+    [("eu-central-1", "aws"), ("cn-north-1", "aws-cn"), ("cn-northwest-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")],
 )
 def test_partition_is_derived_from_the_region(region, partition):
     assert partition_of(region) == partition

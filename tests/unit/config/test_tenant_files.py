@@ -150,7 +150,10 @@ def test_generated_file_defaults(catalogue, tmp_path):
     assert data["inference_regions"][0] == "eu-west-1"
     assert set(data["inference_regions"]) == {"eu-west-1", *eu.inference_regions}
     assert data["api_domain"] == f"acme.{eu.api_domain}"
-    assert data["certificate_arn"] == f"arn:aws:acm:eu-west-1:{eu.account}:certificate/{tenants.PLACEHOLDER_CERTIFICATE_ID}"
+    assert (
+        data["certificate_arn"]
+        == f"arn:aws:acm:eu-west-1:{eu.account}:certificate/{tenants.PLACEHOLDER_CERTIFICATE_ID}"
+    )
     assert data["console"] is False
 
 
@@ -179,8 +182,10 @@ def test_generated_file_is_reviewable_text(catalogue, tmp_path):
 
 @pytest.mark.parametrize(
     ("slug", "options"),
-    [("acme", {"aws_region": "eu-west-1", "domain": "api.acme.example"}),
-     ("pekingbank", {"aws_region": "cn-north-1", "account": "555555555555"})],
+    [
+        ("acme", {"aws_region": "eu-west-1", "domain": "api.acme.example"}),
+        ("pekingbank", {"aws_region": "cn-north-1", "account": "555555555555"}),
+    ],
 )
 def test_example_tenant_files_are_what_tenant_add_writes(catalogue, tmp_path, slug, options):
     _, text = tenants.new_tenant_file(catalogue, tmp_path, slug, **options)
@@ -191,8 +196,18 @@ def test_example_tenants_load(catalogue):
     loaded = {t.slug: t for t in tenants.load_tenants(tenants.DEFAULT_TENANTS_DIR, catalogue)}
     assert set(loaded) >= {"acme", "pekingbank"}
     acme, peking = loaded["acme"].region, loaded["pekingbank"].region
-    assert (acme.stack_name, acme.deployment_id, acme.code, acme.key_prefix) == ("Tenant-acme", "tenant-acme", "eu", "rk-eu-")
-    assert (peking.stack_name, peking.partition, peking.code, peking.console) == ("Tenant-pekingbank", "aws-cn", "cn", True)
+    assert (acme.stack_name, acme.deployment_id, acme.code, acme.key_prefix) == (
+        "Tenant-acme",
+        "tenant-acme",
+        "eu",
+        "rk-eu-",
+    )
+    assert (peking.stack_name, peking.partition, peking.code, peking.console) == (
+        "Tenant-pekingbank",
+        "aws-cn",
+        "cn",
+        True,
+    )
     assert acme.gateway is catalogue.region("eu").gateway  # providers, models, guardrails of the geography
     assert acme.offerings == ("single_tenant",)
 
@@ -349,7 +364,9 @@ def test_duplicate_key_is_refused(catalogue, tmp_path):
 
 
 def test_domain_used_by_a_region_is_refused(catalogue, tmp_path):
-    path, text = tenants.new_tenant_file(catalogue, tmp_path, "acme", aws_region="eu-west-1", domain="eu.api.regiongate.example")
+    path, text = tenants.new_tenant_file(
+        catalogue, tmp_path, "acme", aws_region="eu-west-1", domain="eu.api.regiongate.example"
+    )
     path.write_text(text)
     with pytest.raises(ConfigError) as info:
         tenants.load_tenants(tmp_path, catalogue)
@@ -359,7 +376,9 @@ def test_domain_used_by_a_region_is_refused(catalogue, tmp_path):
 
 def test_domain_used_by_another_tenant_is_refused(catalogue, tmp_path):
     for slug in ("acme", "bcme"):
-        path, text = tenants.new_tenant_file(catalogue, tmp_path, slug, aws_region="eu-west-1", domain="api.shared.example")
+        path, text = tenants.new_tenant_file(
+            catalogue, tmp_path, slug, aws_region="eu-west-1", domain="api.shared.example"
+        )
         path.write_text(text)
     with pytest.raises(ConfigError) as info:
         tenants.load_tenants(tmp_path, catalogue)
@@ -434,8 +453,13 @@ def test_selecting_an_unknown_stack_is_refused(catalogue, tmp_path, name):
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(None, None), ("", None), ("Tenant-acme", ["Tenant-acme"]), (" Eu, Tenant-acme ,", ["Eu", "Tenant-acme"]),
-     (["Eu", "Cn"], ["Eu", "Cn"])],
+    [
+        (None, None),
+        ("", None),
+        ("Tenant-acme", ["Tenant-acme"]),
+        (" Eu, Tenant-acme ,", ["Eu", "Tenant-acme"]),
+        (["Eu", "Cn"], ["Eu", "Cn"]),
+    ],
 )
 def test_selection_context(value, expected):
     context = {} if value is None else {"stacks": value}
@@ -460,9 +484,13 @@ def run(capsys, tmp_path, *argv) -> tuple[int, str, str]:
 
 
 def test_cli_add_list_remove(capsys, tmp_path):
-    code, out, _ = run(capsys, tmp_path, "add", "acme", "--region", "eu-west-1", "--account", "123456789012", "--console")
+    code, out, _ = run(
+        capsys, tmp_path, "add", "acme", "--region", "eu-west-1", "--account", "123456789012", "--console"
+    )
     assert code == 0 and "Tenant-acme" in out and (tmp_path / "acme.yaml").exists()
-    code, out, _ = run(capsys, tmp_path, "add", "pekingbank", "--region", "cn-north-1", "--account", CHINA_TENANT_ACCOUNT)
+    code, out, _ = run(
+        capsys, tmp_path, "add", "pekingbank", "--region", "cn-north-1", "--account", CHINA_TENANT_ACCOUNT
+    )
     assert code == 0
 
     code, out, _ = run(capsys, tmp_path, "list")

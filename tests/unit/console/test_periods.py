@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from regiongate.store import KeyRecord
 from regiongate.console.runtime.app import key_status
 from regiongate.console.runtime.queries import Period
 from regiongate.console.runtime.web import BadInput, end_of_day, optional_date
+from regiongate.store import KeyRecord
 
 pytestmark = pytest.mark.clock
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_last_day_is_today_from_utc_midnight_to_the_next():
@@ -42,9 +42,20 @@ def test_dates_that_would_overflow_a_period_are_refused():
 
 
 def record(expires_at=None, revoked_at=None) -> KeyRecord:
-    return KeyRecord(key_id="k", key_hash="h", display_prefix="rk-eu-abcdef", region="eu", org_id="acme", team_id=None,
-                     user_id=None, monthly_budget_usd=None, model_allowlist=None, expires_at=expires_at,
-                     created_at=datetime(2026, 1, 1, tzinfo=UTC), revoked_at=revoked_at)
+    return KeyRecord(
+        key_id="k",
+        key_hash="h",
+        display_prefix="rk-eu-abcdef",
+        region="eu",
+        org_id="acme",
+        team_id=None,
+        user_id=None,
+        monthly_budget_usd=None,
+        model_allowlist=None,
+        expires_at=expires_at,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        revoked_at=revoked_at,
+    )
 
 
 def test_a_key_expiring_on_new_years_eve_is_expired_at_its_last_second():

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from regiongate.gateway.runtime import guardrails
 from regiongate.contract.errors import InvalidApiKey, InvalidRequest, RegionMismatch
-from regiongate.store.keys import KeyAuthenticator, KeyService, check_region, display_prefix, extract_key, generate_key, hash_key
-from regiongate.gateway.runtime.pricing import cost_usd
 from regiongate.contract.settings import GuardrailPolicy
+from regiongate.gateway.runtime import guardrails
+from regiongate.gateway.runtime.pricing import cost_usd
+from regiongate.store.keys import (
+    KeyAuthenticator,
+    KeyService,
+    check_region,
+    display_prefix,
+    extract_key,
+    generate_key,
+    hash_key,
+)
 from regiongate.store.memory import MemoryStore
 from tests.fixtures.clock import NOW
 
@@ -29,11 +37,18 @@ def test_key_of_another_region_gets_the_products_exact_error():
     with pytest.raises(RegionMismatch) as info:
         check_region(generate_key("eu"), "us")
     assert info.value.status == 403
-    assert info.value.body() == {"error": {"message": "API key is for region EU, but request was made to US",
-                                           "type": "region_mismatch", "code": 403}}
+    assert info.value.body() == {
+        "error": {
+            "message": "API key is for region EU, but request was made to US",
+            "type": "region_mismatch",
+            "code": 403,
+        }
+    }
 
 
-@pytest.mark.parametrize("key", ["", "sk-abc", "rk-eu-short", "rk-EU-" + "a" * 30, "rk-eu-" + "a" * 30 + "!", "rk-eu-" + "é" * 30])
+@pytest.mark.parametrize(
+    "key", ["", "sk-abc", "rk-eu-short", "rk-EU-" + "a" * 30, "rk-eu-" + "a" * 30 + "!", "rk-eu-" + "é" * 30]
+)
 def test_malformed_keys_are_401(key):
     with pytest.raises(InvalidApiKey):
         check_region(key, "eu")
@@ -93,8 +108,8 @@ def test_revoked_key_stops_working_within_the_ttl():
 def test_a_key_expires_at_its_instant_across_a_year_boundary():
     store = MemoryStore()
     clock = Clock()
-    clock.now = datetime(2030, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc)
-    expiry = datetime(2031, 1, 1, tzinfo=timezone.utc)
+    clock.now = datetime(2030, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
+    expiry = datetime(2031, 1, 1, tzinfo=UTC)
     created = KeyService(store, clock=clock.clock).create(region_code="eu", org_id="acme", expires_at=expiry)
     auth = KeyAuthenticator(store, "eu", 0, monotonic=clock.monotonic, clock=clock.clock)
     assert auth.authenticate({"api-key": created.key}).org_id == "acme"
@@ -106,7 +121,9 @@ def test_a_key_expires_at_its_instant_across_a_year_boundary():
 def test_expired_key_and_key_of_unknown_hash_are_401():
     store = MemoryStore()
     clock = Clock()
-    created = KeyService(store, clock=clock.clock).create(region_code="eu", org_id="acme", expires_at=clock.now + timedelta(days=1))
+    created = KeyService(store, clock=clock.clock).create(
+        region_code="eu", org_id="acme", expires_at=clock.now + timedelta(days=1)
+    )
     auth = KeyAuthenticator(store, "eu", 30, monotonic=clock.monotonic, clock=clock.clock)
     auth.authenticate({"api-key": created.key})
     clock.now += timedelta(days=2)
@@ -135,16 +152,24 @@ def test_luhn_and_iban_checks():
     assert not guardrails.find_ibans("GB82WEST12345698765433")
 
 
-POLICY = GuardrailPolicy(1_000_000, 1000, None, (
-    {"name": "payment-card", "type": "payment_card", "action": "block"},
-    {"name": "iban", "type": "iban", "action": "flag"},
-    {"name": "project", "type": "regex", "pattern": r"PROJECT-\d{4}", "action": "flag"},
-))
+POLICY = GuardrailPolicy(
+    1_000_000,
+    1000,
+    None,
+    (
+        {"name": "payment-card", "type": "payment_card", "action": "block"},
+        {"name": "iban", "type": "iban", "action": "flag"},
+        {"name": "project", "type": "regex", "pattern": r"PROJECT-\d{4}", "action": "flag"},
+    ),
+)
 
 
 def test_violations_name_the_place_never_the_content():
-    texts = [("messages[0].content", "hello"), ("messages[1].content", "IBAN DE89370400440532013000, card 4111111111111111"),
-             ("messages[2].tool_calls[0].function.arguments", '{"code": "PROJECT-1234"}')]
+    texts = [
+        ("messages[0].content", "hello"),
+        ("messages[1].content", "IBAN DE89370400440532013000, card 4111111111111111"),
+        ("messages[2].tool_calls[0].function.arguments", '{"code": "PROJECT-1234"}'),
+    ]
     found = guardrails.scan(texts, POLICY)
     assert [(v.detector, v.action) for v in found] == [("payment-card", "block"), ("iban", "flag"), ("project", "flag")]
     assert found[0].message == "a payment card number was found in messages[1].content"
@@ -167,6 +192,8 @@ def test_update_changes_settings_of_an_active_key_of_its_own_region_and_org_only
     (record,) = service.list(region_code="eu")
     assert (record.monthly_budget_usd, record.model_allowlist) == (Decimal("12.50"), ("gpt-4o",))
     with pytest.raises(InvalidRequest):
-        service.update(key_id, region_code="eu", monthly_budget_usd=Decimal("-1"), model_allowlist=None, expires_at=None)
+        service.update(
+            key_id, region_code="eu", monthly_budget_usd=Decimal("-1"), model_allowlist=None, expires_at=None
+        )
     service.revoke(key_id)
     assert service.update(key_id, region_code="eu", **settings) is False  # a revoked key is never changed

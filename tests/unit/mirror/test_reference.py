@@ -24,7 +24,13 @@ DIGEST = "sha256:" + "0f" * 32
 )
 def test_parse(text, registry, repository, tag, digest, scheme) -> None:
     ref = parse_reference(text)
-    assert (ref.registry, ref.repository, ref.tag, ref.digest, ref.scheme) == (registry, repository, tag, digest, scheme)
+    assert (ref.registry, ref.repository, ref.tag, ref.digest, ref.scheme) == (
+        registry,
+        repository,
+        tag,
+        digest,
+        scheme,
+    )
     assert ref.reference == (digest or tag)
 
 

@@ -67,7 +67,13 @@ def test_schema1_manifests_are_refused() -> None:
 
 
 def test_parse_challenge() -> None:
-    scheme, params = parse_challenge('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull"')
+    scheme, params = parse_challenge(
+        'Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull"'
+    )
     assert scheme == "bearer"
-    assert params == {"realm": "https://auth.example/token", "service": "registry.example", "scope": "repository:a/b:pull"}
+    assert params == {
+        "realm": "https://auth.example/token",
+        "service": "registry.example",
+        "scope": "repository:a/b:pull",
+    }
     assert parse_challenge('Basic realm="x"') == ("basic", {"realm": "x"})

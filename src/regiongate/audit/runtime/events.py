@@ -11,16 +11,34 @@ import logging
 import queue
 import threading
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 log = logging.getLogger("regiongate.audit")
 
 FIELDS = (
-    "request_id", "created_at", "region", "endpoint", "key_id", "org_id", "team_id", "user_id", "model",
-    "provider", "input_tokens", "output_tokens", "cost_usd", "total_ms", "upstream_ms", "status", "error_type",
-    "stream", "guardrail", "violations",
+    "request_id",
+    "created_at",
+    "region",
+    "endpoint",
+    "key_id",
+    "org_id",
+    "team_id",
+    "user_id",
+    "model",
+    "provider",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "total_ms",
+    "upstream_ms",
+    "status",
+    "error_type",
+    "stream",
+    "guardrail",
+    "violations",
 )
 GUARDRAIL_OUTCOMES = ("pass", "flag", "block")
 _SHORT_TEXT = 200
@@ -69,8 +87,11 @@ def parse_event(raw: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(v, Mapping) or set(v) - {"detector", "action", "message"}:
             raise InvalidEvent("a violation has detector, action and message only")
         violations.append(
-            {"detector": _text(v.get("detector"), "detector", False), "action": _text(v.get("action"), "action", False),
-             "message": _text(v.get("message"), "message", False)}
+            {
+                "detector": _text(v.get("detector"), "detector", False),
+                "action": _text(v.get("action"), "action", False),
+                "message": _text(v.get("message"), "message", False),
+            }
         )
     status = _int(raw.get("status"), "status")
     if not 100 <= status <= 599:
@@ -86,7 +107,7 @@ def parse_event(raw: Mapping[str, Any]) -> dict[str, Any]:
         ms[name] = value
     return {
         "request_id": request_id,
-        "created_at": created_at.astimezone(timezone.utc),
+        "created_at": created_at.astimezone(UTC),
         "region": _text(raw.get("region"), "region", False),
         "endpoint": _text(raw.get("endpoint", "chat"), "endpoint", False),
         "key_id": _text(raw.get("key_id"), "key_id"),
@@ -109,7 +130,14 @@ def parse_event(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def new_event(**values: Any) -> dict[str, Any]:
-    event = {"violations": [], "guardrail": "pass", "stream": False, "input_tokens": 0, "output_tokens": 0, "cost_usd": "0"}
+    event = {
+        "violations": [],
+        "guardrail": "pass",
+        "stream": False,
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "cost_usd": "0",
+    }
     event.update(values)
     if "created_at" not in event:  # the caller's clock decides the moment (and so the partition and rollup day)
         raise InvalidEvent("created_at is required")
@@ -144,8 +172,11 @@ class SqsAuditSink:
                         from botocore.config import Config
 
                         self._client = boto3.client(
-                            "sqs", region_name=self.region_name,
-                            config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}),
+                            "sqs",
+                            region_name=self.region_name,
+                            config=Config(
+                                connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}
+                            ),
                         )
         return self._client
 
@@ -153,7 +184,10 @@ class SqsAuditSink:
         try:
             self._sqs().send_message(QueueUrl=self.queue_url, MessageBody=encode(event))
         except Exception as exc:  # an audit failure must not fail the request; it is logged (metadata only)
-            log.error("audit event not sent", extra={"fields": {"request_id": event.get("request_id"), "error": type(exc).__name__}})
+            log.error(
+                "audit event not sent",
+                extra={"fields": {"request_id": event.get("request_id"), "error": type(exc).__name__}},
+            )
 
 
 class BackgroundAuditSink:
@@ -161,7 +195,7 @@ class BackgroundAuditSink:
 
     def __init__(self, write_bodies: Callable[[Sequence[str]], Any], interval: float = 0.2) -> None:
         self._write = write_bodies
-        self._queue: "queue.SimpleQueue[str]" = queue.SimpleQueue()  # put: no Python-level lock on the request path
+        self._queue: queue.SimpleQueue[str] = queue.SimpleQueue()  # put: no Python-level lock on the request path
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
@@ -181,7 +215,9 @@ class BackgroundAuditSink:
             try:
                 self._write(bodies)
             except Exception as exc:
-                log.error("local audit write failed", extra={"fields": {"events": len(bodies), "error": type(exc).__name__}})
+                log.error(
+                    "local audit write failed", extra={"fields": {"events": len(bodies), "error": type(exc).__name__}}
+                )
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):

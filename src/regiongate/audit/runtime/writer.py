@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from regiongate.common import logs
 from regiongate.audit.runtime.events import InvalidEvent, parse_event
+from regiongate.common import logs
 
 log = logging.getLogger("regiongate.audit_writer")
 _store = None
@@ -21,8 +22,8 @@ _store = None
 def _get_store():
     global _store
     if _store is None:
-        from regiongate.gateway.runtime.app import postgres_store
         from regiongate.contract.settings import RuntimeConfig, settings
+        from regiongate.gateway.runtime.app import postgres_store
 
         current = settings()
         logs.configure(current.log_level)
@@ -45,7 +46,9 @@ def write_messages(store: Any, messages: Iterable[tuple[str, str]]) -> list[str]
             parse_event(raw)
             valid.append((message_id, raw))
         except (ValueError, InvalidEvent) as exc:
-            log.error("malformed audit message", extra={"fields": {"message_id": message_id, "error": type(exc).__name__}})
+            log.error(
+                "malformed audit message", extra={"fields": {"message_id": message_id, "error": type(exc).__name__}}
+            )
             failed.append(message_id)
     if valid:
         try:
@@ -61,7 +64,7 @@ def write_bodies(store: Any, bodies: Sequence[str]) -> list[str]:
     return write_messages(store, ((str(i), body) for i, body in enumerate(bodies)))
 
 
-def handle(event, context):  # noqa: ARG001 - Lambda signature
+def handle(event, context):
     records = event.get("Records") or []
     try:
         store = _get_store()

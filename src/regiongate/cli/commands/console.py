@@ -25,7 +25,8 @@ def register(subparsers) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--config", default=str(DEFAULT_CONFIG_PATH), help="path of regions.yaml")
     parser.add_argument(
-        "--insecure-cookies", action="store_true",
+        "--insecure-cookies",
+        action="store_true",
         help="send cookies without the Secure flag (only for plain http on a name that is not localhost/127.0.0.1)",
     )
     parser.set_defaults(func=run_console)
@@ -33,7 +34,8 @@ def register(subparsers) -> None:
     users = subparsers.add_parser("console-user", help="manage console accounts of a region (DATABASE_URL)")
     sub = users.add_subparsers(dest="console_user_command", metavar="ACTION", required=True)
     add = sub.add_parser(
-        "add", help="create a console account (e.g. the region's first platform admin)",
+        "add",
+        help="create a console account (e.g. the region's first platform admin)",
         description="The password is read from REGIONGATE_CONSOLE_PASSWORD, or asked for (twice) on a terminal, "
         "or read as one line from standard input.",
     )
@@ -107,12 +109,15 @@ def run_user_add(args: argparse.Namespace) -> int:
     try:
         store.migrate()
         user = Accounts(store.pool, settings.region.code).create_user(
-            email=args.email, password=password, role=args.role, org_id=args.org, created_by="cli")
+            email=args.email, password=password, role=args.role, org_id=args.org, created_by="cli"
+        )
     except AuthError as exc:
         print(f"regiongate console-user add: {exc}", file=sys.stderr)
         return 2
     finally:
         store.pool.close()
-    print(f"created {user.role} {user.email} ({user.user_id}) in region {settings.region.code}"
-          + (f", org {user.org_id}" if user.org_id else ""))
+    print(
+        f"created {user.role} {user.email} ({user.user_id}) in region {settings.region.code}"
+        + (f", org {user.org_id}" if user.org_id else "")
+    )
     return 0

@@ -51,16 +51,16 @@ def register(subparsers) -> None:
 
 
 def _service():
-    from regiongate.store.keys import KeyService
     from regiongate.cli.commands.db import open_store
+    from regiongate.store.keys import KeyService
 
     store = open_store()
     return KeyService(store), store
 
 
 def run_create(args: argparse.Namespace) -> int:
-    from regiongate.contract.errors import GatewayError
     from regiongate.config.regions import DEFAULT_CONFIG_PATH, load_catalogue
+    from regiongate.contract.errors import GatewayError
 
     region = load_catalogue(args.config or DEFAULT_CONFIG_PATH).region(args.region)
     models = tuple(m.strip() for m in args.models.split(",") if m.strip()) if args.models else None
@@ -68,7 +68,10 @@ def run_create(args: argparse.Namespace) -> int:
         known = {m.name for m in region.gateway.models}
         unknown = [m for m in models if m not in known]
         if unknown:
-            print(f"regiongate keys create: unknown model(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}", file=sys.stderr)
+            print(
+                f"regiongate keys create: unknown model(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}",
+                file=sys.stderr,
+            )
             return 2
     if args.expires_days is not None and args.expires_days < 1:
         print("regiongate keys create: --expires-days must be at least 1", file=sys.stderr)
@@ -77,8 +80,13 @@ def run_create(args: argparse.Namespace) -> int:
     expires = None if args.expires_days is None else service.clock() + timedelta(days=args.expires_days)
     try:
         created = service.create(
-            region_code=region.code, org_id=args.org, team_id=args.team, user_id=args.user,
-            monthly_budget_usd=args.budget_usd, model_allowlist=models, expires_at=expires,
+            region_code=region.code,
+            org_id=args.org,
+            team_id=args.team,
+            user_id=args.user,
+            monthly_budget_usd=args.budget_usd,
+            model_allowlist=models,
+            expires_at=expires,
         )
     except GatewayError as exc:
         print(f"regiongate keys create: {exc.message}", file=sys.stderr)
@@ -86,8 +94,10 @@ def run_create(args: argparse.Namespace) -> int:
     finally:
         store.pool.close()
     print(created.key)
-    print(f"key id {created.record.key_id} (org {created.record.org_id}); store the key now: it is not shown again",
-          file=sys.stderr)
+    print(
+        f"key id {created.record.key_id} (org {created.record.org_id}); store the key now: it is not shown again",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -102,8 +112,10 @@ def run_list(args: argparse.Namespace) -> int:
     for r in records:
         status = "revoked" if r.revoked_at else "expired" if r.expires_at and r.expires_at <= now else "active"
         budget = f"{r.monthly_budget_usd:.2f}" if r.monthly_budget_usd is not None else "-"
-        print(f"{r.key_id:22} {r.display_prefix + '…':14} {r.region:6} {r.org_id:16} {r.team_id or '-':12} "
-              f"{r.user_id or '-':12} {budget:>10} {status}")
+        print(
+            f"{r.key_id:22} {r.display_prefix + '…':14} {r.region:6} {r.org_id:16} {r.team_id or '-':12} "
+            f"{r.user_id or '-':12} {budget:>10} {status}"
+        )
     return 0
 
 

@@ -21,17 +21,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument(
-        "--source", action="append", required=True, metavar="[NAME=]REGISTRY/REPO:TAG",
+        "--source",
+        action="append",
+        required=True,
+        metavar="[NAME=]REGISTRY/REPO:TAG",
         help="image to mirror (repeatable); NAME defaults to the last path part, e.g. console",
     )
     parser.add_argument("--target-region", default=DEFAULT_TARGET_REGION, help="ECR region (default: %(default)s)")
     parser.add_argument("--target-profile", help="AWS profile of the China account (default: the default credentials)")
     parser.add_argument(
-        "--target-registry", metavar="HOST[:PORT]",
+        "--target-registry",
+        metavar="HOST[:PORT]",
         help="push to this Docker Registry v2 / OCI registry instead of ECR (loopback hosts use plain HTTP)",
     )
     parser.add_argument("--dry-run", action="store_true", help="say what would be copied; change nothing")
-    parser.add_argument("--lock", type=Path, default=DEFAULT_LOCK_PATH, help="lock file to update (default: %(default)s)")
+    parser.add_argument(
+        "--lock", type=Path, default=DEFAULT_LOCK_PATH, help="lock file to update (default: %(default)s)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -48,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
 
             scheme = parse_reference(f"{args.target_registry}/x").scheme
             target = RegistryTarget(
-                RegistryClient(args.target_registry, scheme=scheme, credentials=credentials_from_environment(args.target_registry))
+                RegistryClient(
+                    args.target_registry, scheme=scheme, credentials=credentials_from_environment(args.target_registry)
+                )
             )
         else:
             from regiongate.mirror.targets import EcrTarget
@@ -59,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"regiongate mirror: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("regiongate mirror: interrupted; run the same command again to finish (completed layers are kept)", file=sys.stderr)
+        print(
+            "regiongate mirror: interrupted; run the same command again to finish (completed layers are kept)",
+            file=sys.stderr,
+        )
         return 130
     return 0

@@ -14,10 +14,16 @@ def register(subparsers) -> None:
         help="write residency-report.md and residency-report.html from cdk.out (run `make report` to synthesize first)",
     )
     parser.add_argument("--cdk-out", type=Path, default=Path("cdk.out"), help="the cloud assembly (default: cdk.out)")
-    parser.add_argument("--out", type=Path, default=Path("."), help="where to write the report (default: current directory)")
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH, help="region catalogue (default: regions.yaml)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("."), help="where to write the report (default: current directory)"
+    )
+    parser.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG_PATH, help="region catalogue (default: regions.yaml)"
+    )
     parser.add_argument("--stack", action="append", dest="stacks", metavar="NAME", help="only this stack (repeatable)")
-    parser.add_argument("--tests-dir", type=Path, default=None, help="where to look for the canary tests (default: tests/gateway)")
+    parser.add_argument(
+        "--tests-dir", type=Path, default=None, help="where to look for the canary tests (default: tests/gateway)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -25,7 +31,10 @@ def run(args) -> int:
     from regiongate.residency.report import build_report, write_report
 
     if not (args.cdk_out / "manifest.json").is_file():
-        print(f"regiongate: {args.cdk_out} has no manifest.json; run `make synth` (or `make report`) first", file=sys.stderr)
+        print(
+            f"regiongate: {args.cdk_out} has no manifest.json; run `make synth` (or `make report`) first",
+            file=sys.stderr,
+        )
         return 2
     catalogue = load_catalogue(args.config)
     try:

@@ -7,8 +7,8 @@ import os
 import signal
 import sys
 
-from regiongate.config.regions import DEFAULT_CONFIG_PATH, load_catalogue
 from regiongate.config.gateway import runtime_document
+from regiongate.config.regions import DEFAULT_CONFIG_PATH, load_catalogue
 
 
 def register(subparsers) -> None:
@@ -23,7 +23,10 @@ def register(subparsers) -> None:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument(
-        "--upstream", action="append", default=[], metavar="NAME=URL",
+        "--upstream",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
         help="point provider NAME at a loopback base URL (repeatable); only 127.0.0.1, localhost or ::1",
     )
     parser.add_argument("--config", default=str(DEFAULT_CONFIG_PATH), help="path of regions.yaml")
@@ -39,16 +42,18 @@ def parse_upstreams(values: list[str]) -> dict[str, str]:
         if not sep or not name or not url:
             raise SystemExit(f"regiongate serve: --upstream {value!r}: expected NAME=URL")
         if not is_loopback_url(url):
-            raise SystemExit(f"regiongate serve: --upstream {name}={url}: only loopback URLs (127.0.0.1, localhost, ::1) are accepted")
+            raise SystemExit(
+                f"regiongate serve: --upstream {name}={url}: only loopback URLs (127.0.0.1, localhost, ::1) are accepted"
+            )
         result[name] = url
     return result
 
 
 def run(args: argparse.Namespace) -> int:
     from regiongate.common import logs
+    from regiongate.contract.settings import RuntimeConfig, Settings
     from regiongate.gateway.runtime.app import local_gateway, postgres_store
     from regiongate.gateway.runtime.local import GatewayHTTPServer
-    from regiongate.contract.settings import RuntimeConfig, Settings
 
     region = load_catalogue(args.config).region(args.region)
     if region.gateway is None:
@@ -58,7 +63,10 @@ def run(args: argparse.Namespace) -> int:
     unknown = [name for name in overrides if name not in {p.name for p in region.gateway.providers}]
     if unknown:
         valid = ", ".join(p.name for p in region.gateway.providers)
-        print(f"regiongate serve: --upstream {unknown[0]}: no such provider in {args.region}; valid: {valid}", file=sys.stderr)
+        print(
+            f"regiongate serve: --upstream {unknown[0]}: no such provider in {args.region}; valid: {valid}",
+            file=sys.stderr,
+        )
         return 2
     database_url = os.environ.get("DATABASE_URL")
     if not database_url:
@@ -67,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
     logs.configure(os.environ.get("REGIONGATE_LOG_LEVEL", "INFO"))
     runtime = RuntimeConfig.from_document(runtime_document(region))
     settings = Settings(
-        region_code=region.code, config_path=args.config, database_url=database_url,
+        region_code=region.code,
+        config_path=args.config,
+        database_url=database_url,
         provider_credentials_file=os.environ.get("REGIONGATE_PROVIDER_CREDENTIALS_FILE") or None,
     )
     store = postgres_store(settings, runtime.aws_region, pool_size=8)

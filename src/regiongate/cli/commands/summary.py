@@ -8,7 +8,9 @@ from pathlib import Path
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("summary", help="print a table of the stacks synthesized into cdk.out")
-    parser.add_argument("--cdk-out", type=Path, default=Path("cdk.out"), help="cloud assembly directory (default: cdk.out)")
+    parser.add_argument(
+        "--cdk-out", type=Path, default=Path("cdk.out"), help="cloud assembly directory (default: cdk.out)"
+    )
     parser.set_defaults(func=run)
 
 

@@ -15,8 +15,12 @@ STACK_TYPE = "aws:cloudformation:stack"
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("tenant", help="add, list, plan or remove single-tenant deployments (tenants/*.yaml)")
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH, help="region catalogue (default: regions.yaml)")
+    parser = subparsers.add_parser(
+        "tenant", help="add, list, plan or remove single-tenant deployments (tenants/*.yaml)"
+    )
+    parser.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG_PATH, help="region catalogue (default: regions.yaml)"
+    )
     parser.add_argument(
         "--tenants-dir",
         type=Path,
@@ -39,7 +43,9 @@ def register(subparsers) -> None:
 
     plan = actions.add_parser("plan", help="synthesize one tenant stack and show what it creates and where data lives")
     plan.add_argument("slug")
-    plan.add_argument("--cdk-out", type=Path, default=None, help="keep the cloud assembly here (default: a temporary directory)")
+    plan.add_argument(
+        "--cdk-out", type=Path, default=None, help="keep the cloud assembly here (default: a temporary directory)"
+    )
     plan.set_defaults(func=run_plan)
 
     remove = actions.add_parser("remove", help="delete tenants/<slug>.yaml (the deployed stack is not touched)")
@@ -55,13 +61,21 @@ def run_add(args) -> int:
     catalogue = load_catalogue(args.config)
     directory = _directory(args)
     path, text = tenants.new_tenant_file(
-        catalogue, directory, args.slug, aws_region=args.region, account=args.account, domain=args.domain, console=args.console
+        catalogue,
+        directory,
+        args.slug,
+        aws_region=args.region,
+        account=args.account,
+        domain=args.domain,
+        console=args.console,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("x", encoding="utf-8") as handle:  # never overwrite a tenant written meanwhile
         handle.write(text)
     tenant = tenants.load_tenant(path, catalogue)
-    print(f"wrote {path}: stack {tenant.stack_name} in {tenant.region.aws_region} ({tenant.row.name}), keys {tenant.region.key_prefix}…")
+    print(
+        f"wrote {path}: stack {tenant.stack_name} in {tenant.region.aws_region} ({tenant.row.name}), keys {tenant.region.key_prefix}…"
+    )
     print("next: replace the placeholder certificate_arn, review the file, then")
     print(f"  regiongate tenant plan {tenant.slug}")
     print(f"  npx cdk deploy {tenant.stack_name} -c stacks={tenant.stack_name}")
@@ -122,9 +136,13 @@ def _plan(tenant: tenants.Tenant, catalogue, directory: Path, cdk_out: Path) -> 
         print()
         print(residency)
     else:
-        print("\n(the residency report generator, regiongate.residency, is not available: data kinds shown from metadata)")
+        print(
+            "\n(the residency report generator, regiongate.residency, is not available: data kinds shown from metadata)"
+        )
     if tenant.certificate_is_placeholder:
-        print(f"\nwarning: certificate_arn in {tenant.path} is still the placeholder; the HTTPS listener cannot deploy with it.")
+        print(
+            f"\nwarning: certificate_arn in {tenant.path} is still the placeholder; the HTTPS listener cannot deploy with it."
+        )
     if failure:
         print(f"\nregiongate: validation of {tenant.stack_name} failed: {failure}", file=sys.stderr)
         return 1
@@ -175,7 +193,8 @@ def describe_stack(cdk_out: Path, tenant: tenants.Tenant, *, data_kinds: bool = 
         f"  region      {region.aws_region} ({tenant.row.name}), partition {region.partition}, account {region.account}",
         f"  keys        {region.key_prefix}… (geography {region.geography})",
         f"  inference   {', '.join(region.inference_regions)}",
-        f"  api         https://{region.api_domain}" + (f"   console https://{region.console_domain}" if region.console else ""),
+        f"  api         https://{region.api_domain}"
+        + (f"   console https://{region.console_domain}" if region.console else ""),
         "",
         f"Resources ({len(template.get('Resources', {}))}, every one in {region.aws_region}):",
     ]
@@ -184,7 +203,10 @@ def describe_stack(cdk_out: Path, tenant: tenants.Tenant, *, data_kinds: bool = 
     lines += [f"  {kind.ljust(width)}  {count}" for kind, count in sorted(kinds.items())]
     if not data_kinds:
         return "\n".join(lines)
-    lines += ["", f"Where each kind of data lives (all in {region.aws_region}, encrypted with the tenant's own KMS key):"]
+    lines += [
+        "",
+        f"Where each kind of data lives (all in {region.aws_region}, encrypted with the tenant's own KMS key):",
+    ]
     stores: dict[str, list[str]] = {}
     for logical_id, resource in template.get("Resources", {}).items():
         for kind in resource.get("Metadata", {}).get("regiongate:data", []):

@@ -12,11 +12,12 @@ import csv
 import io
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -28,18 +29,34 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from regiongate.common.clock import Clock, utc_now
-from regiongate.contract.errors import GatewayError
-from regiongate.store.keys import KeyService
-from regiongate.store import KeyRecord
-
 from regiongate.console.runtime import charts
-from regiongate.console.runtime.auth import ROLE_NAMES, Accounts, AuthError, LoginResult, Session, new_token, tokens_equal
+from regiongate.console.runtime.auth import (
+    ROLE_NAMES,
+    Accounts,
+    AuthError,
+    LoginResult,
+    Session,
+    new_token,
+    tokens_equal,
+)
 from regiongate.console.runtime.queries import GROUPS, MAX_PAGE, ConsoleQueries, Period
 from regiongate.console.runtime.settings import Region
 from regiongate.console.runtime.web import (
-    MAX_FORM_BYTES, BadInput, Form, HTTPError, choice, end_of_day, int_param, optional_amount, optional_date,
-    optional_id, safe_next,
+    MAX_FORM_BYTES,
+    BadInput,
+    Form,
+    HTTPError,
+    choice,
+    end_of_day,
+    int_param,
+    optional_amount,
+    optional_date,
+    optional_id,
+    safe_next,
 )
+from regiongate.contract.errors import GatewayError
+from regiongate.store import KeyRecord
+from regiongate.store.keys import KeyService
 
 log = logging.getLogger("regiongate.console")
 HERE = Path(__file__).resolve().parent
@@ -55,8 +72,11 @@ MESSAGES = {  # the only texts a redirect may ask a page to show
 }
 
 SECURITY_HEADERS = [
-    (b"content-security-policy", b"default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-                                 b"frame-ancestors 'none'; base-uri 'none'"),
+    (
+        b"content-security-policy",
+        b"default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        b"frame-ancestors 'none'; base-uri 'none'",
+    ),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
@@ -81,7 +101,9 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control" or static]
                 headers += SECURITY_HEADERS
-                headers.append((b"cache-control", b"public, max-age=3600") if static else (b"cache-control", b"no-store"))
+                headers.append(
+                    (b"cache-control", b"public, max-age=3600") if static else (b"cache-control", b"no-store")
+                )
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -134,7 +156,7 @@ def pct(value: float) -> str:
 
 
 def when(value: datetime | None) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if value else "—"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else "—"
 
 
 def day(value: datetime | date | None) -> str:
@@ -164,21 +186,36 @@ class Console:
         self.queries = ConsoleQueries(self.store.pool, self.region.code)
         self.session_cookie = "__Host-rg_session" if self.secure_cookies else "rg_session"
         self.login_cookie = "__Host-rg_login" if self.secure_cookies else "rg_login"
-        self.templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
-                                     trim_blocks=True, lstrip_blocks=True)
-        self.templates.globals.update(usd=usd, amount=amount, count=count, pct=pct, when=when, day=day, region=self.region,
-                                      role_names=ROLE_NAMES, swatch=charts.swatch, meter=charts.meter)
+        self.templates = Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(["html"]),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.templates.globals.update(
+            usd=usd,
+            amount=amount,
+            count=count,
+            pct=pct,
+            when=when,
+            day=day,
+            region=self.region,
+            role_names=ROLE_NAMES,
+            swatch=charts.swatch,
+            meter=charts.meter,
+        )
 
     def today(self) -> date:
-        return self.clock().astimezone(timezone.utc).date()
+        return self.clock().astimezone(UTC).date()
 
     def render(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         html = self.templates.get_template(name).render(**context)
         return HTMLResponse(html, status_code=status_code)
 
     def set_cookie(self, response: Response, name: str, value: str, max_age: int | None) -> None:
-        response.set_cookie(name, value, max_age=max_age, path="/", secure=self.secure_cookies, httponly=True,
-                            samesite="strict")
+        response.set_cookie(
+            name, value, max_age=max_age, path="/", secure=self.secure_cookies, httponly=True, samesite="strict"
+        )
 
 
 class Ctx:
@@ -197,9 +234,15 @@ class Ctx:
         return self.session.user
 
     def render(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-        return self.console.render(name, status_code, session=self.session, user=self.session.user if self.session else None,
-                                   csrf=self.session.csrf_token if self.session else "", path=self.request.url.path,
-                                   **context)
+        return self.console.render(
+            name,
+            status_code,
+            session=self.session,
+            user=self.session.user if self.session else None,
+            csrf=self.session.csrf_token if self.session else "",
+            path=self.request.url.path,
+            **context,
+        )
 
     def require_manager(self, action: str) -> None:
         if not self.user.can_manage:
@@ -277,7 +320,9 @@ def page(console: Console, handler: Callable[[Ctx], Response], *, signed_in: boo
                         if not _same_origin(request):
                             raise HTTPError(403, "Cross-site form posts are refused.")
                         if not tokens_equal(form.get("csrf"), session.csrf_token):
-                            raise HTTPError(403, "The form's security token is missing or wrong. Reload the page and try again.")
+                            raise HTTPError(
+                                403, "The form's security token is missing or wrong. Reload the page and try again."
+                            )
                 return handler(ctx)
 
             return await run_in_threadpool(work)
@@ -285,18 +330,28 @@ def page(console: Console, handler: Callable[[Ctx], Response], *, signed_in: boo
             return _error_page(console, request, session, exc.status, exc.message)
         except Exception:
             log.exception("console error on %s %s", request.method, request.url.path)
-            return _error_page(console, request, session, 500, "Something went wrong on our side. The error has been logged.")
+            return _error_page(
+                console, request, session, 500, "Something went wrong on our side. The error has been logged."
+            )
 
     return endpoint
 
 
 def _error_page(console: Console, request: Request, session: Session | None, status: int, message: str) -> Response:
-    return console.render("error.html", status, status=status, message=message, session=session,
-                          user=session.user if session else None, csrf=session.csrf_token if session else "",
-                          path=request.url.path)
+    return console.render(
+        "error.html",
+        status,
+        status=status,
+        message=message,
+        session=session,
+        user=session.user if session else None,
+        csrf=session.csrf_token if session else "",
+        path=request.url.path,
+    )
 
 
 # --- sign-in ------------------------------------------------------------------------------------------------
+
 
 def login_page(ctx: Ctx) -> Response:
     if ctx.session is not None:
@@ -320,7 +375,9 @@ def login_submit(ctx: Ctx) -> Response:
     if result == LoginResult.OK:
         response = RedirectResponse(target, status_code=303)
         console.set_cookie(response, console.session_cookie, token, max_age=8 * 3600)
-        response.delete_cookie(console.login_cookie, path="/", secure=console.secure_cookies, httponly=True, samesite="strict")
+        response.delete_cookie(
+            console.login_cookie, path="/", secure=console.secure_cookies, httponly=True, samesite="strict"
+        )
         return response
     fresh = new_token()
     if result == LoginResult.LOCKED:
@@ -335,12 +392,14 @@ def login_submit(ctx: Ctx) -> Response:
 def logout(ctx: Ctx) -> Response:
     ctx.console.accounts.logout(ctx.request.cookies.get(ctx.console.session_cookie, ""))
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(ctx.console.session_cookie, path="/", secure=ctx.console.secure_cookies, httponly=True,
-                           samesite="strict")
+    response.delete_cookie(
+        ctx.console.session_cookie, path="/", secure=ctx.console.secure_cookies, httponly=True, samesite="strict"
+    )
     return response
 
 
 # --- dashboard ----------------------------------------------------------------------------------------------
+
 
 def dashboard(ctx: Ctx) -> Response:
     org = ctx.org_scope(ctx.query.get("org"))
@@ -349,20 +408,34 @@ def dashboard(ctx: Ctx) -> Response:
     q = ctx.console.queries
     totals = q.totals(org, period)
     series = q.series(org, period, group)
-    spend_chart = charts.stacked_bars(series.days, series.cost, series.groups, label=f"Spend per day by {group}", fmt=usd_axis)
-    requests_chart = charts.stacked_bars(series.days, series.requests, series.groups, label=f"Requests per day by {group}",
-                                         fmt=count_axis)
+    spend_chart = charts.stacked_bars(
+        series.days, series.cost, series.groups, label=f"Spend per day by {group}", fmt=usd_axis
+    )
+    requests_chart = charts.stacked_bars(
+        series.days, series.requests, series.groups, label=f"Requests per day by {group}", fmt=count_axis
+    )
     legend = [(g, sum(series.cost[g]), int(sum(series.requests[g]))) for g in series.groups]
     return ctx.render(
-        "dashboard.html", org=org, orgs=q.orgs() if ctx.user.is_platform_admin else [], days=days, group=group,
-        groups=tuple(GROUPS), totals=totals, spend_chart=spend_chart, requests_chart=requests_chart, legend=legend,
-        top_models=q.top_models(org, period), budgets=q.budgets(org, ctx.console.today()), series=series,
+        "dashboard.html",
+        org=org,
+        orgs=q.orgs() if ctx.user.is_platform_admin else [],
+        days=days,
+        group=group,
+        groups=tuple(GROUPS),
+        totals=totals,
+        spend_chart=spend_chart,
+        requests_chart=requests_chart,
+        legend=legend,
+        top_models=q.top_models(org, period),
+        budgets=q.budgets(org, ctx.console.today()),
+        series=series,
         export_from=(period.until.date() - timedelta(days=30)).isoformat(),
         export_to=(period.until.date() - timedelta(days=1)).isoformat(),
     )
 
 
 # --- requests and violations ------------------------------------------------------------------------------
+
 
 def _page_links(ctx: Ctx, page: int, has_next: bool) -> dict:
     def link(n: int) -> str:
@@ -381,8 +454,16 @@ def requests_page(ctx: Ctx) -> Response:
     status = choice(ctx.query.get("status"), "Status", ("ok", "error", "guardrail"), "")
     page = int_param(ctx.query.get("page"), "Page", 1, MAX_PAGE, 1)
     rows, has_next = ctx.console.queries.requests(org, period, q=q, status=status, page=page)
-    return ctx.render("requests.html", org=org, orgs=ctx.console.queries.orgs() if ctx.user.is_platform_admin else [],
-                      days=days, q=q, status=status, rows=rows, paging=_page_links(ctx, page, has_next))
+    return ctx.render(
+        "requests.html",
+        org=org,
+        orgs=ctx.console.queries.orgs() if ctx.user.is_platform_admin else [],
+        days=days,
+        q=q,
+        status=status,
+        rows=rows,
+        paging=_page_links(ctx, page, has_next),
+    )
 
 
 def violations_page(ctx: Ctx) -> Response:
@@ -395,11 +476,20 @@ def violations_page(ctx: Ctx) -> Response:
             raise BadInput("Unknown guardrail type.")
     page = int_param(ctx.query.get("page"), "Page", 1, MAX_PAGE, 1)
     rows, has_next = ctx.console.queries.violations(org, period, detector=detector, page=page)
-    return ctx.render("violations.html", org=org, orgs=ctx.console.queries.orgs() if ctx.user.is_platform_admin else [],
-                      days=days, detector=detector, detectors=detectors, rows=rows, paging=_page_links(ctx, page, has_next))
+    return ctx.render(
+        "violations.html",
+        org=org,
+        orgs=ctx.console.queries.orgs() if ctx.user.is_platform_admin else [],
+        days=days,
+        detector=detector,
+        detectors=detectors,
+        rows=rows,
+        paging=_page_links(ctx, page, has_next),
+    )
 
 
 # --- CSV ----------------------------------------------------------------------------------------------------
+
 
 def _csv_cell(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
@@ -421,11 +511,15 @@ def usage_csv(ctx: Ctx) -> Response:
     for row in ctx.console.queries.usage_rows(org, Period.between(first, last)):
         writer.writerow([_csv_cell(v) for v in row])
     name = f"regiongate-{ctx.console.region.code}-usage-{org or 'all-orgs'}-{first.isoformat()}-{last.isoformat()}.csv"
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"content-disposition": f'attachment; filename="{name}"'})
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
 
 
 # --- keys ---------------------------------------------------------------------------------------------------
+
 
 def _key_settings(ctx: Ctx) -> tuple[Decimal | None, tuple[str, ...] | None, datetime | None]:
     form = ctx.form
@@ -461,8 +555,16 @@ def keys_page(ctx: Ctx, *, status: int = 200, error: str | None = None, form: di
     spend = ctx.console.queries.key_month_spend([r.key_id for r in records], ctx.console.today())
     now = ctx.console.clock()
     rows = [(r, key_status(r, now), spend.get(r.key_id, Decimal(0))) for r in records]
-    return ctx.render("keys.html", status, org=org, orgs=ctx.console.queries.orgs() if ctx.user.is_platform_admin else [],
-                      rows=rows, error=error, form=form or {}, models=ctx.console.region.models)
+    return ctx.render(
+        "keys.html",
+        status,
+        org=org,
+        orgs=ctx.console.queries.orgs() if ctx.user.is_platform_admin else [],
+        rows=rows,
+        error=error,
+        form=form or {},
+        models=ctx.console.region.models,
+    )
 
 
 def create_key(ctx: Ctx) -> Response:
@@ -482,9 +584,15 @@ def create_key(ctx: Ctx) -> Response:
         team_id = optional_id(form.get("team"), "Team")
         user_id = optional_id(form.get("user"), "User")
         budget, models, expires_at = _key_settings(ctx)
-        created = ctx.console.keys.create(region_code=ctx.console.region.code, org_id=org_id, team_id=team_id,
-                                          user_id=user_id, monthly_budget_usd=budget, model_allowlist=models,
-                                          expires_at=expires_at)
+        created = ctx.console.keys.create(
+            region_code=ctx.console.region.code,
+            org_id=org_id,
+            team_id=team_id,
+            user_id=user_id,
+            monthly_budget_usd=budget,
+            model_allowlist=models,
+            expires_at=expires_at,
+        )
     except (BadInput, GatewayError) as exc:
         # The page again, with the message and what was typed (bounded, escaped by the template).
         refill = {name: form.get(name)[:100] for name in ("org", "team", "user", "budget", "expires")}
@@ -498,8 +606,14 @@ def key_page(ctx: Ctx) -> Response:
     record = ctx.find_key(ctx.request.path_params["key_id"])
     message = MESSAGES.get(ctx.query.get("done"))
     spend = ctx.console.queries.key_month_spend([record.key_id], ctx.console.today()).get(record.key_id, Decimal(0))
-    return ctx.render("key.html", record=record, status=key_status(record, ctx.console.clock()), spend=spend,
-                      message=message, models=ctx.console.region.models)
+    return ctx.render(
+        "key.html",
+        record=record,
+        status=key_status(record, ctx.console.clock()),
+        spend=spend,
+        message=message,
+        models=ctx.console.region.models,
+    )
 
 
 def key_settings(ctx: Ctx) -> Response:
@@ -510,8 +624,12 @@ def key_settings(ctx: Ctx) -> Response:
     budget, models, expires_at = _key_settings(ctx)
     org = None if ctx.user.is_platform_admin else ctx.user.org_id
     updated = ctx.console.keys.update(  # the gateway's own code path, like create and revoke
-        record.key_id, region_code=ctx.console.region.code, org_id=org,
-        monthly_budget_usd=budget, model_allowlist=models, expires_at=expires_at,
+        record.key_id,
+        region_code=ctx.console.region.code,
+        org_id=org,
+        monthly_budget_usd=budget,
+        model_allowlist=models,
+        expires_at=expires_at,
     )
     if not updated:
         raise HTTPError(409, "The key was revoked meanwhile.")
@@ -529,14 +647,24 @@ def revoke_key(ctx: Ctx) -> Response:
 
 # --- users --------------------------------------------------------------------------------------------------
 
+
 def users_page(ctx: Ctx, *, status: int = 200, error: str | None = None, form: dict | None = None) -> Response:
     ctx.require_manager("manage accounts")
     org = ctx.org_scope(ctx.query.get("org"))
     users = ctx.console.accounts.list_users(org)
-    return ctx.render("users.html", status, org=org, users=users, error=error, form=form or {},
-                      message=MESSAGES.get(ctx.query.get("done")),
-                      roles=("org_viewer", "org_admin", "platform_admin") if ctx.user.is_platform_admin else ("org_viewer", "org_admin"),
-                      orgs=ctx.console.queries.orgs() if ctx.user.is_platform_admin else [])
+    return ctx.render(
+        "users.html",
+        status,
+        org=org,
+        users=users,
+        error=error,
+        form=form or {},
+        message=MESSAGES.get(ctx.query.get("done")),
+        roles=("org_viewer", "org_admin", "platform_admin")
+        if ctx.user.is_platform_admin
+        else ("org_viewer", "org_admin"),
+        orgs=ctx.console.queries.orgs() if ctx.user.is_platform_admin else [],
+    )
 
 
 def add_user(ctx: Ctx) -> Response:
@@ -557,11 +685,17 @@ def add_user(ctx: Ctx) -> Response:
     if role != "platform_admin" and not org_id:
         raise BadInput("Choose the organisation of the account.")
     try:
-        ctx.console.accounts.create_user(email=form.get("email"), password=form.get("password"), role=role,
-                                         org_id=None if role == "platform_admin" else org_id, created_by=ctx.user.user_id)
+        ctx.console.accounts.create_user(
+            email=form.get("email"),
+            password=form.get("password"),
+            role=role,
+            org_id=None if role == "platform_admin" else org_id,
+            created_by=ctx.user.user_id,
+        )
     except AuthError as exc:
-        return users_page(ctx, status=400, error=str(exc), form={"email": form.get("email")[:254], "role": role,
-                                                                  "org": org_id or ""})
+        return users_page(
+            ctx, status=400, error=str(exc), form={"email": form.get("email")[:254], "role": role, "org": org_id or ""}
+        )
     return RedirectResponse("/users?done=user-added", status_code=303)
 
 
@@ -578,6 +712,7 @@ def disable_user(ctx: Ctx) -> Response:
 
 
 # --- the app --------------------------------------------------------------------------------------------------
+
 
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})

@@ -11,9 +11,10 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 ROLES = ("platform_admin", "org_admin", "org_viewer")
 ROLE_NAMES = {"platform_admin": "Platform admin", "org_admin": "Org admin", "org_viewer": "Org viewer"}
@@ -144,14 +145,22 @@ class LoginResult:
 class Accounts:
     """Users, sessions and lockout in the region's database (the store's connection pool)."""
 
-    def __init__(self, pool: Any, region: str, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(self, pool: Any, region: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.pool = pool
         self.region = region
         self.clock = clock
 
     # --- users -------------------------------------------------------------------------------------------
-    def create_user(self, *, email: str, password: str, role: str, org_id: str | None, created_by: str | None = None,
-                    log_n: int = SCRYPT_LOG_N) -> User:
+    def create_user(
+        self,
+        *,
+        email: str,
+        password: str,
+        role: str,
+        org_id: str | None,
+        created_by: str | None = None,
+        log_n: int = SCRYPT_LOG_N,
+    ) -> User:
         email = normalise_email(email)
         if role not in ROLES:
             raise AuthError(f"role must be one of {', '.join(ROLES)}")
@@ -173,7 +182,14 @@ class Accounts:
                 conn.run(
                     "INSERT INTO console_users (user_id, email, region, role, org_id, password_hash, created_at, created_by) "
                     "VALUES (:i, :e, :r, :role, :o, :h, :t, :by)",
-                    i=user_id, e=email, r=self.region, role=role, o=org_id, h=encoded, t=self.clock(), by=created_by,
+                    i=user_id,
+                    e=email,
+                    r=self.region,
+                    role=role,
+                    o=org_id,
+                    h=encoded,
+                    t=self.clock(),
+                    by=created_by,
                 )
                 conn.run("COMMIT")
             except BaseException:
@@ -185,8 +201,11 @@ class Accounts:
 
     def get_user(self, user_id: str) -> User | None:
         with self.pool.connection() as conn:
-            rows = conn.run(f"SELECT {_USER_COLUMNS} FROM console_users u WHERE u.user_id = :i AND u.region = :r",
-                            i=user_id, r=self.region)
+            rows = conn.run(
+                f"SELECT {_USER_COLUMNS} FROM console_users u WHERE u.user_id = :i AND u.region = :r",
+                i=user_id,
+                r=self.region,
+            )
         return _user(rows[0]) if rows else None
 
     def list_users(self, org_id: str | None) -> list[User]:
@@ -194,7 +213,8 @@ class Accounts:
             rows = conn.run(
                 f"SELECT {_USER_COLUMNS} FROM console_users u WHERE u.region = :r "
                 "AND (CAST(:o AS text) IS NULL OR u.org_id = :o) ORDER BY u.org_id NULLS FIRST, u.email",
-                r=self.region, o=org_id,
+                r=self.region,
+                o=org_id,
             )
         return [_user(r) for r in rows]
 
@@ -202,8 +222,13 @@ class Accounts:
         with self.pool.connection() as conn:
             conn.run("BEGIN")
             try:
-                rows = conn.run("UPDATE console_users SET disabled_at = :t WHERE user_id = :i AND region = :r "
-                                "AND disabled_at IS NULL RETURNING user_id", t=self.clock(), i=user_id, r=self.region)
+                rows = conn.run(
+                    "UPDATE console_users SET disabled_at = :t WHERE user_id = :i AND region = :r "
+                    "AND disabled_at IS NULL RETURNING user_id",
+                    t=self.clock(),
+                    i=user_id,
+                    r=self.region,
+                )
                 conn.run("DELETE FROM console_sessions WHERE user_id = :i", i=user_id)
                 conn.run("COMMIT")
             except BaseException:
@@ -214,8 +239,11 @@ class Accounts:
     # --- sign-in -----------------------------------------------------------------------------------------
     def is_locked(self, email: str) -> bool:
         with self.pool.connection() as conn:
-            rows = conn.run("SELECT count(*) FROM console_login_failures WHERE email = :e AND failed_at > :t",
-                            e=email, t=self.clock() - LOCKOUT_WINDOW)
+            rows = conn.run(
+                "SELECT count(*) FROM console_login_failures WHERE email = :e AND failed_at > :t",
+                e=email,
+                t=self.clock() - LOCKOUT_WINDOW,
+            )
         return rows[0][0] >= LOCKOUT_FAILURES
 
     def login(self, email: str, password: str) -> tuple[str, str | None]:
@@ -227,8 +255,12 @@ class Accounts:
         if self.is_locked(email):
             return LoginResult.LOCKED, None
         with self.pool.connection() as conn:
-            rows = conn.run("SELECT user_id, password_hash FROM console_users WHERE email = :e AND region = :r "
-                            "AND disabled_at IS NULL", e=email, r=self.region)
+            rows = conn.run(
+                "SELECT user_id, password_hash FROM console_users WHERE email = :e AND region = :r "
+                "AND disabled_at IS NULL",
+                e=email,
+                r=self.region,
+            )
         encoded = rows[0][1] if rows else _DUMMY_HASH
         too_long = len(password or "") > PASSWORD_MAX  # never a valid password: no prefix of it may match
         ok = verify_password(password or "", encoded) and bool(rows) and not too_long
@@ -246,7 +278,11 @@ class Accounts:
                 conn.run(
                     "INSERT INTO console_sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) "
                     "VALUES (:h, :u, :c, :t, :t, :x)",
-                    h=token_hash(token), u=rows[0][0], c=new_token(), t=now, x=now + SESSION_LIFETIME,
+                    h=token_hash(token),
+                    u=rows[0][0],
+                    c=new_token(),
+                    t=now,
+                    x=now + SESSION_LIFETIME,
                 )
                 conn.run("UPDATE console_users SET last_login_at = :t WHERE user_id = :u", t=now, u=rows[0][0])
                 conn.run("COMMIT")
@@ -265,13 +301,18 @@ class Accounts:
                 f"SELECT {_USER_COLUMNS}, s.csrf_token, s.last_seen_at FROM console_sessions s "
                 "JOIN console_users u ON u.user_id = s.user_id WHERE s.token_hash = :h AND s.expires_at > :t "
                 "AND s.last_seen_at > :idle AND u.disabled_at IS NULL AND u.region = :r",
-                h=token_hash(token), t=now, idle=now - SESSION_IDLE, r=self.region,
+                h=token_hash(token),
+                t=now,
+                idle=now - SESSION_IDLE,
+                r=self.region,
             )
             if not rows:
                 return None
             row = rows[0]
             if row[9] < now - timedelta(minutes=1):
-                conn.run("UPDATE console_sessions SET last_seen_at = :t WHERE token_hash = :h", t=now, h=token_hash(token))
+                conn.run(
+                    "UPDATE console_sessions SET last_seen_at = :t WHERE token_hash = :h", t=now, h=token_hash(token)
+                )
         return Session(user=_user(row[:8]), csrf_token=row[8])
 
     def logout(self, token: str) -> None:

@@ -7,9 +7,9 @@ browser's tooltip) and an accessible name; the page shows the same numbers in a 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from datetime import date
 from html import escape
-from typing import Callable, Sequence
 
 from markupsafe import Markup
 
@@ -57,8 +57,12 @@ def stacked_bars(
     for i in range(5):  # grid and y-axis labels
         value = y_max * i / 4
         y = top + plot_h - plot_h * i / 4
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e3e6ea" stroke-width="1"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="12" fill="#5b6470">{escape(fmt(value))}</text>')
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e3e6ea" stroke-width="1"/>'
+        )
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="12" fill="#5b6470">{escape(fmt(value))}</text>'
+        )
     label_every = max(1, round(n / 6))
     for i, day in enumerate(days):
         x = left + slot * i + (slot - bar_w) / 2
@@ -78,17 +82,23 @@ def stacked_bars(
                 f'<text x="{left + slot * i + slot / 2:.1f}" y="{height - 8}" text-anchor="middle" font-size="12" '
                 f'fill="#5b6470">{day.strftime("%d %b")}</text>'
             )
-    parts.append(f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="#9aa3ad" stroke-width="1"/>')
+    parts.append(
+        f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="#9aa3ad" stroke-width="1"/>'
+    )
     if not any(totals):
-        parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{top + plot_h / 2:.1f}" text-anchor="middle" font-size="14" '
-                     'fill="#5b6470">No requests in this period</text>')
+        parts.append(
+            f'<text x="{left + plot_w / 2:.1f}" y="{top + plot_h / 2:.1f}" text-anchor="middle" font-size="14" '
+            'fill="#5b6470">No requests in this period</text>'
+        )
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
 def swatch(index: int) -> Markup:
-    return Markup(f'<svg class="swatch" viewBox="0 0 10 10" aria-hidden="true"><rect width="10" height="10" rx="2" '
-                  f'fill="{colour(index)}"/></svg>')
+    return Markup(
+        f'<svg class="swatch" viewBox="0 0 10 10" aria-hidden="true"><rect width="10" height="10" rx="2" '
+        f'fill="{colour(index)}"/></svg>'
+    )
 
 
 def meter(share: float, label: str) -> Markup:

@@ -8,10 +8,11 @@ Every write to keys (create, settings, revoke) goes through :class:`regiongate.s
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 
 from regiongate.store import team_scope_id
 from regiongate.store.migrate import add_months, month_start
@@ -27,14 +28,16 @@ class Period:
     until: datetime  # exclusive, UTC midnight
 
     @classmethod
-    def last_days(cls, days: int, today: date) -> "Period":
-        end = datetime(today.year, today.month, today.day, tzinfo=timezone.utc) + timedelta(days=1)
+    def last_days(cls, days: int, today: date) -> Period:
+        end = datetime(today.year, today.month, today.day, tzinfo=UTC) + timedelta(days=1)
         return cls(end - timedelta(days=days), end)
 
     @classmethod
-    def between(cls, first: date, last: date) -> "Period":
-        return cls(datetime(first.year, first.month, first.day, tzinfo=timezone.utc),
-                   datetime(last.year, last.month, last.day, tzinfo=timezone.utc) + timedelta(days=1))
+    def between(cls, first: date, last: date) -> Period:
+        return cls(
+            datetime(first.year, first.month, first.day, tzinfo=UTC),
+            datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1),
+        )
 
     def days(self) -> list[date]:
         out, day = [], self.since.date()
@@ -113,7 +116,9 @@ class ConsoleQueries:
         """Orgs of this region: those with keys, users or audit rows here."""
         rows = self._run(
             "SELECT org_id FROM api_keys WHERE region = :r UNION SELECT org_id FROM console_users "
-            "WHERE region = :r AND org_id IS NOT NULL ORDER BY 1", r=self.region)
+            "WHERE region = :r AND org_id IS NOT NULL ORDER BY 1",
+            r=self.region,
+        )
         return [r[0] for r in rows]
 
     def org_exists(self, org_id: str) -> bool:
@@ -125,7 +130,9 @@ class ConsoleQueries:
         row = self._run(
             "SELECT count(*), count(*) FILTER (WHERE status >= 400), count(*) FILTER (WHERE guardrail = 'flag'), "
             "count(*) FILTER (WHERE guardrail = 'block'), COALESCE(sum(input_tokens), 0), "
-            f"COALESCE(sum(output_tokens), 0), COALESCE(sum(cost_usd), 0) FROM audit_events WHERE {where}", **params)[0]
+            f"COALESCE(sum(output_tokens), 0), COALESCE(sum(cost_usd), 0) FROM audit_events WHERE {where}",
+            **params,
+        )[0]
         return Totals(int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]), int(row[5]), Decimal(row[6]))
 
     def series(self, org: str | None, period: Period, group: str, top: int = 6) -> Series:
@@ -133,7 +140,9 @@ class ConsoleQueries:
         where, params = _where(self.region, org, period)
         rows = self._run(
             f"SELECT (created_at AT TIME ZONE 'UTC')::date AS day, COALESCE({column}, '(none)'), count(*), "
-            f"COALESCE(sum(cost_usd), 0) FROM audit_events WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2", **params)
+            f"COALESCE(sum(cost_usd), 0) FROM audit_events WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2",
+            **params,
+        )
         days = period.days()
         index = {d: i for i, d in enumerate(days)}
         totals: dict[str, Decimal] = {}
@@ -158,9 +167,20 @@ class ConsoleQueries:
             "SELECT model, count(*), COALESCE(sum(input_tokens), 0), COALESCE(sum(output_tokens), 0), "
             "COALESCE(sum(cost_usd), 0), count(*) FILTER (WHERE status >= 400) FROM audit_events "
             f"WHERE {where} AND model IS NOT NULL GROUP BY model ORDER BY 5 DESC, 2 DESC, 1 LIMIT :limit",
-            limit=limit, **params)
-        return [{"model": r[0], "requests": int(r[1]), "input_tokens": int(r[2]), "output_tokens": int(r[3]),
-                 "cost": Decimal(r[4]), "errors": int(r[5])} for r in rows]
+            limit=limit,
+            **params,
+        )
+        return [
+            {
+                "model": r[0],
+                "requests": int(r[1]),
+                "input_tokens": int(r[2]),
+                "output_tokens": int(r[3]),
+                "cost": Decimal(r[4]),
+                "errors": int(r[5]),
+            }
+            for r in rows
+        ]
 
     def budgets(self, org: str | None, today: date) -> list[Budget]:
         """Month-to-date spend against every org and key budget in scope (from the gateway's daily rollups)."""
@@ -171,12 +191,16 @@ class ConsoleQueries:
             "AND d.scope_id = o.org_id AND d.day >= :a AND d.day < :b), 0) FROM orgs o WHERE o.monthly_budget_usd IS NOT NULL "
             "AND (CAST(:o AS text) IS NULL OR o.org_id = :o) AND (EXISTS (SELECT 1 FROM api_keys k WHERE k.org_id = o.org_id "
             "AND k.region = :r) OR EXISTS (SELECT 1 FROM console_users u WHERE u.org_id = o.org_id AND u.region = :r)) "
-            "ORDER BY o.org_id", **params)
+            "ORDER BY o.org_id",
+            **params,
+        )
         key_rows = self._run(
             "SELECT k.key_id, k.display_prefix, k.org_id, k.monthly_budget_usd, COALESCE((SELECT sum(cost_usd) FROM daily_spend d "
             "WHERE d.scope = 'key' AND d.scope_id = k.key_id AND d.day >= :a AND d.day < :b), 0) FROM api_keys k "
             "WHERE k.region = :r AND k.monthly_budget_usd IS NOT NULL AND k.revoked_at IS NULL "
-            "AND (CAST(:o AS text) IS NULL OR k.org_id = :o) ORDER BY k.org_id, k.created_at", **params)
+            "AND (CAST(:o AS text) IS NULL OR k.org_id = :o) ORDER BY k.org_id, k.created_at",
+            **params,
+        )
         out = [Budget("org", r[0], f"org {r[0]}", Decimal(r[1]), Decimal(r[2])) for r in org_rows]
         out += [Budget("key", r[0], f"{r[1]}… ({r[2]})", Decimal(r[3]), Decimal(r[4])) for r in key_rows]
         return out
@@ -185,18 +209,30 @@ class ConsoleQueries:
         if not key_ids:
             return {}
         month = month_start(today)
-        rows = self._run("SELECT scope_id, sum(cost_usd) FROM daily_spend WHERE scope = 'key' AND scope_id = ANY(CAST(:k AS text[])) "
-                         "AND day >= :a AND day < :b GROUP BY 1", k=key_ids, a=month, b=add_months(month, 1))
+        rows = self._run(
+            "SELECT scope_id, sum(cost_usd) FROM daily_spend WHERE scope = 'key' AND scope_id = ANY(CAST(:k AS text[])) "
+            "AND day >= :a AND day < :b GROUP BY 1",
+            k=key_ids,
+            a=month,
+            b=add_months(month, 1),
+        )
         return {r[0]: Decimal(r[1]) for r in rows}
 
     def team_month_spend(self, org_id: str, team_id: str, today: date) -> Decimal:
         month = month_start(today)
-        rows = self._run("SELECT COALESCE(sum(cost_usd), 0) FROM daily_spend WHERE scope = 'team' AND scope_id = :i "
-                         "AND day >= :a AND day < :b", i=team_scope_id(org_id, team_id), a=month, b=add_months(month, 1))
+        rows = self._run(
+            "SELECT COALESCE(sum(cost_usd), 0) FROM daily_spend WHERE scope = 'team' AND scope_id = :i "
+            "AND day >= :a AND day < :b",
+            i=team_scope_id(org_id, team_id),
+            a=month,
+            b=add_months(month, 1),
+        )
         return Decimal(rows[0][0])
 
     # --- requests and violations ------------------------------------------------------------------------------
-    def requests(self, org: str | None, period: Period, *, q: str = "", status: str = "", page: int = 1) -> tuple[list[dict], bool]:
+    def requests(
+        self, org: str | None, period: Period, *, q: str = "", status: str = "", page: int = 1
+    ) -> tuple[list[dict], bool]:
         where, params = _where(self.region, org, period, "a")
         if q:
             try:
@@ -205,8 +241,10 @@ class ConsoleQueries:
             except ValueError:
                 params["q"] = q
                 params["like"] = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                where += (" AND (a.key_id = :q OR a.model = :q OR a.team_id = :q OR a.user_id = :q OR a.error_type = :q "
-                          "OR a.provider = :q OR a.endpoint = :q OR k.display_prefix LIKE :like)")
+                where += (
+                    " AND (a.key_id = :q OR a.model = :q OR a.team_id = :q OR a.user_id = :q OR a.error_type = :q "
+                    "OR a.provider = :q OR a.endpoint = :q OR k.display_prefix LIKE :like)"
+                )
         if status == "ok":
             where += " AND a.status < 400"
         elif status == "error":
@@ -218,13 +256,34 @@ class ConsoleQueries:
             "SELECT a.created_at, a.request_id::text, a.org_id, a.team_id, a.key_id, k.display_prefix, a.endpoint, a.model, "
             "a.provider, a.status, a.error_type, a.input_tokens, a.output_tokens, a.cost_usd, a.total_ms, a.upstream_ms, "
             "a.stream, a.guardrail FROM audit_events a LEFT JOIN api_keys k ON k.key_id = a.key_id "
-            f"WHERE {where} ORDER BY a.created_at DESC, a.request_id LIMIT :limit OFFSET :offset", **params)
-        names = ("created_at", "request_id", "org_id", "team_id", "key_id", "key_prefix", "endpoint", "model", "provider",
-                 "status", "error_type", "input_tokens", "output_tokens", "cost", "total_ms", "upstream_ms", "stream",
-                 "guardrail")
+            f"WHERE {where} ORDER BY a.created_at DESC, a.request_id LIMIT :limit OFFSET :offset",
+            **params,
+        )
+        names = (
+            "created_at",
+            "request_id",
+            "org_id",
+            "team_id",
+            "key_id",
+            "key_prefix",
+            "endpoint",
+            "model",
+            "provider",
+            "status",
+            "error_type",
+            "input_tokens",
+            "output_tokens",
+            "cost",
+            "total_ms",
+            "upstream_ms",
+            "stream",
+            "guardrail",
+        )
         return [dict(zip(names, r)) for r in rows[:PAGE_SIZE]], len(rows) > PAGE_SIZE
 
-    def violations(self, org: str | None, period: Period, *, detector: str = "", page: int = 1) -> tuple[list[dict], bool]:
+    def violations(
+        self, org: str | None, period: Period, *, detector: str = "", page: int = 1
+    ) -> tuple[list[dict], bool]:
         where, params = _where(self.region, org, period, "a")
         where = where.replace("a.created_at", "v.created_at").replace("a.org_id", "v.org_id")
         if detector:
@@ -235,18 +294,35 @@ class ConsoleQueries:
             "SELECT v.created_at, v.request_id::text, v.org_id, v.key_id, k.display_prefix, v.detector, v.action, v.message "
             "FROM guardrail_violations v JOIN audit_events a ON a.request_id = v.request_id AND a.created_at = v.created_at "
             "LEFT JOIN api_keys k ON k.key_id = v.key_id "
-            f"WHERE {where} ORDER BY v.created_at DESC, v.request_id, v.detector LIMIT :limit OFFSET :offset", **params)
+            f"WHERE {where} ORDER BY v.created_at DESC, v.request_id, v.detector LIMIT :limit OFFSET :offset",
+            **params,
+        )
         names = ("created_at", "request_id", "org_id", "key_id", "key_prefix", "detector", "action", "message")
         return [dict(zip(names, r)) for r in rows[:PAGE_SIZE]], len(rows) > PAGE_SIZE
 
     def detectors(self, org: str | None) -> list[str]:
-        rows = self._run("SELECT DISTINCT detector FROM guardrail_violations WHERE (CAST(:o AS text) IS NULL OR org_id = :o) "
-                         "ORDER BY 1", o=org)
+        rows = self._run(
+            "SELECT DISTINCT detector FROM guardrail_violations WHERE (CAST(:o AS text) IS NULL OR org_id = :o) "
+            "ORDER BY 1",
+            o=org,
+        )
         return [r[0] for r in rows]
 
     # --- CSV -----------------------------------------------------------------------------------------------
-    CSV_HEADER = ("day", "region", "org_id", "team_id", "key_id", "key_prefix", "model", "requests", "errors",
-                  "input_tokens", "output_tokens", "cost_usd")
+    CSV_HEADER = (
+        "day",
+        "region",
+        "org_id",
+        "team_id",
+        "key_id",
+        "key_prefix",
+        "model",
+        "requests",
+        "errors",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+    )
 
     def usage_rows(self, org: str | None, period: Period) -> Iterator[tuple]:
         where, params = _where(self.region, org, period, "a")
@@ -254,8 +330,21 @@ class ConsoleQueries:
             "SELECT (a.created_at AT TIME ZONE 'UTC')::date, a.region, a.org_id, a.team_id, a.key_id, k.display_prefix, a.model, "
             "count(*), count(*) FILTER (WHERE a.status >= 400), sum(a.input_tokens), sum(a.output_tokens), sum(a.cost_usd) "
             "FROM audit_events a LEFT JOIN api_keys k ON k.key_id = a.key_id "
-            f"WHERE {where} AND a.org_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 3, 4 NULLS FIRST, 5, 7", **params)
+            f"WHERE {where} AND a.org_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 3, 4 NULLS FIRST, 5, 7",
+            **params,
+        )
         for r in rows:
-            yield (r[0].isoformat(), r[1], r[2], r[3] or "", r[4] or "", r[5] or "", r[6] or "", int(r[7]), int(r[8]),
-                   int(r[9]), int(r[10]), f"{Decimal(r[11]):.10f}")
-
+            yield (
+                r[0].isoformat(),
+                r[1],
+                r[2],
+                r[3] or "",
+                r[4] or "",
+                r[5] or "",
+                r[6] or "",
+                int(r[7]),
+                int(r[8]),
+                int(r[9]),
+                int(r[10]),
+                f"{Decimal(r[11]):.10f}",
+            )

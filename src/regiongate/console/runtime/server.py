@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 import signal
 
-from regiongate.store.postgres import ConnectionPool, PostgresStore
-
 from regiongate.console.runtime.app import Console, create_app
 from regiongate.console.runtime.settings import ConsoleSettings
+from regiongate.store.postgres import ConnectionPool, PostgresStore
 
 log = logging.getLogger("regiongate.console")
 
@@ -37,11 +36,21 @@ def serve(settings: ConsoleSettings, *, announce: bool = True) -> int:
     import uvicorn
 
     app, store = build(settings)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", server_header=False,
-                            proxy_headers=False, access_log=True, lifespan="off")
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        server_header=False,
+        proxy_headers=False,
+        access_log=True,
+        lifespan="off",
+    )
     server = uvicorn.Server(config)
     if announce:
-        print(f"regiongate {settings.region.display_name} console on http://{settings.host}:{settings.port}/", flush=True)
+        print(
+            f"regiongate {settings.region.display_name} console on http://{settings.host}:{settings.port}/", flush=True
+        )
     # uvicorn shuts down gracefully on SIGTERM (how ECS stops a task), then re-raises the signal to the handler
     # that was installed before it: make that a clean exit (status 0), before and after uvicorn runs.
     signal.signal(signal.SIGTERM, _exit_cleanly)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
-
-from regiongate.store.postgres import ConnectionParams
+from typing import Any
 
 from regiongate.console.runtime import PORT
+from regiongate.store.postgres import ConnectionParams
 
 
 class SettingsError(RuntimeError):
@@ -32,7 +32,7 @@ class ConsoleSettings:
     # Locally: the DATABASE_URL parameters. In ECS: None, and the credentials are read from the secret at
     # DB_SECRET_ARN on first connection and again after a rotation (see ``connector``).
     db: ConnectionParams | None
-    host: str = "0.0.0.0"  # noqa: S104 - inside the task's network namespace, behind the ALB
+    host: str = "0.0.0.0"
     secure_cookies: bool = True
     db_secret_arn: str | None = None
     db_host: str | None = None
@@ -57,7 +57,7 @@ class ConsoleSettings:
         return RefreshingConnect(lambda: connection_params(self, secret_json_fetcher(region_name)))
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, region: Region | None = None) -> "ConsoleSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None, region: Region | None = None) -> ConsoleSettings:
         """ECS: REGIONGATE_REGION_CODE, CONSOLE_PORT, DB_HOST/DB_PORT/DB_NAME + DB_SECRET_ARN (TLS).
         Locally: DATABASE_URL instead of the DB_* variables."""
         env = os.environ if env is None else env
@@ -88,8 +88,14 @@ class ConsoleSettings:
         except ValueError:
             raise SettingsError(f"DB_PORT must be a port number, got {env.get('DB_PORT')!r}") from None
         return cls(
-            region=region, port=port, db=None, db_secret_arn=env["DB_SECRET_ARN"], db_host=env["DB_HOST"],
-            db_port=db_port, db_name=env["DB_NAME"], db_ca_bundle=env.get("DB_CA_BUNDLE") or None,
+            region=region,
+            port=port,
+            db=None,
+            db_secret_arn=env["DB_SECRET_ARN"],
+            db_host=env["DB_HOST"],
+            db_port=db_port,
+            db_name=env["DB_NAME"],
+            db_ca_bundle=env.get("DB_CA_BUNDLE") or None,
         )
 
 

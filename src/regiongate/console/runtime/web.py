@@ -4,9 +4,9 @@ turns errors into HTTP responses. No handler reads raw input any other way."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Mapping
 from urllib.parse import parse_qsl
 
 MAX_FORM_BYTES = 16 * 1024
@@ -39,17 +39,18 @@ class Form:
             self.values.setdefault(name, []).append(value)
 
     @classmethod
-    def parse(cls, raw: bytes | str) -> "Form":
+    def parse(cls, raw: bytes | str) -> Form:
         try:
             text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, max_num_fields=MAX_FIELDS,
-                              errors="strict")
+            pairs = parse_qsl(
+                text, keep_blank_values=True, strict_parsing=False, max_num_fields=MAX_FIELDS, errors="strict"
+            )
         except (UnicodeDecodeError, ValueError):
             raise BadInput("The form could not be read.") from None
         return cls(pairs)
 
     @classmethod
-    def from_query(cls, items: Mapping[str, str] | list[tuple[str, str]]) -> "Form":
+    def from_query(cls, items: Mapping[str, str] | list[tuple[str, str]]) -> Form:
         pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
         if len(pairs) > MAX_FIELDS:
             raise BadInput("Too many parameters.")
@@ -130,12 +131,18 @@ def choice(value: str, what: str, allowed: tuple[str, ...] | list[str], default:
 
 
 def end_of_day(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC)
 
 
 def safe_next(value: str) -> str:
     """Only a path on this site (never //host or a scheme) may follow the sign-in."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value and len(value) < 512 \
-            and not any(c in value for c in "\r\n\t"):
+    if (
+        value
+        and value.startswith("/")
+        and not value.startswith("//")
+        and "\\" not in value
+        and len(value) < 512
+        and not any(c in value for c in "\r\n\t")
+    ):
         return value
     return "/"

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from regiongate.gateway.runtime.providers import Credentials, Registry, RetryPolicy, file_loader, secret_loader
 from regiongate.contract.settings import RuntimeConfig, Settings
+from regiongate.gateway.runtime.providers import Credentials, Registry, RetryPolicy, file_loader, secret_loader
 from regiongate.store.postgres import ConnectionPool, PostgresStore, RefreshingConnect, connection_params
 
 
 def secret_json_fetcher(region_name: str) -> Callable[[str], Mapping[str, Any]]:
     """Reads a JSON secret from Secrets Manager in ``region_name`` (a client per call: it runs once per
     connection-parameter load, not per request)."""
+
     def fetch(arn: str) -> Mapping[str, Any]:
         import boto3
 
-        return json.loads(boto3.client("secretsmanager", region_name=region_name).get_secret_value(SecretId=arn)["SecretString"])
+        return json.loads(
+            boto3.client("secretsmanager", region_name=region_name).get_secret_value(SecretId=arn)["SecretString"]
+        )
 
     return fetch
 
@@ -65,9 +69,9 @@ def local_gateway(
     audit_interval: float = 0.2,
 ):
     """The same gateway for ``regiongate serve``: streams, and writes audit events through the writer code."""
-    from regiongate.common import logs
     from regiongate.audit.runtime.events import BackgroundAuditSink
     from regiongate.audit.runtime.writer import write_bodies
+    from regiongate.common import logs
     from regiongate.gateway.runtime.service import Gateway
 
     logs.write_in_background()  # log lines are written by a thread, off the request path (see logs.BackgroundHandler)

@@ -21,8 +21,8 @@ _gateway = None
 def _get_gateway():
     global _gateway
     if _gateway is None:
-        from regiongate.gateway.runtime.app import lambda_gateway
         from regiongate.contract.settings import settings
+        from regiongate.gateway.runtime.app import lambda_gateway
 
         current = settings()
         logs.configure(current.log_level)
@@ -40,7 +40,12 @@ def parse_event(event: dict) -> Request:
             raw = b""
     else:
         raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else b""
-    return Request(method=str(event.get("httpMethod", "GET")).upper(), path=str(event.get("path") or "/"), headers=headers, body=raw)
+    return Request(
+        method=str(event.get("httpMethod", "GET")).upper(),
+        path=str(event.get("path") or "/"),
+        headers=headers,
+        body=raw,
+    )
 
 
 def to_alb(response: Response) -> dict:
@@ -58,14 +63,16 @@ def to_alb(response: Response) -> dict:
     }
 
 
-def handle(event, context):  # noqa: ARG001 - Lambda signature
+def handle(event, context):
     received = time.perf_counter()
     try:
         gateway = _get_gateway()
     except Exception as exc:
         logs.configure()
         log.error("gateway could not start", extra={"fields": {"error": type(exc).__name__, "detail": str(exc)[:300]}})
-        failure = exc if isinstance(exc, GatewayError) else ServiceUnavailable("the gateway is misconfigured; see its logs")
+        failure = (
+            exc if isinstance(exc, GatewayError) else ServiceUnavailable("the gateway is misconfigured; see its logs")
+        )
         status, headers, body = error_response(failure)
         return to_alb(Response(status, headers, body))
     request = parse_event(event)

@@ -55,7 +55,9 @@ class _Handler(BaseHTTPRequestHandler):
         if length > limit:
             self.close_connection = True  # the rest of the body is not read
         headers = {k.lower(): v for k, v in self.headers.items()}
-        response = gateway.handle(Request(method=self.command, path=self.path, headers=headers, body=body, received=received))
+        response = gateway.handle(
+            Request(method=self.command, path=self.path, headers=headers, body=body, received=received)
+        )
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)

@@ -37,8 +37,15 @@ def parse_json(body: bytes) -> dict[str, Any]:
 
 
 def _type_name(value: Any) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number",
-            type(None): "null"}.get(type(value), type(value).__name__)
+    return {
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
 
 
 def _expect(value: Any, types: tuple[type, ...], where: str, what: str) -> Any:
@@ -77,7 +84,9 @@ def validate_chat(body: dict[str, Any]) -> dict[str, Any]:
             for j, part in enumerate(content):
                 _expect(part, (dict,), f"{where}.content[{j}]", "an object")
                 if part.get("type") != "text":
-                    raise InvalidRequest(f"{where}.content[{j}].type {part.get('type')!r} is not supported; only text parts are")
+                    raise InvalidRequest(
+                        f"{where}.content[{j}].type {part.get('type')!r} is not supported; only text parts are"
+                    )
                 _expect(part.get("text"), (str,), f"{where}.content[{j}].text", "a string")
         if content is None and not (role == "assistant" and message.get("tool_calls")):
             raise InvalidRequest(f"{where}.content is required")
@@ -138,9 +147,15 @@ def validate_chat(body: dict[str, Any]) -> dict[str, Any]:
     choice = body.get("tool_choice")
     if choice is not None and not (
         choice in ("auto", "none", "required")
-        or (isinstance(choice, dict) and isinstance(choice.get("function"), dict) and isinstance(choice["function"].get("name"), str))
+        or (
+            isinstance(choice, dict)
+            and isinstance(choice.get("function"), dict)
+            and isinstance(choice["function"].get("name"), str)
+        )
     ):
-        raise InvalidRequest("tool_choice must be auto, none, required or {\"type\": \"function\", \"function\": {\"name\": …}}")
+        raise InvalidRequest(
+            'tool_choice must be auto, none, required or {"type": "function", "function": {"name": …}}'
+        )
     if body.get("user") is not None:
         _expect(body["user"], (str,), "user", "a string")
     return body

@@ -14,25 +14,35 @@ import struct
 import threading
 import time
 import uuid
-from datetime import timezone
+from collections.abc import Callable, Iterator
+from datetime import UTC
 from decimal import Decimal
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Protocol
 
 from regiongate.audit.runtime import events as audit_events
 from regiongate.common.clock import Clock, utc_now
 from regiongate.contract.errors import (
-    BudgetExceeded, GatewayError, GuardrailViolation, InvalidRequest, MethodNotAllowed, ModelNotAllowed, NotFound,
-    RequestTooLarge, ResponseTooLarge, ServiceUnavailable, error_response,
+    BudgetExceeded,
+    GatewayError,
+    GuardrailViolation,
+    InvalidRequest,
+    MethodNotAllowed,
+    ModelNotAllowed,
+    NotFound,
+    RequestTooLarge,
+    ResponseTooLarge,
+    ServiceUnavailable,
+    error_response,
 )
+from regiongate.contract.settings import ModelEntry, RuntimeConfig
 from regiongate.gateway.runtime.guardrails import chat_texts, estimate_tokens, scan
-from regiongate.gateway.runtime.transport import Request, Response
-from regiongate.store.keys import KeyAuthenticator
 from regiongate.gateway.runtime.pricing import cost_usd
 from regiongate.gateway.runtime.providers import Registry, RetryPolicy, UpstreamTimer, with_retries
 from regiongate.gateway.runtime.requests import parse_json, validate_chat, validate_embeddings
-from regiongate.contract.settings import ModelEntry, RuntimeConfig
-from regiongate.store import KeyRecord, Store
 from regiongate.gateway.runtime.translate import ChatResult, Delta
+from regiongate.gateway.runtime.transport import Request, Response
+from regiongate.store import KeyRecord, Store
+from regiongate.store.keys import KeyAuthenticator
 
 log = logging.getLogger("regiongate.gateway")
 
@@ -67,15 +77,19 @@ class BudgetGuard:
         return value
 
     def check(self, record: KeyRecord) -> None:
-        month = self.clock().astimezone(timezone.utc).date()
+        month = self.clock().astimezone(UTC).date()
         label = f"{month.year:04d}-{month.month:02d}"  # in the cache key: a new month never reads last month's spend
         if record.monthly_budget_usd is not None:
-            spent = self._cached(("key", record.key_id, label), lambda: self.store.month_spend("key", record.key_id, month))
+            spent = self._cached(
+                ("key", record.key_id, label), lambda: self.store.month_spend("key", record.key_id, month)
+            )
             if spent >= record.monthly_budget_usd:
                 raise BudgetExceeded(f"this key has used its monthly budget of {record.monthly_budget_usd} USD")
         org_budget = self._cached(("org-budget", record.org_id), lambda: self.store.org_budget(record.org_id))
         if org_budget is not None:
-            spent = self._cached(("org", record.org_id, label), lambda: self.store.month_spend("org", record.org_id, month))
+            spent = self._cached(
+                ("org", record.org_id, label), lambda: self.store.month_spend("org", record.org_id, month)
+            )
             if spent >= org_budget:
                 raise BudgetExceeded(f"organisation {record.org_id} has used its monthly budget of {org_budget} USD")
 
@@ -108,8 +122,24 @@ _request_ids = _RequestIds()
 
 
 class _Context:
-    __slots__ = ("request_id", "started", "timer", "key", "model", "provider", "input_tokens", "output_tokens",
-                 "cost", "status", "error_type", "stream", "guardrail", "violations", "endpoint", "created_at")
+    __slots__ = (
+        "cost",
+        "created_at",
+        "endpoint",
+        "error_type",
+        "guardrail",
+        "input_tokens",
+        "key",
+        "model",
+        "output_tokens",
+        "provider",
+        "request_id",
+        "started",
+        "status",
+        "stream",
+        "timer",
+        "violations",
+    )
 
     def __init__(self, clock: Clock, received: float | None = None) -> None:
         self.request_id = _request_ids.new()
@@ -182,8 +212,11 @@ class Gateway:
         path = request.path.split("?", 1)[0]
         ctx = _Context(self.clock, request.received)
         if path == "/health":  # no auth, no I/O, no audit event
-            response = Response(200, {"content-type": "application/json"},
-                                json.dumps({"status": "ok", "region": self.runtime.code}).encode())
+            response = Response(
+                200,
+                {"content-type": "application/json"},
+                json.dumps({"status": "ok", "region": self.runtime.code}).encode(),
+            )
             self._headers(ctx, response)
             return response
         try:
@@ -214,7 +247,7 @@ class Gateway:
             ctx.endpoint = "models"
             if request.method != "GET":
                 raise MethodNotAllowed(f"{request.method} is not allowed on {path}; use GET")
-            return self._model(ctx, request, path[len("/v1/models/"):])
+            return self._model(ctx, request, path[len("/v1/models/") :])
         methods = self._routes.get(path)
         if methods is None:
             raise NotFound("no such endpoint; this gateway serves /v1/chat/completions, /v1/embeddings and /v1/models")
@@ -243,22 +276,49 @@ class Gateway:
         total, upstream = ctx.timings()
         key = ctx.key
         fields = {
-            "request_id": ctx.request_id, "status": ctx.status, "error_type": ctx.error_type, "endpoint": ctx.endpoint,
-            "model": ctx.model, "provider": ctx.provider, "key_id": key.key_id if key else None,
-            "org_id": key.org_id if key else None, "stream": ctx.stream, "input_tokens": ctx.input_tokens,
-            "output_tokens": ctx.output_tokens, "total_ms": round(total, 3), "upstream_ms": round(upstream, 3),
-            "added_ms": round(total - upstream, 3), "attempts": ctx.timer.attempts, "guardrail": ctx.guardrail,
+            "request_id": ctx.request_id,
+            "status": ctx.status,
+            "error_type": ctx.error_type,
+            "endpoint": ctx.endpoint,
+            "model": ctx.model,
+            "provider": ctx.provider,
+            "key_id": key.key_id if key else None,
+            "org_id": key.org_id if key else None,
+            "stream": ctx.stream,
+            "input_tokens": ctx.input_tokens,
+            "output_tokens": ctx.output_tokens,
+            "total_ms": round(total, 3),
+            "upstream_ms": round(upstream, 3),
+            "added_ms": round(total - upstream, 3),
+            "attempts": ctx.timer.attempts,
+            "guardrail": ctx.guardrail,
         }
         log.info("request", extra={"fields": fields})
         try:
-            self.audit.emit(audit_events.new_event(
-                request_id=ctx.request_id, created_at=ctx.created_at.isoformat(), region=self.runtime.code,
-                endpoint=ctx.endpoint, key_id=fields["key_id"], org_id=fields["org_id"],
-                team_id=key.team_id if key else None, user_id=key.user_id if key else None, model=ctx.model,
-                provider=ctx.provider, input_tokens=ctx.input_tokens, output_tokens=ctx.output_tokens,
-                cost_usd=str(ctx.cost), total_ms=round(total, 3), upstream_ms=round(upstream, 3), status=ctx.status,
-                error_type=ctx.error_type, stream=ctx.stream, guardrail=ctx.guardrail, violations=ctx.violations,
-            ))
+            self.audit.emit(
+                audit_events.new_event(
+                    request_id=ctx.request_id,
+                    created_at=ctx.created_at.isoformat(),
+                    region=self.runtime.code,
+                    endpoint=ctx.endpoint,
+                    key_id=fields["key_id"],
+                    org_id=fields["org_id"],
+                    team_id=key.team_id if key else None,
+                    user_id=key.user_id if key else None,
+                    model=ctx.model,
+                    provider=ctx.provider,
+                    input_tokens=ctx.input_tokens,
+                    output_tokens=ctx.output_tokens,
+                    cost_usd=str(ctx.cost),
+                    total_ms=round(total, 3),
+                    upstream_ms=round(upstream, 3),
+                    status=ctx.status,
+                    error_type=ctx.error_type,
+                    stream=ctx.stream,
+                    guardrail=ctx.guardrail,
+                    violations=ctx.violations,
+                )
+            )
         except Exception:
             log.error("audit emit failed", exc_info=True, extra={"fields": {"request_id": ctx.request_id}})
 
@@ -287,8 +347,10 @@ class Gateway:
     def _resolve_model(self, ctx: _Context, name: str, key: KeyRecord, kind: str) -> ModelEntry:
         model = self.runtime.models.get(name)
         if model is None:
-            raise NotFound(f"model {name[:100]!r} is not served in region {self.runtime.display_name}; see GET /v1/models",
-                           type="model_not_found")
+            raise NotFound(
+                f"model {name[:100]!r} is not served in region {self.runtime.display_name}; see GET /v1/models",
+                type="model_not_found",
+            )
         ctx.model = model.name
         ctx.provider = model.provider
         if model.kind != kind:
@@ -305,8 +367,13 @@ class Gateway:
         estimated = estimate_tokens(texts)
         if estimated > policy.max_input_tokens:
             ctx.guardrail = "block"
-            ctx.violations.append({"detector": "max-input-tokens", "action": "block",
-                                   "message": f"estimated {estimated} input tokens exceed the limit of {policy.max_input_tokens}"})
+            ctx.violations.append(
+                {
+                    "detector": "max-input-tokens",
+                    "action": "block",
+                    "message": f"estimated {estimated} input tokens exceed the limit of {policy.max_input_tokens}",
+                }
+            )
             raise GuardrailViolation(f"the input is about {estimated} tokens; the limit is {policy.max_input_tokens}")
         violations = scan(texts, policy)
         ctx.violations.extend(v.as_event() for v in violations)
@@ -320,13 +387,19 @@ class Gateway:
     def _price(self, ctx: _Context, model: ModelEntry, input_tokens: int, output_tokens: int) -> dict:
         ctx.input_tokens, ctx.output_tokens = input_tokens, output_tokens
         ctx.cost = cost_usd(input_tokens, output_tokens, model.input_usd_per_mtok, model.output_usd_per_mtok)
-        return {"prompt_tokens": input_tokens, "completion_tokens": output_tokens, "total_tokens": input_tokens + output_tokens}
+        return {
+            "prompt_tokens": input_tokens,
+            "completion_tokens": output_tokens,
+            "total_tokens": input_tokens + output_tokens,
+        }
 
     # --- routes -------------------------------------------------------------------------------------------
     def _chat(self, ctx: _Context, request: Request) -> Response:
         ctx.endpoint = "chat"
         if len(request.body) > self.max_request_bytes:
-            raise RequestTooLarge(f"the request body is {len(request.body)} bytes; the limit is {self.max_request_bytes}")
+            raise RequestTooLarge(
+                f"the request body is {len(request.body)} bytes; the limit is {self.max_request_bytes}"
+            )
         key = self._authenticate(ctx, request)
         body = validate_chat(self._body(ctx, request, key))
         ctx.stream = bool(body.get("stream"))
@@ -335,11 +408,18 @@ class Gateway:
         self._store_call(lambda: self.budgets.check(key))
         provider = self.registry.get(model.provider)
         if ctx.stream:
-            deltas = with_retries(lambda: provider.chat_stream(model, body, ctx.timer), self.retry, ctx.timer, self.sleep)
+            deltas = with_retries(
+                lambda: provider.chat_stream(model, body, ctx.timer), self.retry, ctx.timer, self.sleep
+            )
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return Response(200, {"content-type": "text/event-stream", "cache-control": "no-cache"},
-                            stream=self._stream(ctx, model, deltas, include_usage))  # providers time their own reads
-        result: ChatResult = with_retries(lambda: provider.chat(model, body, ctx.timer), self.retry, ctx.timer, self.sleep)
+            return Response(
+                200,
+                {"content-type": "text/event-stream", "cache-control": "no-cache"},
+                stream=self._stream(ctx, model, deltas, include_usage),
+            )  # providers time their own reads
+        result: ChatResult = with_retries(
+            lambda: provider.chat(model, body, ctx.timer), self.retry, ctx.timer, self.sleep
+        )
         usage = self._price(ctx, model, result.input_tokens, result.output_tokens)
         message: dict[str, Any] = {"role": "assistant", "content": result.content}
         if result.tool_calls:
@@ -352,11 +432,19 @@ class Gateway:
             "choices": [{"index": 0, "message": message, "finish_reason": result.finish_reason, "logprobs": None}],
             "usage": usage,
         }
-        return Response(200, {"content-type": "application/json"}, json.dumps(answer, ensure_ascii=False).encode("utf-8"))
+        return Response(
+            200, {"content-type": "application/json"}, json.dumps(answer, ensure_ascii=False).encode("utf-8")
+        )
 
-    def _stream(self, ctx: _Context, model: ModelEntry, deltas: Iterator[Delta], include_usage: bool) -> Iterator[bytes]:
-        base = {"id": "chatcmpl-" + ctx.request_id.replace("-", ""), "object": "chat.completion.chunk",
-                "created": int(ctx.created_at.timestamp()), "model": model.name}
+    def _stream(
+        self, ctx: _Context, model: ModelEntry, deltas: Iterator[Delta], include_usage: bool
+    ) -> Iterator[bytes]:
+        base = {
+            "id": "chatcmpl-" + ctx.request_id.replace("-", ""),
+            "object": "chat.completion.chunk",
+            "created": int(ctx.created_at.timestamp()),
+            "model": model.name,
+        }
 
         def chunk(delta: dict, finish: str | None = None) -> bytes:
             return _sse({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]})
@@ -368,8 +456,18 @@ class Gateway:
                 if d.kind == "text":
                     yield chunk({"content": d.text})
                 elif d.kind == "tool_start":
-                    yield chunk({"tool_calls": [{"index": d.index, "id": d.tool_id, "type": "function",
-                                                 "function": {"name": d.name, "arguments": ""}}]})
+                    yield chunk(
+                        {
+                            "tool_calls": [
+                                {
+                                    "index": d.index,
+                                    "id": d.tool_id,
+                                    "type": "function",
+                                    "function": {"name": d.name, "arguments": ""},
+                                }
+                            ]
+                        }
+                    )
                 elif d.kind == "tool_args":
                     yield chunk({"tool_calls": [{"index": d.index, "function": {"arguments": d.text}}]})
                 elif d.kind == "finish":
@@ -391,7 +489,9 @@ class Gateway:
     def _embeddings(self, ctx: _Context, request: Request) -> Response:
         ctx.endpoint = "embeddings"
         if len(request.body) > self.max_request_bytes:
-            raise RequestTooLarge(f"the request body is {len(request.body)} bytes; the limit is {self.max_request_bytes}")
+            raise RequestTooLarge(
+                f"the request body is {len(request.body)} bytes; the limit is {self.max_request_bytes}"
+            )
         key = self._authenticate(ctx, request)
         body = self._body(ctx, request, key)
         name, inputs, encoding = validate_embeddings(body)
@@ -407,14 +507,19 @@ class Gateway:
             if encoding == "base64":
                 value = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
             data.append({"object": "embedding", "index": i, "embedding": value})
-        answer = {"object": "list", "data": data, "model": model.name,
-                  "usage": {"prompt_tokens": usage["prompt_tokens"], "total_tokens": usage["prompt_tokens"]}}
+        answer = {
+            "object": "list",
+            "data": data,
+            "model": model.name,
+            "usage": {"prompt_tokens": usage["prompt_tokens"], "total_tokens": usage["prompt_tokens"]},
+        }
         return Response(200, {"content-type": "application/json"}, json.dumps(answer).encode("utf-8"))
 
     def _visible_models(self, key: KeyRecord) -> list[ModelEntry]:
         policy = self.runtime.guardrails_for(key.org_id)
         return [
-            m for m in self.runtime.models.values()
+            m
+            for m in self.runtime.models.values()
             if (policy.model_allowlist is None or m.name in policy.model_allowlist)
             and (key.model_allowlist is None or m.name in key.model_allowlist)
         ]
@@ -433,4 +538,6 @@ class Gateway:
         for model in self._visible_models(key):
             if model.name == name:
                 return Response(200, {"content-type": "application/json"}, json.dumps(self._model_card(model)).encode())
-        raise NotFound(f"model {name[:100]!r} is not served in region {self.runtime.display_name}", type="model_not_found")
+        raise NotFound(
+            f"model {name[:100]!r} is not served in region {self.runtime.display_name}", type="model_not_found"
+        )

@@ -7,8 +7,9 @@ both into OpenAI responses and SSE chunks, so every provider streams the same wa
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from regiongate.contract.errors import InvalidRequest
 
@@ -105,21 +106,30 @@ def to_converse(body: dict[str, Any]) -> dict[str, Any]:
             if text:
                 blocks.append({"text": text})
             for j, call in enumerate(message.get("tool_calls") or ()):
-                blocks.append({
-                    "toolUse": {
-                        "toolUseId": call["id"],
-                        "name": call["function"]["name"],
-                        "input": _tool_input(call["function"].get("arguments", ""), f"messages[{i}].tool_calls[{j}]"),
+                blocks.append(
+                    {
+                        "toolUse": {
+                            "toolUseId": call["id"],
+                            "name": call["function"]["name"],
+                            "input": _tool_input(
+                                call["function"].get("arguments", ""), f"messages[{i}].tool_calls[{j}]"
+                            ),
+                        }
                     }
-                })
+                )
             append("assistant", blocks)
         elif role == "tool":
-            append("user", [{
-                "toolResult": {
-                    "toolUseId": message["tool_call_id"],
-                    "content": [{"text": _text_of(message.get("content"))}],
-                }
-            }])
+            append(
+                "user",
+                [
+                    {
+                        "toolResult": {
+                            "toolUseId": message["tool_call_id"],
+                            "content": [{"text": _text_of(message.get("content"))}],
+                        }
+                    }
+                ],
+            )
     if not messages or messages[0]["role"] != "user":
         raise InvalidRequest("the conversation must start with a user message (after any system messages)")
 
@@ -146,7 +156,9 @@ def to_converse(body: dict[str, Any]) -> dict[str, Any]:
                     "toolSpec": {
                         "name": t["function"]["name"],
                         **({"description": t["function"]["description"]} if t["function"].get("description") else {}),
-                        "inputSchema": {"json": t["function"].get("parameters") or {"type": "object", "properties": {}}},
+                        "inputSchema": {
+                            "json": t["function"].get("parameters") or {"type": "object", "properties": {}}
+                        },
                     }
                 }
                 for t in tools
@@ -172,11 +184,16 @@ def from_converse(response: dict[str, Any]) -> ChatResult:
             texts.append(block["text"])
         elif "toolUse" in block:
             use = block["toolUse"]
-            tool_calls.append({
-                "id": use["toolUseId"],
-                "type": "function",
-                "function": {"name": use["name"], "arguments": json.dumps(use.get("input", {}), ensure_ascii=False)},
-            })
+            tool_calls.append(
+                {
+                    "id": use["toolUseId"],
+                    "type": "function",
+                    "function": {
+                        "name": use["name"],
+                        "arguments": json.dumps(use.get("input", {}), ensure_ascii=False),
+                    },
+                }
+            )
     usage = response.get("usage", {})
     return ChatResult(
         content="".join(texts) if texts or not tool_calls else None,
@@ -209,7 +226,9 @@ def from_converse_stream(events: Iterable[dict[str, Any]]) -> Iterator[Delta]:
             yield Delta("finish", finish_reason=finish_reason(event["messageStop"].get("stopReason")))
         elif "metadata" in event:
             usage = event["metadata"].get("usage", {})
-            yield Delta("usage", input_tokens=int(usage.get("inputTokens", 0)), output_tokens=int(usage.get("outputTokens", 0)))
+            yield Delta(
+                "usage", input_tokens=int(usage.get("inputTokens", 0)), output_tokens=int(usage.get("outputTokens", 0))
+            )
 
 
 def from_openai(response: dict[str, Any]) -> ChatResult:
@@ -242,10 +261,16 @@ def from_openai_chunks(chunks: Iterable[dict[str, Any]]) -> Iterator[Delta]:
                 fn = call.get("function") or {}
                 if index not in started:
                     started.add(index)
-                    yield Delta("tool_start", index=index, tool_id=call.get("id", f"call_{index}"), name=fn.get("name", ""))
+                    yield Delta(
+                        "tool_start", index=index, tool_id=call.get("id", f"call_{index}"), name=fn.get("name", "")
+                    )
                 if fn.get("arguments"):
                     yield Delta("tool_args", index=index, text=fn["arguments"])
             if choice.get("finish_reason"):
                 yield Delta("finish", finish_reason=choice["finish_reason"])
         if usage:
-            yield Delta("usage", input_tokens=int(usage.get("prompt_tokens", 0)), output_tokens=int(usage.get("completion_tokens", 0)))
+            yield Delta(
+                "usage",
+                input_tokens=int(usage.get("prompt_tokens", 0)),
+                output_tokens=int(usage.get("completion_tokens", 0)),
+            )

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from regiongate.residency.model import Detail, Resource, RuleResult, as_list, parse_arn, policy_statements, render, verdict
+from regiongate.residency.model import (
+    Detail,
+    Resource,
+    RuleResult,
+    as_list,
+    parse_arn,
+    policy_statements,
+    render,
+    verdict,
+)
 from regiongate.residency.policy import ResidencyPolicy
 
 _INVOKE_PREFIXES = ("bedrock:invoke", "bedrock:converse", "bedrock:*", "*", "bedrock:apply")
@@ -28,7 +37,11 @@ def check(resource: Resource, policy: ResidencyPolicy) -> RuleResult:
                 if "*" in arn.region or not arn.region:
                     details.append(Detail(location, f"Bedrock resource in any region: {text!r}"))
                 elif arn.region not in policy.inference_regions:
-                    details.append(Detail(location, f"Bedrock resource in {arn.region}, not an inference region of this stack"))
-            elif text == "*" and _grants_bedrock(statement) and any(a.startswith("bedrock") or a == "*" for a in actions):
-                details.append(Detail(location, "Bedrock invocation allowed on Resource \"*\" (every region)"))
+                    details.append(
+                        Detail(location, f"Bedrock resource in {arn.region}, not an inference region of this stack")
+                    )
+            elif (
+                text == "*" and _grants_bedrock(statement) and any(a.startswith("bedrock") or a == "*" for a in actions)
+            ):
+                details.append(Detail(location, 'Bedrock invocation allowed on Resource "*" (every region)'))
     return verdict(details)

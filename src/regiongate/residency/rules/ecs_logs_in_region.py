@@ -22,11 +22,20 @@ def check(resource: Resource, policy: ResidencyPolicy) -> RuleResult:
         if driver == "awslogs":
             region = render(options.get("awslogs-region"), resource, policy) if "awslogs-region" in options else None
             if region != policy.home_region:
-                details.append(Detail(f"{base}/Options/awslogs-region", f"awslogs-region is {region}, not {policy.home_region}"))
+                details.append(
+                    Detail(f"{base}/Options/awslogs-region", f"awslogs-region is {region}, not {policy.home_region}")
+                )
         elif driver == "awsfirelens":
             for option in _REGION_OPTIONS:
                 if option in options and render(options[option], resource, policy) != policy.home_region:
-                    details.append(Detail(f"{base}/Options/{option}", f"FireLens output region {render(options[option], resource, policy)}"))
+                    details.append(
+                        Detail(
+                            f"{base}/Options/{option}",
+                            f"FireLens output region {render(options[option], resource, policy)}",
+                        )
+                    )
         else:
-            details.append(Detail(f"{base}/LogDriver", f"log driver {driver} ships container logs outside CloudWatch Logs"))
+            details.append(
+                Detail(f"{base}/LogDriver", f"log driver {driver} ships container logs outside CloudWatch Logs")
+            )
     return verdict(details)

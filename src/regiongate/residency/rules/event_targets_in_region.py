@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from regiongate.residency.model import NOT_APPLICABLE, Detail, Resource, RuleResult, as_list, check_in_region, render, verdict
+from regiongate.residency.model import (
+    NOT_APPLICABLE,
+    Detail,
+    Resource,
+    RuleResult,
+    as_list,
+    check_in_region,
+    render,
+    verdict,
+)
 from regiongate.residency.policy import ResidencyPolicy
 
 # SNS protocols whose endpoint is an ARN we can place; anything else (http, email, sms) leaves AWS.
@@ -36,7 +45,9 @@ def check(resource: Resource, policy: ResidencyPolicy) -> RuleResult:
         return verdict([problem] if problem else [])
     if resource.type == "AWS::SNS::Topic":
         for index, sub in enumerate(as_list(props.get("Subscription"))):
-            problem = _subscription(sub.get("Protocol"), sub.get("Endpoint"), resource, policy, f"Properties/Subscription/{index}/Endpoint")
+            problem = _subscription(
+                sub.get("Protocol"), sub.get("Endpoint"), resource, policy, f"Properties/Subscription/{index}/Endpoint"
+            )
             if problem:
                 details.append(problem)
         return verdict(details)

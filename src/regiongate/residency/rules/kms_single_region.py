@@ -9,7 +9,9 @@ from regiongate.residency.policy import ResidencyPolicy
 def check(resource: Resource, policy: ResidencyPolicy) -> RuleResult:
     if resource.type == "AWS::KMS::ReplicaKey":
         primary = render(resource.properties.get("PrimaryKeyArn"), resource, policy)
-        return verdict([Detail("Type", f"replica of multi-region key {primary}: the key material is shared across regions")])
+        return verdict(
+            [Detail("Type", f"replica of multi-region key {primary}: the key material is shared across regions")]
+        )
     if resource.type != "AWS::KMS::Key":
         return NOT_APPLICABLE
     multi_region = resource.properties.get("MultiRegion")

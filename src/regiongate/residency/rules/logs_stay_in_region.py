@@ -22,7 +22,11 @@ def check(resource: Resource, policy: ResidencyPolicy) -> RuleResult:
             details = [
                 problem
                 for arn in arns
-                if (problem := check_in_region(arn, policy, location="Properties/PolicyDocument", what="account-wide subscription destination"))
+                if (
+                    problem := check_in_region(
+                        arn, policy, location="Properties/PolicyDocument", what="account-wide subscription destination"
+                    )
+                )
             ]
             return verdict(details)
         return NOT_APPLICABLE

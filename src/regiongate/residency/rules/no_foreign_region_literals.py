@@ -29,6 +29,10 @@ def check(resource: Resource, policy: ResidencyPolicy) -> RuleResult:
                 continue
             if region in policy.inference_regions and _inference_context(location, text, resource):
                 continue
-            where = "an allowed inference region, but outside Bedrock permissions/settings" if region in policy.inference_regions else "a foreign region"
+            where = (
+                "an allowed inference region, but outside Bedrock permissions/settings"
+                if region in policy.inference_regions
+                else "a foreign region"
+            )
             details.append(Detail(location, f"{region} ({where}) in {text[:120]!r}"))
     return verdict(details)

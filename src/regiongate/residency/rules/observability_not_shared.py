@@ -16,5 +16,9 @@ def check(resource: Resource, policy: ResidencyPolicy) -> RuleResult:
         return verdict([problem or Detail("Properties/SinkIdentifier", f"telemetry is shared with sink {sink}")])
     if resource.type == "AWS::Oam::Sink":
         document = json.dumps(resource.properties.get("Policy", {}))
-        return verdict([Detail("Type", "an OAM sink receives telemetry from other accounts")]) if document not in ("{}", "null") else verdict([])
+        return (
+            verdict([Detail("Type", "an OAM sink receives telemetry from other accounts")])
+            if document not in ("{}", "null")
+            else verdict([])
+        )
     return NOT_APPLICABLE

@@ -30,7 +30,11 @@ def check(resource: Resource, policy: ResidencyPolicy) -> RuleResult:
             if name == "AutomaticBackupReplicationRegion" or region != policy.home_region:
                 details.append(Detail(f"Properties/{name}", f"{name} is {region}: data crosses to another region"))
     if props.get("AutomaticBackupReplicationKmsKeyId") is not None:
-        details.append(Detail("Properties/AutomaticBackupReplicationKmsKeyId", "automated backups are replicated to another region"))
+        details.append(
+            Detail(
+                "Properties/AutomaticBackupReplicationKmsKeyId", "automated backups are replicated to another region"
+            )
+        )
     if props.get("GlobalClusterIdentifier") is not None:
         details.append(Detail("Properties/GlobalClusterIdentifier", "member of a global (multi-region) cluster"))
     for name in ("SourceDBInstanceIdentifier", "SourceDBClusterIdentifier", "ReplicationSourceIdentifier"):

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from regiongate.residency.model import NOT_APPLICABLE, Detail, Resource, RuleResult, as_list, check_in_region, get_path, render, verdict
+from regiongate.residency.model import (
+    NOT_APPLICABLE,
+    Detail,
+    Resource,
+    RuleResult,
+    as_list,
+    check_in_region,
+    get_path,
+    render,
+    verdict,
+)
 from regiongate.residency.policy import ResidencyPolicy
 
 

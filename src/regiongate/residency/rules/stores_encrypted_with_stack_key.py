@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from regiongate.residency.model import NOT_APPLICABLE, Detail, Resource, RuleResult, as_list, get_path, is_own_key, verdict
+from regiongate.residency.model import (
+    NOT_APPLICABLE,
+    Detail,
+    Resource,
+    RuleResult,
+    as_list,
+    get_path,
+    is_own_key,
+    verdict,
+)
 from regiongate.residency.policy import ResidencyPolicy
 
 # Resource type -> the property path of its KMS key (RDS also needs StorageEncrypted; S3 is checked separately).
@@ -33,9 +42,13 @@ def _bucket(resource: Resource, policy: ResidencyPolicy) -> list[Detail]:
     for index, rule in enumerate(rules):
         default = get_path(rule, "ServerSideEncryptionByDefault") or {}
         algorithm = default.get("SSEAlgorithm")
-        location = f"Properties/BucketEncryption/ServerSideEncryptionConfiguration/{index}/ServerSideEncryptionByDefault"
+        location = (
+            f"Properties/BucketEncryption/ServerSideEncryptionConfiguration/{index}/ServerSideEncryptionByDefault"
+        )
         if algorithm not in ("aws:kms", "aws:kms:dsse"):
-            details.append(Detail(f"{location}/SSEAlgorithm", f"bucket encrypted with {algorithm}, not the stack's KMS key"))
+            details.append(
+                Detail(f"{location}/SSEAlgorithm", f"bucket encrypted with {algorithm}, not the stack's KMS key")
+            )
         elif not is_own_key(default.get("KMSMasterKeyID"), resource, policy):
             details.append(Detail(f"{location}/KMSMasterKeyID", "bucket KMS key is not the stack's own key"))
     return details
@@ -56,7 +69,14 @@ def check(resource: Resource, policy: ResidencyPolicy) -> RuleResult:
             return verdict([Detail("Properties/StorageEncrypted", "database storage is not encrypted")])
     key = get_path(props, *path)
     if key is None:
-        return verdict([Detail("Properties/" + "/".join(path), "no KMS key: encrypted (if at all) with an AWS-owned or AWS-managed key")])
+        return verdict(
+            [
+                Detail(
+                    "Properties/" + "/".join(path),
+                    "no KMS key: encrypted (if at all) with an AWS-owned or AWS-managed key",
+                )
+            ]
+        )
     if not is_own_key(key, resource, policy):
         return verdict([Detail("Properties/" + "/".join(path), "encrypted with a key that is not the stack's own key")])
     return verdict([])

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from regiongate.common import logs
 from regiongate.store.postgres import ConnectionParams, password_rejected

@@ -11,8 +11,9 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from regiongate.contract.errors import GatewayError, ServiceUnavailable, UpstreamError
@@ -26,7 +27,7 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 class UpstreamTimer:
     """Accumulates the time spent waiting on the upstream for one request."""
 
-    __slots__ = ("seconds", "attempts")
+    __slots__ = ("attempts", "seconds")
 
     def __init__(self) -> None:
         self.seconds = 0.0
@@ -55,10 +56,12 @@ class RetryPolicy:
     max_delay: float = 2.0
 
     def delay(self, attempt: int) -> float:
-        return min(self.max_delay, self.base_delay * (2 ** attempt)) * (0.5 + random.random() / 2)
+        return min(self.max_delay, self.base_delay * (2**attempt)) * (0.5 + random.random() / 2)
 
 
-def with_retries(call: Callable[[], T], policy: RetryPolicy, timer: UpstreamTimer, sleep: Callable[[float], None] = time.sleep) -> T:
+def with_retries(
+    call: Callable[[], T], policy: RetryPolicy, timer: UpstreamTimer, sleep: Callable[[float], None] = time.sleep
+) -> T:
     """Retry connection errors, 429 and 5xx (``UpstreamError.retryable``) up to ``policy.attempts`` times."""
     for attempt in range(policy.attempts):
         timer.attempts += 1
@@ -105,7 +108,9 @@ class Credentials:
                     except GatewayError:
                         raise
                     except Exception as exc:
-                        raise ServiceUnavailable(f"provider credentials could not be loaded ({type(exc).__name__})") from None
+                        raise ServiceUnavailable(
+                            f"provider credentials could not be loaded ({type(exc).__name__})"
+                        ) from None
         entry = self._values.get(provider)
         key = entry.get("api_key") if isinstance(entry, Mapping) else entry if isinstance(entry, str) else None
         if not key:
@@ -148,7 +153,9 @@ class Registry:
             if name not in providers:
                 raise ValueError(f"--upstream {name}: no such provider; configured: {', '.join(providers)}")
             if not is_loopback_url(url):
-                raise ValueError(f"--upstream {name}={url}: only loopback URLs (127.0.0.1, localhost, ::1) are accepted")
+                raise ValueError(
+                    f"--upstream {name}={url}: only loopback URLs (127.0.0.1, localhost, ::1) are accepted"
+                )
         self._timeouts = timeouts
         self._built: dict[str, Provider] = {}
         self._lock = threading.Lock()

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from regiongate.contract.errors import InvalidRequest, UpstreamError, UpstreamRateLimited, UpstreamTimeout
-from regiongate.gateway.runtime.providers import UpstreamTimer, is_loopback_url
 from regiongate.contract.settings import ModelEntry, ProviderEntry
-from regiongate.gateway.runtime.translate import ChatResult, Delta, EmbeddingResult, from_converse, from_converse_stream, to_converse
+from regiongate.gateway.runtime.providers import UpstreamTimer, is_loopback_url
+from regiongate.gateway.runtime.translate import (
+    ChatResult,
+    Delta,
+    EmbeddingResult,
+    from_converse,
+    from_converse_stream,
+    to_converse,
+)
 
 _THROTTLED = {"ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"}
 _RETRYABLE = {"ServiceUnavailableException", "InternalServerException", "ModelNotReadyException", "InternalFailure"}
@@ -34,9 +42,13 @@ def _map_error(exc: Exception) -> UpstreamError:
         if code in _RETRYABLE or status >= 500:
             return UpstreamError(f"Bedrock failed ({code or status})", retryable=True)
         if code in _CLIENT or status in (400, 404, 422):
-            return UpstreamError(f"Bedrock rejected the request ({code or status})", status=400, type="upstream_invalid_request")
+            return UpstreamError(
+                f"Bedrock rejected the request ({code or status})", status=400, type="upstream_invalid_request"
+            )
         if code == "AccessDeniedException" or status in (401, 403):
-            return UpstreamError("the gateway is not allowed to invoke this model in this region (AccessDeniedException)")
+            return UpstreamError(
+                "the gateway is not allowed to invoke this model in this region (AccessDeniedException)"
+            )
         return UpstreamError(f"Bedrock failed ({code or status})")
     if isinstance(exc, (bx.ReadTimeoutError,)):
         return UpstreamTimeout()
@@ -68,14 +80,18 @@ class BedrockProvider:
                         kwargs["endpoint_url"] = self.endpoint_url
                         if is_loopback_url(self.endpoint_url):
                             # A local fake: sign with throw-away credentials, never an account's.
-                            kwargs.update(aws_access_key_id="local", aws_secret_access_key="local", aws_session_token=None)
+                            kwargs.update(
+                                aws_access_key_id="local", aws_secret_access_key="local", aws_session_token=None
+                            )
                     session = boto3.session.Session()
                     self._client = session.client(
                         "bedrock-runtime",
                         region_name=self.entry.aws_region,
                         config=Config(
-                            connect_timeout=self.timeouts[0], read_timeout=self.timeouts[1],
-                            retries={"total_max_attempts": 1, "mode": "standard"}, max_pool_connections=64,
+                            connect_timeout=self.timeouts[0],
+                            read_timeout=self.timeouts[1],
+                            retries={"total_max_attempts": 1, "mode": "standard"},
+                            max_pool_connections=64,
                             tcp_keepalive=True,
                         ),
                         **kwargs,
@@ -112,8 +128,13 @@ class BedrockProvider:
                     return
                 except Exception as exc:
                     raise _map_error(exc) from None
-                for name in ("internalServerException", "modelStreamErrorException", "validationException",
-                             "throttlingException", "serviceUnavailableException"):
+                for name in (
+                    "internalServerException",
+                    "modelStreamErrorException",
+                    "validationException",
+                    "throttlingException",
+                    "serviceUnavailableException",
+                ):
                     if name in event:
                         raise UpstreamError(f"Bedrock stream failed ({name})")
                 yield event
@@ -146,7 +167,10 @@ class BedrockProvider:
 
     def _invoke(self, client, target: str, body: str, timer: UpstreamTimer) -> dict:
         response = self._call(
-            timer, lambda: client.invoke_model(modelId=target, body=body, contentType="application/json", accept="application/json")
+            timer,
+            lambda: client.invoke_model(
+                modelId=target, body=body, contentType="application/json", accept="application/json"
+            ),
         )
         raw = self._call(timer, lambda: response["body"].read())
         try:

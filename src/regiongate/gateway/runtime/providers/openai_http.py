@@ -4,20 +4,33 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import ssl
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from regiongate.contract.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout
-from regiongate.gateway.runtime.providers import Credentials, UpstreamTimer
 from regiongate.contract.settings import ModelEntry, ProviderEntry
+from regiongate.gateway.runtime.providers import Credentials, UpstreamTimer
 from regiongate.gateway.runtime.translate import ChatResult, Delta, EmbeddingResult, from_openai, from_openai_chunks
 
 _PASSTHROUGH = (
-    "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "tools", "tool_choice",
-    "stream", "user", "n", "seed", "response_format", "presence_penalty", "frequency_penalty",
+    "messages",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "stop",
+    "tools",
+    "tool_choice",
+    "stream",
+    "user",
+    "n",
+    "seed",
+    "response_format",
+    "presence_penalty",
+    "frequency_penalty",
 )
 _IDENT_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
@@ -39,7 +52,9 @@ class HttpClient:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             if self._ssl is not None:
-                conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.connect_timeout, context=self._ssl)
+                conn = http.client.HTTPSConnection(
+                    self.host, self.port, timeout=self.connect_timeout, context=self._ssl
+                )
             else:
                 conn = http.client.HTTPConnection(self.host, self.port, timeout=self.connect_timeout)
             self._local.conn = conn
@@ -53,7 +68,11 @@ class HttpClient:
 
     def post(self, path: str, body: dict, headers: dict[str, str], stream: bool = False) -> http.client.HTTPResponse:
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        headers = {"content-type": "application/json", "accept": "text/event-stream" if stream else "application/json", **headers}
+        headers = {
+            "content-type": "application/json",
+            "accept": "text/event-stream" if stream else "application/json",
+            **headers,
+        }
         for attempt in (0, 1):
             conn = self._connection()
             reused = conn.sock is not None
@@ -67,13 +86,17 @@ class HttpClient:
                 self._drop()
                 if reused and attempt == 0:
                     continue  # a stale keep-alive connection: reconnect once
-                raise UpstreamError(f"the provider closed the connection ({type(exc).__name__})", retryable=True) from None
-            except (socket.timeout, TimeoutError):
+                raise UpstreamError(
+                    f"the provider closed the connection ({type(exc).__name__})", retryable=True
+                ) from None
+            except TimeoutError:
                 self._drop()
                 raise UpstreamTimeout() from None
             except OSError as exc:
                 self._drop()
-                raise UpstreamError(f"could not connect to the provider ({type(exc).__name__})", retryable=True) from None
+                raise UpstreamError(
+                    f"could not connect to the provider ({type(exc).__name__})", retryable=True
+                ) from None
         raise AssertionError("unreachable")
 
     def finish(self, response: http.client.HTTPResponse) -> None:
@@ -103,14 +126,18 @@ def _upstream_status_error(status: int, raw: bytes) -> UpstreamError:
     if status in (401, 403):
         return UpstreamError(f"the provider refused the gateway's credentials (HTTP {status})", status=502)
     if status in (400, 404, 413, 422):
-        return UpstreamError(f"the provider rejected the request (HTTP {status}){detail}", status=400, type="upstream_invalid_request")
+        return UpstreamError(
+            f"the provider rejected the request (HTTP {status}){detail}", status=400, type="upstream_invalid_request"
+        )
     return UpstreamError(f"the provider answered HTTP {status}", status=502)
 
 
 class _OpenAIHttpProvider:
     name: str
 
-    def __init__(self, entry: ProviderEntry, credentials: Credentials, base_url: str, timeouts: tuple[float, float]) -> None:
+    def __init__(
+        self, entry: ProviderEntry, credentials: Credentials, base_url: str, timeouts: tuple[float, float]
+    ) -> None:
         self.name = entry.name
         self.entry = entry
         self.credentials = credentials
@@ -141,7 +168,7 @@ class _OpenAIHttpProvider:
     def _read_json(self, response, timer: UpstreamTimer) -> dict:
         try:
             raw = timer.timed(response.read)
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             self.http.abandon()
             raise UpstreamTimeout() from None
         except OSError:
@@ -181,7 +208,7 @@ class _OpenAIHttpProvider:
             while True:
                 try:
                     line = timer.timed(response.readline)
-                except (socket.timeout, TimeoutError):
+                except TimeoutError:
                     raise UpstreamTimeout() from None
                 except OSError:
                     raise UpstreamError("the provider connection broke while streaming") from None
@@ -221,7 +248,9 @@ class _OpenAIHttpProvider:
 
 
 class AzureOpenAIProvider(_OpenAIHttpProvider):
-    def __init__(self, entry: ProviderEntry, credentials: Credentials, endpoint: str | None, timeouts: tuple[float, float]) -> None:
+    def __init__(
+        self, entry: ProviderEntry, credentials: Credentials, endpoint: str | None, timeouts: tuple[float, float]
+    ) -> None:
         super().__init__(entry, credentials, endpoint or entry.endpoint or "", timeouts)
 
     def _query(self) -> str:
@@ -238,7 +267,9 @@ class AzureOpenAIProvider(_OpenAIHttpProvider):
 
 
 class OpenAICompatibleProvider(_OpenAIHttpProvider):
-    def __init__(self, entry: ProviderEntry, credentials: Credentials, base_url: str | None, timeouts: tuple[float, float]) -> None:
+    def __init__(
+        self, entry: ProviderEntry, credentials: Credentials, base_url: str | None, timeouts: tuple[float, float]
+    ) -> None:
         super().__init__(entry, credentials, base_url or entry.base_url or "", timeouts)
 
     def _chat_path(self, model: ModelEntry) -> str:
