@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 CDK_ENV := env -u AWS_PROFILE -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN
 LAMBDA_DEPS := build/lambda-deps/python
 
-.PHONY: setup synth test bench report clean
+.PHONY: setup synth check test bench report clean
 
 setup: $(VENV)/.installed node_modules/.installed build/.lambda-deps.installed
 
@@ -47,11 +47,19 @@ synth: setup
 # not when PYTEST_ARGS picks a subset.
 BOUNDARY_MOMENTS := 2027-01-31T23:59:30Z 2028-02-29T12:00:00Z 2030-12-31T23:59:59Z
 
-test: setup
+# Lint and format (ruff), types (mypy, strict on contract, config, store and the gateway runtime: pyproject.toml)
+# and the dependency direction (import-linter contracts in pyproject.toml).
+check: setup
+	$(VPY) -m ruff check src tests bench scripts app.py
+	$(VPY) -m ruff format --check src tests bench scripts app.py
+	$(VPY) -m mypy
+	$(VENV)/bin/lint-imports
+
+test: setup check
 	@set -e; \
 	scripts/test-packages.sh; \
 	if [ -z "$$DATABASE_URL" ]; then DATABASE_URL=$$(scripts/test-postgres.sh); export DATABASE_URL; fi; \
-	$(CDK_ENV) $(VPY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS); \
+	$(CDK_ENV) $(VPY) -m pytest -n 2 --dist loadgroup --junitxml=build/test-results/junit.xml $(PYTEST_ARGS); \
 	[ -n "$(PYTEST_ARGS)" ] && exit 0; \
 	for moment in $(BOUNDARY_MOMENTS); do \
 	  echo "== date-sensitive tests with the clock at $$moment"; \
@@ -64,8 +72,9 @@ bench: setup
 	if [ -z "$$DATABASE_URL" ]; then DATABASE_URL=$$(scripts/test-postgres.sh); export DATABASE_URL; fi; \
 	$(CDK_ENV) $(VPY) bench/run_all.py
 
+# Quotes the zero-retention tests from the results the last `make test` wrote (it says so when there are none).
 report: synth
-	$(VPY) -m regiongate.cli report --cdk-out cdk.out
+	$(VPY) -m regiongate.cli report --cdk-out cdk.out --test-results build/test-results/junit.xml
 
 clean:
 	rm -rf cdk.out build .pytest_cache

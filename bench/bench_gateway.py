@@ -120,7 +120,7 @@ def handler_only(count: int) -> tuple[int, float, float]:
     from regiongate.audit.runtime.events import ListAuditSink
     from regiongate.config.gateway import runtime_document
     from regiongate.config.regions import load_catalogue
-    from regiongate.contract.settings import RuntimeConfig
+    from regiongate.contract.document import RuntimeConfig
     from regiongate.gateway.runtime.service import Gateway
     from regiongate.gateway.runtime.translate import ChatResult
     from regiongate.gateway.runtime.transport import Request
@@ -174,7 +174,6 @@ def main() -> int:
     if not database_url:
         print("DATABASE_URL is not set (make bench starts PostgreSQL)", file=sys.stderr)
         return 1
-    sys.path.insert(0, str(ROOT / "lambda_src"))
     # A throw-away database of its own, so the benchmark never touches the test database's tables.
     from dataclasses import replace
 

@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 COUNTS = (0, 10, 50, 100)
 SELECTED = "Tenant-bench050"

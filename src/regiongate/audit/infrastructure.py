@@ -10,6 +10,7 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from regiongate.shared_constructs import data_kinds
 from regiongate.shared_constructs.lambda_defaults import LambdaDefaults
 
 WRITER_TIMEOUT = Duration.seconds(60)
@@ -46,6 +47,8 @@ class AuditPipeline(Construct):
             retention_period=Duration.days(4),
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=5),
         )
+        for queue in (self.queue, self.dead_letter_queue):
+            data_kinds.mark(queue, data_kinds.AUDIT_EVENTS_IN_TRANSIT)
         self.dead_letter_alarm = cloudwatch.Alarm(
             self,
             "DeadLetterAlarm",

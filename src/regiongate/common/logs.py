@@ -13,6 +13,7 @@ import queue
 import sys
 import threading
 import time
+from typing import TextIO
 
 _configured = False
 _handler: logging.Handler | None = None
@@ -34,7 +35,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, separators=(",", ":"))
 
 
-def configure(level: str = "INFO", stream=None) -> logging.Logger:
+def configure(level: str = "INFO", stream: TextIO | None = None) -> logging.Logger:
     """Attach one JSON handler to the ``regiongate`` logger (idempotent)."""
     global _configured, _handler
     logger = logging.getLogger("regiongate")
@@ -63,7 +64,7 @@ class BackgroundHandler(logging.Handler):
 
     _STOP = object()
 
-    def __init__(self, stream, formatter: logging.Formatter) -> None:
+    def __init__(self, stream: TextIO, formatter: logging.Formatter) -> None:
         super().__init__()
         self.setFormatter(formatter)
         self.stream = stream
@@ -104,9 +105,9 @@ class BackgroundHandler(logging.Handler):
                 else:  # a flush marker or the stop sentinel: write what came before it first
                     self._write(batch)
                     batch = []
-                    if item is self._STOP:
+                    if not isinstance(item, threading.Event):  # the stop sentinel
                         return
-                    item.set()  # type: ignore[attr-defined]
+                    item.set()
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:

@@ -6,7 +6,7 @@ locations, and every other upstream host must be on the region's allowlist. Mist
 ``ConfigError`` naming the key and what would be valid.
 
 The stacks rely on two functions:
-- ``runtime_document(region)``: the JSON-able dict the gateway Lambda reads at ``/opt/regiongate/region.json``;
+- ``runtime_document(region)``: the region document every runtime reads (regiongate.contract.document);
 - ``bedrock_grants(region)``: exactly the Bedrock resources the gateway may invoke, each in its own region.
 """
 
@@ -16,11 +16,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-if TYPE_CHECKING:
-    from regiongate.config.regions import RegionConfig
+from regiongate.config.reader import Reader
+from regiongate.contract.document import GuardrailPolicy, ModelEntry, ProviderEntry, RuntimeConfig
+from regiongate.contract.limits import (
+    DEFAULT_AUDIT_RETENTION_MONTHS,
+    DEFAULT_KEY_CACHE_TTL_SECONDS,
+    DEFAULT_MAX_INPUT_TOKENS,
+    DEFAULT_MAX_REQUEST_BYTES,
+)
 
 PROVIDER_TYPES = ("bedrock", "azure_openai", "openai_compatible")
 MODEL_KINDS = ("chat", "embedding")
@@ -205,11 +211,6 @@ _API_VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
 _HOST_PATTERN_RE = re.compile(r"^(\*\.)?(?!-)[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63})+$")
 _PRICE_MAX = Decimal("10000")
 
-DEFAULT_MAX_REQUEST_BYTES = 1_000_000  # the ALB → Lambda request limit is 1 MB
-DEFAULT_MAX_INPUT_TOKENS = 200_000
-DEFAULT_RETENTION_MONTHS = 13
-DEFAULT_KEY_CACHE_TTL_SECONDS = 30
-
 
 @dataclass(frozen=True)
 class BedrockGrant:
@@ -269,11 +270,31 @@ class GatewayConfig:
     allowed_hosts: tuple[str, ...]
     guardrails: Guardrails
     org_guardrails: Mapping[str, Guardrails] = field(default_factory=dict)
-    audit_retention_months: int = DEFAULT_RETENTION_MONTHS
+    audit_retention_months: int = DEFAULT_AUDIT_RETENTION_MONTHS
     key_cache_ttl_seconds: int = DEFAULT_KEY_CACHE_TTL_SECONDS
 
     def provider(self, name: str) -> Provider:
         return next(p for p in self.providers if p.name == name)
+
+
+class GatewayRegion(Protocol):
+    """The parts of a region's configuration this module reads (``regions.RegionConfig`` has them): a protocol,
+    so the region catalogue, which holds a GatewayConfig per region, can import this module and not the reverse."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def aws_region(self) -> str: ...
+    @property
+    def partition(self) -> str: ...
+    @property
+    def geography(self) -> str: ...
+    @property
+    def inference_regions(self) -> tuple[str, ...]: ...
+    @property
+    def gateway(self) -> GatewayConfig | None: ...
 
 
 _GATEWAY_KEYS = (
@@ -307,8 +328,8 @@ def host_allowed(host: str, patterns: tuple[str, ...] | list[str]) -> bool:
     return False
 
 
-def parse_gateway(reader: Any, raw: Any, key: str, region: RegionConfig) -> GatewayConfig | None:
-    """Validate ``regions.<code>.gateway`` (``reader`` is config._Reader: use ``reader.fail(key, problem)``)."""
+def parse_gateway(reader: Reader, raw: Any, key: str, region: GatewayRegion) -> GatewayConfig | None:
+    """Validate ``regions.<code>.gateway`` against ``region``'s promise; mistakes are ``reader.fail(key, problem)``."""
     if raw is None:
         return None
     raw = reader.mapping(raw, key, _GATEWAY_KEYS, ("providers", "models"))
@@ -356,7 +377,7 @@ def parse_gateway(reader: Any, raw: Any, key: str, region: RegionConfig) -> Gate
                 raise reader.fail(f"{key}.org_guardrails.{org}", "an org id is lower-case letters, digits and dashes")
             org_guardrails[org] = _parse_guardrails(reader, override, f"{key}.org_guardrails.{org}", guardrails, models)
 
-    retention = DEFAULT_RETENTION_MONTHS
+    retention = DEFAULT_AUDIT_RETENTION_MONTHS
     if raw.get("audit_retention_months") is not None:
         retention = reader.integer(raw["audit_retention_months"], f"{key}.audit_retention_months", 1, 120)
     ttl = DEFAULT_KEY_CACHE_TTL_SECONDS
@@ -374,7 +395,9 @@ def parse_gateway(reader: Any, raw: Any, key: str, region: RegionConfig) -> Gate
     )
 
 
-def _parse_provider(reader: Any, raw: Any, key: str, region: RegionConfig, allowed_hosts: tuple[str, ...]) -> Provider:
+def _parse_provider(
+    reader: Reader, raw: Any, key: str, region: GatewayRegion, allowed_hosts: tuple[str, ...]
+) -> Provider:
     if not isinstance(raw, dict):
         raise reader.fail(key, "must be a mapping with name and type")
     ptype = raw.get("type")
@@ -434,21 +457,21 @@ def _parse_provider(reader: Any, raw: Any, key: str, region: RegionConfig, allow
     return Provider(name=name, type=ptype, base_url=base_url.rstrip("/"))
 
 
-def _https_host(reader: Any, url: str, key: str) -> str:
+def _https_host(reader: Reader, url: str, key: str) -> str:
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname or parts.username or parts.query or parts.fragment:
         raise reader.fail(key, f"{url!r} must be an https:// URL with a host and no credentials, query or fragment")
     return parts.hostname.lower()
 
 
-def _azure_locations(region: RegionConfig) -> list[str]:
+def _azure_locations(region: GatewayRegion) -> list[str]:
     if region.geography == "EU":
         return [loc for loc, country in AZURE_LOCATION_COUNTRY.items() if country in EU_MEMBER_STATES]
     countries = {AWS_REGION_COUNTRY.get(r) for r in region.inference_regions}
     return [loc for loc, country in AZURE_LOCATION_COUNTRY.items() if country in countries]
 
 
-def _parse_price(reader: Any, value: Any, key: str) -> Decimal:
+def _parse_price(reader: Reader, value: Any, key: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise reader.fail(key, f'must be a price in USD per million tokens such as "3.00", got {value!r}')
     try:
@@ -462,7 +485,7 @@ def _parse_price(reader: Any, value: Any, key: str) -> Decimal:
     return price
 
 
-def _parse_model(reader: Any, raw: Any, key: str, region: RegionConfig, providers: Mapping[str, Provider]) -> Model:
+def _parse_model(reader: Reader, raw: Any, key: str, region: GatewayRegion, providers: Mapping[str, Provider]) -> Model:
     raw = reader.mapping(
         raw, key, _MODEL_KEYS, ("name", "provider", "target", "input_usd_per_mtok", "output_usd_per_mtok")
     )
@@ -528,7 +551,7 @@ def _parse_model(reader: Any, raw: Any, key: str, region: RegionConfig, provider
 
 
 def _bedrock_destinations(
-    reader: Any, target: str, key: str, region: RegionConfig, provider: Provider
+    reader: Reader, target: str, key: str, region: GatewayRegion, provider: Provider
 ) -> tuple[str, ...]:
     if target.startswith("arn:"):
         raise reader.fail(
@@ -568,7 +591,7 @@ def _bedrock_destinations(
     return (provider.aws_region or "",)
 
 
-def _parse_guardrails(reader: Any, raw: Any, key: str, base: Guardrails, models: Mapping[str, Model]) -> Guardrails:
+def _parse_guardrails(reader: Reader, raw: Any, key: str, base: Guardrails, models: Mapping[str, Model]) -> Guardrails:
     if raw is None:
         return base
     raw = reader.mapping(raw, key, _GUARDRAIL_KEYS)
@@ -629,62 +652,70 @@ def _parse_guardrails(reader: Any, raw: Any, key: str, base: Guardrails, models:
     )
 
 
-def _guardrails_document(g: Guardrails) -> dict[str, Any]:
-    return {
-        "max_request_bytes": g.max_request_bytes,
-        "max_input_tokens": g.max_input_tokens,
-        "model_allowlist": list(g.model_allowlist) if g.model_allowlist is not None else None,
-        "detectors": [
+def _runtime_policy(g: Guardrails) -> GuardrailPolicy:
+    return GuardrailPolicy(
+        max_request_bytes=g.max_request_bytes,
+        max_input_tokens=g.max_input_tokens,
+        model_allowlist=g.model_allowlist,
+        detectors=tuple(
             {"name": d.name, "type": d.kind, "action": d.action, **({"pattern": d.pattern} if d.pattern else {})}
             for d in g.detectors
-        ],
-    }
+        ),
+    )
 
 
-def runtime_document(region: RegionConfig) -> dict[str, Any]:
-    """What the gateway Lambda reads from ``REGIONGATE_CONFIG_PATH``: no secrets, deterministic order."""
-    document: dict[str, Any] = {
-        "code": region.code,
-        "display_name": region.display_name,
-        "aws_region": region.aws_region,
-        "partition": region.partition,
-        "geography": region.geography,
-        "inference_regions": list(region.inference_regions),
-    }
-    gateway: GatewayConfig | None = region.gateway
-    if gateway is None:
-        document.update(
-            providers=[],
-            models=[],
-            allowed_hosts=[],
-            guardrails=_guardrails_document(Guardrails()),
-            org_guardrails={},
-            audit_retention_months=DEFAULT_RETENTION_MONTHS,
-            key_cache_ttl_seconds=DEFAULT_KEY_CACHE_TTL_SECONDS,
-        )
-        return document
-    document["providers"] = [{k: v for k, v in p.__dict__.items() if v is not None} for p in gateway.providers]
-    document["models"] = [
-        {
-            "name": m.name,
-            "provider": m.provider,
-            "target": m.target,
-            "kind": m.kind,
-            "input_usd_per_mtok": str(m.input_usd_per_mtok),
-            "output_usd_per_mtok": str(m.output_usd_per_mtok),
-            **({"deployment_type": m.deployment_type} if m.deployment_type else {}),
-        }
-        for m in gateway.models
-    ]
-    document["allowed_hosts"] = list(gateway.allowed_hosts)
-    document["guardrails"] = _guardrails_document(gateway.guardrails)
-    document["org_guardrails"] = {org: _guardrails_document(g) for org, g in sorted(gateway.org_guardrails.items())}
-    document["audit_retention_months"] = gateway.audit_retention_months
-    document["key_cache_ttl_seconds"] = gateway.key_cache_ttl_seconds
-    return document
+def runtime_config(region: GatewayRegion) -> RuntimeConfig:
+    """The region's side of the contract (regiongate.contract.document), typed; a region without a gateway
+    has no providers or models and the default guardrails."""
+    gateway: GatewayConfig = region.gateway or GatewayConfig(
+        providers=(), models=(), allowed_hosts=(), guardrails=Guardrails()
+    )
+    return RuntimeConfig(
+        code=region.code,
+        display_name=region.display_name,
+        aws_region=region.aws_region,
+        partition=region.partition,
+        geography=region.geography,
+        inference_regions=tuple(region.inference_regions),
+        providers={
+            p.name: ProviderEntry(
+                name=p.name,
+                type=p.type,
+                aws_region=p.aws_region,
+                endpoint=p.endpoint,
+                location=p.location,
+                api_version=p.api_version,
+                base_url=p.base_url,
+            )
+            for p in gateway.providers
+        },
+        models={
+            m.name: ModelEntry(
+                name=m.name,
+                provider=m.provider,
+                target=m.target,
+                kind=m.kind,
+                input_usd_per_mtok=m.input_usd_per_mtok,
+                output_usd_per_mtok=m.output_usd_per_mtok,
+                deployment_type=m.deployment_type,
+            )
+            for m in gateway.models
+        },
+        allowed_hosts=tuple(gateway.allowed_hosts),
+        guardrails=_runtime_policy(gateway.guardrails),
+        org_guardrails={org: _runtime_policy(g) for org, g in sorted(gateway.org_guardrails.items())},
+        audit_retention_months=gateway.audit_retention_months,
+        key_cache_ttl_seconds=gateway.key_cache_ttl_seconds,
+    )
 
 
-def bedrock_grants(region: RegionConfig) -> list[BedrockGrant]:
+def runtime_document(region: GatewayRegion) -> dict[str, Any]:
+    """What every runtime reads (the functions at ``REGION_DOCUMENT_PATH``, the console from its environment):
+    no secrets, deterministic order, written by the contract's own ``to_document``."""
+    return runtime_config(region).to_document()
+
+
+def bedrock_grants(region: GatewayRegion) -> list[BedrockGrant]:
     """Exactly what the gateway may invoke: each model in its provider's region; for a geography profile the
     profile in the provider's region plus the foundation model in every destination region of the profile."""
     gateway: GatewayConfig | None = region.gateway

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
+from regiongate.config.gateway import GatewayConfig, parse_gateway
+from regiongate.config.reader import Choice, Flag, Rule, Text, TextList, WholeNumber, describe, key_path
+
+# Re-exported: callers catch regions.ConfigError, and tenants read with the same reader and loader.
+from regiongate.config.reader import ConfigError as ConfigError
+from regiongate.config.reader import Reader as Reader
+from regiongate.config.reader import read_yaml_file as read_yaml_file
 
 # The operator's project (regions.yaml, tenants/, images.lock.yaml, cdk.json) is the directory the CDK app and
 # every regiongate command run in, never the installed package: a non-editable install works the same.
@@ -23,6 +29,7 @@ PROJECT_DIR = Path(os.environ.get("REGIONGATE_PROJECT_DIR") or ".")
 DEFAULT_CONFIG_PATH = PROJECT_DIR / "regions.yaml"
 
 OFFERINGS = ("shared_cloud", "single_tenant", "private_deployment")
+PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 GEOGRAPHIES = ("EU", "US", "APAC", "CN")
 LAMBDA_ARCHITECTURES = ("arm64", "x86_64")
 # The values CloudWatch Logs accepts for RetentionInDays.
@@ -87,25 +94,30 @@ KNOWN_AZ_LETTERS: Mapping[str, str] = {
     "cn-northwest-1": "abc",
 }
 
-_REGION_RE = re.compile(r"^(?:[a-z]{2}(?:-gov)?)-[a-z]+-\d$")
-_ACCOUNT_RE = re.compile(r"^\d{12}$")
-_CODE_RE = re.compile(r"^[a-z]{2,8}$")
-_STACK_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
-_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
-_CERT_ARN_RE = re.compile(
+REGION_RE = re.compile(r"^(?:[a-z]{2}(?:-gov)?)-[a-z]+-\d$")
+ACCOUNT_RE = re.compile(r"^\d{12}$")
+CODE_RE = re.compile(r"^[a-z]{2,8}$")
+STACK_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
+CERT_ARN_RE = re.compile(
     r"^arn:(?P<partition>[a-z-]+):acm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):certificate/[A-Za-z0-9-]+$"
 )
-_DB_CLASS_RE = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+DB_CLASS_RE = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+VPC_CIDR_RE = re.compile(r"^\d{1,3}\.\d{1,3}\.0\.0/16$")
 
-
-class ConfigError(ValueError):
-    """A mistake in regions.yaml: the message names the file, the key and the fix."""
-
-    def __init__(self, path: Path | str, key: str, problem: str) -> None:
-        self.path = str(path)
-        self.key = key
-        self.problem = problem
-        super().__init__(f"{path}: {key}: {problem}")
+# The rules of single values, shared by regions.yaml, the single-tenant table and tenant files (and the
+# JSON Schemas built from them by regiongate.config.schema).
+STACK_NAME = Text(STACK_NAME_RE, "a CloudFormation stack name")
+AWS_REGION = Text(REGION_RE, "an AWS region such as eu-central-1")
+PARTITION = Choice(PARTITIONS, "an AWS partition (derived from aws_region; optional)")
+ACCOUNT = Text(ACCOUNT_RE, "a 12-digit AWS account id")
+ZONES = TextList()
+GEOGRAPHY = Choice(GEOGRAPHIES, "a geography")
+INFERENCE_REGIONS = TextList(AWS_REGION)
+DOMAIN = Text(DOMAIN_RE, "a lower-case DNS name")
+CERTIFICATE_ARN = Text(CERT_ARN_RE, "an ACM certificate ARN in the stack's own partition and region")
+OFFERING_LIST = TextList(Choice(OFFERINGS, "an offering"))
+CONSOLE = Flag()
 
 
 def partition_of(aws_region: str) -> str:
@@ -161,7 +173,7 @@ class RegionConfig:
     # the region code for region stacks, ``tenant-<slug>`` for single-tenant regiongate.infra.
     deployment_id: str = ""
     # The provider/model/guardrail part, parsed by regiongate.config.gateway (None until configured).
-    gateway: Any = None
+    gateway: GatewayConfig | None = None
 
     def __post_init__(self) -> None:
         if not self.deployment_id:
@@ -225,81 +237,49 @@ class Catalogue:
         raise ConfigError(self.path, "stack_name", f"no stack named {stack_name!r}; known: {known}")
 
 
-class _Reader:
-    """Walks the parsed YAML, remembering the key path for error messages."""
+# --- parsing ---------------------------------------------------------------------------------------------------
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+# Each key of ``sizing`` (regions' ``defaults.sizing`` and ``regions.<code>.sizing``, a tenant's ``sizing``) with
+# its rule, in the order of the Sizing fields (the order "valid keys here" lists them).
+SIZING_RULES: Mapping[str, Rule] = {
+    "db_instance_class": Text(DB_CLASS_RE, "an RDS instance class such as db.t4g.medium"),
+    "db_multi_az": Flag(),
+    "db_allocated_storage_gb": WholeNumber(20, 65536),
+    "db_backup_retention_days": WholeNumber(1, 35),
+    "lambda_memory_mb": WholeNumber(128, 10240),
+    "lambda_architecture": Choice(LAMBDA_ARCHITECTURES, "a Lambda architecture"),
+    "reserved_concurrency": WholeNumber(1, 10000),
+    "log_retention_days": Choice(LOG_RETENTION_DAYS, "a CloudWatch Logs retention"),
+    "nat_gateways": WholeNumber(1, 6),
+    "vpc_cidr": Text(VPC_CIDR_RE, "a /16 IPv4 CIDR such as 10.0.0.0/16"),
+}
+SIZING_KEYS = tuple(SIZING_RULES)
 
-    def fail(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(self.path, key, problem)
-
-    def mapping(self, value: Any, key: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:
-        if not isinstance(value, dict):
-            raise self.fail(key, f"must be a mapping, got {_describe(value)}")
-        for name in value:
-            if name not in allowed:
-                raise self.fail(
-                    f"{key}.{name}" if key else str(name),
-                    f"unknown key; valid keys here: {', '.join(allowed)}",
-                )
-        for name in required:
-            if name not in value or value[name] is None:
-                raise self.fail(f"{key}.{name}" if key else name, "is required")
-        return value
-
-    def string(self, value: Any, key: str, pattern: re.Pattern[str] | None = None, what: str = "") -> str:
-        if not isinstance(value, str) or not value:
-            raise self.fail(key, f"must be a non-empty string, got {_describe(value)}")
-        if pattern is not None and not pattern.match(value):
-            raise self.fail(key, f"{value!r} is not {what}")
-        return value
-
-    def integer(self, value: Any, key: str, low: int, high: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(key, f"must be a whole number from {low} to {high}, got {_describe(value)}")
-        if not low <= value <= high:
-            raise self.fail(key, f"{value} is out of range; valid: {low} to {high}")
-        return value
-
-    def boolean(self, value: Any, key: str) -> bool:
-        if not isinstance(value, bool):
-            raise self.fail(key, f"must be true or false, got {_describe(value)}")
-        return value
-
-    def string_list(self, value: Any, key: str) -> tuple[str, ...]:
-        if not isinstance(value, list) or not value:
-            raise self.fail(key, f"must be a non-empty list, got {_describe(value)}")
-        return tuple(self.string(item, f"{key}[{i}]") for i, item in enumerate(value))
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    return f"{type(value).__name__} {value!r}"
-
-
-_SIZING_KEYS = tuple(Sizing.__dataclass_fields__)
-_REGION_KEYS = (
-    "stack_name",
-    "aws_region",
-    "partition",
-    "account",
-    "availability_zones",
-    "geography",
-    "inference_regions",
-    "api_domain",
-    "certificate_arn",
-    "console_domain",
-    "offerings",
-    "sizing",
-    "console",
-    "console_certificate_arn",
-    "console_availability_zones",
-    "hosted_zone",
-    "gateway",
-)
-_REQUIRED_REGION_KEYS = (
+CATALOGUE_KEYS = ("defaults", "regions", "single_tenant_regions")
+DEFAULTS_KEYS = ("sizing",)
+# Every key of a ``regions.<code>`` entry with the rule of its value; ``sizing`` and ``gateway`` are mappings
+# of their own (SIZING_RULES, regiongate.config.gateway).
+REGION_RULES: Mapping[str, Rule | None] = {
+    "stack_name": STACK_NAME,
+    "aws_region": AWS_REGION,
+    "partition": PARTITION,
+    "account": ACCOUNT,
+    "availability_zones": ZONES,
+    "geography": GEOGRAPHY,
+    "inference_regions": INFERENCE_REGIONS,
+    "api_domain": DOMAIN,
+    "certificate_arn": CERTIFICATE_ARN,
+    "console_domain": DOMAIN,
+    "offerings": OFFERING_LIST,
+    "sizing": None,
+    "console": CONSOLE,
+    "console_certificate_arn": CERTIFICATE_ARN,
+    "console_availability_zones": ZONES,
+    "hosted_zone": DOMAIN,
+    "gateway": None,
+}
+REGION_KEYS = tuple(REGION_RULES)
+REQUIRED_REGION_KEYS = (
     "stack_name",
     "aws_region",
     "account",
@@ -310,44 +290,24 @@ _REQUIRED_REGION_KEYS = (
     "certificate_arn",
     "offerings",
 )
+SINGLE_TENANT_RULES: Mapping[str, Rule] = {
+    "name": Text(),
+    "aws_region": AWS_REGION,
+    "geography": GEOGRAPHY,
+    "availability_zones": ZONES,
+}
+SINGLE_TENANT_KEYS = tuple(SINGLE_TENANT_RULES)
 
 
-def _parse_sizing(reader: _Reader, raw: Any, key: str, base: Sizing) -> Sizing:
+def parse_sizing(reader: Reader, raw: Any, key: str, base: Sizing) -> Sizing:
+    """``base`` with the keys given in ``raw`` replaced (``None``: ``base`` as it is)."""
     if raw is None:
         return base
-    raw = reader.mapping(raw, key, _SIZING_KEYS)
-    values = dict(base.__dict__)
-    for name, value in raw.items():
-        k = f"{key}.{name}"
-        if name == "db_instance_class":
-            values[name] = reader.string(value, k, _DB_CLASS_RE, "an RDS instance class such as db.t4g.medium")
-        elif name == "db_multi_az":
-            values[name] = reader.boolean(value, k)
-        elif name == "db_allocated_storage_gb":
-            values[name] = reader.integer(value, k, 20, 65536)
-        elif name == "db_backup_retention_days":
-            values[name] = reader.integer(value, k, 1, 35)
-        elif name == "lambda_memory_mb":
-            values[name] = reader.integer(value, k, 128, 10240)
-        elif name == "lambda_architecture":
-            values[name] = reader.string(value, k)
-            if value not in LAMBDA_ARCHITECTURES:
-                raise reader.fail(k, f"{value!r} is not valid; valid: {', '.join(LAMBDA_ARCHITECTURES)}")
-        elif name == "reserved_concurrency":
-            values[name] = reader.integer(value, k, 1, 10000)
-        elif name == "log_retention_days":
-            if value not in LOG_RETENTION_DAYS or isinstance(value, bool):
-                raise reader.fail(
-                    k, f"{value!r} is not a CloudWatch Logs retention; valid: {', '.join(map(str, LOG_RETENTION_DAYS))}"
-                )
-            values[name] = value
-        elif name == "nat_gateways":
-            values[name] = reader.integer(value, k, 1, 6)
-        elif name == "vpc_cidr":
-            values[name] = reader.string(
-                value, k, re.compile(r"^\d{1,3}\.\d{1,3}\.0\.0/16$"), "a /16 IPv4 CIDR such as 10.0.0.0/16"
-            )
-    return Sizing(**values)
+    raw = reader.mapping(raw, key, SIZING_KEYS)
+    changes: dict[str, Any] = {
+        name: SIZING_RULES[name].parse(reader, value, key_path(key, name)) for name, value in raw.items()
+    }
+    return replace(base, **changes)
 
 
 def _account_override(code: str, context: Mapping[str, Any]) -> str | None:
@@ -358,9 +318,21 @@ def _account_override(code: str, context: Mapping[str, Any]) -> str | None:
     return os.environ.get(f"REGIONGATE_ACCOUNT_{code.upper()}") or None
 
 
-def parse_availability_zones(reader: _Reader, value: Any, key: str, aws_region: str) -> tuple[str, ...]:
+def check_partition(reader: Reader, raw: Mapping[str, Any], key: str, aws_region: str) -> str:
+    """The partition of ``aws_region``; an optional ``partition`` key in ``raw`` must agree with it."""
+    partition = partition_of(aws_region)
+    if "partition" in raw and raw["partition"] != partition:
+        raise reader.fail(
+            key_path(key, "partition"),
+            f"{raw['partition']!r} does not match aws_region {aws_region}, which is in partition {partition!r}; "
+            "remove the key or set it to that",
+        )
+    return partition
+
+
+def parse_availability_zones(reader: Reader, value: Any, key: str, aws_region: str) -> tuple[str, ...]:
     """At least two distinct zones of ``aws_region`` (shared by regions, the single-tenant table and tenants)."""
-    azs = reader.string_list(value, key)
+    azs = ZONES.parse(reader, value, key)
     letters = KNOWN_AZ_LETTERS.get(aws_region, "abcdefghijklmnopqrstuvwxyz")
     valid_azs = [aws_region + letter for letter in letters]
     for i, az in enumerate(azs):
@@ -376,10 +348,42 @@ def parse_availability_zones(reader: _Reader, value: Any, key: str, aws_region: 
     return azs
 
 
-def parse_certificate_arn(reader: _Reader, value: Any, key: str, partition: str, aws_region: str) -> str:
+def check_geography(reader: Reader, value: Any, key: str, aws_region: str) -> str:
+    """A geography that contains ``aws_region``."""
+    geography: str = GEOGRAPHY.parse(reader, value, key)
+    if aws_region not in GEOGRAPHY_REGIONS[geography]:
+        raise reader.fail(
+            key,
+            f"{aws_region} is not in geography {geography} ({', '.join(GEOGRAPHY_REGIONS[geography])}); "
+            "pick the geography of the region",
+        )
+    return geography
+
+
+def parse_inference_regions(reader: Reader, value: Any, key: str, aws_region: str, geography: str) -> tuple[str, ...]:
+    """Where prompts may be processed: regions of the stack's partition and geography, the home region included."""
+    partition = partition_of(aws_region)
+    allowed = GEOGRAPHY_REGIONS[geography]
+    inference = reader.string_list(value, key)
+    for i, region in enumerate(inference):
+        if partition_of(region) != partition:
+            raise reader.fail(
+                f"{key}[{i}]",
+                f"{region!r} is in partition {partition_of(region)}, not {partition}; inference must stay in the stack's partition",
+            )
+        if region not in allowed:
+            raise reader.fail(
+                f"{key}[{i}]", f"{region!r} is outside geography {geography}; valid: {', '.join(allowed)}"
+            )
+    if aws_region not in inference:
+        raise reader.fail(key, f"must include the home region {aws_region}")
+    return inference
+
+
+def parse_certificate_arn(reader: Reader, value: Any, key: str, partition: str, aws_region: str) -> str:
     """An ACM certificate ARN of the stack's own partition and region (an ALB can use no other)."""
     cert = reader.string(value, key)
-    match = _CERT_ARN_RE.match(cert)
+    match = CERT_ARN_RE.match(cert)
     if not match:
         raise reader.fail(
             key,
@@ -394,10 +398,19 @@ def parse_certificate_arn(reader: _Reader, value: Any, key: str, partition: str,
     return cert
 
 
-def _parse_console_zones(reader: _Reader, value: Any, key: str, azs: tuple[str, ...]) -> tuple[str, ...]:
+def certificate_account(certificate_arn: str) -> str:
+    """The account that owns a certificate :func:`parse_certificate_arn` accepted."""
+    match = CERT_ARN_RE.match(certificate_arn)
+    if match is None:
+        raise ValueError(f"{certificate_arn!r} is not an ACM certificate ARN")
+    return match["account"]
+
+
+def parse_console_zones(reader: Reader, value: Any, key: str, azs: tuple[str, ...]) -> tuple[str, ...]:
+    """Two or more of the deployment's zones for the console's tasks (default: the first two)."""
     if value is None:
         return azs[:2]
-    zones = reader.string_list(value, key)
+    zones = ZONES.parse(reader, value, key)
     for i, zone in enumerate(zones):
         if zone not in azs:
             raise reader.fail(
@@ -408,10 +421,11 @@ def _parse_console_zones(reader: _Reader, value: Any, key: str, azs: tuple[str, 
     return zones
 
 
-def _parse_hosted_zone(reader: _Reader, value: Any, key: str, domains: tuple[str | None, ...]) -> str | None:
+def parse_hosted_zone(reader: Reader, value: Any, key: str, domains: tuple[str | None, ...]) -> str | None:
+    """An optional Route 53 zone that is the DNS root of every one of ``domains``."""
     if value is None:
         return None
-    zone = reader.string(value, key, _DOMAIN_RE, "a lower-case DNS name")
+    zone = DOMAIN.parse(reader, value, key)
     for domain in domains:
         if domain is not None and not domain.endswith("." + zone):
             raise reader.fail(
@@ -420,91 +434,66 @@ def _parse_hosted_zone(reader: _Reader, value: Any, key: str, domains: tuple[str
     return zone
 
 
-def _parse_region(reader: _Reader, code: Any, raw: Any, defaults: Sizing, context: Mapping[str, Any]) -> RegionConfig:
-    key = f"regions.{code}"
-    if not isinstance(code, str) or not _CODE_RE.match(code):
-        raise reader.fail(key, "a region code must be 2 to 8 lower-case letters (it becomes the key prefix rk-<code>-)")
-    raw = reader.mapping(raw, key, _REGION_KEYS, _REQUIRED_REGION_KEYS)
+def parse_region(
+    reader: Reader,
+    raw: Mapping[str, Any],
+    key: str,
+    *,
+    code: str,
+    stack_name: str,
+    aws_region: str,
+    geography: str,
+    account: str,
+    offerings: tuple[str, ...],
+    base_sizing: Sizing,
+    deployment_id: str = "",
+) -> RegionConfig:
+    """A deployment's :class:`RegionConfig` (without a gateway) from the keys regions.yaml entries and tenant
+    files share: zones, inference regions, domains, certificates, sizing and the console.
 
-    stack_name = reader.string(raw["stack_name"], f"{key}.stack_name", _STACK_NAME_RE, "a CloudFormation stack name")
-    aws_region = reader.string(raw["aws_region"], f"{key}.aws_region", _REGION_RE, "an AWS region such as eu-central-1")
+    ``raw`` is already checked for unknown and missing keys, and the identity (code, stack, AWS region,
+    geography, account, offerings) is validated by the caller its own way: a region entry against the
+    geography table, a tenant file against the single-tenant table. ``key`` is the path of ``raw`` in its file
+    (``regions.eu``; empty for a tenant file, whose keys are top-level).
+    """
     partition = partition_of(aws_region)
-    if "partition" in raw and raw["partition"] != partition:
-        raise reader.fail(
-            f"{key}.partition",
-            f"{raw['partition']!r} does not match aws_region {aws_region}, which is in partition {partition!r}; "
-            "remove the key or set it to that",
-        )
-
-    account = _account_override(code, context) or raw["account"]
-    account = reader.string(str(account), f"{key}.account", _ACCOUNT_RE, "a 12-digit AWS account id")
-
-    azs = parse_availability_zones(reader, raw["availability_zones"], f"{key}.availability_zones", aws_region)
-
-    geography = reader.string(raw["geography"], f"{key}.geography")
-    if geography not in GEOGRAPHIES:
-        raise reader.fail(f"{key}.geography", f"{geography!r} is not a geography; valid: {', '.join(GEOGRAPHIES)}")
-    allowed_inference = GEOGRAPHY_REGIONS[geography]
-    if aws_region not in allowed_inference:
-        raise reader.fail(
-            f"{key}.geography",
-            f"{aws_region} is not in geography {geography} ({', '.join(allowed_inference)}); pick the geography of the region",
-        )
-    inference = reader.string_list(raw["inference_regions"], f"{key}.inference_regions")
-    for i, region in enumerate(inference):
-        if partition_of(region) != partition:
-            raise reader.fail(
-                f"{key}.inference_regions[{i}]",
-                f"{region!r} is in partition {partition_of(region)}, not {partition}; inference must stay in the stack's partition",
-            )
-        if region not in allowed_inference:
-            raise reader.fail(
-                f"{key}.inference_regions[{i}]",
-                f"{region!r} is outside geography {geography}; valid: {', '.join(allowed_inference)}",
-            )
-    if aws_region not in inference:
-        raise reader.fail(f"{key}.inference_regions", f"must include the home region {aws_region}")
-
-    api_domain = reader.string(raw["api_domain"], f"{key}.api_domain", _DOMAIN_RE, "a lower-case DNS name")
+    azs = parse_availability_zones(reader, raw["availability_zones"], key_path(key, "availability_zones"), aws_region)
+    inference = parse_inference_regions(
+        reader, raw["inference_regions"], key_path(key, "inference_regions"), aws_region, geography
+    )
+    api_domain = DOMAIN.parse(reader, raw["api_domain"], key_path(key, "api_domain"))
     console_domain = None
     if raw.get("console_domain") is not None:
-        console_domain = reader.string(
-            raw["console_domain"], f"{key}.console_domain", _DOMAIN_RE, "a lower-case DNS name"
-        )
+        console_domain = DOMAIN.parse(reader, raw["console_domain"], key_path(key, "console_domain"))
+    cert = parse_certificate_arn(
+        reader, raw["certificate_arn"], key_path(key, "certificate_arn"), partition, aws_region
+    )
+    sizing = parse_sizing(reader, raw.get("sizing"), key_path(key, "sizing"), base_sizing)
 
-    cert = parse_certificate_arn(reader, raw["certificate_arn"], f"{key}.certificate_arn", partition, aws_region)
-
-    offerings = reader.string_list(raw["offerings"], f"{key}.offerings")
-    for i, offering in enumerate(offerings):
-        if offering not in OFFERINGS:
-            raise reader.fail(
-                f"{key}.offerings[{i}]", f"{offering!r} is not an offering; valid: {', '.join(OFFERINGS)}"
-            )
-    if partition == "aws-cn" and set(offerings) != {"single_tenant"}:
-        raise reader.fail(
-            f"{key}.offerings",
-            "China regions are offered to customers as single_tenant only (the platform runs its own production stack there)",
-        )
-
-    sizing = _parse_sizing(reader, raw.get("sizing"), f"{key}.sizing", defaults)
     console = partition == "aws-cn"
     if raw.get("console") is not None:
-        console = reader.boolean(raw["console"], f"{key}.console")
+        console = CONSOLE.parse(reader, raw["console"], key_path(key, "console"))
         if partition == "aws-cn" and not console:
-            raise reader.fail(f"{key}.console", "the China stack always serves its console in country; remove the key")
+            raise reader.fail(
+                key_path(key, "console"),
+                "a China stack always serves its console in country; remove the key or set it to true",
+            )
     if console and console_domain is None:
-        raise reader.fail(f"{key}.console_domain", "is required when the console is served (console: true or China)")
+        raise reader.fail(
+            key_path(key, "console_domain"), "is required when the console is served (console: true or China)"
+        )
     console_cert = cert
     if raw.get("console_certificate_arn") is not None:
         console_cert = parse_certificate_arn(
-            reader, raw["console_certificate_arn"], f"{key}.console_certificate_arn", partition, aws_region
+            reader, raw["console_certificate_arn"], key_path(key, "console_certificate_arn"), partition, aws_region
         )
-    console_zones = _parse_console_zones(
-        reader, raw.get("console_availability_zones"), f"{key}.console_availability_zones", azs
+    console_zones = parse_console_zones(
+        reader, raw.get("console_availability_zones"), key_path(key, "console_availability_zones"), azs
     )
-    hosted_zone = _parse_hosted_zone(reader, raw.get("hosted_zone"), f"{key}.hosted_zone", (api_domain, console_domain))
-
-    region = RegionConfig(
+    hosted_zone = parse_hosted_zone(
+        reader, raw.get("hosted_zone"), key_path(key, "hosted_zone"), (api_domain, console_domain)
+    )
+    return RegionConfig(
         code=code,
         stack_name=stack_name,
         aws_region=aws_region,
@@ -522,11 +511,42 @@ def _parse_region(reader: _Reader, code: Any, raw: Any, defaults: Sizing, contex
         console_certificate_arn=console_cert,
         console_availability_zones=console_zones,
         hosted_zone=hosted_zone,
+        deployment_id=deployment_id,
     )
-    # Imported here: gateway_config builds on RegionConfig.
-    from regiongate.config import gateway as gateway_config
 
-    return replace(region, gateway=gateway_config.parse_gateway(reader, raw.get("gateway"), f"{key}.gateway", region))
+
+def _parse_catalogue_region(
+    reader: Reader, code: Any, raw: Any, defaults: Sizing, context: Mapping[str, Any]
+) -> RegionConfig:
+    key = f"regions.{code}"
+    if not isinstance(code, str) or not CODE_RE.match(code):
+        raise reader.fail(key, "a region code must be 2 to 8 lower-case letters (it becomes the key prefix rk-<code>-)")
+    raw = reader.mapping(raw, key, REGION_KEYS, REQUIRED_REGION_KEYS)
+
+    stack_name = STACK_NAME.parse(reader, raw["stack_name"], f"{key}.stack_name")
+    aws_region = AWS_REGION.parse(reader, raw["aws_region"], f"{key}.aws_region")
+    partition = check_partition(reader, raw, key, aws_region)
+    account = ACCOUNT.parse(reader, str(_account_override(code, context) or raw["account"]), f"{key}.account")
+    geography = check_geography(reader, raw["geography"], f"{key}.geography", aws_region)
+    offerings = OFFERING_LIST.parse(reader, raw["offerings"], f"{key}.offerings")
+    if partition == "aws-cn" and set(offerings) != {"single_tenant"}:
+        raise reader.fail(
+            f"{key}.offerings",
+            "China regions are offered to customers as single_tenant only (the platform runs its own production stack there)",
+        )
+    region = parse_region(
+        reader,
+        raw,
+        key,
+        code=code,
+        stack_name=stack_name,
+        aws_region=aws_region,
+        geography=geography,
+        account=account,
+        offerings=offerings,
+        base_sizing=defaults,
+    )
+    return replace(region, gateway=parse_gateway(reader, raw.get("gateway"), f"{key}.gateway", region))
 
 
 def parse_catalogue(
@@ -534,22 +554,20 @@ def parse_catalogue(
 ) -> Catalogue:
     """Validate already-parsed YAML. ``context`` holds CDK context values (``account.<code>``)."""
     path = Path(path)
-    reader = _Reader(path)
+    reader = Reader(path)
     context = context or {}
-    data = reader.mapping(
-        data if data is not None else {}, "", ("defaults", "regions", "single_tenant_regions"), ("regions",)
-    )
+    data = reader.mapping(data if data is not None else {}, "", CATALOGUE_KEYS, ("regions",))
     defaults = Sizing()
     if data.get("defaults") is not None:
-        raw_defaults = reader.mapping(data["defaults"], "defaults", ("sizing",))
-        defaults = _parse_sizing(reader, raw_defaults.get("sizing"), "defaults.sizing", defaults)
+        raw_defaults = reader.mapping(data["defaults"], "defaults", DEFAULTS_KEYS)
+        defaults = parse_sizing(reader, raw_defaults.get("sizing"), "defaults.sizing", defaults)
     raw_regions = reader.mapping(
         data["regions"], "regions", tuple(data["regions"] or ()) if isinstance(data["regions"], dict) else ()
     )
     if not raw_regions:
         raise reader.fail("regions", "must list at least one region")
 
-    regions = [_parse_region(reader, code, raw, defaults, context) for code, raw in raw_regions.items()]
+    regions = [_parse_catalogue_region(reader, code, raw, defaults, context) for code, raw in raw_regions.items()]
     seen_stacks: dict[str, str] = {}
     for region in regions:
         if region.stack_name in seen_stacks:
@@ -562,33 +580,22 @@ def parse_catalogue(
     return Catalogue(path=path, regions=tuple(regions), default_sizing=defaults, single_tenant_regions=single_tenant)
 
 
-_SINGLE_TENANT_KEYS = ("name", "aws_region", "geography", "availability_zones")
-
-
-def _parse_single_tenant_regions(reader: _Reader, raw: Any) -> tuple[SingleTenantRegion, ...]:
+def _parse_single_tenant_regions(reader: Reader, raw: Any) -> tuple[SingleTenantRegion, ...]:
     """The product's Single-Tenant Cloud region table: where `regiongate tenant add` may provision."""
     if raw is None:
         return ()
     key = "single_tenant_regions"
     if not isinstance(raw, list):
         raise reader.fail(
-            key, f"must be a list of regions (name, aws_region, geography, availability_zones), got {_describe(raw)}"
+            key, f"must be a list of regions (name, aws_region, geography, availability_zones), got {describe(raw)}"
         )
     rows: list[SingleTenantRegion] = []
     for i, item in enumerate(raw):
         k = f"{key}[{i}]"
-        item = reader.mapping(item, k, _SINGLE_TENANT_KEYS, _SINGLE_TENANT_KEYS)
+        item = reader.mapping(item, k, SINGLE_TENANT_KEYS, SINGLE_TENANT_KEYS)
         name = reader.string(item["name"], f"{k}.name")
-        aws_region = reader.string(item["aws_region"], f"{k}.aws_region", _REGION_RE, "an AWS region such as eu-west-1")
-        geography = reader.string(item["geography"], f"{k}.geography")
-        if geography not in GEOGRAPHIES:
-            raise reader.fail(f"{k}.geography", f"{geography!r} is not a geography; valid: {', '.join(GEOGRAPHIES)}")
-        if aws_region not in GEOGRAPHY_REGIONS[geography]:
-            raise reader.fail(
-                f"{k}.geography",
-                f"{aws_region} is not in geography {geography} ({', '.join(GEOGRAPHY_REGIONS[geography])}); "
-                "pick the geography of the region",
-            )
+        aws_region = AWS_REGION.parse(reader, item["aws_region"], f"{k}.aws_region")
+        geography = check_geography(reader, item["geography"], f"{k}.geography", aws_region)
         azs = parse_availability_zones(reader, item["availability_zones"], f"{k}.availability_zones", aws_region)
         if any(row.aws_region == aws_region for row in rows):
             raise reader.fail(f"{k}.aws_region", f"{aws_region} is listed twice; list each AWS region once")
@@ -596,38 +603,7 @@ def _parse_single_tenant_regions(reader: _Reader, raw: Any) -> tuple[SingleTenan
     return tuple(rows)
 
 
-def read_yaml_file(path: Path, missing_hint: str) -> Any:
-    """Parse a configuration file strictly (a key written twice is an error); errors name the file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(path, "(file)", f"not found; {missing_hint}") from None
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as exc:
-        raise ConfigError(path, "(syntax)", f"not valid YAML: {exc}") from None
-
-
 def load_catalogue(path: Path | str = DEFAULT_CONFIG_PATH, context: Mapping[str, Any] | None = None) -> Catalogue:
     path = Path(path)
     data = read_yaml_file(path, "run from the repository root or pass the path")
     return parse_catalogue(data, path, context)
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key written twice (YAML would silently keep the last one)."""
-
-
-def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    mapping: dict = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in mapping:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (a region code or key may appear only once)", key_node.start_mark
-            )
-        mapping[key] = loader.construct_object(value_node, deep=deep)
-    return mapping
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)

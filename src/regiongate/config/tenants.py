@@ -18,33 +18,30 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from regiongate.config import gateway as gateway_config
+from regiongate.config.reader import Rule, Text, load_yaml
 from regiongate.config.regions import (
-    _ACCOUNT_RE,
-    _CERT_ARN_RE,
-    _DOMAIN_RE,
-    _REGION_RE,
-    GEOGRAPHY_REGIONS,
+    ACCOUNT,
+    ACCOUNT_RE,
+    AWS_REGION,
+    GEOGRAPHY,
+    PARTITION,
     PROJECT_DIR,
+    REGION_RE,
+    REGION_RULES,
     Catalogue,
     ConfigError,
+    Reader,
     RegionConfig,
     SingleTenantRegion,
     Sizing,
-    _parse_console_zones,
-    _parse_hosted_zone,
-    _parse_sizing,
-    _Reader,
-    _UniqueKeyLoader,
-    parse_availability_zones,
-    parse_certificate_arn,
-    partition_of,
+    certificate_account,
+    check_partition,
+    parse_region,
     read_yaml_file,
 )
 
@@ -59,7 +56,8 @@ PLACEHOLDER_CERTIFICATE_ID = "00000000-0000-0000-0000-000000000000"
 # A DNS label that also fits every name derived from it: the RDS identifier regiongate-tenant-<slug>-audit
 # (at most 63 characters, no "--"), the stack name, the KMS alias and the secret names.
 SLUG_MAX_LENGTH = 32
-_SLUG_RE = re.compile(r"^[a-z](?:[a-z0-9-]*[a-z0-9])?$")
+SLUG_RE = re.compile(r"^(?!.*--)[a-z](?:[a-z0-9-]*[a-z0-9])?$")
+SLUG = Text(SLUG_RE, "a DNS-safe tenant name such as acme or acme-bank", max_length=SLUG_MAX_LENGTH)
 
 # Every AWS region as of 2025, to tell "not an AWS region" from "not offered for single-tenant".
 AWS_REGIONS = frozenset(
@@ -105,24 +103,33 @@ AWS_REGIONS = frozenset(
     }
 )
 
-TENANT_KEYS = (
-    "slug",
-    "aws_region",
-    "partition",
-    "geography",
-    "account",
-    "availability_zones",
-    "inference_regions",
-    "api_domain",
-    "certificate_arn",
-    "console",
-    "console_domain",
-    "console_availability_zones",
-    "console_certificate_arn",
-    "hosted_zone",
-    "sizing",
-)
-_REQUIRED_TENANT_KEYS = (
+# Every key of a tenant file with the rule of its value, in the order `tenant add` writes them; the keys a
+# tenant shares with a regions.yaml entry follow the same rules (``sizing`` is SIZING_RULES).
+TENANT_RULES: Mapping[str, Rule | None] = {
+    "slug": SLUG,
+    "aws_region": AWS_REGION,
+    "partition": PARTITION,
+    "geography": GEOGRAPHY,
+    # Quoted: an unquoted 12-digit number loses leading zeros.
+    "account": ACCOUNT,
+    **{
+        name: REGION_RULES[name]
+        for name in (
+            "availability_zones",
+            "inference_regions",
+            "api_domain",
+            "certificate_arn",
+            "console",
+            "console_domain",
+            "console_availability_zones",
+            "console_certificate_arn",
+            "hosted_zone",
+            "sizing",
+        )
+    },
+}
+TENANT_KEYS = tuple(TENANT_RULES)
+REQUIRED_TENANT_KEYS = (
     "slug",
     "aws_region",
     "geography",
@@ -185,7 +192,7 @@ def check_slug(slug: Any, path: Path, key: str = "slug") -> str:
     """A slug is a DNS label that fits every name regiongate derives from it."""
     if not isinstance(slug, str) or not slug:
         raise ConfigError(path, key, f"must be a non-empty string, got {slug!r}")
-    if not _SLUG_RE.match(slug) or "--" in slug or len(slug) > SLUG_MAX_LENGTH:
+    if not SLUG_RE.match(slug) or len(slug) > SLUG_MAX_LENGTH:
         raise ConfigError(
             path,
             key,
@@ -198,7 +205,7 @@ def check_slug(slug: Any, path: Path, key: str = "slug") -> str:
 def check_region(catalogue: Catalogue, aws_region: Any, path: Path, key: str = "aws_region") -> SingleTenantRegion:
     """The row of the single-tenant region table for ``aws_region``, or a refusal saying which rows exist."""
     offered = ", ".join(f"{row.aws_region} ({row.name})" for row in catalogue.single_tenant_regions) or "none"
-    if not isinstance(aws_region, str) or not _REGION_RE.match(aws_region) or aws_region not in AWS_REGIONS:
+    if not isinstance(aws_region, str) or not REGION_RE.match(aws_region) or aws_region not in AWS_REGIONS:
         raise ConfigError(path, key, f"{aws_region!r} is not an AWS region; single-tenant regions: {offered}")
     row = catalogue.single_tenant_region(aws_region)
     if row is None:
@@ -212,7 +219,7 @@ def check_region(catalogue: Catalogue, aws_region: Any, path: Path, key: str = "
 
 
 def check_account(account: Any, path: Path, key: str = "account") -> str:
-    if not isinstance(account, str) or not _ACCOUNT_RE.match(account):
+    if not isinstance(account, str) or not ACCOUNT_RE.match(account):
         raise ConfigError(
             path, key, f"{account!r} is not an AWS account id: it must be exactly 12 digits (quoted in a tenant file)"
         )
@@ -233,10 +240,11 @@ def geography_region(catalogue: Catalogue, geography: str, path: Path, key: str 
 
 
 def parse_tenant(data: Any, path: Path, catalogue: Catalogue) -> Tenant:
-    """Validate an already-parsed tenant file."""
+    """Validate an already-parsed tenant file: the keys it shares with regions.yaml entries are parsed by
+    ``regions.parse_region``; the tenant validates its identity against the single-tenant region table."""
     path = Path(path)
-    reader = _Reader(path)
-    raw = reader.mapping(data if data is not None else {}, "", TENANT_KEYS, _REQUIRED_TENANT_KEYS)
+    reader = Reader(path)
+    raw = reader.mapping(data if data is not None else {}, "", TENANT_KEYS, REQUIRED_TENANT_KEYS)
 
     slug = check_slug(raw["slug"], path)
     if slug != path.stem:
@@ -244,13 +252,7 @@ def parse_tenant(data: Any, path: Path, catalogue: Catalogue) -> Tenant:
 
     row = check_region(catalogue, raw["aws_region"], path)
     aws_region = row.aws_region
-    partition = partition_of(aws_region)
-    if "partition" in raw and raw["partition"] != partition:
-        raise reader.fail(
-            "partition",
-            f"{raw['partition']!r} does not match aws_region {aws_region}, which is in partition {partition!r}; "
-            "remove the key or set it to that",
-        )
+    check_partition(reader, raw, "", aws_region)
     geography = reader.string(raw["geography"], "geography")
     if geography != row.geography:
         raise reader.fail(
@@ -258,74 +260,29 @@ def parse_tenant(data: Any, path: Path, catalogue: Catalogue) -> Tenant:
             f"{aws_region} ({row.name}) is in geography {row.geography}, not {geography!r}; set it to {row.geography}",
         )
     home = geography_region(catalogue, geography, path)
-
     account = check_account(raw["account"], path)
-    azs = parse_availability_zones(reader, raw["availability_zones"], "availability_zones", aws_region)
 
-    inference = reader.string_list(raw["inference_regions"], "inference_regions")
-    allowed = GEOGRAPHY_REGIONS[geography]
-    for i, region in enumerate(inference):
-        if partition_of(region) != partition:
-            raise reader.fail(
-                f"inference_regions[{i}]",
-                f"{region!r} is in partition {partition_of(region)}, not {partition}; inference must stay in the stack's partition",
-            )
-        if region not in allowed:
-            raise reader.fail(
-                f"inference_regions[{i}]", f"{region!r} is outside geography {geography}; valid: {', '.join(allowed)}"
-            )
-    if aws_region not in inference:
-        raise reader.fail("inference_regions", f"must include the home region {aws_region}")
-
-    api_domain = reader.string(raw["api_domain"], "api_domain", _DOMAIN_RE, "a lower-case DNS name")
-    console_domain = None
-    if raw.get("console_domain") is not None:
-        console_domain = reader.string(raw["console_domain"], "console_domain", _DOMAIN_RE, "a lower-case DNS name")
-
-    cert = _certificate(reader, raw["certificate_arn"], "certificate_arn", partition, aws_region, account)
-
-    sizing = _parse_sizing(reader, raw["sizing"], "sizing", catalogue.default_sizing)
-    console = partition == "aws-cn"
-    if raw.get("console") is not None:
-        console = reader.boolean(raw["console"], "console")
-        if partition == "aws-cn" and not console:
-            raise reader.fail("console", "a China tenant always serves its console in country; set it to true")
-    if console and console_domain is None:
-        raise reader.fail("console_domain", "is required when the console is served (console: true or China)")
-    console_cert = cert
-    if raw.get("console_certificate_arn") is not None:
-        console_cert = _certificate(
-            reader, raw["console_certificate_arn"], "console_certificate_arn", partition, aws_region, account
-        )
-    console_zones = _parse_console_zones(
-        reader, raw.get("console_availability_zones"), "console_availability_zones", azs
-    )
-    hosted_zone = _parse_hosted_zone(reader, raw.get("hosted_zone"), "hosted_zone", (api_domain, console_domain))
-
-    region = RegionConfig(
+    region = parse_region(
+        reader,
+        raw,
+        "",
         code=home.code,
         stack_name=stack_name(slug),
         aws_region=aws_region,
-        partition=partition,
-        account=account,
-        availability_zones=azs,
         geography=geography,
-        inference_regions=inference,
-        api_domain=api_domain,
-        certificate_arn=cert,
-        console_domain=console_domain,
+        account=account,
         offerings=("single_tenant",),
-        sizing=sizing,
-        console=console,
-        console_certificate_arn=console_cert,
-        console_availability_zones=console_zones,
-        hosted_zone=hosted_zone,
+        base_sizing=catalogue.default_sizing,
         deployment_id=f"{DEPLOYMENT_PREFIX}{slug}",
-        gateway=home.gateway,
     )
+    region = replace(region, gateway=home.gateway)
+    for key in ("certificate_arn", "console_certificate_arn"):
+        _check_certificate_account(reader, key, getattr(region, key), account)
     # The inherited gateway was checked against its region's inference regions: the tenant's must cover
     # every region it sends prompts to, or the tenant would process data outside its own promise.
-    needed = sorted({grant.aws_region for grant in gateway_config.bedrock_grants(region)} - set(inference))
+    needed = sorted(
+        {grant.aws_region for grant in gateway_config.bedrock_grants(region)} - set(region.inference_regions)
+    )
     if needed:
         raise reader.fail(
             "inference_regions",
@@ -350,17 +307,15 @@ def _check_console_repository(path: Path, region: RegionConfig, other: RegionCon
         )
 
 
-def _certificate(reader: _Reader, value: Any, key: str, partition: str, aws_region: str, account: str) -> str:
-    """An ACM certificate in the tenant's partition, region and account."""
-    cert = parse_certificate_arn(reader, value, key, partition, aws_region)
-    owner = _CERT_ARN_RE.match(cert)["account"]
+def _check_certificate_account(reader: Reader, key: str, certificate_arn: str, account: str) -> None:
+    """A tenant's certificates belong to the tenant's account (an ALB can use no other)."""
+    owner = certificate_account(certificate_arn)
     if owner != account:
         raise reader.fail(
             key,
             f"the certificate belongs to account {owner} but the tenant deploys into {account}; "
             "request the certificate in the tenant's account",
         )
-    return cert
 
 
 def load_tenant(path: Path, catalogue: Catalogue) -> Tenant:
@@ -449,7 +404,7 @@ def new_tenant_file(
         sizing="\n".join(f"  {name}: {_yaml_scalar(value)}" for name, value in sizing.__dict__.items()),
     )
     # What is written must load: a file `tenant add` writes is never one the synth refuses.
-    parse_tenant(yaml.load(text, Loader=_UniqueKeyLoader), path, catalogue)
+    parse_tenant(load_yaml(text), path, catalogue)
     return path, text
 
 
@@ -471,7 +426,13 @@ def _yaml_scalar(value: Any) -> str:
     return str(value)
 
 
-_TEMPLATE = """\
+# Editors with the YAML language server validate tenant files against the schema as people type; the path is
+# relative to the file, so it holds for tenants/ in the repository (``python -m regiongate.config.schema``).
+SCHEMA_MODELINE = "# yaml-language-server: $schema=../src/regiongate/config/schemas/tenant.schema.json"
+
+_TEMPLATE = (
+    SCHEMA_MODELINE
+    + """
 # regiongate single-tenant deployment {slug!r}: stack {stack} (docs/tenants.md).
 # Written by `regiongate tenant add`; every default is spelled out. Review, commit, then deploy with
 #   npx cdk deploy {stack} -c stacks={stack}
@@ -499,6 +460,7 @@ console_domain: {console_domain}
 sizing:
 {sizing}
 """
+)
 
 
 # --- which stacks the app builds ----------------------------------------------------------------------------

@@ -6,6 +6,8 @@ China must serve it from inside the country (no CloudFront/Cloudflare); other re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
@@ -17,11 +19,12 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from regiongate.contract.limits import CONSOLE_PORT
 from regiongate.network.public_alb import public_https_load_balancer
+from regiongate.shared_constructs import data_kinds
 from regiongate.shared_constructs.log_groups import encrypted_log_group
 from regiongate.shared_constructs.nag import acknowledge
 
-CONSOLE_PORT = 8081
 HEALTH_PATH = "/healthz"
 KEEP_IMAGES = 20
 
@@ -48,6 +51,7 @@ class ImageRepository(Construct):
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )
+        data_kinds.mark(self.repository, data_kinds.CONTAINER_IMAGES)
 
 
 class ConsoleService(Construct):
@@ -66,8 +70,7 @@ class ConsoleService(Construct):
         certificate_arn: str,
         access_logs: s3.IBucket,
         database_secret: secretsmanager.ISecret,
-        database_environment: dict[str, str],
-        region_code: str,
+        environment: Mapping[str, str],
         log_retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -78,6 +81,7 @@ class ConsoleService(Construct):
             key=key,
             retention_days=log_retention_days,
         )
+        data_kinds.mark(self.log_group, data_kinds.CONSOLE_LOGS)
         self.cluster = ecs.Cluster(
             self,
             "Cluster",
@@ -116,11 +120,8 @@ class ConsoleService(Construct):
             # By digest, from this stack's own in-region repository: never a tag, never a public registry.
             image=ecs.ContainerImage.from_ecr_repository(repository, image_digest),
             port_mappings=[ecs.PortMapping(container_port=CONSOLE_PORT)],
-            environment={
-                "REGIONGATE_REGION_CODE": region_code,
-                "CONSOLE_PORT": str(CONSOLE_PORT),
-                **database_environment,
-            },
+            # regiongate.contract.environment.console_environment: the region, its document, where the store is.
+            environment=dict(environment),
             logging=ecs.LogDrivers.aws_logs(stream_prefix="console", log_group=self.log_group),
             readonly_root_filesystem=True,
             health_check=ecs.HealthCheck(
@@ -182,8 +183,9 @@ class ConsoleService(Construct):
         acknowledge(
             task,
             "AwsSolutions-ECS2",
-            "The environment holds only non-secret settings (region code, port, database host and name, the "
-            "ARN of the credentials secret); the console reads the credentials from Secrets Manager itself.",
+            "The environment holds only non-secret settings (region code, the region document, port, database host "
+            "and name, the ARN of the credentials secret); the console reads the credentials from Secrets Manager "
+            "itself.",
         )
         acknowledge(
             self.execution_role,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from http import HTTPStatus
+from typing import Any
 
 
 class GatewayError(Exception):
@@ -24,7 +25,7 @@ class GatewayError(Exception):
         if type is not None:
             self.type = type
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, Any]:
         return {"error": {"message": self.message, "type": self.type, "code": self.status}}
 
 

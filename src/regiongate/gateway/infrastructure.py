@@ -15,6 +15,7 @@ from constructs import Construct
 
 from regiongate.config.gateway import BedrockGrant
 from regiongate.network.public_alb import public_https_load_balancer
+from regiongate.shared_constructs import data_kinds
 from regiongate.shared_constructs.lambda_defaults import LambdaDefaults
 
 GATEWAY_TIMEOUT = Duration.seconds(120)
@@ -67,6 +68,7 @@ class Gateway(Construct):
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )
+        data_kinds.mark(self.access_logs, data_kinds.LOAD_BALANCER_ACCESS_LOGS)
         public = public_https_load_balancer(
             self,
             vpc=vpc,
@@ -134,3 +136,4 @@ class ProviderSecrets(Construct):
             secret_string_value=SecretValue.unsafe_plain_text("{}"),
             removal_policy=RemovalPolicy.RETAIN,
         )
+        data_kinds.mark(self.provider_credentials, data_kinds.PROVIDER_CREDENTIALS)

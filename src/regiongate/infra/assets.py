@@ -1,7 +1,8 @@
 """What synthesis hands to the functions as files, written under the cloud assembly (never into the source tree).
 
 - the functions' code: the runtime parts of the installed ``regiongate`` package, nothing that imports the CDK;
-- one region document per deployment, in a layer at ``/opt/regiongate/region.json``.
+- one region document per deployment (``regiongate.contract.document``), in a layer at
+  ``regiongate.contract.limits.REGION_DOCUMENT_PATH``.
 Content is deterministic, so asset hashes change only when code or configuration does.
 """
 

@@ -15,35 +15,19 @@ from regiongate.audit.infrastructure import AuditPipeline
 from regiongate.config import gateway as gateway_config
 from regiongate.config.regions import PROJECT_DIR, RegionConfig
 from regiongate.console.infrastructure import ConsoleService, ImageRepository
+from regiongate.contract import environment
+from regiongate.contract.limits import DATABASE_PORT, REGION_DOCUMENT_PATH
 from regiongate.gateway.infrastructure import Gateway, ProviderSecrets
 from regiongate.infra import assets
 from regiongate.mirror.lock import ImagesLock, load_lock
 from regiongate.network.infrastructure import Network
 from regiongate.rotation.infrastructure import SecretRotation
-from regiongate.shared_constructs import data_kinds
-from regiongate.shared_constructs.data_kinds import (
-    API_KEY_HASHES,
-    AUDIT_EVENTS_IN_TRANSIT,
-    AUDIT_METADATA,
-    CONSOLE_LOGS,
-    CONTAINER_IMAGES,
-    DATABASE_CREDENTIALS,
-    DATABASE_LOGS,
-    FUNCTION_LOGS,
-    GUARDRAIL_VIOLATIONS,
-    LOAD_BALANCER_ACCESS_LOGS,
-    NETWORK_FLOW_LOGS,
-    PROVIDER_CREDENTIALS,
-    SPEND_AND_USAGE,
-)
 from regiongate.shared_constructs.lambda_defaults import LambdaDefaults
 from regiongate.shared_constructs.region_key import RegionKey
-from regiongate.store.infrastructure import DATABASE_NAME, DATABASE_PORT, AuditStore
+from regiongate.store.infrastructure import AuditStore
 
 # Built by `make setup` (pure-Python wheels of gateway/lambda-requirements.txt).
 LAMBDA_DEPS_DIR = PROJECT_DIR / "build" / "lambda-deps"
-# Where the functions find their region's document: layers are unpacked under /opt.
-RUNTIME_CONFIG_PATH = "/opt/regiongate/region.json"
 CONSOLE_IMAGE = "console"
 # At least two tasks, one per Fargate zone.
 CONSOLE_TASKS = 2
@@ -69,27 +53,81 @@ class RegionStack(Stack):
             termination_protection=True,
             **kwargs,
         )
-        sizing = region.sizing
+        self.key = RegionKey(self, "Keys", deployment_id=region.deployment_id).key
+        self.network = self._network(region)
+        self.secrets = ProviderSecrets(self, "Secrets", deployment_id=region.deployment_id, key=self.key)
+        self.audit_store = self._audit_store(region)
+        self.lambdas = self._function_defaults(region)
+        # Every variable name and fixed value comes from the contract the runtimes read them with.
+        database_environment = environment.database_environment(
+            host=self.audit_store.instance.db_instance_endpoint_address,
+            secret_arn=self.audit_store.secret.secret_arn,
+        )
+        common_environment = environment.function_environment(code=region.code, database=database_environment)
+        self.audit_pipeline = AuditPipeline(
+            self, "AuditPipeline", key=self.key, lambdas=self.lambdas, environment=common_environment
+        )
+        self.gateway = Gateway(
+            self,
+            "Gateway",
+            lambdas=self.lambdas,
+            environment=environment.gateway_environment(
+                common_environment,
+                audit_queue_url=self.audit_pipeline.queue.queue_url,
+                provider_secret_arn=self.secrets.provider_credentials.secret_arn,
+            ),
+            memory_mb=region.sizing.lambda_memory_mb,
+            reserved_concurrency=region.sizing.reserved_concurrency,
+            certificate_arn=region.certificate_arn,
+            bedrock_grants=tuple(gateway_config.bedrock_grants(region)),
+        )
+        self.gateway.add_outputs(region.api_domain)
+        self._connect_functions()
+        # Rotated every 30 days; the gateway and writer read the secret again when the database rejects the
+        # password they had (regiongate.store.connections).
+        self.audit_store_rotation = SecretRotation(
+            self,
+            "AuditStoreRotation",
+            lambdas=self.lambdas,
+            secret=self.audit_store.credentials_secret,
+            secret_attachment=self.audit_store.secret,
+            database_security_group=self.audit_store.security_group,
+            database_port=DATABASE_PORT,
+            environment=environment.rotation_environment(common_environment),
+            rotate_after=DATABASE_SECRET_ROTATION,
+        )
 
-        log_prefix = f"/regiongate/{region.deployment_id}"
-        key = RegionKey(self, "Keys", deployment_id=region.deployment_id).key
-        network = Network(
+        self.console: ConsoleService | None = None
+        self.image_repositories: dict[str, ImageRepository] = {}
+        if region.console:
+            self.console = self._add_console(
+                region, images_lock, self.key, self.network, self.audit_store, self.gateway, database_environment
+            )
+        if region.hosted_zone:
+            self._add_dns(region, self.gateway)
+        self._describe(region, construct_id)
+
+    # --- the constructs, each from its typed values ---------------------------------------------------------
+    def _network(self, region: RegionConfig) -> Network:
+        return Network(
             self,
             "Network",
             availability_zones=region.availability_zones,
-            cidr=sizing.vpc_cidr,
-            nat_gateways=sizing.nat_gateways,
-            key=key,
-            log_retention_days=sizing.log_retention_days,
-            log_group_name=f"{log_prefix}/vpc-flow-logs",
+            cidr=region.sizing.vpc_cidr,
+            nat_gateways=region.sizing.nat_gateways,
+            key=self.key,
+            log_retention_days=region.sizing.log_retention_days,
+            log_group_name=f"{self._log_prefix(region)}/vpc-flow-logs",
         )
-        secrets = ProviderSecrets(self, "Secrets", deployment_id=region.deployment_id, key=key)
-        store = AuditStore(
+
+    def _audit_store(self, region: RegionConfig) -> AuditStore:
+        sizing = region.sizing
+        return AuditStore(
             self,
             "AuditStore",
             deployment_id=region.deployment_id,
-            vpc=network.vpc,
-            key=key,
+            vpc=self.network.vpc,
+            key=self.key,
             instance_class=sizing.db_instance_class,
             multi_az=sizing.db_multi_az,
             allocated_storage_gb=sizing.db_allocated_storage_gb,
@@ -97,8 +135,17 @@ class RegionStack(Stack):
             log_retention_days=sizing.log_retention_days,
         )
 
-        lambdas = LambdaDefaults(
-            code=lambda_.Code.from_asset(str(assets.stage_function_code(self._outdir()))),
+    def _function_defaults(self, region: RegionConfig) -> LambdaDefaults:
+        """What every function shares: the runtime code, the dependency layer and the region's document layer."""
+        outdir = self._outdir()
+        document_layer = assets.stage_region_document(
+            outdir,
+            region.deployment_id,
+            gateway_config.runtime_document(region),
+            REGION_DOCUMENT_PATH.removeprefix("/opt/"),
+        )
+        return LambdaDefaults(
+            code=lambda_.Code.from_asset(str(assets.stage_function_code(outdir))),
             layers=(
                 lambda_.LayerVersion(
                     self,
@@ -109,54 +156,20 @@ class RegionStack(Stack):
                 lambda_.LayerVersion(
                     self,
                     "RegionConfig",
-                    code=lambda_.Code.from_asset(
-                        str(
-                            assets.stage_region_document(
-                                self._outdir(),
-                                region.deployment_id,
-                                gateway_config.runtime_document(region),
-                                RUNTIME_CONFIG_PATH.removeprefix("/opt/"),
-                            )
-                        )
-                    ),
-                    description=f"regiongate {region.display_name} runtime configuration ({RUNTIME_CONFIG_PATH})",
+                    code=lambda_.Code.from_asset(str(document_layer)),
+                    description=f"regiongate {region.display_name} runtime configuration ({REGION_DOCUMENT_PATH})",
                 ),
             ),
-            vpc=network.vpc,
-            key=key,
-            architecture=sizing.lambda_architecture,
-            log_retention_days=sizing.log_retention_days,
-            log_group_prefix=log_prefix,
+            vpc=self.network.vpc,
+            key=self.key,
+            architecture=region.sizing.lambda_architecture,
+            log_retention_days=region.sizing.log_retention_days,
+            log_group_prefix=self._log_prefix(region),
         )
-        database_environment = {
-            "DB_HOST": store.instance.db_instance_endpoint_address,
-            "DB_PORT": str(DATABASE_PORT),
-            "DB_NAME": DATABASE_NAME,
-            "DB_SECRET_ARN": store.secret.secret_arn,
-        }
-        common_environment = {
-            "REGIONGATE_REGION_CODE": region.code,
-            "REGIONGATE_CONFIG_PATH": RUNTIME_CONFIG_PATH,
-            **database_environment,
-        }
-        pipeline = AuditPipeline(self, "AuditPipeline", key=key, lambdas=lambdas, environment=common_environment)
-        gateway = Gateway(
-            self,
-            "Gateway",
-            lambdas=lambdas,
-            environment={
-                **common_environment,
-                "AUDIT_QUEUE_URL": pipeline.queue.queue_url,
-                "PROVIDER_SECRET_ARN": secrets.provider_credentials.secret_arn,
-            },
-            memory_mb=sizing.lambda_memory_mb,
-            reserved_concurrency=sizing.reserved_concurrency,
-            certificate_arn=region.certificate_arn,
-            bedrock_grants=tuple(gateway_config.bedrock_grants(region)),
-        )
-        gateway.add_outputs(region.api_domain)
 
-        # Wiring: who may talk to whom, and who may read what.
+    def _connect_functions(self) -> None:
+        """Who may talk to whom, and who may read what."""
+        store, gateway, pipeline = self.audit_store, self.gateway, self.audit_pipeline
         for client in (gateway.security_group, pipeline.security_group):
             store.security_group.add_ingress_rule(
                 client, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL from regiongate functions"
@@ -165,58 +178,13 @@ class RegionStack(Stack):
             # AWS APIs (SQS, Secrets Manager, KMS) and in-region providers are reached over HTTPS via the NAT.
             client.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to in-region AWS APIs and providers")
         pipeline.queue.grant_send_messages(gateway.function)
-        secrets.provider_credentials.grant_read(gateway.function)
+        self.secrets.provider_credentials.grant_read(gateway.function)
         # Both functions sign in with the generated database credentials (TLS forced by the parameter group).
         for function in (gateway.function, pipeline.writer):
             store.secret.grant_read(function)
-        # Rotated every 30 days; the gateway and writer read the secret again when the database rejects the
-        # password they had (regiongate.store.postgres.RefreshingConnect).
-        rotation = SecretRotation(
-            self,
-            "AuditStoreRotation",
-            lambdas=lambdas,
-            secret=store.credentials_secret,
-            secret_attachment=store.secret,
-            database_security_group=store.security_group,
-            database_port=DATABASE_PORT,
-            # The secret to rotate is named in each event: no DB_SECRET_ARN, only the region and where to sign in.
-            environment={key: value for key, value in common_environment.items() if key != "DB_SECRET_ARN"},
-            rotate_after=DATABASE_SECRET_ROTATION,
-        )
 
-        self.console = None
-        self.image_repositories: dict[str, ImageRepository] = {}
-        if region.console:
-            self.console = self._add_console(region, images_lock, key, network, store, gateway, database_environment)
-        if region.hosted_zone:
-            self._add_dns(region, gateway)
-
-        # What each store holds (read by the residency report).
-        data_kinds.mark(store.instance, AUDIT_METADATA, GUARDRAIL_VIOLATIONS, SPEND_AND_USAGE, API_KEY_HASHES)
-        data_kinds.mark(store.credentials_secret, DATABASE_CREDENTIALS)
-        data_kinds.mark(store.log_group, DATABASE_LOGS)
-        data_kinds.mark(secrets.provider_credentials, PROVIDER_CREDENTIALS)
-        data_kinds.mark(pipeline.queue, AUDIT_EVENTS_IN_TRANSIT)
-        data_kinds.mark(pipeline.dead_letter_queue, AUDIT_EVENTS_IN_TRANSIT)
-        data_kinds.mark(network.flow_log_group, NETWORK_FLOW_LOGS)
-        data_kinds.mark(gateway.access_logs, LOAD_BALANCER_ACCESS_LOGS)
-        for function in (gateway.function, pipeline.writer, rotation.function):
-            data_kinds.mark(function.log_group, FUNCTION_LOGS)
-        if self.console is not None:
-            data_kinds.mark(self.console.log_group, CONSOLE_LOGS)
-        for repository in self.image_repositories.values():
-            data_kinds.mark(repository.repository, CONTAINER_IMAGES)
-
-        self.key = key
-        self.lambdas = lambdas
-        self.network = network
-        self.secrets = secrets
-        self.audit_store = store
-        self.audit_pipeline = pipeline
-        self.audit_store_rotation = rotation
-        self.gateway = gateway
-
-        # Read back by `regiongate summary` and the residency report from cdk.out alone.
+    def _describe(self, region: RegionConfig, construct_id: str) -> None:
+        """Template metadata read back by `regiongate summary` and the residency report from cdk.out alone; tags."""
         self.template_options.metadata = {
             "regiongate": {
                 "region_code": region.code,
@@ -235,6 +203,10 @@ class RegionStack(Stack):
             ("regiongate:stack", construct_id),
         ):
             Tags.of(self).add(tag_key, tag_value)
+
+    @staticmethod
+    def _log_prefix(region: RegionConfig) -> str:
+        return f"/regiongate/{region.deployment_id}"
 
     def _add_console(self, region, images_lock, key, network, store, gateway, database_environment) -> ConsoleService:
         if images_lock is None:
@@ -260,8 +232,10 @@ class RegionStack(Stack):
             certificate_arn=region.console_certificate_arn,
             access_logs=gateway.access_logs,
             database_secret=store.credentials_secret,
-            database_environment=database_environment,
-            region_code=region.code,
+            # The functions' document, in the task's environment: the image reads no catalogue of its own.
+            environment=environment.console_environment(
+                region=gateway_config.runtime_config(region), database=database_environment
+            ),
             log_retention_days=region.sizing.log_retention_days,
         )
         if example_image:

@@ -1,6 +1,6 @@
 """Residency findings we accept on our own stacks, each on the construct it concerns, with its reason.
 
-Asserted by tests/residency/test_our_stacks.py, so an acknowledgement cannot appear or disappear unnoticed.
+Asserted by tests/infra/residency/test_our_stacks.py, so an acknowledgement cannot appear or disappear unnoticed.
 """
 
 from __future__ import annotations

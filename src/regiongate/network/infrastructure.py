@@ -7,6 +7,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from regiongate.shared_constructs import data_kinds
 from regiongate.shared_constructs.log_groups import encrypted_log_group
 
 
@@ -50,6 +51,7 @@ class Network(Construct):
         self.flow_log_group = encrypted_log_group(
             self, "FlowLogs", name=log_group_name, key=key, retention_days=log_retention_days
         )
+        data_kinds.mark(self.flow_log_group, data_kinds.NETWORK_FLOW_LOGS)
         self.vpc.add_flow_log(
             "FlowLog",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group),

@@ -4,7 +4,11 @@
   when data could leave a stack's home region (replication, foreign regions, partitions, edge services,
   Bedrock scope, encryption with the stack's own key). Acknowledge with :func:`acknowledge`.
 - :func:`build_report` / :func:`write_report` (``regiongate.residency.report``): the residency report
-  (Markdown and printable HTML) generated from a cloud assembly.
+  (Markdown and printable HTML) generated from a cloud assembly. The caller says what the templates cannot:
+  each stack's policy and providers (:class:`StackContext`), how resources record what they hold
+  (:class:`DataKinds`) and which run-time test results to quote (:func:`read_results`, JUnit XML).
+
+Nothing here imports the rest of regiongate: the pack works in any CDK app.
 
 Names are imported lazily, so the report (pure Python) does not start the CDK's jsii runtime.
 """
@@ -23,7 +27,11 @@ _EXPORTS = {
     "ResidencyPolicy": "regiongate.residency.policy",
     "RULES": "regiongate.residency.rules",
     "RULES_BY_ID": "regiongate.residency.rules",
-    "Report": "regiongate.residency.report",
+    "DataKinds": "regiongate.residency.report_data",
+    "Provider": "regiongate.residency.report_data",
+    "Report": "regiongate.residency.report_data",
+    "StackContext": "regiongate.residency.report_data",
+    "read_results": "regiongate.residency.junit",
     "build_report": "regiongate.residency.report",
     "write_report": "regiongate.residency.report",
 }

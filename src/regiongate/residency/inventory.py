@@ -1,21 +1,20 @@
 """Reading a template for the report: what each stateful resource holds, its key, its retention, the request flow.
 
-Everything here is a pure function of the template JSON (and the stack's policy).
+Everything here is a pure function of the template JSON (and the region the stack is deployed to).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from regiongate.residency.model import Resource, as_list, get_path, resources_of
-from regiongate.residency.policy import ResidencyPolicy
 from regiongate.residency.rules.stores_encrypted_with_stack_key import KEY_PROPERTY, STATEFUL_TYPES
 
-DATA_METADATA_KEY = "regiongate:data"
-# Types that hold data at rest; one of these without regiongate:data metadata is "unclassified".
+# Types that hold data at rest; one of these without the app's data-kind metadata is "unclassified".
 STATEFUL = frozenset(STATEFUL_TYPES) | {
     "AWS::Kinesis::Stream",
     "AWS::KinesisFirehose::DeliveryStream",
@@ -146,11 +145,17 @@ def describe_retention(resource: Resource) -> str:
     return "until deleted"
 
 
-def stored_items(template: Mapping[str, Any], policy: ResidencyPolicy) -> tuple[list[StoredItem], list[StoredItem]]:
-    """(classified, unclassified): resources with ``regiongate:data`` metadata, and stateful ones without."""
-    classified, unclassified = [], []
+def stored_items(
+    template: Mapping[str, Any], *, metadata_key: str, region: str
+) -> tuple[list[StoredItem], list[StoredItem]]:
+    """(classified, unclassified): resources listing their kinds under ``metadata_key``, and stateful ones without.
+
+    ``region`` is the region the stack is deployed to (a CloudFormation stack creates its resources there).
+    """
+    classified: list[StoredItem] = []
+    unclassified: list[StoredItem] = []
     for resource in resources_of(template):
-        kinds = resource.metadata.get(DATA_METADATA_KEY)
+        kinds = resource.metadata.get(metadata_key)
         if kinds is None and resource.type not in STATEFUL:
             continue
         item = StoredItem(
@@ -158,7 +163,7 @@ def stored_items(template: Mapping[str, Any], policy: ResidencyPolicy) -> tuple[
             resource_type=resource.type,
             construct_path=str(resource.metadata.get("aws:cdk:path", "")),
             kinds=tuple(as_list(kinds)) if kinds is not None else (),
-            region=policy.home_region,
+            region=region,
             key=describe_key(resource),
             retention=describe_retention(resource),
         )
@@ -198,19 +203,16 @@ def _refs(value: Any) -> set[str]:
         for item in value:
             found |= _refs(item)
     elif isinstance(value, str) and "${" in value:
-        import re
-
         found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", value)}
     return found
 
 
 def _short(logical_id: str) -> str:
-    import re
-
     return re.sub(r"[0-9A-F]{8}$", "", logical_id)
 
 
-def request_flow(template: Mapping[str, Any], policy: ResidencyPolicy) -> Flow:
+def request_flow(template: Mapping[str, Any], region: str) -> Flow:
+    """The request paths through the stack deployed to ``region``: client, load balancer, targets, stores."""
     resources = template.get("Resources") or {}
     by_type: dict[str, list[str]] = {}
     for logical_id, body in resources.items():
@@ -220,7 +222,7 @@ def request_flow(template: Mapping[str, Any], policy: ResidencyPolicy) -> Flow:
         return resources.get(logical_id, {}).get("Properties") or {}
 
     def node(logical_id: str, label: str) -> FlowNode:
-        return FlowNode(logical_id, label, f"{_short(logical_id)} ({policy.home_region})")
+        return FlowNode(logical_id, label, f"{_short(logical_id)} ({region})")
 
     # Listeners: load balancer -> target groups -> targets (Lambda functions, ECS services).
     targets_of_alb: dict[str, list[str]] = {}

@@ -5,25 +5,94 @@ from __future__ import annotations
 from html import escape
 
 from regiongate.residency.inventory import Flow
-from regiongate.residency.report import CONTENT_KIND, KIND_TITLES, Report, StackReport, rows_for_kind
+from regiongate.residency.junit import FAILED, PASSED, SKIPPED
+from regiongate.residency.policy import partition_of
+from regiongate.residency.report_data import Report, StackReport, rows_for_kind
 from regiongate.residency.rules import RULES
 
 NOT_STORED = "not stored"
-CONTENT_NOTE = (
-    "No resource in any template is marked as holding it: the gateway processes prompts and responses in memory "
-    "and discards them (see the runtime tests below)."
-)
+NOT_MARKED = "No resource in any template is marked as holding it."
 
-
+# What the report can and cannot show (its method, not a finding): the findings themselves are computed below.
 SCOPE_NOTES = (
     "What the templates show: every resource of these stacks, its region, its key and its retention; and, for every "
-    "property the rule pack checks (see Rules), that no resource replicates or ships data to another region or account.",
-    "What they cannot prove: what the code does with content at run time (see the runtime tests below), how the "
-    "configured providers process prompts (their contracts and the listed processing regions), and resources "
+    "property the rule pack checks (see Rules), whether a resource replicates or ships data to another region or "
+    "account (see Rule pack findings).",
+    "What they cannot prove: what the code does with content at run time (see the run-time test results below), how "
+    "the configured providers process prompts (their contracts and the listed processing regions), and resources "
     "created outside CloudFormation.",
     "Recommended backstop, not part of these stacks and not checked here: an organisation SCP denying "
     "aws:RequestedRegion outside each account's region.",
 )
+
+
+def _sources(report: Report) -> str:
+    """Where the report's content comes from, naming only the sources it actually read."""
+    sources = [f"the synthesized CloudFormation templates in `{report.cdk_out}`"]
+    if any(s.providers or s.application_retention for s in report.stacks):
+        sources.append("the configuration (inference providers, audit retention)")
+    results = report.test_results
+    if results is not None and not results.problem:
+        sources.append(f"the test results in `{results.path}`")
+    return "; ".join(sources)
+
+
+def _runtime_sentence(report: Report) -> str:
+    """What the test results say about a kind no resource may hold, computed from the results read."""
+    results = report.test_results
+    if results is None:
+        return "Whether it is kept at run time is not shown: no test results were given to the report."
+    if results.problem:
+        return f"Whether it is kept at run time is not shown: {results.problem}."
+    if results.all_passed:
+        return f"At run time: the {len(results.outcomes)} run-time test(s) below passed ({results.recorded_at})."
+    return f"At run time: the run-time tests below did not all pass: {results.summary()}."
+
+
+def _kind_note(report: Report, kind: str) -> str:
+    return f"{NOT_MARKED} {_runtime_sentence(report)}" if kind in report.data_kinds.never_stored else NOT_MARKED
+
+
+def _marked_never_stored_note(report: Report, kind: str) -> str:
+    return (
+        f"These resources are marked as holding {report.data_kinds.title(kind)}, which no resource may hold "
+        f"(`{report.data_kinds.metadata_key}` metadata)."
+    )
+
+
+def _unclassified_note(report: Report) -> str:
+    where = f" ({report.data_kinds.where_to_mark})" if report.data_kinds.where_to_mark else ""
+    return (
+        f"These resources can hold data but carry no `{report.data_kinds.metadata_key}` metadata: say what they "
+        f"hold{where} before deploying."
+    )
+
+
+def _findings_summary(report: Report) -> str:
+    acknowledged = sum(len(s.acknowledgements) for s in report.stacks)
+    return (
+        f"None open: {len(RULES)} rules ran on {len(report.stacks)} stack(s); "
+        f"{acknowledged} acknowledged finding(s) below."
+    )
+
+
+def _runtime_lines(report: Report) -> tuple[str, list[tuple[str, str]]]:
+    """(the summary sentence, [(test id, outcome)]) of the run-time test results."""
+    results = report.test_results
+    if results is None:
+        return "No test results were given to the report: nothing at run time is shown.", []
+    if results.problem:
+        return results.problem, []
+    shown = {PASSED: "passed", FAILED: "FAILED", SKIPPED: "skipped"}
+    rows = [
+        (o.test_id, shown[o.status] + (f" ({o.message})" if o.message and o.status != PASSED else ""))
+        for o in results.outcomes
+    ]
+    return results.summary(), rows
+
+
+def _deployed_to(stack: StackReport) -> str:
+    return f"Stack deployed to AWS {stack.region} ({partition_of(stack.region)}), account {stack.account}"
 
 
 def _md_cell(text: str) -> str:
@@ -53,7 +122,11 @@ def _stack_rows(report: Report) -> list[list[str]]:
 
 
 def _provider_rows(report: Report) -> list[list[str]]:
-    return [[s.name, *row] for s in report.stacks for row in s.providers]
+    return [
+        [s.name, p.name, p.type, p.where, ", ".join(p.may_process_in) or "-"]
+        for s in report.stacks
+        for p in s.providers
+    ]
 
 
 STACK_HEADERS = [
@@ -64,7 +137,7 @@ STACK_HEADERS = [
     "Account",
     "Inference may run in",
     "Policy from",
-    "Audit records kept",
+    "Audit records kept (configured)",
 ]
 PROVIDER_HEADERS = ["Stack", "Provider", "Type", "Region / endpoint", "May process prompts in"]
 STORED_HEADERS = ["Stack", "Resource", "Type", "Region", "Encrypted with", "Kept for"]
@@ -107,8 +180,8 @@ def render_markdown(report: Report) -> str:
     out = [
         "# Residency report",
         "",
-        f"Generated {report.generated_at} from `{report.cdk_out}` (the synthesized CloudFormation templates). "
-        "Every table below is computed from the templates; nothing is written by hand.",
+        f"Generated {report.generated_at} from {_sources(report)}. Every table below is computed from these; "
+        "nothing is written by hand.",
         "",
     ]
     out += [f"> {note}" for note in report.notes] + ([""] if report.notes else [])
@@ -120,25 +193,18 @@ def render_markdown(report: Report) -> str:
 
     out += ["## What is stored where", ""]
     for kind in report.kinds():
-        title = KIND_TITLES.get(kind, kind)
         rows = _stored_rows(report, kind)
-        out += [f"### {title}", ""]
-        if kind == CONTENT_KIND or not rows:
-            out += [f"**{NOT_STORED}**. {CONTENT_NOTE if kind == CONTENT_KIND else 'No resource holds it.'}", ""]
+        out += [f"### {report.data_kinds.title(kind)}", ""]
+        if not rows:
+            out += [f"**{NOT_STORED}**. {_kind_note(report, kind)}", ""]
             continue
+        if kind in report.data_kinds.never_stored:
+            out += [f"**{_marked_never_stored_note(report, kind)}**", ""]
         out += _md_table(STORED_HEADERS, rows) + [""]
     unclassified = _unclassified_rows(report)
     out += ["### Unclassified stateful resources", ""]
     if unclassified:
-        out += (
-            [
-                "**These resources can hold data but carry no `regiongate:data` metadata: say what they hold "
-                "(stacks/components/data_kinds.py) before deploying.**",
-                "",
-            ]
-            + _md_table(STORED_HEADERS, unclassified)
-            + [""]
-        )
+        out += [f"**{_unclassified_note(report)}**", ""] + _md_table(STORED_HEADERS, unclassified) + [""]
     else:
         out += ["None: every stateful resource says what it holds.", ""]
 
@@ -148,7 +214,7 @@ def render_markdown(report: Report) -> str:
         out += [f"**{len(open_rows)} open finding(s).**", ""]
         out += _md_table(["Stack", "Rule", "Resource", "Type", "Finding"], open_rows) + [""]
     else:
-        out += [f"None: {len(RULES)} rules passed on every stack.", ""]
+        out += [_findings_summary(report), ""]
     out += ["### Acknowledged findings", ""]
     ack_rows = _finding_rows(report, acknowledged=True)
     if ack_rows:
@@ -158,16 +224,19 @@ def render_markdown(report: Report) -> str:
 
     out += ["## Request flow", ""]
     for stack in report.stacks:
-        out += [f"### {stack.name} ({stack.policy.home_region})", ""]
+        out += [f"### {stack.name} ({stack.region})", "", f"{_deployed_to(stack)}.", ""]
         out += [f"- {line}" for line in _flow_text(stack.flow)] + [""]
 
     out += ["## Zero retention at run time", ""]
+    summary, runtime_rows = _runtime_lines(report)
+    passed = report.test_results is not None and report.test_results.all_passed
     out += [
-        "Templates cannot show what the gateway does with content. These tests enforce it; run them with "
-        "`.venv/bin/pytest <test id>`:",
+        "Templates cannot show what happens to content at run time; the recorded results of the tests that check it:",
+        "",
+        summary if passed else f"**{summary}**",
         "",
     ]
-    out += [f"- `{t}`" for t in report.runtime_tests] or [f"- not found (searched {report.runtime_tests_searched})"]
+    out += [f"- `{test_id}`: {outcome}" for test_id, outcome in runtime_rows]
     out += ["", "## Rules", ""]
     out += _md_table(["Rule", "Forbids"], [[r.id, r.forbids] for r in RULES]) + [""]
     return "\n".join(out)
@@ -291,9 +360,7 @@ def flow_svg(stack: StackReport) -> str:
     cols = max(c for c, _ in positions.values()) + 1
     width = MARGIN * 2 + cols * BOX_W + (cols - 1) * GAP_X
     height = MARGIN * 2 + row * BOX_H + (row - 1) * GAP_Y + 18
-    region = escape(
-        f"Everything inside: AWS {stack.policy.home_region} ({stack.policy.partition}), account {stack.account}"
-    )
+    region = escape(_deployed_to(stack))
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Request flow of {escape(stack.name)}" '
         f'width="100%" style="max-width:{width}px" viewBox="0 0 {width} {height}">'
@@ -308,14 +375,14 @@ def flow_svg(stack: StackReport) -> str:
 def render_html(report: Report) -> str:
     parts = [
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-        "<title>regiongate residency report</title>",
+        "<title>Residency report</title>",
         f"<style>{CSS}</style></head><body>",
         "<h1>Residency report</h1>",
-        f'<p class="meta">Generated {escape(report.generated_at)} from <code>{escape(report.cdk_out)}</code>. '
-        "Every table and picture is computed from the synthesized CloudFormation templates.</p>",
+        f'<p class="meta">Generated {escape(report.generated_at)} from {escape(_sources(report))}. '
+        "Every table and picture is computed from these; nothing is written by hand.</p>",
     ]
     parts += [f'<p class="note">{escape(n)}</p>' for n in report.notes]
-    open_count = sum(len(s.open_findings) for s in report.stacks)
+    open_count = report.open_finding_count
     summary_class = "ok" if open_count == 0 else "bad"
     parts.append(
         f'<p class="{summary_class}">{len(report.stacks)} stack(s), {len(RULES)} residency rules, '
@@ -330,18 +397,18 @@ def render_html(report: Report) -> str:
     parts.append("<h2>What is stored where</h2>")
     for kind in report.kinds():
         rows = _stored_rows(report, kind)
-        parts.append(f"<h3>{escape(KIND_TITLES.get(kind, kind))}</h3>")
-        if kind == CONTENT_KIND or not rows:
-            note = CONTENT_NOTE if kind == CONTENT_KIND else "No resource holds it."
-            parts.append(f'<p class="notstored"><b>{NOT_STORED}</b>. {escape(note)}</p>')
-        else:
-            parts.append(_table(STORED_HEADERS, rows, mono=(1,)))
+        parts.append(f"<h3>{escape(report.data_kinds.title(kind))}</h3>")
+        if not rows:
+            parts.append(f'<p class="notstored"><b>{NOT_STORED}</b>. {escape(_kind_note(report, kind))}</p>')
+            continue
+        if kind in report.data_kinds.never_stored:
+            parts.append(f'<p class="bad">{escape(_marked_never_stored_note(report, kind))}</p>')
+        parts.append(_table(STORED_HEADERS, rows, mono=(1,)))
     parts.append("<h3>Unclassified stateful resources</h3>")
     unclassified = _unclassified_rows(report)
     if unclassified:
         parts.append(
-            '<p class="bad">These resources can hold data but carry no <code>regiongate:data</code> metadata.</p>'
-            + _table(STORED_HEADERS, unclassified, mono=(1,))
+            f'<p class="bad">{escape(_unclassified_note(report))}</p>' + _table(STORED_HEADERS, unclassified, mono=(1,))
         )
     else:
         parts.append('<p class="ok">None: every stateful resource says what it holds.</p>')
@@ -352,7 +419,7 @@ def render_html(report: Report) -> str:
         parts.append(f'<p class="bad">{len(open_rows)} open finding(s).</p>')
         parts.append(_table(["Stack", "Rule", "Resource", "Type", "Finding"], open_rows, mono=(2, 4)))
     else:
-        parts.append(f'<p class="ok">None: {len(RULES)} rules passed on every stack.</p>')
+        parts.append(f'<p class="ok">{escape(_findings_summary(report))}</p>')
     parts.append("<h3>Acknowledged findings</h3>")
     ack_rows = _finding_rows(report, acknowledged=True)
     parts.append(
@@ -363,19 +430,22 @@ def render_html(report: Report) -> str:
 
     parts.append("<h2>Request flow</h2>")
     for stack in report.stacks:
-        parts.append(
-            f'<div class="flow"><h3>{escape(stack.name)} ({escape(stack.policy.home_region)})</h3>{flow_svg(stack)}</div>'
-        )
+        parts.append(f'<div class="flow"><h3>{escape(stack.name)} ({escape(stack.region)})</h3>{flow_svg(stack)}</div>')
 
     parts.append("<h2>Zero retention at run time</h2>")
     parts.append(
-        "<p>Templates cannot show what the gateway does with content. These tests enforce it "
-        "(run them with <code>.venv/bin/pytest &lt;test id&gt;</code>):</p>"
+        "<p>Templates cannot show what happens to content at run time; the recorded results of the tests that "
+        "check it:</p>"
     )
-    if report.runtime_tests:
-        parts.append("<ul>" + "".join(f"<li><code>{escape(t)}</code></li>" for t in report.runtime_tests) + "</ul>")
-    else:
-        parts.append(f'<p class="bad">not found (searched {escape(report.runtime_tests_searched)})</p>')
+    summary, runtime_rows = _runtime_lines(report)
+    passed = report.test_results is not None and report.test_results.all_passed
+    parts.append(f'<p class="{"ok" if passed else "bad"}">{escape(summary)}</p>')
+    if runtime_rows:
+        parts.append(
+            "<ul>"
+            + "".join(f"<li><code>{escape(t)}</code>: {escape(outcome)}</li>" for t, outcome in runtime_rows)
+            + "</ul>"
+        )
     parts.append("<h2>Rules</h2>")
     parts.append(_table(["Rule", "Forbids", "Why", "Fix"], [[r.id, r.forbids, r.why, r.fix] for r in RULES]))
     parts.append("</body></html>")

@@ -4,126 +4,52 @@
 ``residency-report.md`` and ``residency-report.html`` (self-contained: inline CSS and SVG, no scripts, no
 network). Findings are computed by running the rule pack on the templates (so a report of an assembly
 synthesized without the plugin still shows them); acknowledgements and their reasons come from the CDK
-validation report.
+validation report. What the templates cannot show is given by the caller: the policies and configured providers
+(:class:`StackContext`), how resources record what they hold (:class:`DataKinds`) and the run-time test results.
 """
 
 from __future__ import annotations
 
-import ast
 import datetime as _dt
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from regiongate.residency.engine import PLUGIN_NAME, evaluate_template
+from regiongate.residency.claims import ENCRYPTION_RULE_ID
+from regiongate.residency.engine import PLUGIN_NAME, STACK_RULE_ID, evaluate_template
 from regiongate.residency.inventory import Flow, StoredItem, request_flow, stored_items
+from regiongate.residency.junit import JUnitResults
 from regiongate.residency.policy import ResidencyPolicy
+from regiongate.residency.render import render_html, render_markdown
+from regiongate.residency.report_data import (
+    HTML_NAME,
+    MARKDOWN_NAME,
+    DataKinds,
+    FindingRow,
+    Provider,
+    Report,
+    StackContext,
+    StackReport,
+    rows_for_kind,
+)
 
-MARKDOWN_NAME = "residency-report.md"
-HTML_NAME = "residency-report.html"
 STACK_ARTIFACT = "aws:cloudformation:stack"
+UNKNOWN_REGION = "unknown-region"
 
-CONTENT_KIND = "prompt-and-response-content"
-# Display order and wording of the data kinds (stacks/components/data_kinds.py); unknown kinds follow.
-KIND_TITLES: dict[str, str] = {
-    CONTENT_KIND: "Prompt and response content",
-    "audit-metadata": "Audit metadata (model, tokens, cost, latency, key id, org, time)",
-    "guardrail-violations": "Guardrail violations (type and message, not the blocked content)",
-    "spend-and-usage": "Spend and usage aggregates",
-    "api-key-hashes": "API key hashes",
-    "provider-credentials": "Provider credentials (API keys of the LLM providers)",
-    "database-credentials": "Database credentials",
-    "audit-events-in-transit": "Audit events in transit (queue)",
-    "function-logs": "Function logs",
-    "database-logs": "Database logs",
-    "console-logs": "Console logs",
-    "network-flow-logs": "Network flow logs",
-    "load-balancer-access-logs": "Load balancer access logs",
-    "container-images": "Container images",
-}
-
-
-@dataclass(frozen=True)
-class FindingRow:
-    rule_id: str
-    logical_id: str
-    resource_type: str
-    message: str
-    acknowledged: bool = False
-    reason: str = ""
-    acknowledged_at: str = ""
-
-
-@dataclass
-class StackReport:
-    name: str
-    account: str
-    policy: ResidencyPolicy
-    policy_source: str
-    stored: list[StoredItem]
-    unclassified: list[StoredItem]
-    findings: list[FindingRow]
-    flow: Flow
-    providers: list[list[str]] = field(default_factory=list)
-    application_retention: str = ""
-
-    @property
-    def open_findings(self) -> list[FindingRow]:
-        return [f for f in self.findings if not f.acknowledged]
-
-    @property
-    def acknowledgements(self) -> list[FindingRow]:
-        return [f for f in self.findings if f.acknowledged]
-
-
-@dataclass
-class Report:
-    generated_at: str
-    cdk_out: str
-    stacks: list[StackReport]
-    runtime_tests: list[str]
-    runtime_tests_searched: str
-    validation_report_found: bool
-    notes: list[str] = field(default_factory=list)
-
-    def kinds(self) -> list[str]:
-        present = {kind for stack in self.stacks for item in stack.stored for kind in item.kinds}
-        ordered = [k for k in KIND_TITLES if k in present or k == CONTENT_KIND]
-        return ordered + sorted(present - set(ordered))
-
-
-# --- building --------------------------------------------------------------------------------------
-
-
-def _policies(
-    catalogue: Any, tenants_dir: Path | None
-) -> tuple[dict[str, ResidencyPolicy], dict[str, Any], dict[str, str]]:
-    """Stack name -> policy, -> RegionConfig (where known) and -> where the policy came from."""
-    if catalogue is None:
-        return {}, {}, {}
-    if isinstance(catalogue, Mapping):
-        policies = {name: _as_policy(value) for name, value in catalogue.items()}
-        configs = {name: value for name, value in catalogue.items() if not isinstance(value, ResidencyPolicy)}
-        return policies, configs, {name: "given policy" for name in policies}
-    configs = list(getattr(catalogue, "regions", ()))
-    sources = {c.stack_name: Path(str(getattr(catalogue, "path", "regions.yaml"))).name for c in configs}
-    # Single-tenant stacks come from tenants/*.yaml, built on the same catalogue. A broken tenant file is an
-    # error here as at synth time: a report that silently left a stack out would be wrong evidence.
-    from regiongate.config import tenants
-
-    directory = tenants_dir or tenants.tenants_dir()
-    for config in tenants.deployments(catalogue, directory):
-        if config.stack_name not in sources:
-            configs.append(config)
-            slug = tenants.slug_of_stack(config.stack_name)
-            sources[config.stack_name] = f"tenants/{slug}.yaml" if slug else "tenant file"
-    return {c.stack_name: ResidencyPolicy.from_region(c) for c in configs}, {c.stack_name: c for c in configs}, sources
-
-
-def _as_policy(value: Any) -> ResidencyPolicy:
-    return value if isinstance(value, ResidencyPolicy) else ResidencyPolicy.from_region(value)
+__all__ = [
+    "HTML_NAME",
+    "MARKDOWN_NAME",
+    "DataKinds",
+    "FindingRow",
+    "Provider",
+    "Report",
+    "StackContext",
+    "StackReport",
+    "build_report",
+    "rows_for_kind",
+    "write_report",
+]
 
 
 def _acknowledgements(cdk_out: Path) -> tuple[bool, dict[tuple[str, str, str], tuple[str, str]]]:
@@ -148,35 +74,11 @@ def _acknowledgements(cdk_out: Path) -> tuple[bool, dict[tuple[str, str, str], t
     return True, found
 
 
-def _application_retention(config: Any) -> str:
-    months = getattr(getattr(config, "gateway", None), "audit_retention_months", None)
-    return f"{months} months (the audit writer drops older months)" if months else ""
-
-
-def _providers(config: Any) -> list[list[str]]:
-    """One row per configured provider: name, type, where it runs, where it may process a prompt."""
-    gateway = getattr(config, "gateway", None)
-    if gateway is None:
-        return []
-    rows = []
-    for provider in getattr(gateway, "providers", ()):
-        where = ", ".join(
-            part
-            for part in (provider.aws_region or provider.location or "", provider.endpoint or provider.base_url or "")
-            if part
-        )
-        models = [m for m in getattr(gateway, "models", ()) if m.provider == provider.name]
-        destinations = sorted({d for m in models for d in getattr(m, "destinations", ())})
-        rows.append([provider.name, provider.type, where, ", ".join(destinations) or "-"])
-    return rows
-
-
-def _describe_providers(flow: Flow, config: Any) -> None:
+def _describe_providers(flow: Flow, providers: tuple[Provider, ...]) -> None:
     """Name the configured providers on the flow's provider box (the template shows only Bedrock grants)."""
-    gateway = getattr(config, "gateway", None)
-    if gateway is None:
+    if not providers:
         return
-    others = [p.name for p in getattr(gateway, "providers", ()) if p.type != "bedrock"]
+    others = [p.name for p in providers if p.type != "bedrock"]
     for chain in flow.chains:
         for node in chain:
             if node.id == "providers":
@@ -186,55 +88,36 @@ def _describe_providers(flow: Flow, config: Any) -> None:
                 node.found = bool(node.detail)
 
 
-def find_runtime_tests(tests_dir: Path) -> tuple[list[str], str]:
-    """Test ids of the zero-retention canary tests: test functions in files of ``tests_dir`` mentioning "canary"."""
-    searched = f"{tests_dir} (files mentioning 'canary')"
-    if not tests_dir.is_dir():
-        return [], searched
-    found: list[str] = []
-    for path in sorted(tests_dir.rglob("*.py")):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        if "canary" not in text.lower():
-            continue
-        try:
-            tree = ast.parse(text)
-        except SyntaxError:
-            continue
-        tests: list[tuple[str, str]] = []
-        for top in tree.body:
-            items = (
-                [(top, "")] if not isinstance(top, ast.ClassDef) else [(child, f"{top.name}::") for child in top.body]
-            )
-            for item, prefix in items:
-                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name.startswith("test"):
-                    tests.append((f"{prefix}{item.name}", ast.get_source_segment(text, item) or ""))
-        canary = [name for name, source in tests if "canary" in name.lower() or "canary" in source.lower()]
-        try:
-            shown = path.relative_to(Path.cwd())
-        except ValueError:
-            shown = path
-        found += [f"{shown}::{name}" for name in (canary or [name for name, _ in tests])]
-    return found, searched
+def _with_region_findings(item: StoredItem, findings: list[FindingRow]) -> StoredItem:
+    """The item's region, followed by every region rule that finds it keeping or sending data elsewhere."""
+    rules = [f for f in findings if f.logical_id == item.logical_id and f.rule_id != ENCRYPTION_RULE_ID]
+    if not rules:
+        return item
+    named = ", ".join(f"{f.rule_id}{' (acknowledged)' if f.acknowledged else ''}" for f in rules)
+    return replace(item, region=f"{item.region}; not only there, see finding {named}")
 
 
 def build_report(
     cdk_out: Path,
     stacks: list[str] | None = None,
-    catalogue: Any = None,
+    contexts: Mapping[str, StackContext | ResidencyPolicy] | None = None,
     *,
-    tests_dir: Path | None = None,
-    tenants_dir: Path | None = None,
+    data_kinds: DataKinds,
+    test_results: JUnitResults | None = None,
     clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now(_dt.UTC),
 ) -> Report:
     """The residency report of the stacks in ``cdk_out`` (all of them, or those named in ``stacks``).
 
-    ``catalogue`` is a :class:`regiongate.config.regions.Catalogue` (region stacks and tenant stacks), or a mapping of
-    stack name to :class:`ResidencyPolicy`/RegionConfig. A stack it does not describe is reported against
-    :meth:`ResidencyPolicy.strict` for its environment's region, and the report says so.
+    ``contexts`` maps a stack name to its :class:`StackContext` (or just its :class:`ResidencyPolicy`). A stack
+    it does not describe is reported against :meth:`ResidencyPolicy.strict` for its environment's region, and the
+    report says so. ``test_results`` are the run-time tests the report quotes (``None``: none were given).
     """
     cdk_out = Path(cdk_out)
     manifest = json.loads((cdk_out / "manifest.json").read_text())
-    policies, configs, sources = _policies(catalogue, tenants_dir)
+    given = {
+        name: value if isinstance(value, StackContext) else StackContext(value)
+        for name, value in (contexts or {}).items()
+    }
     report_found, acks = _acknowledgements(cdk_out)
     notes: list[str] = []
     reports: list[StackReport] = []
@@ -256,16 +139,27 @@ def build_report(
         name = artifact.get("properties", {}).get("stackName") or artifact.get("displayName") or artifact_id
         if wanted and name not in wanted and artifact_id not in wanted:
             continue
-        environment = artifact.get("environment", "aws://unknown-account/unknown-region")
+        environment = artifact.get("environment", f"aws://unknown-account/{UNKNOWN_REGION}")
         account, region = environment.removeprefix("aws://").split("/", 1)
         template_file = artifact["properties"]["templateFile"]
         template = json.loads((cdk_out / template_file).read_text())
-        policy = policies.get(name)
-        stack_source = sources.get(name, "")
-        if policy is None:
-            policy = ResidencyPolicy.strict(region, account if account.isdigit() else None)
-            stack_source = "not in the catalogue: strict policy derived from the stack's region"
+        context = given.get(name)
+        if context is None:
+            context = StackContext(
+                ResidencyPolicy.strict(region, account if account.isdigit() else None),
+                "not in the catalogue: strict policy derived from the stack's region",
+            )
+        policy = context.policy
         findings = []
+        # What the pack reports once per stack (KnownHomeRegion): the promised region is not the stack's.
+        if region == UNKNOWN_REGION and name not in given:
+            problem = f"stack {name} has no region and no residency policy"
+        elif region != UNKNOWN_REGION and region != policy.home_region:
+            problem = f"stack {name} is deployed to {region} but its policy's home region is {policy.home_region}"
+        else:
+            problem = ""
+        if problem:
+            findings.append(FindingRow(STACK_RULE_ID, "(stack)", "AWS::CloudFormation::Stack", problem))
         for finding in evaluate_template(template, policy):
             reason, where = acks.get((Path(template_file).name, finding.logical_id, finding.rule_id), ("", ""))
             findings.append(
@@ -279,21 +173,22 @@ def build_report(
                     where,
                 )
             )
-        classified, unclassified = stored_items(template, policy)
-        flow = request_flow(template, policy)
-        _describe_providers(flow, configs.get(name))
+        classified, unclassified = stored_items(template, metadata_key=data_kinds.metadata_key, region=region)
+        flow = request_flow(template, region)
+        _describe_providers(flow, context.providers)
         reports.append(
             StackReport(
                 name=name,
                 account=account,
+                region=region,
                 policy=policy,
-                policy_source=stack_source,
-                stored=classified,
-                unclassified=unclassified,
+                policy_source=context.source,
+                stored=[_with_region_findings(item, findings) for item in classified],
+                unclassified=[_with_region_findings(item, findings) for item in unclassified],
                 findings=findings,
                 flow=flow,
-                providers=_providers(configs.get(name)),
-                application_retention=_application_retention(configs.get(name)),
+                providers=list(context.providers),
+                application_retention=context.application_retention,
             )
         )
     if not report_found:
@@ -301,14 +196,12 @@ def build_report(
             "No validation-report.json in the cloud assembly: acknowledgements are unknown, so every finding is "
             "shown as open. Synthesize with the ResidencyChecks plugin registered."
         )
-    tests_dir = tests_dir or Path.cwd() / "tests" / "gateway"
-    runtime_tests, searched = find_runtime_tests(tests_dir)
     return Report(
         generated_at=clock().astimezone(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         cdk_out=str(cdk_out),
         stacks=reports,
-        runtime_tests=runtime_tests,
-        runtime_tests_searched=searched,
+        data_kinds=data_kinds,
+        test_results=test_results,
         validation_report_found=report_found,
         notes=notes,
     )
@@ -317,14 +210,8 @@ def build_report(
 def write_report(report: Report, out_dir: Path) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    from regiongate.residency.render import render_html, render_markdown
-
     markdown = out_dir / MARKDOWN_NAME
     html_path = out_dir / HTML_NAME
     markdown.write_text(render_markdown(report), encoding="utf-8")
     html_path.write_text(render_html(report), encoding="utf-8")
     return markdown, html_path
-
-
-def rows_for_kind(report: Report, kind: str) -> list[tuple[StackReport, StoredItem]]:
-    return [(stack, item) for stack in report.stacks for item in stack.stored if kind in item.kinds]

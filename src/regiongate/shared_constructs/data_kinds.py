@@ -1,17 +1,20 @@
 """Which kinds of data each stateful resource holds, recorded in the template itself.
 
 The residency report reads the ``regiongate:data`` metadata of every resource, so the "what is stored
-where" table is generated from what is deployed. Prompt and completion content has no kind here: no
-resource holds it.
+where" table is generated from what is deployed. Prompt and response content is listed too, though no
+resource may hold it: the report shows which resources are marked with it (none, unless something is wrong).
 """
 
 from __future__ import annotations
 
-from aws_cdk import CfnResource
-from constructs import IConstruct
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from constructs import IConstruct
 
 METADATA_KEY = "regiongate:data"
 
+PROMPT_AND_RESPONSE_CONTENT = "prompt-and-response-content"
 AUDIT_METADATA = "audit-metadata"
 GUARDRAIL_VIOLATIONS = "guardrail-violations"
 SPEND_AND_USAGE = "spend-and-usage"
@@ -26,9 +29,34 @@ LOAD_BALANCER_ACCESS_LOGS = "load-balancer-access-logs"
 CONSOLE_LOGS = "console-logs"
 CONTAINER_IMAGES = "container-images"
 
+# Display order and wording in the residency report; kinds not listed here follow, sorted.
+TITLES: dict[str, str] = {
+    PROMPT_AND_RESPONSE_CONTENT: "Prompt and response content",
+    AUDIT_METADATA: "Audit metadata (model, tokens, cost, latency, key id, org, time)",
+    GUARDRAIL_VIOLATIONS: "Guardrail violations (type and message, not the blocked content)",
+    SPEND_AND_USAGE: "Spend and usage aggregates",
+    API_KEY_HASHES: "API key hashes",
+    PROVIDER_CREDENTIALS: "Provider credentials (API keys of the LLM providers)",
+    DATABASE_CREDENTIALS: "Database credentials",
+    AUDIT_EVENTS_IN_TRANSIT: "Audit events in transit (queue)",
+    FUNCTION_LOGS: "Function logs",
+    DATABASE_LOGS: "Database logs",
+    CONSOLE_LOGS: "Console logs",
+    NETWORK_FLOW_LOGS: "Network flow logs",
+    LOAD_BALANCER_ACCESS_LOGS: "Load balancer access logs",
+    CONTAINER_IMAGES: "Container images",
+}
+# Kinds no resource may hold; the report lists them even when no resource is marked with them.
+NEVER_STORED = (PROMPT_AND_RESPONSE_CONTENT,)
+# Where a resource is marked, for the report's "unclassified" hint.
+WHERE_TO_MARK = "regiongate.shared_constructs.data_kinds.mark"
+
 
 def mark(construct: IConstruct, *kinds: str) -> None:
     """Record ``kinds`` on the CloudFormation resource behind ``construct`` (an L2 or an L1)."""
+    # Imported here so that reading the titles above (the residency report, pure Python) does not start jsii.
+    from aws_cdk import CfnResource
+
     resource = construct if isinstance(construct, CfnResource) else construct.node.default_child
     if not isinstance(resource, CfnResource):
         raise TypeError(f"{construct.node.path} has no CloudFormation resource to mark")

@@ -11,6 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from regiongate.shared_constructs import data_kinds
 from regiongate.shared_constructs.log_groups import encrypted_log_group
 from regiongate.shared_constructs.nag import acknowledge
 
@@ -104,6 +105,7 @@ class LambdaDefaults:
         log_group = encrypted_log_group(
             scope, f"{construct_id}Logs", name=log_group_name, key=self.key, retention_days=self.log_retention_days
         )
+        data_kinds.mark(log_group, data_kinds.FUNCTION_LOGS)
         role = execution_role(scope, f"{construct_id}Role", log_group_name=log_group_name)
         return lambda_.Function(
             scope,

@@ -9,12 +9,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from constructs import Construct
 
+from regiongate.contract.limits import DATABASE_NAME, DATABASE_PORT
+from regiongate.shared_constructs import data_kinds
 from regiongate.shared_constructs.log_groups import retention
 
 # A full engine version cfn-lint accepts in eu-central-1, us-east-1, ap-southeast-1 and cn-north-1.
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_16_9
-DATABASE_NAME = "regiongate"
-DATABASE_PORT = 5432
 
 
 class AuditStore(Construct):
@@ -99,3 +99,12 @@ class AuditStore(Construct):
         self.secret = self.instance.secret
         # The generated secret itself (instance.secret is its attachment to the instance).
         self.credentials_secret = self.instance.node.find_child("Secret")
+        data_kinds.mark(
+            self.instance,
+            data_kinds.AUDIT_METADATA,
+            data_kinds.GUARDRAIL_VIOLATIONS,
+            data_kinds.SPEND_AND_USAGE,
+            data_kinds.API_KEY_HASHES,
+        )
+        data_kinds.mark(self.credentials_secret, data_kinds.DATABASE_CREDENTIALS)
+        data_kinds.mark(self.log_group, data_kinds.DATABASE_LOGS)

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from regiongate.audit.runtime.events import parse_event
+from regiongate.contract.audit_event import parse_event
 from regiongate.store import KeyRecord, SpendRow, rollup_scopes
 
 
@@ -17,9 +17,9 @@ class MemoryStore:
     def __init__(self) -> None:
         self.orgs: dict[str, Decimal | None] = {}
         self.keys: dict[str, KeyRecord] = {}
-        self.audit: dict[str, dict] = {}
-        self.violations: list[dict] = []
-        self.rollups: dict[tuple[date, str, str], list] = {}
+        self.audit: dict[str, dict[str, Any]] = {}
+        self.violations: list[dict[str, Any]] = []
+        self.rollups: dict[tuple[date, str, str], list[Any]] = {}
         self._lock = threading.Lock()
         self.key_lookups = 0
 

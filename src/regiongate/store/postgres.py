@@ -14,8 +14,9 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from regiongate.audit.runtime.events import parse_event
 from regiongate.common.clock import Clock, utc_now
+from regiongate.contract.audit_event import parse_event
+from regiongate.contract.limits import DATABASE_PORT
 from regiongate.store import KeyRecord, SpendRow, rollup_scopes
 from regiongate.store import migrate as migrations
 
@@ -116,14 +117,14 @@ class ConnectionParams:
         query = parse_qs(parts.query)
         return cls(
             host=parts.hostname or "127.0.0.1",
-            port=parts.port or 5432,
+            port=parts.port or DATABASE_PORT,
             database=unquote(parts.path.lstrip("/")) or "postgres",
             user=unquote(parts.username or "postgres"),
             password=unquote(parts.password) if parts.password is not None else None,
             ssl_mode=query.get("sslmode", ["disable"])[0],
         )
 
-    def connect(self):
+    def connect(self) -> Any:
         import pg8000.native
 
         context: Any = None
@@ -240,10 +241,10 @@ class RefreshingConnect:
             if not password_rejected(exc):
                 raise
         with self._lock:
-            if self._params is params:  # another thread may have reloaded already
-                self._params = self._load()
-            params = self._params
-        return params.connect()  # a second rejection is raised to the caller
+            current = self._params
+            if current is None or current is params:  # else another thread has reloaded already
+                current = self._params = self._load()
+        return current.connect()  # a second rejection is raised to the caller
 
 
 def _connection_errors() -> tuple[type[BaseException], ...]:
@@ -406,7 +407,7 @@ class PostgresStore:
         written = [unique[row[0]] for row in inserted]
         if not written:
             return 0
-        rollups: dict[tuple, list] = {}
+        rollups: dict[tuple[date, str, str], list[Any]] = {}
         violations = []
         for e in written:
             for scope, scope_id in rollup_scopes(e):
@@ -479,23 +480,3 @@ class PostgresStore:
                 d=since,
             )
         return [SpendRow(r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5]), Decimal(r[6])) for r in rows]
-
-
-def connection_params(
-    settings: Any, secret_fetcher: Callable[[str], Mapping[str, Any]] | None = None
-) -> ConnectionParams:
-    """From ``DATABASE_URL`` locally, or DB_HOST/DB_PORT/DB_NAME + the RDS secret (TLS required) in AWS."""
-    if settings.database_url:
-        return ConnectionParams.from_url(settings.database_url)
-    if secret_fetcher is None:
-        raise ValueError("DB_SECRET_ARN is set but no secret fetcher was given")
-    secret = secret_fetcher(settings.db_secret_arn)
-    return ConnectionParams(
-        host=settings.db_host,
-        port=settings.db_port,
-        database=settings.db_name,
-        user=secret["username"],
-        password=secret["password"],
-        ssl_mode="verify-full" if settings.db_ca_bundle else "require",
-        ca_bundle=settings.db_ca_bundle,
-    )

@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from regiongate.store.postgres import ConnectionParams
-from tests.fixtures.console_world import ROOT, fresh_database
+from tests.fixtures.console_world import ROOT, fresh_database, region_environment
 
 pytestmark = pytest.mark.postgres
 
@@ -139,7 +139,7 @@ def test_console_serves_and_stops_cleanly_on_sigterm(cli_db, command):
     else:  # as the image runs it: settings from the environment
         args = [sys.executable, "-m", "regiongate.console.runtime"]
         env = env_with(
-            DATABASE_URL=cli_db, REGIONGATE_REGION_CODE="eu", CONSOLE_PORT=str(port), PYTHONPATH=str(ROOT / "src")
+            DATABASE_URL=cli_db, CONSOLE_PORT=str(port), PYTHONPATH=str(ROOT / "src"), **region_environment()
         )
     process = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
@@ -152,7 +152,7 @@ def test_console_serves_and_stops_cleanly_on_sigterm(cli_db, command):
         opener = urllib.request.build_opener(
             type("NoRedirect", (urllib.request.HTTPRedirectHandler,), {"redirect_request": lambda *a, **k: None})
         )
-        with pytest.raises(urllib.error.HTTPError) as refused:
+        with pytest.raises(urllib.error.HTTPError, match=r"^HTTP Error 303: ") as refused:
             opener.open(request, timeout=5)
         assert refused.value.code == 303 and refused.value.headers["location"].startswith("/login")
     finally:
@@ -161,10 +161,12 @@ def test_console_serves_and_stops_cleanly_on_sigterm(cli_db, command):
     assert process.returncode == 0
 
 
-@pytest.mark.parametrize("missing", ["REGIONGATE_REGION_CODE", "DB_HOST", "DB_SECRET_ARN"])
+@pytest.mark.parametrize(
+    "missing", ["REGIONGATE_REGION_CODE", "REGIONGATE_REGION_DOCUMENT", "DB_HOST", "DB_SECRET_ARN"]
+)
 def test_module_names_a_missing_variable(missing):
     env = {
-        "REGIONGATE_REGION_CODE": "eu",
+        **region_environment(),
         "DB_HOST": "127.0.0.1",
         "DB_NAME": "x",
         "DB_SECRET_ARN": "arn:aws:secretsmanager:eu-central-1:111111111111:secret:regiongate/eu/audit-store-admin-AbCdEf",
@@ -193,12 +195,10 @@ def dockerfile_steps() -> list[tuple[str, str]]:
     return steps
 
 
-def test_the_images_file_layout_serves_and_passes_its_healthcheck(cli_db, tmp_path):
-    """Lay out /app exactly as the Dockerfile's COPY steps do (sources from the repository root, the build
-    context), run the image's CMD there and its HEALTHCHECK command against it."""
+def lay_out_image(app_dir) -> None:
+    """Lay out /app exactly as the Dockerfile's COPY steps do (sources from the repository root, the build context)."""
     import shutil
 
-    app_dir = tmp_path / "app"
     app_dir.mkdir()
     for keyword, rest in dockerfile_steps():
         if keyword != "COPY":
@@ -215,11 +215,17 @@ def test_the_images_file_layout_serves_and_passes_its_healthcheck(cli_db, tmp_pa
                     target.mkdir(parents=True, exist_ok=True)
                     target = target / src.name
                 shutil.copy(src, target)
+
+
+def test_the_images_file_layout_serves_and_passes_its_healthcheck(cli_db, tmp_path):
+    """Run the image's CMD in its file layout, and its HEALTHCHECK command against it."""
+    app_dir = tmp_path / "app"
+    lay_out_image(app_dir)
     cmd = json.loads(next(rest for keyword, rest in dockerfile_steps() if keyword == "CMD"))
     check = next(rest for keyword, rest in dockerfile_steps() if keyword == "HEALTHCHECK")
     check = json.loads(check[check.index("CMD") + 3 :].strip())
     port = free_port()
-    env = env_with(DATABASE_URL=cli_db, REGIONGATE_REGION_CODE="eu", CONSOLE_PORT=str(port), PYTHONPATH=str(app_dir))
+    env = env_with(DATABASE_URL=cli_db, CONSOLE_PORT=str(port), PYTHONPATH=str(app_dir), **region_environment())
     process = subprocess.Popen(
         [sys.executable, *cmd[1:]], env=env, cwd=app_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
@@ -235,3 +241,46 @@ def test_the_images_file_layout_serves_and_passes_its_healthcheck(cli_db, tmp_pa
     assert process.returncode == 0
     failed = subprocess.run([sys.executable, *check[1:]], env=env, timeout=30, capture_output=True)
     assert failed.returncode != 0  # and the check fails when nothing answers
+
+
+SYNTH_TIME_IMPORTS = ("aws_cdk", "constructs", "cdk_nag", "yaml", "regiongate.config", "regiongate.infra")
+
+
+def test_the_image_carries_only_runtime_code(tmp_path):
+    """No module in the image imports synth-time code (the CDK, PyYAML, regiongate.config), no construct module and
+    no regions.yaml are copied, and every module copied imports with only what the image holds."""
+    import ast
+
+    app_dir = tmp_path / "app"
+    lay_out_image(app_dir)
+    modules, offending = [], []
+    for path in sorted((app_dir / "regiongate").rglob("*.py")):
+        relative = path.relative_to(app_dir).with_suffix("")
+        modules.append(".".join(relative.parts[:-1] if relative.name == "__init__" else relative.parts))
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            offending += [
+                f"{relative}: {name}"
+                for name in names
+                if name.split(".")[0] in SYNTH_TIME_IMPORTS or name.startswith(SYNTH_TIME_IMPORTS)
+            ]
+    assert "regiongate.console.runtime.settings" in modules and "regiongate.contract.document" in modules
+    assert offending == []
+    assert not list(app_dir.rglob("infrastructure.py")) and not list(app_dir.rglob("regions.yaml"))
+    assert not (app_dir / "regiongate" / "config").exists() and not (app_dir / "regiongate" / "gateway").exists()
+    imported = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import importlib, regiongate; assert regiongate.__file__.startswith({str(app_dir)!r}), regiongate.__file__; "
+            f"[importlib.import_module(m) for m in {modules!r}]",
+        ],
+        env=env_with(PYTHONPATH=str(app_dir)),
+        cwd=app_dir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert imported.returncode == 0, imported.stderr

@@ -13,6 +13,7 @@ import urllib.request
 
 import pytest
 
+from tests.fixtures.console_world import region_environment
 from tests.fixtures.registries import free_port
 from tests.paths import REPO_ROOT
 
@@ -87,7 +88,7 @@ def test_console_app_passes_the_images_healthcheck() -> None:
     env = {
         **os.environ,
         "CONSOLE_PORT": str(port),
-        "REGIONGATE_REGION_CODE": "eu",
+        **region_environment(),
         "PYTHONPATH": str(ROOT / "src"),
     }
     app = subprocess.Popen(
@@ -115,3 +116,14 @@ def test_console_app_passes_the_images_healthcheck() -> None:
     # and the same check fails when nothing answers:
     failed = subprocess.run([sys.executable, *_healthcheck_command()[1:]], env=env, timeout=10, capture_output=True)
     assert failed.returncode != 0
+
+
+def test_the_images_port_is_the_contracts() -> None:
+    """A Dockerfile cannot import the constant: this ties its port to the one the task definition and ALB use."""
+    from regiongate.contract.limits import CONSOLE_PORT
+
+    steps = instructions()
+    assert ("EXPOSE", str(CONSOLE_PORT)) in steps
+    env = " ".join(rest for keyword, rest in steps if keyword == "ENV")
+    assert f"CONSOLE_PORT={CONSOLE_PORT}" in env.split()
+    assert f"'{CONSOLE_PORT}'" in next(rest for keyword, rest in steps if keyword == "HEALTHCHECK")

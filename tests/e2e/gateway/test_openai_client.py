@@ -202,7 +202,9 @@ def test_errors(served, store):
         )
 
     us_key = KeyService(store).create(region_code="us", org_id="e2e-org").key
-    with pytest.raises(openai.PermissionDeniedError) as info:
+    with pytest.raises(
+        openai.PermissionDeniedError, match=r"^Error code: 403 - API key is for region US, but request was made to EU$"
+    ) as info:
         call(us_key)
     assert info.value.status_code == 403
     assert info.value.body == {
@@ -210,29 +212,35 @@ def test_errors(served, store):
         "type": "region_mismatch",
         "code": 403,
     }
-    with pytest.raises(openai.AuthenticationError) as info:
+    with pytest.raises(openai.AuthenticationError, match=r"^Error code: 401 - the API key is not valid$") as info:
         call("rk-eu-" + "x" * 32)
     assert info.value.body["type"] == "invalid_api_key"
     service = KeyService(store)
     revoked = service.create(region_code="eu", org_id="e2e-org")
     service.revoke(revoked.record.key_id)
-    with pytest.raises(openai.AuthenticationError):
+    with pytest.raises(openai.AuthenticationError, match=r"^Error code: 401 - the API key has been revoked$"):
         call(revoked.key)
     good = service.create(region_code="eu", org_id="e2e-org", model_allowlist=("gpt-4o",)).key
-    with pytest.raises(openai.PermissionDeniedError) as info:
+    with pytest.raises(
+        openai.PermissionDeniedError, match="model claude-3-7-sonnet is not allowed for this API key"
+    ) as info:
         call(good)
     assert info.value.body["type"] == "model_not_allowed"
-    with pytest.raises(openai.NotFoundError) as info:
+    with pytest.raises(openai.NotFoundError, match="model 'gpt-9' is not served in region EU") as info:
         call(good, model="gpt-9")
     assert info.value.body["type"] == "model_not_found"
-    with pytest.raises(openai.BadRequestError) as info:
+    with pytest.raises(openai.BadRequestError, match=r"^Error code: 400 - request blocked by guardrail: ") as info:
         call(good, model="gpt-4o", messages=[{"role": "user", "content": "card 4111 1111 1111 1111"}])
     assert info.value.body["type"] == "guardrail_violation"
     broke = service.create(region_code="eu", org_id="e2e-org", monthly_budget_usd=Decimal("0")).key
-    with pytest.raises(openai.RateLimitError) as info:
+    with pytest.raises(
+        openai.RateLimitError, match=r"^Error code: 429 - this key has used its monthly budget of 0(\.0+)? USD$"
+    ) as info:
         call(broke)
     assert info.value.body["type"] == "budget_exceeded"
-    with pytest.raises(openai.APIStatusError) as info:
+    with pytest.raises(
+        openai.APIStatusError, match=r"^Error code: 413 - the request body is \d+ bytes; the limit is "
+    ) as info:
         call(good, model="gpt-4o", messages=[{"role": "user", "content": "x" * 1_000_100}])
     assert info.value.status_code == 413 and info.value.body["type"] == "request_too_large"
 
@@ -241,7 +249,9 @@ def test_upstream_failure_is_502_and_audited(client, store, fakes):
     bedrock, azure = fakes
     bedrock.fail_next(3, 503, "ServiceUnavailableException")
     before = len(azure.requests)
-    with pytest.raises(openai.InternalServerError) as info:
+    with pytest.raises(
+        openai.InternalServerError, match=r"^Error code: 502 - Bedrock failed \(ServiceUnavailableException\)"
+    ) as info:
         client.chat.completions.create(model="claude-3-7-sonnet", messages=[{"role": "user", "content": "x"}])
     assert info.value.status_code == 502 and info.value.body["type"] == "upstream_error"
     assert len(azure.requests) == before  # never another provider

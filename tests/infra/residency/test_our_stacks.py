@@ -5,29 +5,25 @@ from __future__ import annotations
 import json
 
 import pytest
-from aws_cdk import App
 
-from regiongate.config.regions import load_catalogue
-from regiongate.infra.app import build_app, cdk_json_context
+from regiongate.cli.commands.report import DATA_KINDS, stack_contexts
 from regiongate.residency import ResidencyPolicy, evaluate_template
 from regiongate.residency.pack import PLUGIN_NAME
 from regiongate.residency.report import build_report
+from tests.fixtures.synth import SYNTH_GROUP
 
-pytestmark = pytest.mark.xdist_group("residency-app")
+pytestmark = pytest.mark.xdist_group(SYNTH_GROUP)
 
-STACKS = ("Eu", "Cn")  # one commercial stack and the China stack (with the console)
+STACKS = ("Eu", "Cn")  # examined in detail: one commercial stack and the China stack (with the console)
 # (construct path below the stack, rule): every residency acknowledgement we accept on our regiongate.infra.
 EXPECTED_ACKNOWLEDGEMENTS = {("Gateway/AccessLogs", "StoresEncryptedWithStackKey")}
 
 
 @pytest.fixture(scope="module")
-def assembly(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ours") / "cdk.out"
-    app = App(outdir=str(out), context={**cdk_json_context(), "stacks": ",".join(STACKS)})
-    catalogue = load_catalogue()
-    stacks = build_app(app, catalogue)
-    app.synth()  # raises on any unacknowledged residency (or AwsSolutions) finding
-    return out, catalogue, stacks
+def assembly(synthesized_app):
+    # The session's one app of every stack (tests/fixtures/synth.py), synthesized into its outdir; its synth
+    # raised on any unacknowledged residency (or AwsSolutions) finding.
+    return synthesized_app.outdir, synthesized_app.catalogue, synthesized_app.stacks
 
 
 def _residency_report(out) -> dict:
@@ -36,13 +32,13 @@ def _residency_report(out) -> dict:
 
 
 def test_no_open_residency_findings_and_only_expected_acknowledgements(assembly):
-    out, _, _ = assembly
+    out, _, stacks = assembly
     report = _residency_report(out)
     assert report["conclusion"] == "success" and report["violations"] == []
     found = set()
     for suppressed in report["suppressedViolations"]:
         stack, path = suppressed["acknowledgedAt"].split("/", 1)
-        assert stack in STACKS
+        assert stack in stacks
         assert len(suppressed["reason"]) >= 60, f"{path}: reason too short to be specific"
         found.add((path, suppressed["ruleName"]))
     assert found == EXPECTED_ACKNOWLEDGEMENTS
@@ -60,7 +56,7 @@ def test_rules_on_the_templates_find_only_the_acknowledged_bucket(assembly):
 
 def test_report_of_our_stacks(assembly):
     out, catalogue, _ = assembly
-    report = build_report(out, None, catalogue)
+    report = build_report(out, list(STACKS), stack_contexts(catalogue), data_kinds=DATA_KINDS)
     by_name = {s.name: s for s in report.stacks}
     assert set(by_name) == set(STACKS)
     for stack in report.stacks:

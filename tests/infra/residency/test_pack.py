@@ -34,7 +34,7 @@ def _report(tmp_path) -> dict:
 def test_unacknowledged_finding_fails_template_from_stack(tmp_path):
     app, stack = _app(tmp_path)
     s3.Bucket(stack, "Logs", encryption=s3.BucketEncryption.S3_MANAGED)
-    with pytest.raises(Exception, match="Acknowledge with 'Residency::StoresEncryptedWithStackKey'"):
+    with pytest.raises(RuntimeError, match="Acknowledge with 'Residency::StoresEncryptedWithStackKey'"):
         Template.from_stack(stack)
     report = _report(tmp_path)
     assert report["conclusion"] == "failure"

@@ -14,24 +14,20 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 
 from regiongate.cli import main as cli
+from regiongate.cli.commands.report import DATA_KINDS, stack_contexts, zero_retention_results
 from regiongate.residency import ResidencyChecks, acknowledge
-from regiongate.residency.report import HTML_NAME, MARKDOWN_NAME, build_report, find_runtime_tests, write_report
+from regiongate.residency.report import HTML_NAME, MARKDOWN_NAME, build_report, write_report
 from regiongate.shared_constructs import data_kinds
 from tests.fixtures.residency import EU, EU_ACCOUNT
 
 ACK_REASON = "Load balancer access logs can only use SSE-S3; the bucket never holds request bodies."
-CANARY_TEST = """
-def helper():
-    pass
-
-
-def test_canary_never_stored():
-    canary = "c-123"
-    assert canary
-
-
-def test_unrelated():
-    assert True
+# What `make test` writes (pytest --junitxml), cut down to one zero-retention test and one other test.
+JUNIT_XML = """<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest" errors="0" failures="0" skipped="0" tests="2" time="1.0"
+    timestamp="2030-06-01T08:00:00.000000+00:00" hostname="ci">
+  <testcase classname="tests.e2e.gateway.test_zero_retention" name="test_canary_never_stored" time="0.5" />
+  <testcase classname="tests.e2e.gateway.test_other" name="test_other" time="0.1" />
+</testsuite></testsuites>
 """
 
 
@@ -55,22 +51,23 @@ def assembly(tmp_path_factory):
     )
     data_kinds.mark(replicated, data_kinds.PROVIDER_CREDENTIALS)
     Validations.of(app).add_plugins(ResidencyChecks({"Tiny": EU}))
-    with pytest.raises(Exception, match="SecretsNotReplicated"):
+    with pytest.raises(RuntimeError, match="SecretsNotReplicated"):
         app.synth()  # the open finding fails synthesis; the assembly and its validation report are written
     return out
 
 
 @pytest.fixture(scope="module")
-def tests_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("gateway-tests")
-    (directory / "test_zero_retention.py").write_text(CANARY_TEST)
-    (directory / "test_other.py").write_text("def test_other():\n    assert True\n")
-    return directory
+def test_results(tmp_path_factory):
+    path = tmp_path_factory.mktemp("test-results") / "junit.xml"
+    path.write_text(JUNIT_XML)
+    return path
 
 
 @pytest.fixture(scope="module")
-def report(assembly, tests_dir):
-    return build_report(assembly, None, {"Tiny": EU}, tests_dir=tests_dir)
+def report(assembly, test_results):
+    return build_report(
+        assembly, None, {"Tiny": EU}, data_kinds=DATA_KINDS, test_results=zero_retention_results(test_results)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -140,13 +137,27 @@ def test_stacks_section_lists_home_region_geography_partition_and_inference(writ
     assert "| Tiny | eu-central-1 | EU | aws | 111111111111 | eu-central-1, eu-west-1 | given policy |" in written[0]
 
 
-def test_runtime_tests_are_listed_by_name(report, tests_dir):
-    assert report.runtime_tests == [f"{tests_dir / 'test_zero_retention.py'}::test_canary_never_stored"]
+def test_runtime_tests_are_listed_by_name_with_their_outcome(report, written, test_results):
+    assert [(o.test_id, o.status) for o in report.test_results.outcomes] == [
+        ("tests/e2e/gateway/test_zero_retention.py::test_canary_never_stored", "passed")
+    ]
+    section = written[0].split("## Zero retention at run time")[1].split("## Rules")[0]
+    assert "- `tests/e2e/gateway/test_zero_retention.py::test_canary_never_stored`: passed" in section
+    assert f"1 passed, 0 failed, 0 skipped (results in {test_results}, run started 2030-06-01 08:00:00 UTC)" in section
+    content = written[0].split("### Prompt and response content")[1].split("###")[0]
+    assert "the 1 run-time test(s) below passed (run started 2030-06-01 08:00:00 UTC)" in content
 
 
-def test_runtime_tests_not_found_is_said(tmp_path):
-    tests, searched = find_runtime_tests(tmp_path)
-    assert tests == [] and str(tmp_path) in searched
+def test_runtime_tests_not_found_is_said(assembly, tmp_path):
+    missing = tmp_path / "junit.xml"
+    report = build_report(
+        assembly, ["Tiny"], {"Tiny": EU}, data_kinds=DATA_KINDS, test_results=zero_retention_results(missing)
+    )
+    write_report(report, tmp_path)
+    markdown, html = (tmp_path / MARKDOWN_NAME).read_text(), (tmp_path / HTML_NAME).read_text()
+    assert f"**no test results at {missing}: run make test**" in markdown
+    assert f"no test results at {missing}: run make test" in html
+    assert "passed" not in markdown.split("## Zero retention at run time")[1].split("## Rules")[0]
 
 
 def test_html_is_self_contained_and_printable(written):
@@ -156,32 +167,33 @@ def test_html_is_self_contained_and_printable(written):
 
 
 def test_one_stack_report(assembly):
-    report = build_report(assembly, ["Tiny"], {"Tiny": EU})
+    report = build_report(assembly, ["Tiny"], {"Tiny": EU}, data_kinds=DATA_KINDS)
     assert [s.name for s in report.stacks] == ["Tiny"]
     with pytest.raises(ValueError, match="no stack named Nope"):
-        build_report(assembly, ["Nope"], {"Tiny": EU})
+        build_report(assembly, ["Nope"], {"Tiny": EU}, data_kinds=DATA_KINDS)
 
 
-def test_cli_writes_both_files_and_fails_on_open_findings(assembly, tmp_path, capsys):
-    code = cli.main(["report", "--cdk-out", str(assembly), "--out", str(tmp_path)])
+def test_cli_writes_both_files_and_fails_on_open_findings(assembly, tmp_path, capsys, test_results):
+    code = cli.main(["report", "--cdk-out", str(assembly), "--out", str(tmp_path), "--test-results", str(test_results)])
     assert code == 1
     assert (tmp_path / MARKDOWN_NAME).is_file() and (tmp_path / HTML_NAME).is_file()
-    assert "2 open residency finding(s)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "2 open residency finding(s)" in out
+    assert "zero-retention tests: 1 passed, 0 failed, 0 skipped" in out
     # Tiny is not in regions.yaml: the report says it used the strict policy of the stack's region.
     assert "strict policy derived from the stack's region" in (tmp_path / MARKDOWN_NAME).read_text()
 
 
 def test_a_broken_tenant_file_fails_the_report_instead_of_dropping_the_stack(tmp_path):
     from regiongate.config.regions import ConfigError, load_catalogue
-    from regiongate.residency.report import _policies
 
     (tmp_path / "broken.yaml").write_text("slug: broken\nnot_a_key: 1\n")
-    with pytest.raises(ConfigError) as info:
-        _policies(load_catalogue(), tmp_path)
+    with pytest.raises(ConfigError, match=r"broken\.yaml: not_a_key: ") as info:
+        stack_contexts(load_catalogue(), tmp_path)
     assert info.value.path.endswith("broken.yaml")
 
 
-def test_the_report_date_comes_from_its_clock(assembly, tests_dir):
+def test_the_report_date_comes_from_its_clock(assembly):
     moment = _dt.datetime(2031, 1, 1, 0, 59, tzinfo=_dt.timezone(_dt.timedelta(hours=1)))  # 23:59 UTC the day before
-    report = build_report(assembly, ["Tiny"], {"Tiny": EU}, tests_dir=tests_dir, clock=lambda: moment)
+    report = build_report(assembly, ["Tiny"], {"Tiny": EU}, data_kinds=DATA_KINDS, clock=lambda: moment)
     assert report.generated_at == "2030-12-31 23:59 UTC"

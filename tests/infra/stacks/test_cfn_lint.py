@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import yaml
 from cfnlint.api import ManualArgs, lint
 
 from tests.paths import REPO_ROOT
-
-pytestmark = pytest.mark.xdist_group("infra")
 
 ACCEPTED_FILE = REPO_ROOT / "cfn-lint-accepted.yaml"
 

@@ -16,8 +16,6 @@ from regiongate.infra.region_stack import RegionStack
 from regiongate.mirror.lock import load_lock
 from tests.infra.stacks.test_region_stacks import only, own_key_ref, resources
 
-pytestmark = pytest.mark.xdist_group("infra")
-
 
 @pytest.fixture(scope="module")
 def cn(synthesized):

@@ -7,8 +7,6 @@ import re
 
 import pytest
 
-pytestmark = pytest.mark.xdist_group("infra")
-
 GLOBAL_ENDPOINT = re.compile(r"\.amazonaws\.com(?!\.cn)")
 
 

@@ -11,8 +11,6 @@ from aws_cdk.assertions import Match
 from regiongate.infra import assets
 from regiongate.store.infrastructure import POSTGRES_VERSION
 
-pytestmark = pytest.mark.xdist_group("infra")
-
 
 def resources(s, type_name: str) -> dict:
     return {k: v for k, v in s.template_json["Resources"].items() if v["Type"] == type_name}

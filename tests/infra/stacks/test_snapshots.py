@@ -10,11 +10,7 @@ import json
 import os
 from pathlib import Path
 
-import pytest
-
 from tests.fixtures.synth import normalised
-
-pytestmark = pytest.mark.xdist_group("infra")
 
 SNAPSHOT_DIR = Path(__file__).parent / "snapshots"
 

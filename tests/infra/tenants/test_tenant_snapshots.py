@@ -9,20 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 
-import pytest
-
-pytestmark = pytest.mark.xdist_group("tenants")
+from tests.fixtures.synth import normalised
 
 SNAPSHOT_DIR = Path(__file__).parent / "snapshots"
-ASSET_HASH = re.compile(r"[0-9a-f]{64}")
-
-
-def normalised(template_json: dict) -> dict:
-    """The template with asset hashes masked, so a snapshot changes only when the infrastructure does."""
-    return json.loads(ASSET_HASH.sub("<asset-hash>", json.dumps(template_json, sort_keys=True)))
 
 
 def test_tenant_template_matches_snapshot(each_tenant):

@@ -14,8 +14,6 @@ from regiongate.config import gateway as gateway_config
 from regiongate.config import tenants
 from regiongate.infra.app import build_app, cdk_json_context
 
-pytestmark = pytest.mark.xdist_group("tenants")
-
 GLOBAL_ENDPOINT = re.compile(r"\.amazonaws\.com(?!\.cn)")
 
 

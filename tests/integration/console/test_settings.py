@@ -54,3 +54,24 @@ def test_no_password_is_taken_from_the_environment():
 def test_a_bad_secret_arn_is_named(arn):
     with pytest.raises(SettingsError, match="DB_SECRET_ARN"):
         ConsoleSettings.from_env(ecs_env(arn), region=EU)
+
+
+def test_the_region_comes_from_the_document_the_stack_puts_in_the_environment():
+    from regiongate.config.gateway import runtime_config
+    from regiongate.config.regions import load_catalogue
+    from regiongate.contract import environment
+
+    document = runtime_config(load_catalogue().region("eu"))
+    env = environment.console_environment(
+        region=document,
+        database=environment.database_environment(
+            host="db.internal", secret_arn="arn:aws:secretsmanager:eu-central-1:111111111111:secret:x-AbCdEf"
+        ),
+    )
+    settings = ConsoleSettings.from_env(env)
+    assert settings.region == Region(code="eu", display_name=document.display_name, models=tuple(document.models))
+    assert "claude-3-7-sonnet" in settings.region.models and settings.db_host == "db.internal"
+    with pytest.raises(SettingsError, match=r"^REGIONGATE_REGION_DOCUMENT: models\[0\]\.kind: missing key"):
+        ConsoleSettings.from_env(
+            {**env, "REGIONGATE_REGION_DOCUMENT": env["REGIONGATE_REGION_DOCUMENT"].replace('"kind":"chat",', "", 1)}
+        )

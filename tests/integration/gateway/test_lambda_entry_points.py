@@ -11,7 +11,7 @@ from moto import mock_aws
 
 from regiongate.audit.runtime import writer as audit_writer
 from regiongate.config.gateway import runtime_document
-from regiongate.contract import settings as settings_module
+from regiongate.contract import environment as settings_module
 from regiongate.gateway.runtime import handler
 from regiongate.store.keys import KeyService
 from tests.fixtures.gateway_db import dump_database
@@ -124,7 +124,7 @@ def test_missing_settings_give_a_503_naming_nothing_secret(monkeypatch):
 
 
 def test_settings_name_the_missing_variable():
-    from regiongate.contract.settings import Settings, SettingsError
+    from regiongate.contract.environment import Settings, SettingsError
 
     with pytest.raises(SettingsError, match="REGIONGATE_CONFIG_PATH"):
         Settings.from_env({"REGIONGATE_REGION_CODE": "eu"})

@@ -11,12 +11,12 @@ import pytest
 from moto import mock_aws
 
 from regiongate.config.gateway import runtime_document
-from regiongate.contract.settings import GuardrailPolicy, RuntimeConfig, Settings
-from regiongate.gateway.runtime.app import secret_json_fetcher
-from regiongate.gateway.runtime.providers import Credentials, secret_loader
+from regiongate.contract.document import GuardrailPolicy, RuntimeConfig
+from regiongate.contract.environment import Settings
+from regiongate.gateway.runtime.providers.credentials import Credentials, secret_loader
 from regiongate.gateway.runtime.transport import Request
+from regiongate.store.connections import connection_params, secret_json_fetcher
 from regiongate.store.memory import MemoryStore
-from regiongate.store.postgres import connection_params
 from tests.fixtures.fakes import FakeOpenAI
 from tests.fixtures.gateway import body_of, make_gateway, new_key, post
 

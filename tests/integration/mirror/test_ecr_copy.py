@@ -163,7 +163,7 @@ def test_corrupt_layer_is_never_completed(ecr, target, source_client, source_reg
     path.write_bytes(bytes(data))
     calls = count_calls(target)
 
-    with pytest.raises(DigestMismatchError) as error:
+    with pytest.raises(DigestMismatchError, match=f"^digest mismatch for .*: expected {bad}, ") as error:
         run_mirror([f"console={source_registry.host}/{repo_name}:1.0"], target, tmp_path / "lock.yaml")
 
     assert error.value.expected == bad
@@ -178,7 +178,7 @@ def test_missing_repository_names_it_and_what_to_do(
     ecr, target, source_client, source_registry, repo_name, tmp_path
 ) -> None:
     push(source_client, repo_name, single_image(repo_name), "1.0")
-    with pytest.raises(RepositoryNotFoundError) as error:
+    with pytest.raises(RepositoryNotFoundError, match="'regiongate/gateway' does not exist in cn-north-1") as error:
         run_mirror([f"gateway={source_registry.host}/{repo_name}:1.0"], target, tmp_path / "lock.yaml")
     message = str(error.value)
     assert "'regiongate/gateway' does not exist in cn-north-1" in message
@@ -211,7 +211,7 @@ def test_rejected_credentials_are_an_auth_error(
             target = EcrTarget.from_profile(region=REGION, profile=china_profile)
             run_mirror([f"console={source_registry.host}/{repo_name}:1.0"], target, tmp_path / "lock.yaml")
 
-    with pytest.raises(AuthError) as error:
+    with pytest.raises(AuthError, match=r"ECR in cn-north-1 \(profile 'china'\) rejected the credentials") as error:
         attempt()
     message = str(error.value)
     assert "ECR in cn-north-1 (profile 'china') rejected the credentials" in message

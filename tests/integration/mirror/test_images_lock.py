@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,9 @@ def test_round_trip(tmp_path: Path) -> None:
 def test_unmirrored_image_names_file_image_and_command(tmp_path: Path) -> None:
     path = tmp_path / "images.lock.yaml"
     write_lock(ImagesLock(path=path))
-    with pytest.raises(LockError) as error:
+    with pytest.raises(
+        LockError, match=r"images\.console: not mirrored into China ECR \(no image 'console' in it"
+    ) as error:
         load_lock(path).digest_for("console")
     message = str(error.value)
     assert str(path) in message
@@ -87,7 +90,7 @@ def test_missing_file_is_an_empty_lock_that_says_so(tmp_path: Path) -> None:
 def test_malformed_lock_is_refused_with_key(tmp_path: Path, text: str, key: str, problem: str) -> None:
     path = tmp_path / "images.lock.yaml"
     path.write_text(text)
-    with pytest.raises(LockError) as error:
+    with pytest.raises(LockError, match=rf"images\.lock\.yaml: {re.escape(key)}: .*{re.escape(problem)}") as error:
         load_lock(path)
     assert error.value.key == key
     assert problem in error.value.problem

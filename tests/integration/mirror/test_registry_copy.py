@@ -134,7 +134,7 @@ def test_corrupted_layer_is_refused_and_not_committed(
     data[100] ^= 0xFF  # same size, different bytes: what a corrupt mirror or a tampering proxy would serve
     stored.write_bytes(bytes(data))
 
-    with pytest.raises(DigestMismatchError) as error:
+    with pytest.raises(DigestMismatchError, match=f"^digest mismatch for .*: expected {bad_digest}, ") as error:
         run_mirror([f"corrupt={source_registry.host}/{repo_name}:1.0"], target, tmp_path / "lock.yaml")
 
     assert error.value.expected == bad_digest
@@ -177,7 +177,7 @@ def test_token_auth_flow_with_credentials(token_registry, token_service, target,
 def test_wrong_password_is_an_auth_error(token_registry, target, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("REGIONGATE_SOURCE_USERNAME", TOKEN_USER)
     monkeypatch.setenv("REGIONGATE_SOURCE_PASSWORD", "wrong")
-    with pytest.raises(AuthError) as error:
+    with pytest.raises(AuthError, match=rf"^registry {token_registry.host} refused user {TOKEN_USER!r} for ") as error:
         run_mirror([f"x={token_registry.host}/private/console:1.0"], target, tmp_path / "lock.yaml")
     message = str(error.value)
     assert token_registry.host in message and f"user {TOKEN_USER!r}" in message

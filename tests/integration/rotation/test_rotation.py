@@ -16,6 +16,7 @@ import pytest
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.secretsmanager.models import secretsmanager_backends
+from pg8000.exceptions import DatabaseError
 
 from regiongate.rotation.runtime import handler as rotation
 from regiongate.rotation.runtime.handler import EXCLUDE_CHARACTERS, PASSWORD_LENGTH, Rotation, RotationError
@@ -285,12 +286,12 @@ class _Down:
 def test_refreshing_connect_reloads_once_and_only_for_a_rejected_password():
     loads = []
     connect = RefreshingConnect(lambda: loads.append(1) or _Rejecting())
-    with pytest.raises(Exception) as raised:
+    with pytest.raises(DatabaseError, match="'C': '28P01'") as raised:
         connect()
     assert password_rejected(raised.value) and loads == [1, 1]  # one reload, then the rejection is raised
 
     loads.clear()
     connect = RefreshingConnect(lambda: loads.append(1) or _Down())
-    with pytest.raises(ConnectionRefusedError):
+    with pytest.raises(ConnectionRefusedError, match=r"^no server$"):
         connect()
     assert loads == [1]  # a server that is down is no reason to read the secret again

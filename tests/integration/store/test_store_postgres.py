@@ -238,7 +238,7 @@ def test_sql_in_identifiers_is_data_not_code(pg_store):
     service = KeyService(pg_store, clock=pinned())
     from regiongate.contract.errors import InvalidRequest
 
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(InvalidRequest, match=r"^org must be 1 to 63 lower-case letters"):
         service.create(region_code="eu", org_id="acme'; DROP TABLE api_keys; --")
     assert service.list() == []
     pg_store.set_org_budget("o'brien", Decimal("1"))

@@ -21,7 +21,7 @@ def catalogue_with(code: str, edit) -> object:
 
 
 def refused(code: str, edit) -> ConfigError:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ConfigError, match=rf"^regions\.yaml: regions\.{code}\.gateway\.") as info:
         catalogue_with(code, edit)
     return info.value
 

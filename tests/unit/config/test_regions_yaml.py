@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 import yaml
+from jsonschema import Draft7Validator
 
-from regiongate.config.regions import DEFAULT_CONFIG_PATH, ConfigError, load_catalogue, parse_catalogue, partition_of
+from regiongate.config import schema
+from regiongate.config.regions import (
+    DEFAULT_CONFIG_PATH,
+    SIZING_RULES,
+    ConfigError,
+    Sizing,
+    load_catalogue,
+    parse_catalogue,
+    partition_of,
+)
 
 SHIPPED = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
 
@@ -19,7 +30,7 @@ def catalogue_with(change) -> dict:
 
 
 def error_for(change, context=None) -> ConfigError:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ConfigError, match=r"^regions\.yaml: [^:]+: ") as info:
         parse_catalogue(catalogue_with(change), "regions.yaml", context)
     return info.value
 
@@ -42,7 +53,7 @@ def test_shipped_catalogue_has_the_product_regions():
 
 def test_config_is_frozen():
     region = load_catalogue().region("eu")
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="cannot assign to field 'aws_region'"):
         region.aws_region = "us-east-1"
 
 
@@ -206,7 +217,7 @@ def test_duplicate_region_code_is_refused_with_its_line(tmp_path):
     text = DEFAULT_CONFIG_PATH.read_text().replace("\nregions:\n", "\nregions:\n  eu:\n    stack_name: Eu2\n", 1)
     path = tmp_path / "regions.yaml"
     path.write_text(text)
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ConfigError, match="duplicate key 'eu'") as info:
         load_catalogue(path)
     assert "duplicate key 'eu'" in str(info.value)
     assert str(path) in str(info.value)
@@ -260,3 +271,150 @@ def test_app_reports_a_config_error_as_one_clear_line(tmp_path, monkeypatch):
     assert result.returncode == 1
     assert "regions.eu.availability_zones[1]: 'eu-west-1b' is not an availability zone of eu-central-1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- the JSON Schema editors validate regions.yaml with -----------------------------------------------------
+
+SCHEMA_PATH = schema.SCHEMA_DIR / "regions.schema.json"
+
+
+def schema_errors(data: dict) -> list[str]:
+    document = json.loads(SCHEMA_PATH.read_text())
+    return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in Draft7Validator(document).iter_errors(data)]
+
+
+def test_checked_in_schemas_are_what_the_code_generates():
+    for name, build in schema.DOCUMENTS.items():
+        assert (schema.SCHEMA_DIR / name).read_text() == schema.render(build()), (
+            f"{name} is stale: run python -m regiongate.config.schema"
+        )
+    assert schema.main(["--check"]) == 0
+
+
+def test_schemas_are_valid_draft_7():
+    for name in schema.DOCUMENTS:
+        Draft7Validator.check_schema(json.loads((schema.SCHEMA_DIR / name).read_text()))
+
+
+def test_shipped_catalogue_validates_against_the_schema():
+    assert schema_errors(SHIPPED) == []
+
+
+def test_regions_yaml_names_its_schema_relative_to_itself():
+    first_line = DEFAULT_CONFIG_PATH.read_text().splitlines()[0]
+    prefix = "# yaml-language-server: $schema="
+    assert first_line.startswith(prefix)
+    assert (DEFAULT_CONFIG_PATH.parent / first_line[len(prefix) :]).resolve() == SCHEMA_PATH.resolve()
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (lambda d: d.__setitem__("default", {}), ""),
+        (lambda d: d["regions"]["eu"].__setitem__("multi_az", True), "regions.eu"),
+        (lambda d: d["defaults"]["sizing"].__setitem__("dbmulti_az", True), "defaults.sizing"),
+        (
+            lambda d: d["regions"]["eu"]["gateway"]["models"][0].__setitem__("input_usd_per_mtoken", 1),
+            "regions.eu.gateway.models.0",
+        ),
+        (lambda d: d["regions"]["eu"]["gateway"].__setitem__("guardrail", {}), "regions.eu.gateway"),
+        (lambda d: d["single_tenant_regions"][0].__setitem__("zones", []), "single_tenant_regions.0"),
+    ],
+)
+def test_typo_in_a_key_fails_schema_validation(change, where):
+    errors = schema_errors(catalogue_with(change))
+    assert len(errors) == 1
+    assert errors[0].startswith(f"{where}: Additional properties are not allowed")
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda d: d["regions"]["eu"].__setitem__("geography", "EUROPE"), "is not one of ['EU', 'US', 'APAC', 'CN']"),
+        (lambda d: d["defaults"]["sizing"].__setitem__("reserved_concurrency", 0), "less than the minimum of 1"),
+        (lambda d: d["regions"]["eu"].__setitem__("account", "12345"), "is not valid under any of the given schemas"),
+        (lambda d: d["regions"]["eu"].pop("api_domain"), "'api_domain' is a required property"),
+        (lambda d: d["regions"].__setitem__("EU", d["regions"].pop("eu")), "does not match"),
+    ],
+)
+def test_schema_checks_values_as_the_parser_does(change, words):
+    errors = schema_errors(catalogue_with(change))
+    assert len(errors) == 1 and words in errors[0]
+    with pytest.raises(ConfigError, match=r"^regions\.yaml: [^:]+: "):
+        parse_catalogue(catalogue_with(change), "regions.yaml")
+
+
+def test_unquoted_account_is_valid_in_the_schema_as_in_the_parser():
+    data = catalogue_with(lambda d: d["regions"]["eu"].__setitem__("account", 111111111111))
+    assert schema_errors(data) == []
+    assert parse_catalogue(data).region("eu").account == "111111111111"
+
+
+def _schema_node(document: dict, path: tuple) -> dict:
+    node = document
+    for step in path:
+        node = (
+            node["items"] if step == "[]" else node["additionalProperties"] if step == "*" else node["properties"][step]
+        )
+    return node
+
+
+def _keys_the_parser_allows(change) -> list[str]:
+    problem = error_for(change).problem
+    assert problem.startswith("unknown key; valid keys here: ")
+    return problem.removeprefix("unknown key; valid keys here: ").split(", ")
+
+
+def _add_typo(*path):
+    def change(d):
+        node = d
+        for step in path:
+            node = node[step]
+        node["zz_typo"] = 1
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("data_path", "schema_path"),
+    [
+        ((), ()),
+        (("defaults",), ("defaults",)),
+        (("defaults", "sizing"), ("defaults", "sizing")),
+        (("regions", "eu"), ("regions", "*")),
+        (("single_tenant_regions", 0), ("single_tenant_regions", "[]")),
+        (("regions", "eu", "gateway"), ("regions", "*", "gateway")),
+        (("regions", "eu", "gateway", "models", 0), ("regions", "*", "gateway", "models", "[]")),
+        (("regions", "eu", "gateway", "guardrails"), ("regions", "*", "gateway", "guardrails")),
+    ],
+)
+def test_schema_has_exactly_the_keys_the_parser_allows(data_path, schema_path):
+    document = json.loads(SCHEMA_PATH.read_text())
+    assert list(_schema_node(document, schema_path)["properties"]) == _keys_the_parser_allows(_add_typo(*data_path))
+
+
+def test_schema_provider_and_detector_keys_are_those_the_parser_allows():
+    document = json.loads(SCHEMA_PATH.read_text())
+    gateway_node = _schema_node(document, ("regions", "*", "gateway"))
+    provider_keys = set(gateway_node["properties"]["providers"]["items"]["properties"])
+    allowed: set[str] = set()
+    types = set()
+    for code, region in SHIPPED["regions"].items():
+        for i, provider in enumerate(region["gateway"]["providers"]):
+            types.add(provider["type"])
+            allowed |= set(_keys_the_parser_allows(_add_typo("regions", code, "gateway", "providers", i)))
+    # The shipped catalogue uses every provider type, so the union is every key a provider may have.
+    assert types == set(gateway_node["properties"]["providers"]["items"]["properties"]["type"]["enum"])
+    assert allowed == provider_keys
+
+    def add_detector(d):
+        d["regions"]["eu"]["gateway"].setdefault("guardrails", {})["detectors"] = [
+            {"type": "iban", "action": "block", "zz_typo": 1}
+        ]
+
+    detector_keys = gateway_node["properties"]["guardrails"]["properties"]["detectors"]["items"]["properties"]
+    assert list(detector_keys) == _keys_the_parser_allows(add_detector)
+
+
+def test_sizing_rules_cover_every_sizing_field():
+    assert tuple(SIZING_RULES) == tuple(Sizing.__dataclass_fields__)

@@ -5,14 +5,18 @@ No synthesis here: these run in any xdist worker.
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
 import yaml
+from jsonschema import Draft7Validator
 
 from regiongate.cli import main as cli
-from regiongate.config import tenants
-from regiongate.config.regions import ConfigError, _UniqueKeyLoader
+from regiongate.config import schema, tenants
+from regiongate.config.reader import UniqueKeyLoader
+from regiongate.config.regions import ConfigError
 
 OFFERED = ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1", "ap-southeast-2", "cn-north-1")
 # China tenants always serve the console, whose image repository exists once per account: they need their own.
@@ -25,11 +29,11 @@ def generated(catalogue, directory: Path, slug: str = "acme", **options) -> dict
     if options["aws_region"].startswith("cn-"):
         options.setdefault("account", CHINA_TENANT_ACCOUNT)
     _, text = tenants.new_tenant_file(catalogue, directory, slug, **options)
-    return yaml.load(text, Loader=_UniqueKeyLoader)
+    return yaml.load(text, Loader=UniqueKeyLoader)
 
 
 def refusal(catalogue, data: dict, path: Path) -> ConfigError:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(path))}: ") as info:
         tenants.parse_tenant(data, path, catalogue)
     return info.value
 
@@ -63,7 +67,7 @@ def test_every_offered_region_can_be_added(catalogue, tmp_path, aws_region):
 
 @pytest.mark.parametrize("aws_region", ["eu-west-9", "frankfurt", "EU-WEST-1", ""])
 def test_unknown_region_is_refused(catalogue, tmp_path, aws_region):
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ConfigError, match=rf"aws_region \(--region\): {aws_region!r} is not an AWS region") as info:
         tenants.new_tenant_file(catalogue, tmp_path, "acme", aws_region=aws_region)
     assert info.value.key == "aws_region (--region)"
     assert "is not an AWS region" in info.value.problem
@@ -72,7 +76,7 @@ def test_unknown_region_is_refused(catalogue, tmp_path, aws_region):
 
 @pytest.mark.parametrize("aws_region", ["eu-west-2", "ap-northeast-1", "us-east-2", "cn-northwest-1", "sa-east-1"])
 def test_region_not_offered_for_single_tenant_is_refused(catalogue, tmp_path, aws_region):
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ConfigError, match=f"{aws_region} is not offered for Single-Tenant Cloud") as info:
         tenants.new_tenant_file(catalogue, tmp_path, "acme", aws_region=aws_region)
     assert f"{aws_region} is not offered for Single-Tenant Cloud" in info.value.problem
     assert "single_tenant_regions" in info.value.problem
@@ -82,7 +86,7 @@ def test_region_not_offered_for_single_tenant_is_refused(catalogue, tmp_path, aw
     "slug", ["Acme", "acme_corp", "-acme", "acme-", "1acme", "acme--bank", "acme.example", "a" * 33, "", "ac me"]
 )
 def test_slug_that_is_not_dns_safe_is_refused(catalogue, tmp_path, slug):
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ConfigError, match=r": slug \(the tenant name\): ") as info:
         tenants.new_tenant_file(catalogue, tmp_path, slug, aws_region="eu-west-1")
     assert info.value.key.startswith("slug")
 
@@ -95,7 +99,7 @@ def test_dns_safe_slugs_are_accepted(catalogue, tmp_path, slug):
 
 def test_slug_already_used_is_refused(catalogue, tmp_path):
     (tmp_path / "acme.yaml").write_text("slug: acme\n")
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ConfigError, match=r"acme\.yaml: slug: tenant 'acme' already exists") as info:
         tenants.new_tenant_file(catalogue, tmp_path, "acme", aws_region="eu-west-1")
     assert info.value.path == str(tmp_path / "acme.yaml")
     assert "already exists" in info.value.problem
@@ -103,14 +107,14 @@ def test_slug_already_used_is_refused(catalogue, tmp_path):
 
 @pytest.mark.parametrize("account", ["12345", "1234567890123", "12345678901a", "acme-prod", ""])
 def test_account_of_the_wrong_shape_is_refused(catalogue, tmp_path, account):
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ConfigError, match=rf"account \(--account\): {account!r} is not an AWS account id") as info:
         tenants.new_tenant_file(catalogue, tmp_path, "acme", aws_region="eu-west-1", account=account)
     assert info.value.key == "account (--account)"
     assert "12 digits" in info.value.problem
 
 
 def test_domain_that_is_not_a_dns_name_is_refused(catalogue, tmp_path):
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ConfigError, match=r": api_domain: 'https://Acme\.example' ") as info:
         tenants.new_tenant_file(catalogue, tmp_path, "acme", aws_region="eu-west-1", domain="https://Acme.example")
     assert info.value.key == "api_domain"
 
@@ -358,7 +362,7 @@ def test_bad_sizing_is_refused(catalogue, valid, path):
 def test_duplicate_key_is_refused(catalogue, tmp_path):
     path, text = tenants.new_tenant_file(catalogue, tmp_path, "acme", aws_region="eu-west-1")
     path.write_text(text + "console: true\n")
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ConfigError, match=r"acme\.yaml: \(syntax\): not valid YAML: duplicate key 'console'") as info:
         tenants.load_tenant(path, catalogue)
     assert info.value.key == "(syntax)" and "duplicate key 'console'" in info.value.problem
 
@@ -368,7 +372,7 @@ def test_domain_used_by_a_region_is_refused(catalogue, tmp_path):
         catalogue, tmp_path, "acme", aws_region="eu-west-1", domain="eu.api.regiongate.example"
     )
     path.write_text(text)
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ConfigError, match=r"acme\.yaml: api_domain: .*regions\.eu") as info:
         tenants.load_tenants(tmp_path, catalogue)
     assert (info.value.path, info.value.key) == (str(path), "api_domain")
     assert "regions.eu" in info.value.problem
@@ -380,7 +384,7 @@ def test_domain_used_by_another_tenant_is_refused(catalogue, tmp_path):
             catalogue, tmp_path, slug, aws_region="eu-west-1", domain="api.shared.example"
         )
         path.write_text(text)
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ConfigError, match=r"bcme\.yaml: api_domain: .*acme\.yaml") as info:
         tenants.load_tenants(tmp_path, catalogue)
     assert info.value.key == "api_domain" and "acme.yaml" in info.value.problem
 
@@ -399,7 +403,7 @@ def write(catalogue, directory: Path, slug: str, aws_region: str = "eu-west-1", 
 def test_china_tenant_in_the_cn_stacks_account_is_refused(catalogue, tmp_path):
     """Both would own the console's image repository regiongate/console in the same account and region."""
     cn_account = catalogue.region("cn").account
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ConfigError, match=r"pekingbank\.yaml: account: .*regions\.cn") as info:
         tenants.new_tenant_file(catalogue, tmp_path, "pekingbank", aws_region="cn-north-1", account=cn_account)
     assert info.value.key == "account"
     assert "regions.cn" in info.value.problem and "an account of its own (--account)" in info.value.problem
@@ -408,7 +412,7 @@ def test_china_tenant_in_the_cn_stacks_account_is_refused(catalogue, tmp_path):
 def test_two_console_tenants_cannot_share_an_account_and_region(catalogue, tmp_path):
     write(catalogue, tmp_path, "alpha", "eu-west-1", account="123456789012", console=True)
     write(catalogue, tmp_path, "beta", "eu-west-1", account="123456789012", console=True)
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ConfigError, match=r"beta\.yaml: account: .*alpha\.yaml") as info:
         tenants.load_tenants(tmp_path, catalogue)
     assert (Path(info.value.path).name, info.value.key) == ("beta.yaml", "account")
     assert "alpha.yaml" in info.value.problem
@@ -445,7 +449,7 @@ def test_no_selection_builds_regions_then_every_tenant(catalogue, tmp_path):
 @pytest.mark.parametrize("name", ["Tenant-nobody", "Europe", "tenant-acme"])
 def test_selecting_an_unknown_stack_is_refused(catalogue, tmp_path, name):
     write(catalogue, tmp_path, "acme")
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ConfigError, match=f"^-c stacks: {name}: ") as info:
         tenants.deployments(catalogue, tmp_path, [name])
     assert (info.value.path, info.value.key) == ("-c stacks", name)
     assert "Eu" in info.value.problem and "Tenant-acme" in info.value.problem
@@ -532,3 +536,76 @@ def test_cli_add_refuses_an_existing_tenant_and_keeps_the_file(capsys, tmp_path)
 def test_cli_list_of_an_empty_directory(capsys, tmp_path):
     code, out, _ = run(capsys, tmp_path, "list")
     assert code == 0 and "no tenants" in out
+
+
+# --- the JSON Schema editors validate tenant files with ------------------------------------------------------
+
+TENANT_SCHEMA = schema.SCHEMA_DIR / "tenant.schema.json"
+
+
+def schema_errors(data: dict) -> list[str]:
+    document = json.loads(TENANT_SCHEMA.read_text())
+    return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in Draft7Validator(document).iter_errors(data)]
+
+
+def test_checked_in_tenant_schema_is_what_the_code_generates():
+    assert TENANT_SCHEMA.read_text() == schema.render(schema.tenant_document())
+
+
+@pytest.mark.parametrize("slug", ["acme", "pekingbank"])
+def test_example_tenant_files_validate_against_the_schema(slug):
+    assert schema_errors(yaml.safe_load((tenants.DEFAULT_TENANTS_DIR / f"{slug}.yaml").read_text())) == []
+
+
+@pytest.mark.parametrize("aws_region", OFFERED)
+def test_every_generated_file_validates_against_the_schema(catalogue, tmp_path, aws_region):
+    assert schema_errors(generated(catalogue, tmp_path, aws_region=aws_region, console=True)) == []
+
+
+def test_generated_file_names_the_schema_relative_to_the_tenants_directory(catalogue, tmp_path):
+    _, text = tenants.new_tenant_file(catalogue, tmp_path, "acme", aws_region="eu-west-1")
+    first_line = text.splitlines()[0]
+    prefix = "# yaml-language-server: $schema="
+    assert first_line.startswith(prefix)
+    assert (tenants.DEFAULT_TENANTS_DIR / first_line[len(prefix) :]).resolve() == TENANT_SCHEMA.resolve()
+
+
+@pytest.mark.parametrize(("where", "typo"), [((), "multi_az"), (("sizing",), "dbmulti_az")])
+def test_typo_in_a_key_fails_schema_validation(valid, where, typo):
+    node = valid
+    for step in where:
+        node = node[step]
+    node[typo] = True
+    errors = schema_errors(valid)
+    assert len(errors) == 1
+    assert errors[0].startswith(f"{'.'.join(where)}: Additional properties are not allowed ('{typo}' was unexpected)")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("account", 111111111111, "is not of type 'string'"),  # a tenant's account is quoted
+        ("slug", "acme--bank", "does not match"),
+        ("slug", "a" * 33, "is too long"),
+        ("console", "yes", "is not of type 'boolean'"),
+    ],
+)
+def test_schema_checks_values_as_the_parser_does(catalogue, valid, path, key, value, words):
+    valid[key] = value
+    errors = schema_errors(valid)
+    assert len(errors) == 1 and words in errors[0]
+    refusal(catalogue, valid, path)
+
+
+@pytest.mark.parametrize("where", [(), ("sizing",)])
+def test_schema_has_exactly_the_keys_the_parser_allows(catalogue, valid, path, where):
+    node = valid
+    for step in where:
+        node = node[step]
+    node["zz_typo"] = 1
+    problem = refusal(catalogue, valid, path).problem
+    assert problem.startswith("unknown key; valid keys here: ")
+    document = json.loads(TENANT_SCHEMA.read_text())
+    for step in where:
+        document = document["properties"][step]
+    assert list(document["properties"]) == problem.removeprefix("unknown key; valid keys here: ").split(", ")

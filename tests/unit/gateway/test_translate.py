@@ -104,7 +104,7 @@ def test_tool_arguments_that_are_not_json_are_a_400():
 
 
 def test_conversation_must_start_with_user():
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(InvalidRequest, match=r"^the conversation must start with a user message"):
         to_converse(validate_chat({"model": "m", "messages": [{"role": "assistant", "content": "hi"}]}))
 
 

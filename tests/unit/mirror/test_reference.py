@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from regiongate.mirror.errors import MirrorError
@@ -36,7 +38,7 @@ def test_parse(text, registry, repository, tag, digest, scheme) -> None:
 
 @pytest.mark.parametrize("text", ["ghcr.io/Acme/x:1", "ghcr.io/a/x@sha256:12", "ghcr.io/a/x:bad tag", "ghcr.io/"])
 def test_invalid_references_are_refused(text: str) -> None:
-    with pytest.raises(MirrorError):
+    with pytest.raises(MirrorError, match=f"^{re.escape(repr(text))}: "):
         parse_reference(text)
 
 

@@ -50,7 +50,7 @@ def test_verifying_chunks_raise_only_after_the_last_chunk() -> None:
     assert b"".join(good) == b"abcdef"
     bad = iter(VerifyingChunks(iter(data), sha256_digest(b"abcdeX"), 6, "blob"))
     assert next(bad) == b"abc" and next(bad) == b"def"  # a consumer uploads parts, but never gets to commit
-    with pytest.raises(DigestMismatchError):
+    with pytest.raises(DigestMismatchError, match=f"^digest mismatch for blob: expected {sha256_digest(b'abcdeX')}, "):
         next(bad)
     with pytest.raises(MirrorError, match="size 6 bytes, manifest says 7"):
         list(VerifyingChunks(iter(data), sha256_digest(b"abcdef"), 7, "blob"))

@@ -12,8 +12,8 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from regiongate.audit.runtime.events import InvalidEvent, parse_event
 from regiongate.common import logs
+from regiongate.contract.audit_event import InvalidEvent, parse_event
 
 log = logging.getLogger("regiongate.audit_writer")
 _store = None
@@ -22,12 +22,12 @@ _store = None
 def _get_store():
     global _store
     if _store is None:
-        from regiongate.contract.settings import RuntimeConfig, settings
-        from regiongate.gateway.runtime.app import postgres_store
+        from regiongate.contract.environment import settings
+        from regiongate.store.connections import postgres_store
 
         current = settings()
         logs.configure(current.log_level)
-        runtime = RuntimeConfig.load(current.config_path, current.region_code)
+        runtime = current.region_document()
         store = postgres_store(current, runtime.aws_region, pool_size=1)
         applied = store.migrate()
         dropped = store.maintain(runtime.audit_retention_months)

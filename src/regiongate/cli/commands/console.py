@@ -10,7 +10,10 @@ import getpass
 import os
 import sys
 
+from regiongate.config.gateway import runtime_config
 from regiongate.config.regions import DEFAULT_CONFIG_PATH, load_catalogue
+from regiongate.contract import environment
+from regiongate.contract.limits import CONSOLE_PORT
 
 
 def register(subparsers) -> None:
@@ -21,7 +24,7 @@ def register(subparsers) -> None:
         "DATABASE_URL. Applies pending migrations first. Create the first account with `regiongate console-user add`.",
     )
     parser.add_argument("--region", required=True, help="region code from regions.yaml (eu, us, sg, cn)")
-    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--port", type=int, default=CONSOLE_PORT)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--config", default=str(DEFAULT_CONFIG_PATH), help="path of regions.yaml")
     parser.add_argument(
@@ -47,20 +50,24 @@ def register(subparsers) -> None:
     add.set_defaults(func=run_user_add)
 
 
-def _settings(args: argparse.Namespace, port: int = 8081, host: str = "127.0.0.1"):
+def _settings(args: argparse.Namespace, port: int = CONSOLE_PORT, host: str = "127.0.0.1"):
     from dataclasses import replace
 
-    from regiongate.console.runtime.settings import ConsoleSettings, Region, SettingsError
+    from regiongate.console.runtime.settings import ConsoleSettings, SettingsError
 
-    config = load_catalogue(args.config).region(args.region)
-    models = tuple(m.name for m in config.gateway.models) if config.gateway is not None else ()
-    region = Region(code=config.code, display_name=config.display_name, models=models)
-    if not os.environ.get("DATABASE_URL"):
+    # The CLI composes what the stack gives the task in ECS: the region document (from regions.yaml here) and
+    # the database, in the same variables, read by the same code.
+    document = runtime_config(load_catalogue(args.config).region(args.region))
+    if not os.environ.get(environment.DATABASE_URL):
         print("regiongate: set DATABASE_URL (postgresql://user:password@host:port/db)", file=sys.stderr)
         raise SystemExit(2)
-    env = {"DATABASE_URL": os.environ["DATABASE_URL"], "CONSOLE_PORT": str(port)}
+    env = {
+        **environment.console_environment(region=document, database={}),
+        environment.DATABASE_URL: os.environ[environment.DATABASE_URL],
+        environment.CONSOLE_LISTEN_PORT: str(port),
+    }
     try:
-        settings = ConsoleSettings.from_env(env, region=region)
+        settings = ConsoleSettings.from_env(env)
     except SettingsError as exc:
         print(f"regiongate: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

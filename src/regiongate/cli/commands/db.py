@@ -6,19 +6,27 @@ import argparse
 import os
 import sys
 
+from regiongate.contract.environment import DATABASE_URL
+from regiongate.contract.limits import DEFAULT_AUDIT_RETENTION_MONTHS
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("db", help="manage the audit store (DATABASE_URL)")
     sub = parser.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     migrate = sub.add_parser("migrate", help="apply pending migrations and create/drop monthly partitions")
-    migrate.add_argument("--retention-months", type=int, default=13, help="audit months to keep (default 13)")
+    migrate.add_argument(
+        "--retention-months",
+        type=int,
+        default=DEFAULT_AUDIT_RETENTION_MONTHS,
+        help=f"audit months to keep (default {DEFAULT_AUDIT_RETENTION_MONTHS})",
+    )
     migrate.set_defaults(func=run_migrate)
 
 
 def open_store():
     from regiongate.store.postgres import ConnectionParams, ConnectionPool, PostgresStore
 
-    url = os.environ.get("DATABASE_URL")
+    url = os.environ.get(DATABASE_URL)
     if not url:
         print("regiongate: set DATABASE_URL (postgresql://user:password@host:port/db)", file=sys.stderr)
         raise SystemExit(2)

@@ -7,6 +7,8 @@ import sys
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
+from regiongate.contract.limits import DEFAULT_KEY_CACHE_TTL_SECONDS
+
 
 def _decimal(value: str) -> Decimal:
     try:
@@ -38,7 +40,11 @@ def register(subparsers) -> None:
     listing.add_argument("--org")
     listing.set_defaults(func=run_list)
 
-    revoke = sub.add_parser("revoke", help="revoke a key by id (stops working within the key cache TTL)")
+    revoke = sub.add_parser(
+        "revoke",
+        help="revoke a key by id (stops working within the region's key cache TTL, "
+        f"key_cache_ttl_seconds: {DEFAULT_KEY_CACHE_TTL_SECONDS} s unless regions.yaml sets it)",
+    )
     revoke.add_argument("key_id")
     revoke.set_defaults(func=run_revoke)
 

@@ -1,11 +1,34 @@
-"""`regiongate report`: the residency report (Markdown and printable HTML) of a synthesized cloud assembly."""
+"""`regiongate report`: the residency report (Markdown and printable HTML) of a synthesized cloud assembly.
+
+The residency pack is generic: this command gives it what only regiongate knows (the policies of the region and
+tenant stacks, the configured providers, the data kinds and their metadata key, and which tests show zero retention).
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
-from regiongate.config.regions import DEFAULT_CONFIG_PATH, PROJECT_DIR, load_catalogue
+from regiongate.config import tenants
+from regiongate.config.regions import DEFAULT_CONFIG_PATH, PROJECT_DIR, Catalogue, load_catalogue
+from regiongate.residency.junit import JUnitResults, read_results
+from regiongate.residency.policy import ResidencyPolicy
+from regiongate.residency.report import build_report, write_report
+from regiongate.residency.report_data import DataKinds, Provider, StackContext
+from regiongate.shared_constructs import data_kinds
+
+# `make test` writes this (the first pytest run of the Makefile's test target); the report quotes it.
+DEFAULT_TEST_RESULTS = Path("build/test-results/junit.xml")
+ZERO_RETENTION_TESTS = ("tests/e2e/gateway/test_zero_retention.py",)
+HOW_TO_RUN_TESTS = "run make test"
+
+DATA_KINDS = DataKinds(
+    metadata_key=data_kinds.METADATA_KEY,
+    titles=data_kinds.TITLES,
+    never_stored=data_kinds.NEVER_STORED,
+    where_to_mark=data_kinds.WHERE_TO_MARK,
+)
 
 
 def register(subparsers) -> None:
@@ -22,14 +45,66 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--stack", action="append", dest="stacks", metavar="NAME", help="only this stack (repeatable)")
     parser.add_argument(
-        "--tests-dir", type=Path, default=None, help="where to look for the canary tests (default: tests/gateway)"
+        "--test-results",
+        type=Path,
+        default=None,
+        help=f"JUnit XML written by `make test` (default: {DEFAULT_TEST_RESULTS} of the project)",
     )
     parser.set_defaults(func=run)
 
 
-def run(args) -> int:
-    from regiongate.residency.report import build_report, write_report
+def zero_retention_results(path: Path | None = None) -> JUnitResults:
+    """The zero-retention tests' outcomes recorded in ``path`` (default: what `make test` wrote)."""
+    return read_results(
+        path if path is not None else PROJECT_DIR / DEFAULT_TEST_RESULTS,
+        ZERO_RETENTION_TESTS,
+        how_to_run=HOW_TO_RUN_TESTS,
+    )
 
+
+def _provider(provider: Any, models: tuple[Any, ...]) -> Provider:
+    where = ", ".join(
+        part
+        for part in (provider.aws_region or provider.location or "", provider.endpoint or provider.base_url or "")
+        if part
+    )
+    destinations = sorted({d for m in models if m.provider == provider.name for d in getattr(m, "destinations", ())})
+    return Provider(provider.name, provider.type, where, tuple(destinations))
+
+
+def stack_context(config: Any, source: str) -> StackContext:
+    """A region or tenant stack's policy, with its configured providers and audit retention."""
+    gateway = getattr(config, "gateway", None)
+    providers = (
+        tuple(_provider(p, tuple(getattr(gateway, "models", ()))) for p in getattr(gateway, "providers", ()))
+        if gateway is not None
+        else ()
+    )
+    months = getattr(gateway, "audit_retention_months", None)
+    return StackContext(
+        policy=ResidencyPolicy.from_region(config),
+        source=source,
+        providers=providers,
+        application_retention=f"{months} months (audit_retention_months)" if months else "",
+    )
+
+
+def stack_contexts(catalogue: Catalogue, tenants_dir: Path | None = None) -> dict[str, StackContext]:
+    """Stack name -> context, for every region stack of ``catalogue`` and every tenant file.
+
+    A broken tenant file is an error here as at synth time: a report that silently left a stack out would be
+    wrong evidence.
+    """
+    catalogue_file = Path(str(getattr(catalogue, "path", "regions.yaml"))).name
+    contexts = {c.stack_name: stack_context(c, catalogue_file) for c in catalogue.regions}
+    for config in tenants.deployments(catalogue, tenants_dir or tenants.tenants_dir()):
+        if config.stack_name not in contexts:
+            slug = tenants.slug_of_stack(config.stack_name)
+            contexts[config.stack_name] = stack_context(config, f"tenants/{slug}.yaml" if slug else "tenant file")
+    return contexts
+
+
+def run(args) -> int:
     if not (args.cdk_out / "manifest.json").is_file():
         print(
             f"regiongate: {args.cdk_out} has no manifest.json; run `make synth` (or `make report`) first",
@@ -39,12 +114,18 @@ def run(args) -> int:
     catalogue = load_catalogue(args.config)
     try:
         report = build_report(
-            args.cdk_out, args.stacks, catalogue, tests_dir=args.tests_dir or PROJECT_DIR / "tests" / "e2e" / "gateway"
+            args.cdk_out,
+            args.stacks,
+            stack_contexts(catalogue),
+            data_kinds=DATA_KINDS,
+            test_results=zero_retention_results(args.test_results),
         )
     except ValueError as exc:
         print(f"regiongate: {exc}", file=sys.stderr)
         return 2
     markdown, html = write_report(report, args.out)
-    open_findings = sum(len(stack.open_findings) for stack in report.stacks)
-    print(f"wrote {markdown} and {html}: {len(report.stacks)} stack(s), {open_findings} open residency finding(s)")
-    return 1 if open_findings else 0
+    print(
+        f"wrote {markdown} and {html}: {len(report.stacks)} stack(s), {report.open_finding_count} open residency "
+        f"finding(s); zero-retention tests: {report.test_results.summary() if report.test_results else 'not read'}"
+    )
+    return 1 if report.open_finding_count else 0

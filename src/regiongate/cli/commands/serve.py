@@ -34,7 +34,7 @@ def register(subparsers) -> None:
 
 
 def parse_upstreams(values: list[str]) -> dict[str, str]:
-    from regiongate.gateway.runtime.providers import is_loopback_url
+    from regiongate.gateway.runtime.providers.base import is_loopback_url
 
     result = {}
     for value in values:
@@ -51,9 +51,11 @@ def parse_upstreams(values: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     from regiongate.common import logs
-    from regiongate.contract.settings import RuntimeConfig, Settings
-    from regiongate.gateway.runtime.app import local_gateway, postgres_store
+    from regiongate.contract.document import RuntimeConfig
+    from regiongate.contract.environment import DATABASE_URL, LOG_LEVEL, PROVIDER_CREDENTIALS_FILE, Settings
+    from regiongate.gateway.runtime.app import local_gateway
     from regiongate.gateway.runtime.local import GatewayHTTPServer
+    from regiongate.store.connections import postgres_store
 
     region = load_catalogue(args.config).region(args.region)
     if region.gateway is None:
@@ -68,17 +70,17 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    database_url = os.environ.get("DATABASE_URL")
+    database_url = os.environ.get(DATABASE_URL)
     if not database_url:
         print("regiongate serve: set DATABASE_URL (postgresql://user:password@host:port/db)", file=sys.stderr)
         return 2
-    logs.configure(os.environ.get("REGIONGATE_LOG_LEVEL", "INFO"))
+    logs.configure(os.environ.get(LOG_LEVEL, "INFO"))
     runtime = RuntimeConfig.from_document(runtime_document(region))
     settings = Settings(
         region_code=region.code,
         config_path=args.config,
         database_url=database_url,
-        provider_credentials_file=os.environ.get("REGIONGATE_PROVIDER_CREDENTIALS_FILE") or None,
+        provider_credentials_file=os.environ.get(PROVIDER_CREDENTIALS_FILE) or None,
     )
     store = postgres_store(settings, runtime.aws_region, pool_size=8)
     store.migrate()

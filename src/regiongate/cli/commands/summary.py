@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from regiongate.residency.policy import partition_of
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("summary", help="print a table of the stacks synthesized into cdk.out")
@@ -25,17 +27,25 @@ def stack_rows(cdk_out: Path) -> list[dict[str, str]]:
             continue
         template = json.loads((cdk_out / artifact["properties"]["templateFile"]).read_text())
         info = template.get("Metadata", {}).get("regiongate", {})
+        # CloudFormation creates a stack's resources in its environment's region: that, not the metadata, is where.
+        region = artifact.get("environment", "").rsplit("/", 1)[-1] or "?"
+        partition = partition_of(region) if region not in ("?", "unknown-region") else "?"
         rows.append(
             {
                 "stack": name,
-                "aws region": info.get("aws_region", artifact.get("environment", "").rsplit("/", 1)[-1]),
-                "partition": info.get("partition", "?"),
+                "aws region": _checked(region, info.get("aws_region")),
+                "partition": _checked(partition, info.get("partition")),
                 "geography": info.get("geography", "?"),
                 "api domain": info.get("api_domain", "?"),
                 "resources": str(len(template.get("Resources", {}))),
             }
         )
     return rows
+
+
+def _checked(actual: str, recorded: str | None) -> str:
+    """``actual``, and what the template's metadata records instead when the two differ."""
+    return actual if recorded in (None, actual) else f"{actual} (metadata says {recorded})"
 
 
 def format_table(rows: list[dict[str, str]]) -> str:

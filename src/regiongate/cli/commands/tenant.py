@@ -8,8 +8,14 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from regiongate.cli.commands.report import DATA_KINDS, stack_contexts, zero_retention_results
 from regiongate.config import tenants
 from regiongate.config.regions import DEFAULT_CONFIG_PATH, load_catalogue
+from regiongate.residency.claims import encryption_sentence, region_sentence
+from regiongate.residency.policy import ResidencyPolicy
+from regiongate.residency.render import render_markdown
+from regiongate.residency.report import build_report
+from regiongate.shared_constructs.data_kinds import METADATA_KEY, NEVER_STORED
 
 STACK_TYPE = "aws:cloudformation:stack"
 
@@ -130,15 +136,9 @@ def run_plan(args) -> int:
 
 def _plan(tenant: tenants.Tenant, catalogue, directory: Path, cdk_out: Path) -> int:
     failure = synthesize(tenant.stack_name, catalogue, directory, cdk_out)
-    residency = _residency_report(cdk_out, tenant, catalogue, directory)
-    print(describe_stack(cdk_out, tenant, data_kinds=residency is None))
-    if residency is not None:
-        print()
-        print(residency)
-    else:
-        print(
-            "\n(the residency report generator, regiongate.residency, is not available: data kinds shown from metadata)"
-        )
+    print(describe_stack(cdk_out, tenant, data_kinds=False))
+    print()
+    print(_residency_report(cdk_out, tenant, catalogue, directory))
     if tenant.certificate_is_placeholder:
         print(
             f"\nwarning: certificate_arn in {tenant.path} is still the placeholder; the HTTPS listener cannot deploy with it."
@@ -170,24 +170,53 @@ def synthesize(stack: str, catalogue, directory: Path, cdk_out: Path) -> str | N
     return None
 
 
-def _residency_report(cdk_out: Path, tenant: tenants.Tenant, catalogue, directory: Path) -> str | None:
-    """The residency report (Markdown) of the tenant's stack, or None without regiongate.residency."""
-    try:
-        from regiongate.residency.render import render_markdown
-        from regiongate.residency.report import build_report
-    except ImportError:
-        return None
-    return render_markdown(build_report(cdk_out, [tenant.stack_name], catalogue, tenants_dir=directory))
+def _residency_report(cdk_out: Path, tenant: tenants.Tenant, catalogue, directory: Path) -> str:
+    """The residency report (Markdown) of the tenant's stack."""
+    report = build_report(
+        cdk_out,
+        [tenant.stack_name],
+        stack_contexts(catalogue, directory),
+        data_kinds=DATA_KINDS,
+        test_results=zero_retention_results(),
+    )
+    return render_markdown(report)
+
+
+def residency_lines(template: dict, policy: ResidencyPolicy, deployed_region: str) -> tuple[str, str]:
+    """(the resources heading, the encryption sentence), each computed from the template."""
+    return (
+        f"Resources ({region_sentence(template, policy, deployed_region)}):",
+        f"Encryption: {encryption_sentence(template, policy)}.",
+    )
+
+
+def data_kind_lines(template: dict) -> list[str]:
+    """Which resources hold which kinds of data, from their data-kind metadata (and the kinds none may hold)."""
+    stores: dict[str, list[str]] = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        for kind in resource.get("Metadata", {}).get(METADATA_KEY, []):
+            stores.setdefault(kind, []).append(f"{resource['Type']} {logical_id}")
+    for kind in NEVER_STORED:
+        stores.setdefault(kind, [])
+    kind_width = max(map(len, stores), default=0)
+    lines = [f"Where each kind of data lives (from the {METADATA_KEY} metadata of the template):"]
+    for kind in sorted(stores):
+        held_by = ", ".join(sorted(stores[kind])) or "no resource is marked as holding it"
+        lines.append(f"  {kind.ljust(kind_width)}  {held_by}")
+    return lines
 
 
 def describe_stack(cdk_out: Path, tenant: tenants.Tenant, *, data_kinds: bool = True) -> str:
-    """What will be created: resources by kind, all in the tenant's region (and, without the residency
-    report, which resources hold which kinds of data, from their ``regiongate:data`` metadata)."""
+    """What will be created: resources by kind, whether every one is in the tenant's region and which data stores
+    are not encrypted with the stack's own key (and, if asked, which resources hold which kinds of data)."""
     manifest = json.loads((cdk_out / "manifest.json").read_text())
     artifact = manifest["artifacts"][tenant.stack_name]
     template = json.loads((cdk_out / artifact["properties"]["templateFile"]).read_text())
     environment = artifact.get("environment", "")
     region = tenant.region
+    resources_heading, encryption = residency_lines(
+        template, ResidencyPolicy.from_region(region), environment.rsplit("/", 1)[-1]
+    )
     lines = [
         f"Plan for tenant {tenant.slug}: stack {tenant.stack_name} ({environment})",
         f"  region      {region.aws_region} ({tenant.row.name}), partition {region.partition}, account {region.account}",
@@ -196,23 +225,12 @@ def describe_stack(cdk_out: Path, tenant: tenants.Tenant, *, data_kinds: bool = 
         f"  api         https://{region.api_domain}"
         + (f"   console https://{region.console_domain}" if region.console else ""),
         "",
-        f"Resources ({len(template.get('Resources', {}))}, every one in {region.aws_region}):",
+        resources_heading,
     ]
     kinds = Counter(resource["Type"] for resource in template.get("Resources", {}).values())
     width = max(map(len, kinds), default=0)
     lines += [f"  {kind.ljust(width)}  {count}" for kind, count in sorted(kinds.items())]
-    if not data_kinds:
-        return "\n".join(lines)
-    lines += [
-        "",
-        f"Where each kind of data lives (all in {region.aws_region}, encrypted with the tenant's own KMS key):",
-    ]
-    stores: dict[str, list[str]] = {}
-    for logical_id, resource in template.get("Resources", {}).items():
-        for kind in resource.get("Metadata", {}).get("regiongate:data", []):
-            stores.setdefault(kind, []).append(f"{resource['Type']} {logical_id}")
-    kind_width = max(map(len, stores), default=0)
-    for kind in sorted(stores):
-        lines.append(f"  {kind.ljust(kind_width)}  {', '.join(sorted(stores[kind]))}")
-    lines.append("  prompt and completion content: not stored (processed in memory)")
+    lines += ["", encryption]
+    if data_kinds:
+        lines += ["", *data_kind_lines(template)]
     return "\n".join(lines)

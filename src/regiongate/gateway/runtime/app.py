@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from regiongate.contract.settings import RuntimeConfig, Settings
-from regiongate.gateway.runtime.providers import Credentials, Registry, RetryPolicy, file_loader, secret_loader
-from regiongate.store.postgres import ConnectionPool, PostgresStore, RefreshingConnect, connection_params
+from regiongate.contract.document import RuntimeConfig
+from regiongate.contract.environment import Settings
+from regiongate.gateway.runtime.providers import Registry
+from regiongate.gateway.runtime.providers.credentials import Credentials, file_loader, secret_loader
+from regiongate.gateway.runtime.providers.retries import RetryPolicy
+from regiongate.store.connections import postgres_store
 
-
-def secret_json_fetcher(region_name: str) -> Callable[[str], Mapping[str, Any]]:
-    """Reads a JSON secret from Secrets Manager in ``region_name`` (a client per call: it runs once per
-    connection-parameter load, not per request)."""
-
-    def fetch(arn: str) -> Mapping[str, Any]:
-        import boto3
-
-        return json.loads(
-            boto3.client("secretsmanager", region_name=region_name).get_secret_value(SecretId=arn)["SecretString"]
-        )
-
-    return fetch
-
-
-def postgres_store(settings: Settings, region_name: str, pool_size: int = 2) -> PostgresStore:
-    """A store whose first connection (and, in AWS, the secret lookup) happens on first use. When the
-    database rejects the password (the secret was rotated), the secret is read again once."""
-    connect = RefreshingConnect(lambda: connection_params(settings, secret_json_fetcher(region_name)))
-    return PostgresStore(ConnectionPool(connect, size=pool_size))
+if TYPE_CHECKING:  # imported where they are built: the service and the sinks load on first invocation
+    from regiongate.audit.runtime.events import BackgroundAuditSink
+    from regiongate.gateway.runtime.service import Gateway
 
 
 def credentials_for(settings: Settings, region_name: str) -> Credentials:
@@ -40,13 +25,13 @@ def credentials_for(settings: Settings, region_name: str) -> Credentials:
     return Credentials(lambda: {})
 
 
-def lambda_gateway(settings: Settings):
+def lambda_gateway(settings: Settings) -> Gateway:
     """The gateway as the ALB-fronted Lambda runs it: SQS audit, whole (non-streamed) responses."""
     from regiongate.audit.runtime.events import SqsAuditSink
     from regiongate.contract.errors import ServiceUnavailable
     from regiongate.gateway.runtime.service import Gateway
 
-    runtime = RuntimeConfig.load(settings.config_path, settings.region_code)
+    runtime = settings.region_document()
     if not settings.audit_queue_url:
         raise ServiceUnavailable("AUDIT_QUEUE_URL is not set: the gateway refuses to serve without an audit trail")
     return Gateway(
@@ -67,7 +52,7 @@ def local_gateway(
     retry: RetryPolicy = RetryPolicy(),
     key_cache_ttl: float | None = None,
     audit_interval: float = 0.2,
-):
+) -> tuple[Gateway, BackgroundAuditSink]:
     """The same gateway for ``regiongate serve``: streams, and writes audit events through the writer code."""
     from regiongate.audit.runtime.events import BackgroundAuditSink
     from regiongate.audit.runtime.writer import write_bodies

@@ -7,11 +7,11 @@ it matched (``messages[2].content``), never the matched text.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from regiongate.contract.settings import GuardrailPolicy
+from regiongate.contract.document import GuardrailPolicy
 
 _CARD_RE = re.compile(r"(?<![\d])(?:\d[ -]?){12,18}\d(?![\d])")
 _IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
@@ -94,7 +94,7 @@ class Violation:
     action: str
     message: str
 
-    def as_event(self) -> dict:
+    def as_event(self) -> dict[str, Any]:
         return {"detector": self.detector, "action": self.action, "message": self.message}
 
 
@@ -102,7 +102,7 @@ _DESCRIPTIONS = {"payment_card": "a payment card number", "iban": "an IBAN"}
 _compiled: dict[str, re.Pattern[str]] = {}
 
 
-def _matcher(detector: dict):
+def _matcher(detector: Mapping[str, str]) -> Callable[[str], bool]:
     kind = detector["type"]
     if kind == "payment_card":
         return find_cards

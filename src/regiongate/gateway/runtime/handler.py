@@ -9,19 +9,23 @@ from __future__ import annotations
 import base64
 import logging
 import time
+from typing import TYPE_CHECKING, Any
 
 from regiongate.common import logs
 from regiongate.contract.errors import GatewayError, ServiceUnavailable, error_response, reason
 from regiongate.gateway.runtime.transport import Request, Response
 
+if TYPE_CHECKING:  # built on the first invocation, not at import
+    from regiongate.gateway.runtime.service import Gateway
+
 log = logging.getLogger("regiongate.handler")
-_gateway = None
+_gateway: Gateway | None = None
 
 
-def _get_gateway():
+def _get_gateway() -> Gateway:
     global _gateway
     if _gateway is None:
-        from regiongate.contract.settings import settings
+        from regiongate.contract.environment import settings
         from regiongate.gateway.runtime.app import lambda_gateway
 
         current = settings()
@@ -30,7 +34,7 @@ def _get_gateway():
     return _gateway
 
 
-def parse_event(event: dict) -> Request:
+def parse_event(event: dict[str, Any]) -> Request:
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
@@ -48,7 +52,7 @@ def parse_event(event: dict) -> Request:
     )
 
 
-def to_alb(response: Response) -> dict:
+def to_alb(response: Response) -> dict[str, Any]:
     body = response.body if response.stream is None else b"".join(response.stream)
     try:
         text, encoded = body.decode("utf-8"), False
@@ -63,7 +67,7 @@ def to_alb(response: Response) -> dict:
     }
 
 
-def handle(event, context):
+def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     received = time.perf_counter()
     try:
         gateway = _get_gateway()

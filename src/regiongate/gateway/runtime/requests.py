@@ -56,7 +56,7 @@ def _expect(value: Any, types: tuple[type, ...], where: str, what: str) -> Any:
     return value
 
 
-def _number(body: dict, name: str, low: float, high: float) -> None:
+def _number(body: dict[str, Any], name: str, low: float, high: float) -> None:
     if body.get(name) is None:
         return
     value = _expect(body[name], (int, float), name, "a number")

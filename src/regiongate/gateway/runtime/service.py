@@ -1,44 +1,40 @@
-"""The gateway service: authenticate, validate, apply guardrails and budgets, call the region's provider,
-translate, time and audit. Transport-free: the ALB handler and the local server both call ``Gateway.handle``.
+"""The gateway service: authenticate, validate, run the pre-call checks (``checks``), call the region's
+provider, render the OpenAI answer (``responses``), time and audit. Transport-free: the ALB handler and
+the local server both call ``Gateway.handle``.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import itertools
 import json
 import logging
-import os
-import struct
-import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC
-from decimal import Decimal
 from typing import Any, Protocol
 
 from regiongate.audit.runtime import events as audit_events
 from regiongate.common.clock import Clock, utc_now
+from regiongate.contract.document import ModelEntry, RuntimeConfig
 from regiongate.contract.errors import (
-    BudgetExceeded,
     GatewayError,
-    GuardrailViolation,
     InvalidRequest,
     MethodNotAllowed,
-    ModelNotAllowed,
     NotFound,
     RequestTooLarge,
     ResponseTooLarge,
-    ServiceUnavailable,
     error_response,
 )
-from regiongate.contract.settings import ModelEntry, RuntimeConfig
-from regiongate.gateway.runtime.guardrails import chat_texts, estimate_tokens, scan
+from regiongate.gateway.runtime import responses
+from regiongate.gateway.runtime.checks import Call, PreCallCheck, run_checks
+from regiongate.gateway.runtime.checks.budget import BudgetGuard
+from regiongate.gateway.runtime.checks.input_guardrails import InputGuardrails
+from regiongate.gateway.runtime.checks.model_allowlist import ModelAllowlist
+from regiongate.gateway.runtime.context import RequestContext
+from regiongate.gateway.runtime.guardrails import chat_texts
 from regiongate.gateway.runtime.pricing import cost_usd
-from regiongate.gateway.runtime.providers import Registry, RetryPolicy, UpstreamTimer, with_retries
+from regiongate.gateway.runtime.providers import Registry
+from regiongate.gateway.runtime.providers.retries import RetryPolicy, with_retries
 from regiongate.gateway.runtime.requests import parse_json, validate_chat, validate_embeddings
+from regiongate.gateway.runtime.store_errors import store_call
 from regiongate.gateway.runtime.translate import ChatResult, Delta
 from regiongate.gateway.runtime.transport import Request, Response
 from regiongate.store import KeyRecord, Store
@@ -51,125 +47,7 @@ ALB_MAX_RESPONSE_BYTES = 1_000_000
 
 
 class AuditSink(Protocol):
-    def emit(self, event: dict) -> None: ...
-
-
-class BudgetGuard:
-    """Monthly budgets per key and per org, from the daily rollups, cached for ``ttl`` seconds."""
-
-    def __init__(self, store: Store, ttl: float, monotonic: Callable[[], float], clock: Clock) -> None:
-        self.store = store
-        self.ttl = ttl
-        self.monotonic = monotonic
-        self.clock = clock
-        self._cache: dict[tuple[str, ...], tuple[float, Any]] = {}
-        self._lock = threading.Lock()
-
-    def _cached(self, key: tuple[str, ...], load: Callable[[], Any]) -> Any:
-        now = self.monotonic()
-        with self._lock:
-            hit = self._cache.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        value = load()
-        with self._lock:
-            self._cache[key] = (now + self.ttl, value)
-        return value
-
-    def check(self, record: KeyRecord) -> None:
-        month = self.clock().astimezone(UTC).date()
-        label = f"{month.year:04d}-{month.month:02d}"  # in the cache key: a new month never reads last month's spend
-        if record.monthly_budget_usd is not None:
-            spent = self._cached(
-                ("key", record.key_id, label), lambda: self.store.month_spend("key", record.key_id, month)
-            )
-            if spent >= record.monthly_budget_usd:
-                raise BudgetExceeded(f"this key has used its monthly budget of {record.monthly_budget_usd} USD")
-        org_budget = self._cached(("org-budget", record.org_id), lambda: self.store.org_budget(record.org_id))
-        if org_budget is not None:
-            spent = self._cached(
-                ("org", record.org_id, label), lambda: self.store.month_spend("org", record.org_id, month)
-            )
-            if spent >= org_budget:
-                raise BudgetExceeded(f"organisation {record.org_id} has used its monthly budget of {org_budget} USD")
-
-
-class _RequestIds:
-    """Random (version 4) UUIDs for request ids without a system call per request.
-
-    ``uuid.uuid4()`` reads 16 bytes with ``os.urandom``, which releases the interpreter lock for the system
-    call; in the local server, under concurrency, the request thread then waits for the lock to come back
-    (profiled: that wait was most of the gateway's added p99 at c=16). Here a 256-bit key is read from
-    ``os.urandom`` once (again in a forked child) and each id is the keyed BLAKE2b of a counter: unique per
-    process, and as unpredictable as the key.
-    """
-
-    def __init__(self) -> None:
-        self._reseed()
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._reseed)
-
-    def _reseed(self) -> None:
-        self._key = os.urandom(32)
-        self._counter = itertools.count()
-
-    def new(self) -> str:
-        digest = hashlib.blake2b(next(self._counter).to_bytes(8, "little"), key=self._key, digest_size=16).digest()
-        return str(uuid.UUID(bytes=digest, version=4))
-
-
-_request_ids = _RequestIds()
-
-
-class _Context:
-    __slots__ = (
-        "cost",
-        "created_at",
-        "endpoint",
-        "error_type",
-        "guardrail",
-        "input_tokens",
-        "key",
-        "model",
-        "output_tokens",
-        "provider",
-        "request_id",
-        "started",
-        "status",
-        "stream",
-        "timer",
-        "violations",
-    )
-
-    def __init__(self, clock: Clock, received: float | None = None) -> None:
-        self.request_id = _request_ids.new()
-        self.started = received if received is not None else time.perf_counter()
-        self.created_at = clock()
-        self.timer = UpstreamTimer()
-        self.key: KeyRecord | None = None
-        self.model: str | None = None
-        self.provider: str | None = None
-        self.input_tokens = 0
-        self.output_tokens = 0
-        self.cost = Decimal(0)
-        self.status = 200
-        self.error_type: str | None = None
-        self.stream = False
-        self.guardrail = "pass"
-        self.violations: list[dict] = []
-        self.endpoint = "other"
-
-    def fail(self, exc: BaseException) -> None:
-        self.status = exc.status if isinstance(exc, GatewayError) else 500
-        self.error_type = exc.type if isinstance(exc, GatewayError) else "internal_error"
-
-    def timings(self) -> tuple[float, float]:
-        total = (time.perf_counter() - self.started) * 1000
-        return total, self.timer.seconds * 1000
-
-
-def _sse(value: Any) -> bytes:
-    return b"data: " + json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n\n"
+    def emit(self, event: dict[str, Any]) -> None: ...
 
 
 class Gateway:
@@ -198,10 +76,11 @@ class Gateway:
         ttl = runtime.key_cache_ttl_seconds if key_cache_ttl is None else key_cache_ttl
         self.keys = KeyAuthenticator(store, runtime.code, ttl, monotonic=monotonic, clock=clock)
         self.budgets = BudgetGuard(store, ttl, monotonic, clock)
+        self.checks: tuple[PreCallCheck, ...] = (ModelAllowlist(runtime), InputGuardrails(runtime), self.budgets)
         self.max_request_bytes = max(
             [runtime.guardrails.max_request_bytes, *(g.max_request_bytes for g in runtime.org_guardrails.values())]
         )
-        self._routes: dict[str, dict[str, Callable[[_Context, Request], Response]]] = {
+        self._routes: dict[str, dict[str, Callable[[RequestContext, Request], Response]]] = {
             "/v1/chat/completions": {"POST": self._chat},
             "/v1/embeddings": {"POST": self._embeddings},
             "/v1/models": {"GET": self._models},
@@ -210,7 +89,7 @@ class Gateway:
     # --- entry point ---------------------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
         path = request.path.split("?", 1)[0]
-        ctx = _Context(self.clock, request.received)
+        ctx = RequestContext(self.clock, request.received)
         if path == "/health":  # no auth, no I/O, no audit event
             response = Response(
                 200,
@@ -242,7 +121,7 @@ class Gateway:
             response.stream = self._audited(ctx, response.stream)
         return response
 
-    def _route(self, ctx: _Context, request: Request, path: str) -> Response:
+    def _route(self, ctx: RequestContext, request: Request, path: str) -> Response:
         if path.startswith("/v1/models/"):
             ctx.endpoint = "models"
             if request.method != "GET":
@@ -256,14 +135,14 @@ class Gateway:
             raise MethodNotAllowed(f"{request.method} is not allowed on {path}; use {', '.join(methods)}")
         return handler(ctx, request)
 
-    def _headers(self, ctx: _Context, response: Response) -> None:
+    def _headers(self, ctx: RequestContext, response: Response) -> None:
         total, upstream = ctx.timings()
         response.headers["x-request-id"] = ctx.request_id
         response.headers["x-regiongate-region"] = self.runtime.code
         response.headers["x-regiongate-added-ms"] = f"{max(total - upstream, 0.0):.3f}"
         response.headers["x-regiongate-upstream-ms"] = f"{upstream:.3f}"
 
-    def _audited(self, ctx: _Context, stream: Iterator[bytes]) -> Iterator[bytes]:
+    def _audited(self, ctx: RequestContext, stream: Iterator[bytes]) -> Iterator[bytes]:
         try:
             yield from stream
         except GeneratorExit:
@@ -272,7 +151,7 @@ class Gateway:
         finally:
             self._finish(ctx)
 
-    def _finish(self, ctx: _Context) -> None:
+    def _finish(self, ctx: RequestContext) -> None:
         total, upstream = ctx.timings()
         key = ctx.key
         fields = {
@@ -323,28 +202,18 @@ class Gateway:
             log.error("audit emit failed", exc_info=True, extra={"fields": {"request_id": ctx.request_id}})
 
     # --- shared steps -------------------------------------------------------------------------------------
-    def _authenticate(self, ctx: _Context, request: Request) -> KeyRecord:
-        ctx.key = self._store_call(lambda: self.keys.authenticate(dict(request.headers)))
-        return ctx.key
+    def _authenticate(self, ctx: RequestContext, request: Request) -> KeyRecord:
+        key = store_call(lambda: self.keys.authenticate(dict(request.headers)))
+        ctx.key = key
+        return key
 
-    @staticmethod
-    def _store_call(call: Callable[[], Any]) -> Any:
-        """A database outage is a 503 the client may retry, not a 500."""
-        try:
-            return call()
-        except GatewayError:
-            raise
-        except Exception as exc:
-            log.error("key store unavailable", extra={"fields": {"error": type(exc).__name__}})
-            raise ServiceUnavailable("the region's key store is unavailable; retry shortly") from None
-
-    def _body(self, ctx: _Context, request: Request, key: KeyRecord) -> dict:
+    def _body(self, ctx: RequestContext, request: Request, key: KeyRecord) -> dict[str, Any]:
         limit = self.runtime.guardrails_for(key.org_id).max_request_bytes
         if len(request.body) > limit:
             raise RequestTooLarge(f"the request body is {len(request.body)} bytes; the limit is {limit}")
         return parse_json(request.body)
 
-    def _resolve_model(self, ctx: _Context, name: str, key: KeyRecord, kind: str) -> ModelEntry:
+    def _resolve_model(self, ctx: RequestContext, name: str, kind: str) -> ModelEntry:
         model = self.runtime.models.get(name)
         if model is None:
             raise NotFound(
@@ -355,46 +224,15 @@ class Gateway:
         ctx.provider = model.provider
         if model.kind != kind:
             raise InvalidRequest(f"model {model.name} is an {model.kind} model; use the matching endpoint")
-        policy = self.runtime.guardrails_for(key.org_id)
-        if policy.model_allowlist is not None and model.name not in policy.model_allowlist:
-            raise ModelNotAllowed(f"model {model.name} is not allowed for this organisation")
-        if key.model_allowlist is not None and model.name not in key.model_allowlist:
-            raise ModelNotAllowed(f"model {model.name} is not allowed for this API key")
         return model
 
-    def _guard(self, ctx: _Context, key: KeyRecord, texts: list[tuple[str, str]]) -> None:
-        policy = self.runtime.guardrails_for(key.org_id)
-        estimated = estimate_tokens(texts)
-        if estimated > policy.max_input_tokens:
-            ctx.guardrail = "block"
-            ctx.violations.append(
-                {
-                    "detector": "max-input-tokens",
-                    "action": "block",
-                    "message": f"estimated {estimated} input tokens exceed the limit of {policy.max_input_tokens}",
-                }
-            )
-            raise GuardrailViolation(f"the input is about {estimated} tokens; the limit is {policy.max_input_tokens}")
-        violations = scan(texts, policy)
-        ctx.violations.extend(v.as_event() for v in violations)
-        blocked = [v for v in violations if v.action == "block"]
-        if blocked:
-            ctx.guardrail = "block"
-            raise GuardrailViolation("request blocked by guardrail: " + "; ".join(v.message for v in blocked))
-        if violations:
-            ctx.guardrail = "flag"
-
-    def _price(self, ctx: _Context, model: ModelEntry, input_tokens: int, output_tokens: int) -> dict:
+    def _price(self, ctx: RequestContext, model: ModelEntry, input_tokens: int, output_tokens: int) -> dict[str, int]:
         ctx.input_tokens, ctx.output_tokens = input_tokens, output_tokens
         ctx.cost = cost_usd(input_tokens, output_tokens, model.input_usd_per_mtok, model.output_usd_per_mtok)
-        return {
-            "prompt_tokens": input_tokens,
-            "completion_tokens": output_tokens,
-            "total_tokens": input_tokens + output_tokens,
-        }
+        return responses.usage_body(input_tokens, output_tokens)
 
     # --- routes -------------------------------------------------------------------------------------------
-    def _chat(self, ctx: _Context, request: Request) -> Response:
+    def _chat(self, ctx: RequestContext, request: Request) -> Response:
         ctx.endpoint = "chat"
         if len(request.body) > self.max_request_bytes:
             raise RequestTooLarge(
@@ -403,9 +241,8 @@ class Gateway:
         key = self._authenticate(ctx, request)
         body = validate_chat(self._body(ctx, request, key))
         ctx.stream = bool(body.get("stream"))
-        model = self._resolve_model(ctx, body["model"], key, "chat")
-        self._guard(ctx, key, list(chat_texts(body)))
-        self._store_call(lambda: self.budgets.check(key))
+        model = self._resolve_model(ctx, body["model"], "chat")
+        run_checks(self.checks, Call(ctx, key, model, list(chat_texts(body))))
         provider = self.registry.get(model.provider)
         if ctx.stream:
             deltas = with_retries(
@@ -421,55 +258,30 @@ class Gateway:
             lambda: provider.chat(model, body, ctx.timer), self.retry, ctx.timer, self.sleep
         )
         usage = self._price(ctx, model, result.input_tokens, result.output_tokens)
-        message: dict[str, Any] = {"role": "assistant", "content": result.content}
-        if result.tool_calls:
-            message["tool_calls"] = result.tool_calls
-        answer = {
-            "id": "chatcmpl-" + ctx.request_id.replace("-", ""),
-            "object": "chat.completion",
-            "created": int(ctx.created_at.timestamp()),
-            "model": model.name,
-            "choices": [{"index": 0, "message": message, "finish_reason": result.finish_reason, "logprobs": None}],
-            "usage": usage,
-        }
+        answer = responses.chat_completion(
+            request_id=ctx.request_id,
+            created=int(ctx.created_at.timestamp()),
+            model=model.name,
+            result=result,
+            usage=usage,
+        )
         return Response(
             200, {"content-type": "application/json"}, json.dumps(answer, ensure_ascii=False).encode("utf-8")
         )
 
     def _stream(
-        self, ctx: _Context, model: ModelEntry, deltas: Iterator[Delta], include_usage: bool
+        self, ctx: RequestContext, model: ModelEntry, deltas: Iterator[Delta], include_usage: bool
     ) -> Iterator[bytes]:
-        base = {
-            "id": "chatcmpl-" + ctx.request_id.replace("-", ""),
-            "object": "chat.completion.chunk",
-            "created": int(ctx.created_at.timestamp()),
-            "model": model.name,
-        }
-
-        def chunk(delta: dict, finish: str | None = None) -> bytes:
-            return _sse({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]})
-
-        yield chunk({"role": "assistant", "content": ""})
+        writer = responses.ChunkWriter(
+            request_id=ctx.request_id, created=int(ctx.created_at.timestamp()), model=model.name
+        )
+        yield writer.chunk({"role": "assistant", "content": ""})
         finish, usage = None, (0, 0)
         try:
             for d in deltas:
-                if d.kind == "text":
-                    yield chunk({"content": d.text})
-                elif d.kind == "tool_start":
-                    yield chunk(
-                        {
-                            "tool_calls": [
-                                {
-                                    "index": d.index,
-                                    "id": d.tool_id,
-                                    "type": "function",
-                                    "function": {"name": d.name, "arguments": ""},
-                                }
-                            ]
-                        }
-                    )
-                elif d.kind == "tool_args":
-                    yield chunk({"tool_calls": [{"index": d.index, "function": {"arguments": d.text}}]})
+                chunk = writer.delta(d)
+                if chunk is not None:
+                    yield chunk
                 elif d.kind == "finish":
                     finish = d.finish_reason
                 elif d.kind == "usage":
@@ -477,16 +289,16 @@ class Gateway:
         except GatewayError as exc:
             ctx.fail(exc)
             self._price(ctx, model, *usage)
-            yield _sse(exc.body())
-            yield b"data: [DONE]\n\n"
+            yield responses.sse(exc.body())
+            yield responses.SSE_DONE
             return
         usage_body = self._price(ctx, model, *usage)
-        yield chunk({}, finish or "stop")
+        yield writer.chunk({}, finish or "stop")
         if include_usage:
-            yield _sse({**base, "choices": [], "usage": usage_body})
-        yield b"data: [DONE]\n\n"
+            yield writer.usage(usage_body)
+        yield responses.SSE_DONE
 
-    def _embeddings(self, ctx: _Context, request: Request) -> Response:
+    def _embeddings(self, ctx: RequestContext, request: Request) -> Response:
         ctx.endpoint = "embeddings"
         if len(request.body) > self.max_request_bytes:
             raise RequestTooLarge(
@@ -495,24 +307,14 @@ class Gateway:
         key = self._authenticate(ctx, request)
         body = self._body(ctx, request, key)
         name, inputs, encoding = validate_embeddings(body)
-        model = self._resolve_model(ctx, name, key, "embedding")
-        self._guard(ctx, key, [(f"input[{i}]", text) for i, text in enumerate(inputs)])
-        self._store_call(lambda: self.budgets.check(key))
+        model = self._resolve_model(ctx, name, "embedding")
+        run_checks(self.checks, Call(ctx, key, model, [(f"input[{i}]", text) for i, text in enumerate(inputs)]))
         provider = self.registry.get(model.provider)
         result = with_retries(lambda: provider.embed(model, inputs, ctx.timer), self.retry, ctx.timer, self.sleep)
         usage = self._price(ctx, model, result.input_tokens, 0)
-        data = []
-        for i, vector in enumerate(result.vectors):
-            value: Any = vector
-            if encoding == "base64":
-                value = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
-            data.append({"object": "embedding", "index": i, "embedding": value})
-        answer = {
-            "object": "list",
-            "data": data,
-            "model": model.name,
-            "usage": {"prompt_tokens": usage["prompt_tokens"], "total_tokens": usage["prompt_tokens"]},
-        }
+        answer = responses.embedding_list(
+            model=model.name, vectors=result.vectors, encoding=encoding, prompt_tokens=usage["prompt_tokens"]
+        )
         return Response(200, {"content-type": "application/json"}, json.dumps(answer).encode("utf-8"))
 
     def _visible_models(self, key: KeyRecord) -> list[ModelEntry]:
@@ -524,20 +326,19 @@ class Gateway:
             and (key.model_allowlist is None or m.name in key.model_allowlist)
         ]
 
-    def _model_card(self, model: ModelEntry) -> dict:
-        return {"id": model.name, "object": "model", "created": 0, "owned_by": f"regiongate-{self.runtime.code}"}
-
-    def _models(self, ctx: _Context, request: Request) -> Response:
+    def _models(self, ctx: RequestContext, request: Request) -> Response:
         ctx.endpoint = "models"
         key = self._authenticate(ctx, request)
-        body = {"object": "list", "data": [self._model_card(m) for m in self._visible_models(key)]}
+        cards = [responses.model_card(m, self.runtime.code) for m in self._visible_models(key)]
+        body = {"object": "list", "data": cards}
         return Response(200, {"content-type": "application/json"}, json.dumps(body).encode())
 
-    def _model(self, ctx: _Context, request: Request, name: str) -> Response:
+    def _model(self, ctx: RequestContext, request: Request, name: str) -> Response:
         key = self._authenticate(ctx, request)
         for model in self._visible_models(key):
             if model.name == name:
-                return Response(200, {"content-type": "application/json"}, json.dumps(self._model_card(model)).encode())
+                card = responses.model_card(model, self.runtime.code)
+                return Response(200, {"content-type": "application/json"}, json.dumps(card).encode())
         raise NotFound(
             f"model {name[:100]!r} is not served in region {self.runtime.display_name}", type="model_not_found"
         )

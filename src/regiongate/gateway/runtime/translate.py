@@ -27,7 +27,7 @@ STOP_REASONS = {
 @dataclass
 class ChatResult:
     content: str | None
-    tool_calls: list[dict]
+    tool_calls: list[dict[str, Any]]
     finish_reason: str
     input_tokens: int
     output_tokens: int
@@ -51,7 +51,7 @@ class Delta:
 class EmbeddingResult:
     vectors: list[list[float]]
     input_tokens: int
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def finish_reason(stop_reason: str | None) -> str:
@@ -80,10 +80,10 @@ def _tool_input(arguments: str, where: str) -> Any:
 
 def to_converse(body: dict[str, Any]) -> dict[str, Any]:
     """A validated OpenAI chat request → Converse keyword arguments (without modelId)."""
-    system: list[dict] = []
-    messages: list[dict] = []
+    system: list[dict[str, Any]] = []
+    messages: list[dict[str, Any]] = []
 
-    def append(role: str, blocks: list[dict]) -> None:
+    def append(role: str, blocks: list[dict[str, Any]]) -> None:
         if not blocks:
             return
         if messages and messages[-1]["role"] == role:
@@ -101,7 +101,7 @@ def to_converse(body: dict[str, Any]) -> dict[str, Any]:
             text = _text_of(message.get("content"))
             append("user", [{"text": text}] if text else [])
         elif role == "assistant":
-            blocks: list[dict] = []
+            blocks: list[dict[str, Any]] = []
             text = _text_of(message.get("content"))
             if text:
                 blocks.append({"text": text})

@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from regiongate.common import logs
+from regiongate.contract import environment
+from regiongate.contract.limits import DATABASE_PORT
 from regiongate.store.postgres import ConnectionParams, password_rejected
 
 log = logging.getLogger("regiongate.rotation")
@@ -37,11 +39,11 @@ class RotationError(RuntimeError):
 
 def tls_connect(secret: Secret) -> Any:
     """Sign in to the audit store with ``secret`` over TLS (verified when DB_CA_BUNDLE is set)."""
-    ca_bundle = os.environ.get("DB_CA_BUNDLE") or None
+    ca_bundle = os.environ.get(environment.DB_CA_BUNDLE) or None
     params = ConnectionParams(
-        host=os.environ.get("DB_HOST") or secret["host"],
-        port=int(os.environ.get("DB_PORT") or secret.get("port") or 5432),
-        database=os.environ.get("DB_NAME") or secret.get("dbname") or "postgres",
+        host=os.environ.get(environment.DB_HOST) or secret["host"],
+        port=int(os.environ.get(environment.DB_PORT) or secret.get("port") or DATABASE_PORT),
+        database=os.environ.get(environment.DB_NAME) or secret.get("dbname") or "postgres",
         user=secret["username"],
         password=secret["password"],
         ssl_mode="verify-full" if ca_bundle else "require",

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
+from regiongate.contract.document import ModelEntry, ProviderEntry
 from regiongate.contract.errors import InvalidRequest, UpstreamError, UpstreamRateLimited, UpstreamTimeout
-from regiongate.contract.settings import ModelEntry, ProviderEntry
-from regiongate.gateway.runtime.providers import UpstreamTimer, is_loopback_url
+from regiongate.gateway.runtime.providers.base import UpstreamTimer, is_loopback_url
 from regiongate.gateway.runtime.translate import (
     ChatResult,
     Delta,
@@ -22,6 +22,8 @@ from regiongate.gateway.runtime.translate import (
     from_converse_stream,
     to_converse,
 )
+
+T = TypeVar("T")
 
 _THROTTLED = {"ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"}
 _RETRYABLE = {"ServiceUnavailableException", "InternalServerException", "ModelNotReadyException", "InternalFailure"}
@@ -65,10 +67,11 @@ class BedrockProvider:
         self.entry = entry
         self.endpoint_url = endpoint_url
         self.timeouts = timeouts
-        self._client = None
+        # Any: boto3-stubs types no bedrock-runtime client unless mypy-boto3-bedrock-runtime is installed.
+        self._client: Any = None
         self._lock = threading.Lock()
 
-    def client(self):
+    def client(self) -> Any:
         if self._client is None:
             with self._lock:
                 if self._client is None:
@@ -98,7 +101,7 @@ class BedrockProvider:
                     )
         return self._client
 
-    def _call(self, timer: UpstreamTimer, fn):
+    def _call(self, timer: UpstreamTimer, fn: Callable[[], T]) -> T:
         try:
             return timer.timed(fn)
         except UpstreamError:
@@ -106,19 +109,19 @@ class BedrockProvider:
         except Exception as exc:
             raise _map_error(exc) from None
 
-    def chat(self, model: ModelEntry, body: dict, timer: UpstreamTimer) -> ChatResult:
+    def chat(self, model: ModelEntry, body: dict[str, Any], timer: UpstreamTimer) -> ChatResult:
         request = to_converse(body)
         client = self.client()
         response = self._call(timer, lambda: client.converse(modelId=model.target, **request))
         return from_converse(response)
 
-    def chat_stream(self, model: ModelEntry, body: dict, timer: UpstreamTimer) -> Iterator[Delta]:
+    def chat_stream(self, model: ModelEntry, body: dict[str, Any], timer: UpstreamTimer) -> Iterator[Delta]:
         request = to_converse(body)
         client = self.client()
         response = self._call(timer, lambda: client.converse_stream(modelId=model.target, **request))
         return from_converse_stream(self._events(response["stream"], timer))
 
-    def _events(self, stream, timer: UpstreamTimer) -> Iterator[dict]:
+    def _events(self, stream: Iterable[dict[str, Any]], timer: UpstreamTimer) -> Iterator[dict[str, Any]]:
         iterator = iter(stream)
         try:
             while True:
@@ -165,7 +168,7 @@ class BedrockProvider:
             return EmbeddingResult(vectors=vectors, input_tokens=tokens)
         raise InvalidRequest(f"model {model.name} does not support embeddings through this gateway")
 
-    def _invoke(self, client, target: str, body: str, timer: UpstreamTimer) -> dict:
+    def _invoke(self, client: Any, target: str, body: str, timer: UpstreamTimer) -> dict[str, Any]:
         response = self._call(
             timer,
             lambda: client.invoke_model(
@@ -174,6 +177,9 @@ class BedrockProvider:
         )
         raw = self._call(timer, lambda: response["body"].read())
         try:
-            return json.loads(raw)
+            value = json.loads(raw)
         except ValueError:
             raise UpstreamError("Bedrock answered with something that is not JSON") from None
+        if not isinstance(value, dict):
+            raise UpstreamError("Bedrock's embedding answer has an unexpected shape")
+        return value

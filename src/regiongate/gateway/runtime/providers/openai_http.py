@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+from regiongate.contract.document import ModelEntry, ProviderEntry
 from regiongate.contract.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout
-from regiongate.contract.settings import ModelEntry, ProviderEntry
-from regiongate.gateway.runtime.providers import Credentials, UpstreamTimer
+from regiongate.gateway.runtime.providers.base import UpstreamTimer
+from regiongate.gateway.runtime.providers.credentials import Credentials
 from regiongate.gateway.runtime.translate import ChatResult, Delta, EmbeddingResult, from_openai, from_openai_chunks
 
 _PASSTHROUGH = (
@@ -66,7 +67,9 @@ class HttpClient:
         if conn is not None:
             conn.close()
 
-    def post(self, path: str, body: dict, headers: dict[str, str], stream: bool = False) -> http.client.HTTPResponse:
+    def post(
+        self, path: str, body: dict[str, Any], headers: dict[str, str], stream: bool = False
+    ) -> http.client.HTTPResponse:
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
         headers = {
             "content-type": "application/json",
@@ -156,7 +159,9 @@ class _OpenAIHttpProvider:
     def _model_field(self, model: ModelEntry) -> dict[str, Any]:
         return {}
 
-    def _request(self, path: str, body: dict, timer: UpstreamTimer, stream: bool = False):
+    def _request(
+        self, path: str, body: dict[str, Any], timer: UpstreamTimer, stream: bool = False
+    ) -> http.client.HTTPResponse:
         headers = self._auth()
         response = timer.timed(lambda: self.http.post(path, body, headers, stream=stream))
         if response.status >= 300:
@@ -165,7 +170,7 @@ class _OpenAIHttpProvider:
             raise _upstream_status_error(response.status, raw)
         return response
 
-    def _read_json(self, response, timer: UpstreamTimer) -> dict:
+    def _read_json(self, response: http.client.HTTPResponse, timer: UpstreamTimer) -> dict[str, Any]:
         try:
             raw = timer.timed(response.read)
         except TimeoutError:
@@ -183,7 +188,7 @@ class _OpenAIHttpProvider:
             raise UpstreamError("the provider answered with an unexpected JSON shape")
         return value
 
-    def _body(self, model: ModelEntry, body: dict, stream: bool) -> dict:
+    def _body(self, model: ModelEntry, body: dict[str, Any], stream: bool) -> dict[str, Any]:
         upstream = {k: body[k] for k in _PASSTHROUGH if k in body}
         upstream.update(self._model_field(model))
         upstream["stream"] = stream
@@ -191,18 +196,18 @@ class _OpenAIHttpProvider:
             upstream["stream_options"] = {"include_usage": True}  # the gateway needs usage for the audit
         return upstream
 
-    def chat(self, model: ModelEntry, body: dict, timer: UpstreamTimer) -> ChatResult:
+    def chat(self, model: ModelEntry, body: dict[str, Any], timer: UpstreamTimer) -> ChatResult:
         response = self._request(self._chat_path(model), self._body(model, body, False), timer)
         try:
             return from_openai(self._read_json(response, timer))
         except ValueError:
             raise UpstreamError("the provider's answer has no choices") from None
 
-    def chat_stream(self, model: ModelEntry, body: dict, timer: UpstreamTimer) -> Iterator[Delta]:
+    def chat_stream(self, model: ModelEntry, body: dict[str, Any], timer: UpstreamTimer) -> Iterator[Delta]:
         response = self._request(self._chat_path(model), self._body(model, body, True), timer, stream=True)
         return from_openai_chunks(self._sse(response, timer))
 
-    def _sse(self, response, timer: UpstreamTimer) -> Iterator[dict]:
+    def _sse(self, response: http.client.HTTPResponse, timer: UpstreamTimer) -> Iterator[dict[str, Any]]:
         done = False
         try:
             while True:

@@ -1,0 +1,369 @@
+"""The region document: what synthesis hands every runtime about its region, one schema in both directions.
+
+Synthesis builds a ``RuntimeConfig`` (``regiongate.config.gateway.runtime_document``) and writes
+``to_document()``; the functions read it from ``REGION_DOCUMENT_PATH`` and the console from an environment
+variable, both with ``from_document``, which refuses unknown keys, missing keys and wrong types, naming the key.
+
+Versioning: ``contract_version`` is "major.minor". A runtime reads documents of its own major version whose minor
+is not newer than its own. A minor version only adds optional keys (absent in older documents, defaulted here);
+a newer minor may carry keys this runtime does not know, so it is refused like another major: deploy the
+runtime of the same release as the stack (the functions always are; the console image must be mirrored again).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from regiongate.contract.limits import DEFAULT_AUDIT_RETENTION_MONTHS, DEFAULT_KEY_CACHE_TTL_SECONDS
+
+CONTRACT_VERSION = "1.0"
+
+# Each provider type has exactly these keys (all required).
+PROVIDER_KEYS: Mapping[str, tuple[str, ...]] = {
+    "bedrock": ("name", "type", "aws_region"),
+    "azure_openai": ("name", "type", "endpoint", "location", "api_version"),
+    "openai_compatible": ("name", "type", "base_url"),
+}
+MODEL_KINDS = ("chat", "embedding")
+DETECTOR_TYPES = ("payment_card", "iban", "regex")
+GUARDRAIL_ACTIONS = ("block", "flag")
+
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)$")
+
+
+class DocumentError(ValueError):
+    """The region document does not match this runtime's contract (the message names the key)."""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    provider: str
+    target: str
+    kind: str
+    input_usd_per_mtok: Decimal
+    output_usd_per_mtok: Decimal
+    deployment_type: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderEntry:
+    name: str
+    type: str
+    aws_region: str | None = None
+    endpoint: str | None = None
+    location: str | None = None
+    api_version: str | None = None
+    base_url: str | None = None
+
+
+@dataclass(frozen=True)
+class GuardrailPolicy:
+    max_request_bytes: int
+    max_input_tokens: int
+    model_allowlist: tuple[str, ...] | None
+    # Each detector: name, type (payment_card, iban, regex), action (block, flag), and pattern for regex only.
+    detectors: tuple[Mapping[str, str], ...]
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """The region's document, typed."""
+
+    code: str
+    display_name: str
+    aws_region: str
+    partition: str
+    geography: str
+    inference_regions: tuple[str, ...]
+    providers: Mapping[str, ProviderEntry]
+    models: Mapping[str, ModelEntry]
+    allowed_hosts: tuple[str, ...]
+    guardrails: GuardrailPolicy
+    org_guardrails: Mapping[str, GuardrailPolicy] = field(default_factory=dict)
+    audit_retention_months: int = DEFAULT_AUDIT_RETENTION_MONTHS
+    key_cache_ttl_seconds: int = DEFAULT_KEY_CACHE_TTL_SECONDS
+
+    def guardrails_for(self, org_id: str | None) -> GuardrailPolicy:
+        return self.org_guardrails.get(org_id or "", self.guardrails)
+
+    # --- writing ----------------------------------------------------------------------------------------
+    def to_document(self) -> dict[str, Any]:
+        """The JSON-able document: no secrets, deterministic order, ``from_document``'s exact inverse."""
+        return {
+            "contract_version": CONTRACT_VERSION,
+            "code": self.code,
+            "display_name": self.display_name,
+            "aws_region": self.aws_region,
+            "partition": self.partition,
+            "geography": self.geography,
+            "inference_regions": list(self.inference_regions),
+            "providers": [{k: v for k, v in p.__dict__.items() if v is not None} for p in self.providers.values()],
+            "models": [
+                {
+                    "name": m.name,
+                    "provider": m.provider,
+                    "target": m.target,
+                    "kind": m.kind,
+                    "input_usd_per_mtok": str(m.input_usd_per_mtok),
+                    "output_usd_per_mtok": str(m.output_usd_per_mtok),
+                    **({"deployment_type": m.deployment_type} if m.deployment_type is not None else {}),
+                }
+                for m in self.models.values()
+            ],
+            "allowed_hosts": list(self.allowed_hosts),
+            "guardrails": _policy_document(self.guardrails),
+            "org_guardrails": {org: _policy_document(g) for org, g in sorted(self.org_guardrails.items())},
+            "audit_retention_months": self.audit_retention_months,
+            "key_cache_ttl_seconds": self.key_cache_ttl_seconds,
+        }
+
+    def to_json(self) -> str:
+        """The document as compact, sorted JSON (for an environment variable)."""
+        return json.dumps(self.to_document(), sort_keys=True, separators=(",", ":"))
+
+    # --- reading ----------------------------------------------------------------------------------------
+    @classmethod
+    def from_document(cls, doc: Any) -> RuntimeConfig:
+        """Parse a document; raises ``DocumentError`` naming the first key that does not match the contract."""
+        root = _Object(doc, "the region document", _DOCUMENT_KEYS)
+        check_version(root.string("contract_version"))
+        providers: dict[str, ProviderEntry] = {}
+        for i, raw in enumerate(root.array("providers")):
+            entry = _provider(raw, f"providers[{i}]")
+            if entry.name in providers:
+                raise DocumentError(f"providers[{i}].name: {entry.name!r} is used by another provider")
+            providers[entry.name] = entry
+        models: dict[str, ModelEntry] = {}
+        for i, raw in enumerate(root.array("models")):
+            model = _model(raw, f"models[{i}]")
+            if model.name in models:
+                raise DocumentError(f"models[{i}].name: {model.name!r} is listed twice")
+            if model.provider not in providers:
+                raise DocumentError(f"models[{i}].provider: {model.provider!r} is not one of the document's providers")
+            models[model.name] = model
+        orgs = root.get("org_guardrails", dict)
+        return cls(
+            code=root.string("code"),
+            display_name=root.string("display_name"),
+            aws_region=root.string("aws_region"),
+            partition=root.string("partition"),
+            geography=root.string("geography"),
+            inference_regions=root.strings("inference_regions"),
+            providers=providers,
+            models=models,
+            allowed_hosts=root.strings("allowed_hosts"),
+            guardrails=_policy(root.get("guardrails", dict), "guardrails"),
+            org_guardrails={
+                _key(org, "org_guardrails"): _policy(policy, f"org_guardrails.{org}") for org, policy in orgs.items()
+            },
+            audit_retention_months=root.integer("audit_retention_months"),
+            key_cache_ttl_seconds=root.integer("key_cache_ttl_seconds"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str, source: str) -> RuntimeConfig:
+        try:
+            doc = json.loads(text)
+        except ValueError as exc:
+            raise DocumentError(f"{source}: not JSON ({exc})") from None
+        try:
+            return cls.from_document(doc)
+        except DocumentError as exc:
+            raise DocumentError(f"{source}: {exc}") from None
+
+    @classmethod
+    def load(cls, path: str, expected_code: str | None = None) -> RuntimeConfig:
+        """The document at ``path``, checked to be region ``expected_code``'s."""
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except FileNotFoundError:
+            raise DocumentError(f"{path}: file not found") from None
+        config = cls.from_json(text, path)
+        if expected_code and config.code != expected_code:
+            raise DocumentError(f"{path} is the document of region {config.code}, but this runtime is {expected_code}")
+        return config
+
+
+def check_version(found: str) -> None:
+    """Refuse a document this runtime cannot read: another major version, or a newer minor."""
+    ours = _VERSION_RE.match(CONTRACT_VERSION)
+    theirs = _VERSION_RE.match(found)
+    assert ours is not None
+    if theirs is None:
+        raise DocumentError(f'contract_version: {found!r} is not a "major.minor" version')
+    major, minor = int(theirs[1]), int(theirs[2])
+    supported_major, supported_minor = int(ours[1]), int(ours[2])
+    if major != supported_major or minor > supported_minor:
+        raise DocumentError(
+            f"contract_version: the document is version {found}, this runtime reads {supported_major}.0 to "
+            f"{CONTRACT_VERSION}; deploy the runtime of the same regiongate release as the stack that wrote it "
+            "(synthesize and deploy again, and mirror the console image of that release)"
+        )
+
+
+_DOCUMENT_KEYS = (
+    "contract_version",
+    "code",
+    "display_name",
+    "aws_region",
+    "partition",
+    "geography",
+    "inference_regions",
+    "providers",
+    "models",
+    "allowed_hosts",
+    "guardrails",
+    "org_guardrails",
+    "audit_retention_months",
+    "key_cache_ttl_seconds",
+)
+_MODEL_KEYS = ("name", "provider", "target", "kind", "input_usd_per_mtok", "output_usd_per_mtok")
+_MODEL_OPTIONAL_KEYS = ("deployment_type",)
+_POLICY_KEYS = ("max_request_bytes", "max_input_tokens", "model_allowlist", "detectors")
+_DETECTOR_KEYS = ("name", "type", "action")
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+class _Object:
+    """One JSON object of the document with exactly ``required`` (+ ``optional``) keys; values read by type."""
+
+    def __init__(self, raw: Any, where: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
+        self.where = where
+        self._prefix = "" if where == "the region document" else f"{where}."
+        if not isinstance(raw, dict):
+            raise DocumentError(f"{where}: must be an object, got {_type_name(raw)}")
+        unknown = [k for k in raw if k not in required and k not in optional]
+        if unknown:
+            raise DocumentError(
+                f"{self._prefix}{unknown[0]}: unknown key (this runtime reads contract {CONTRACT_VERSION})"
+            )
+        missing = [k for k in required if k not in raw]
+        if missing:
+            raise DocumentError(f"{self._prefix}{missing[0]}: missing key")
+        self.raw: dict[str, Any] = raw
+
+    def name(self, key: str) -> str:
+        return f"{self._prefix}{key}"
+
+    def get(self, key: str, kind: type) -> Any:
+        value = self.raw[key]
+        if not isinstance(value, kind) or isinstance(value, bool):  # JSON true is not an integer here
+            raise DocumentError(f"{self.name(key)}: must be {_KIND_NAMES[kind]}, got {_type_name(value)}")
+        return value
+
+    def string(self, key: str) -> str:
+        value: str = self.get(key, str)
+        return value
+
+    def optional_string(self, key: str) -> str | None:
+        return self.string(key) if key in self.raw else None
+
+    def integer(self, key: str) -> int:
+        value: int = self.get(key, int)
+        return value
+
+    def array(self, key: str) -> list[Any]:
+        value: list[Any] = self.get(key, list)
+        return value
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        values = self.array(key)
+        for i, item in enumerate(values):
+            if not isinstance(item, str):
+                raise DocumentError(f"{self.name(key)}[{i}]: must be a string, got {_type_name(item)}")
+        return tuple(values)
+
+    def decimal(self, key: str) -> Decimal:
+        text = self.string(key)
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise DocumentError(f"{self.name(key)}: {text!r} is not a decimal number") from None
+        if not value.is_finite():
+            raise DocumentError(f"{self.name(key)}: {text!r} is not a finite decimal number")
+        return value
+
+    def choice(self, key: str, valid: tuple[str, ...]) -> str:
+        value = self.string(key)
+        if value not in valid:
+            raise DocumentError(f"{self.name(key)}: {value!r} is not one of {', '.join(valid)}")
+        return value
+
+
+_KIND_NAMES: Mapping[type, str] = {str: "a string", int: "an integer", list: "a list", dict: "an object"}
+
+
+def _key(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise DocumentError(f"{where}: keys must be strings, got {_type_name(value)}")
+    return value
+
+
+def _provider(raw: Any, where: str) -> ProviderEntry:
+    ptype = raw.get("type") if isinstance(raw, dict) else None
+    if not isinstance(ptype, str) or ptype not in PROVIDER_KEYS:
+        _Object(raw, where, ("name", "type"), tuple(k for keys in PROVIDER_KEYS.values() for k in keys))
+        raise DocumentError(f"{where}.type: {ptype!r} is not one of {', '.join(PROVIDER_KEYS)}")
+    obj = _Object(raw, where, PROVIDER_KEYS[ptype])
+    return ProviderEntry(**{key: obj.string(key) for key in PROVIDER_KEYS[ptype]})
+
+
+def _model(raw: Any, where: str) -> ModelEntry:
+    obj = _Object(raw, where, _MODEL_KEYS, _MODEL_OPTIONAL_KEYS)
+    return ModelEntry(
+        name=obj.string("name"),
+        provider=obj.string("provider"),
+        target=obj.string("target"),
+        kind=obj.choice("kind", MODEL_KINDS),
+        input_usd_per_mtok=obj.decimal("input_usd_per_mtok"),
+        output_usd_per_mtok=obj.decimal("output_usd_per_mtok"),
+        deployment_type=obj.optional_string("deployment_type"),
+    )
+
+
+def _policy(raw: Any, where: str) -> GuardrailPolicy:
+    obj = _Object(raw, where, _POLICY_KEYS)
+    allowlist = obj.strings("model_allowlist") if obj.raw["model_allowlist"] is not None else None
+    detectors = []
+    for i, item in enumerate(obj.array("detectors")):
+        detector = _Object(item, f"{where}.detectors[{i}]", _DETECTOR_KEYS, ("pattern",))
+        kind = detector.choice("type", DETECTOR_TYPES)
+        entry = {
+            "name": detector.string("name"),
+            "type": kind,
+            "action": detector.choice("action", GUARDRAIL_ACTIONS),
+        }
+        if kind == "regex":
+            if "pattern" not in detector.raw:
+                raise DocumentError(f"{detector.name('pattern')}: missing key (a regex detector needs its pattern)")
+            entry["pattern"] = detector.string("pattern")
+        elif "pattern" in detector.raw:
+            raise DocumentError(f"{detector.name('pattern')}: unknown key for a {kind} detector (only regex has one)")
+        detectors.append(entry)
+    return GuardrailPolicy(
+        max_request_bytes=obj.integer("max_request_bytes"),
+        max_input_tokens=obj.integer("max_input_tokens"),
+        model_allowlist=allowlist,
+        detectors=tuple(detectors),
+    )
+
+
+def _policy_document(g: GuardrailPolicy) -> dict[str, Any]:
+    return {
+        "max_request_bytes": g.max_request_bytes,
+        "max_input_tokens": g.max_input_tokens,
+        "model_allowlist": list(g.model_allowlist) if g.model_allowlist is not None else None,
+        "detectors": [
+            {k: d[k] for k in ("name", "type", "action", "pattern") if k in d and d[k] is not None} for d in g.detectors
+        ],
+    }

@@ -1,0 +1,110 @@
+"""The gateway's normalised results → OpenAI response bodies and SSE chunks (protocol, not transport).
+
+Providers return ``ChatResult``, ``Delta`` and ``EmbeddingResult`` (``translate``); this module renders
+them the way OpenAI clients expect. Pricing and auditing stay in the service.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+from regiongate.contract.document import ModelEntry
+from regiongate.gateway.runtime.translate import ChatResult, Delta
+
+SSE_DONE = b"data: [DONE]\n\n"
+
+
+def sse(value: Any) -> bytes:
+    return b"data: " + json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n\n"
+
+
+def completion_id(request_id: str) -> str:
+    return "chatcmpl-" + request_id.replace("-", "")
+
+
+def usage_body(input_tokens: int, output_tokens: int) -> dict[str, int]:
+    return {
+        "prompt_tokens": input_tokens,
+        "completion_tokens": output_tokens,
+        "total_tokens": input_tokens + output_tokens,
+    }
+
+
+def chat_completion(
+    *, request_id: str, created: int, model: str, result: ChatResult, usage: dict[str, int]
+) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": result.content}
+    if result.tool_calls:
+        message["tool_calls"] = result.tool_calls
+    return {
+        "id": completion_id(request_id),
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": result.finish_reason, "logprobs": None}],
+        "usage": usage,
+    }
+
+
+class ChunkWriter:
+    """SSE chunks of one streamed chat completion."""
+
+    def __init__(self, *, request_id: str, created: int, model: str) -> None:
+        self.base = {
+            "id": completion_id(request_id),
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+        }
+
+    def chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        return sse({**self.base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]})
+
+    def delta(self, d: Delta) -> bytes | None:
+        """The chunk for a content delta; ``None`` for finish and usage events, which the caller keeps."""
+        if d.kind == "text":
+            return self.chunk({"content": d.text})
+        if d.kind == "tool_start":
+            return self.chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": d.index,
+                            "id": d.tool_id,
+                            "type": "function",
+                            "function": {"name": d.name, "arguments": ""},
+                        }
+                    ]
+                }
+            )
+        if d.kind == "tool_args":
+            return self.chunk({"tool_calls": [{"index": d.index, "function": {"arguments": d.text}}]})
+        return None
+
+    def usage(self, usage: dict[str, int]) -> bytes:
+        return sse({**self.base, "choices": [], "usage": usage})
+
+
+def embedding_list(
+    *, model: str, vectors: Sequence[Sequence[float]], encoding: str, prompt_tokens: int
+) -> dict[str, Any]:
+    data = []
+    for i, vector in enumerate(vectors):
+        value: Any = vector
+        if encoding == "base64":
+            value = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+        data.append({"object": "embedding", "index": i, "embedding": value})
+    return {
+        "object": "list",
+        "data": data,
+        "model": model,
+        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
+    }
+
+
+def model_card(model: ModelEntry, region_code: str) -> dict[str, Any]:
+    return {"id": model.name, "object": "model", "created": 0, "owned_by": f"regiongate-{region_code}"}
