@@ -13,6 +13,9 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 # Synthesis never needs credentials: keep any that are lying around out of it.
 CDK_ENV := env -u AWS_PROFILE -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN
 LAMBDA_DEPS := build/lambda-deps/python
+# checkov pins packages that conflict with ours: it lives in a venv of its own, used only by its test.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_VERSION := 3.3.30
 
 .PHONY: setup synth check test bench report clean
 
@@ -28,6 +31,11 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION):
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 	touch $@
 
 # Pure-Python wheels only, so the layer is the same on any build machine and needs no Docker.
@@ -55,8 +63,19 @@ check: setup
 	$(VPY) -m mypy
 	$(VENV)/bin/lint-imports
 
-test: setup check
+# Real clients of the gateway's APIs (Claude Code, Codex), pinned in their own lock and used only by the e2e tests.
+E2E_CLIENTS := tests/e2e/clients
+$(E2E_CLIENTS)/node_modules/.installed: $(E2E_CLIENTS)/package.json $(E2E_CLIENTS)/package-lock.json $(VENV)/.installed
+	npm ci --prefix $(E2E_CLIENTS) --no-audit --no-fund --loglevel=error
+	touch $@
+
+# tests/infra/stacks/test_checkov.py fails instead of skipping when REGIONGATE_CHECKOV names the binary, and
+# tests/e2e/gateway/test_claude_code.py and test_codex.py when REGIONGATE_CLAUDE_CODE and REGIONGATE_CODEX do.
+test: setup check $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION) $(E2E_CLIENTS)/node_modules/.installed
 	@set -e; \
+	export REGIONGATE_CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov; \
+	export REGIONGATE_CLAUDE_CODE=$(CURDIR)/$(E2E_CLIENTS)/node_modules/.bin/claude; \
+	export REGIONGATE_CODEX=$(CURDIR)/$(E2E_CLIENTS)/node_modules/.bin/codex; \
 	scripts/test-packages.sh; \
 	if [ -z "$$DATABASE_URL" ]; then DATABASE_URL=$$(scripts/test-postgres.sh); export DATABASE_URL; fi; \
 	$(CDK_ENV) $(VPY) -m pytest -n 2 --dist loadgroup --junitxml=build/test-results/junit.xml $(PYTEST_ARGS); \

@@ -46,3 +46,19 @@ def pytest_configure(config):
         traveller = time_machine.travel(parse_moment(moment), tick=True)
         traveller.start()
         config.add_cleanup(traveller.stop)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_regiongate_logging():
+    """``logs.configure`` turns off propagation of the ``regiongate`` logger (JSON lines to stdout, as in Lambda):
+    restore the logger after every test, so no test's log capture depends on which test ran before it."""
+    import logging
+
+    from regiongate.common import logs
+
+    logger = logging.getLogger("regiongate")
+    saved = (logger.propagate, list(logger.handlers), logger.level, logs._configured, logs._handler)
+    yield
+    logger.propagate, logger.level = saved[0], saved[2]
+    logger.handlers[:] = saved[1]
+    logs._configured, logs._handler = saved[3], saved[4]

@@ -19,6 +19,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from regiongate.config import bedrock_profiles
+from regiongate.config.gateway_runtime import RUNTIME_KEYS, GatewayRuntime, parse_runtime
 from regiongate.config.reader import Reader
 from regiongate.contract.document import GuardrailPolicy, ModelEntry, ProviderEntry, RuntimeConfig
 from regiongate.contract.limits import (
@@ -33,80 +35,10 @@ MODEL_KINDS = ("chat", "embedding")
 GUARDRAIL_ACTIONS = ("block", "flag")
 BUILTIN_DETECTORS = ("payment_card", "iban")
 
-# Destination regions of the Bedrock cross-region (geography) inference profiles we know, as AWS documents
-# them ("Supported Regions and models for inference profiles"). A profile not listed here is refused: add it
-# only after checking its destinations, because AWS widens them over time (the EU set of newer models
-# includes eu-west-2 London and eu-central-2 Zurich, the APAC set reaches India, Japan, Korea and Australia).
-PROFILE_DESTINATIONS: Mapping[str, tuple[str, ...]] = {
-    "eu.anthropic.claude-3-haiku-20240307-v1:0": ("eu-central-1", "eu-west-1", "eu-west-3"),
-    "eu.anthropic.claude-3-5-sonnet-20240620-v1:0": ("eu-central-1", "eu-west-1", "eu-west-3"),
-    "eu.anthropic.claude-3-7-sonnet-20250219-v1:0": ("eu-central-1", "eu-north-1", "eu-west-1", "eu-west-3"),
-    "eu.anthropic.claude-sonnet-4-20250514-v1:0": (
-        "eu-central-1",
-        "eu-north-1",
-        "eu-south-1",
-        "eu-south-2",
-        "eu-west-1",
-        "eu-west-3",
-    ),
-    "eu.anthropic.claude-sonnet-4-5-20250929-v1:0": (
-        "eu-central-1",
-        "eu-central-2",
-        "eu-north-1",
-        "eu-south-1",
-        "eu-south-2",
-        "eu-west-1",
-        "eu-west-2",
-        "eu-west-3",
-    ),
-    "eu.amazon.nova-lite-v1:0": ("eu-central-1", "eu-north-1", "eu-west-1", "eu-west-3"),
-    "eu.amazon.nova-pro-v1:0": ("eu-central-1", "eu-north-1", "eu-west-1", "eu-west-3"),
-    "eu.meta.llama3-2-3b-instruct-v1:0": ("eu-central-1", "eu-west-1", "eu-west-3"),
-    "us.anthropic.claude-3-5-haiku-20241022-v1:0": ("us-east-1", "us-east-2", "us-west-2"),
-    "us.anthropic.claude-3-7-sonnet-20250219-v1:0": ("us-east-1", "us-east-2", "us-west-2"),
-    "us.anthropic.claude-sonnet-4-20250514-v1:0": ("us-east-1", "us-east-2", "us-west-1", "us-west-2"),
-    "us.amazon.nova-lite-v1:0": ("us-east-1", "us-east-2", "us-west-2"),
-    "us.amazon.nova-pro-v1:0": ("us-east-1", "us-east-2", "us-west-2"),
-    "us.meta.llama3-3-70b-instruct-v1:0": ("us-east-1", "us-east-2", "us-west-2"),
-    "apac.anthropic.claude-3-5-sonnet-20240620-v1:0": (
-        "ap-northeast-1",
-        "ap-northeast-2",
-        "ap-south-1",
-        "ap-southeast-1",
-        "ap-southeast-2",
-    ),
-    "apac.anthropic.claude-3-5-sonnet-20241022-v2:0": (
-        "ap-northeast-1",
-        "ap-northeast-2",
-        "ap-northeast-3",
-        "ap-south-1",
-        "ap-south-2",
-        "ap-southeast-1",
-        "ap-southeast-2",
-    ),
-    "apac.anthropic.claude-sonnet-4-20250514-v1:0": (
-        "ap-east-2",
-        "ap-northeast-1",
-        "ap-northeast-2",
-        "ap-northeast-3",
-        "ap-south-1",
-        "ap-south-2",
-        "ap-southeast-1",
-        "ap-southeast-2",
-        "ap-southeast-3",
-        "ap-southeast-4",
-        "ap-southeast-5",
-        "ap-southeast-7",
-        "me-central-1",
-    ),
-    "apac.amazon.nova-pro-v1:0": (
-        "ap-northeast-1",
-        "ap-northeast-2",
-        "ap-south-1",
-        "ap-southeast-1",
-        "ap-southeast-2",
-    ),
-}
+# Destination regions of the Bedrock cross-region (geography) inference profiles we know: data, with its source
+# and date per entry, in bedrock-profiles.yaml (regiongate.config.bedrock_profiles). A profile not listed there
+# is refused: AWS widens destinations over time, so add one only after checking them (`regiongate profiles check`).
+PROFILE_DESTINATIONS: Mapping[str, tuple[str, ...]] = bedrock_profiles.destinations()
 _GEOGRAPHY_PROFILE_PREFIXES = ("eu.", "us.", "apac.", "jp.", "au.", "ca.", "us-gov.")
 _REFUSED_PROFILE_PREFIXES = ("global.",)
 
@@ -272,6 +204,13 @@ class GatewayConfig:
     org_guardrails: Mapping[str, Guardrails] = field(default_factory=dict)
     audit_retention_months: int = DEFAULT_AUDIT_RETENTION_MONTHS
     key_cache_ttl_seconds: int = DEFAULT_KEY_CACHE_TTL_SECONDS
+    # How the deployment runs the gateway (regiongate.config.gateway_runtime).
+    runtime: str = GatewayRuntime.runtime
+    max_generation_seconds: int = GatewayRuntime.max_generation_seconds
+
+    @property
+    def deployment(self) -> GatewayRuntime:
+        return GatewayRuntime(self.runtime, self.max_generation_seconds)
 
     def provider(self, name: str) -> Provider:
         return next(p for p in self.providers if p.name == name)
@@ -305,6 +244,7 @@ _GATEWAY_KEYS = (
     "org_guardrails",
     "audit_retention_months",
     "key_cache_ttl_seconds",
+    *RUNTIME_KEYS,
 )
 _PROVIDER_KEYS = {
     "bedrock": ("name", "type", "aws_region"),
@@ -383,6 +323,7 @@ def parse_gateway(reader: Reader, raw: Any, key: str, region: GatewayRegion) -> 
     ttl = DEFAULT_KEY_CACHE_TTL_SECONDS
     if raw.get("key_cache_ttl_seconds") is not None:
         ttl = reader.integer(raw["key_cache_ttl_seconds"], f"{key}.key_cache_ttl_seconds", 0, 300)
+    deployment = parse_runtime(reader, raw, key)
 
     return GatewayConfig(
         providers=tuple(providers.values()),
@@ -392,6 +333,8 @@ def parse_gateway(reader: Reader, raw: Any, key: str, region: GatewayRegion) -> 
         org_guardrails=org_guardrails,
         audit_retention_months=retention,
         key_cache_ttl_seconds=ttl,
+        runtime=deployment.runtime,
+        max_generation_seconds=deployment.max_generation_seconds,
     )
 
 
@@ -571,7 +514,7 @@ def _bedrock_destinations(
             raise reader.fail(
                 key,
                 f"{target!r} is an inference profile whose destination regions regiongate does not know; "
-                f"known profiles: {known or 'none'} (or add it to gateway_config.PROFILE_DESTINATIONS after checking AWS docs)",
+                f"known profiles: {known or 'none'} (or add it to bedrock-profiles.yaml after checking its destinations with `regiongate profiles check`)",
             )
         destinations = PROFILE_DESTINATIONS[target]
         outside = [r for r in destinations if r not in region.inference_regions]
@@ -706,7 +649,13 @@ def runtime_config(region: GatewayRegion) -> RuntimeConfig:
         org_guardrails={org: _runtime_policy(g) for org, g in sorted(gateway.org_guardrails.items())},
         audit_retention_months=gateway.audit_retention_months,
         key_cache_ttl_seconds=gateway.key_cache_ttl_seconds,
+        max_generation_seconds=gateway.max_generation_seconds,
     )
+
+
+def deployment_runtime(region: GatewayRegion) -> GatewayRuntime:
+    """How ``region`` runs its gateway (a region without a gateway section: the Lambda, its defaults)."""
+    return region.gateway.deployment if region.gateway is not None else GatewayRuntime()
 
 
 def runtime_document(region: GatewayRegion) -> dict[str, Any]:

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from regiongate.config import alarms, certificates, database_tls
+from regiongate.config.alarms import Alarms
+from regiongate.config.database_tls import DatabaseTls
 from regiongate.config.gateway import GatewayConfig, parse_gateway
 from regiongate.config.reader import Choice, Flag, Rule, Text, TextList, WholeNumber, describe, key_path
 
@@ -141,6 +144,8 @@ class Sizing:
     log_retention_days: int = 365
     nat_gateways: int = 2
     vpc_cidr: str = "10.0.0.0/16"
+    # Interface endpoints for the AWS APIs the stack calls (regiongate.network.endpoints); off only for development.
+    vpc_endpoints: bool = True
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,16 @@ class RegionConfig:
     deployment_id: str = ""
     # The provider/model/guardrail part, parsed by regiongate.config.gateway (None until configured).
     gateway: GatewayConfig | None = None
+    # How database clients verify the audit store (regiongate.config.database_tls): the shipped commercial bundle,
+    # a named and pinned bundle, or an acknowledged unverified connection.
+    database_tls: DatabaseTls = field(default_factory=DatabaseTls)
+    # The DNS names certificate_arn covers (regiongate.config.certificates; default: the API domain).
+    certificate_names: tuple[str, ...] = ()
+    # Who is told when the stack's alarms fire (regiongate.config.alarms; default: nobody but the console).
+    alarms: Alarms = field(default_factory=Alarms)
+    # The regions the gateway may call model providers in (default: the home region). A region's catalogue sets
+    # it from its Bedrock providers; a single-tenant deployment calls its own region only.
+    provider_regions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.deployment_id:
@@ -182,6 +197,10 @@ class RegionConfig:
             object.__setattr__(self, "console_certificate_arn", self.certificate_arn)
         if not self.console_availability_zones:
             object.__setattr__(self, "console_availability_zones", tuple(self.availability_zones[:2]))
+        if not self.certificate_names:
+            object.__setattr__(self, "certificate_names", (self.api_domain,))
+        if not self.provider_regions:
+            object.__setattr__(self, "provider_regions", (self.aws_region,))
 
     @property
     def display_name(self) -> str:
@@ -252,6 +271,7 @@ SIZING_RULES: Mapping[str, Rule] = {
     "log_retention_days": Choice(LOG_RETENTION_DAYS, "a CloudWatch Logs retention"),
     "nat_gateways": WholeNumber(1, 6),
     "vpc_cidr": Text(VPC_CIDR_RE, "a /16 IPv4 CIDR such as 10.0.0.0/16"),
+    "vpc_endpoints": Flag(),
 }
 SIZING_KEYS = tuple(SIZING_RULES)
 
@@ -277,6 +297,9 @@ REGION_RULES: Mapping[str, Rule | None] = {
     "console_availability_zones": ZONES,
     "hosted_zone": DOMAIN,
     "gateway": None,
+    alarms.KEY: None,  # a mapping of its own (regiongate.config.alarms)
+    **database_tls.RULES,
+    **certificates.RULES,
 }
 REGION_KEYS = tuple(REGION_RULES)
 REQUIRED_REGION_KEYS = (
@@ -493,6 +516,17 @@ def parse_region(
     hosted_zone = parse_hosted_zone(
         reader, raw.get("hosted_zone"), key_path(key, "hosted_zone"), (api_domain, console_domain)
     )
+    tls = database_tls.parse_database_tls(reader, raw, key, aws_region=aws_region, partition=partition)
+    alarm_config = alarms.parse_alarms(reader, raw, key)
+    certificate_names = certificates.parse_certificate_names(
+        reader,
+        raw,
+        key,
+        api_domain=api_domain,
+        console_domain=console_domain,
+        console=console,
+        own_console_certificate=raw.get("console_certificate_arn") is not None,
+    )
     return RegionConfig(
         code=code,
         stack_name=stack_name,
@@ -512,6 +546,9 @@ def parse_region(
         console_availability_zones=console_zones,
         hosted_zone=hosted_zone,
         deployment_id=deployment_id,
+        database_tls=tls,
+        certificate_names=certificate_names,
+        alarms=alarm_config,
     )
 
 
@@ -546,7 +583,9 @@ def _parse_catalogue_region(
         offerings=offerings,
         base_sizing=defaults,
     )
-    return replace(region, gateway=parse_gateway(reader, raw.get("gateway"), f"{key}.gateway", region))
+    gateway = parse_gateway(reader, raw.get("gateway"), f"{key}.gateway", region)
+    called = {p.aws_region for p in (gateway.providers if gateway else ()) if p.type == "bedrock" and p.aws_region}
+    return replace(region, gateway=gateway, provider_regions=(aws_region, *sorted(called - {aws_region})))
 
 
 def parse_catalogue(

@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from regiongate.config import gateway, regions, tenants
+from regiongate.config import alarms, gateway, gateway_runtime, regions, tenants
 from regiongate.config.reader import JsonSchema, Rule, object_schema, schema_pattern
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -50,6 +50,10 @@ _ENUMS: Mapping[tuple[type, str], Sequence[str]] = {
     (gateway.Detector, "kind"): (*gateway.BUILTIN_DETECTORS, "regex"),
     (gateway.Detector, "action"): gateway.GUARDRAIL_ACTIONS,
 }
+# Fields whose schema is written by the module that parses them.
+_FIELD_SCHEMAS: Mapping[tuple[type, str], JsonSchema] = {
+    (gateway.GatewayConfig, name): schema for name, schema in gateway_runtime.runtime_schema().items()
+}
 
 
 def _type_schema(hint: Any) -> JsonSchema:
@@ -79,6 +83,7 @@ def _dataclass_schema(cls: type) -> JsonSchema:
         schema = _type_schema(hints[item.name])
         if (cls, item.name) in _ENUMS:
             schema = {"enum": list(_ENUMS[cls, item.name])}
+        schema = _FIELD_SCHEMAS.get((cls, item.name), schema)
         properties[_YAML_NAMES.get((cls, item.name), item.name)] = schema
     return object_schema(properties)
 
@@ -96,7 +101,9 @@ def gateway_schema() -> JsonSchema:
 
 
 def region_schema() -> JsonSchema:
-    properties = _rule_schemas(regions.REGION_RULES, {"sizing": sizing_schema(), "gateway": gateway_schema()})
+    properties = _rule_schemas(
+        regions.REGION_RULES, {"sizing": sizing_schema(), "gateway": gateway_schema(), "alarms": alarms.schema()}
+    )
     # The parser also takes an unquoted account id (a 12-digit number) in regions.yaml.
     properties["account"] = {
         "anyOf": [properties["account"], {"type": "integer", "minimum": 10**11, "maximum": 10**12 - 1}]
@@ -131,7 +138,16 @@ def regions_document() -> JsonSchema:
 
 
 def tenant_document() -> JsonSchema:
-    properties = _rule_schemas(tenants.TENANT_RULES, {"sizing": sizing_schema()})
+    properties = _rule_schemas(
+        tenants.TENANT_RULES,
+        {
+            "sizing": sizing_schema(),
+            "gateway": object_schema(
+                gateway_runtime.runtime_schema(),
+                description="How this deployment runs the gateway (the catalogue is the geography's).",
+            ),
+        },
+    )
     return {
         "$schema": DRAFT,
         "title": "regiongate tenant file (tenants/<slug>.yaml)",

@@ -22,8 +22,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from regiongate.config import database_tls, gateway_runtime
 from regiongate.config import gateway as gateway_config
-from regiongate.config.reader import Rule, Text, load_yaml
+from regiongate.config.reader import Rule, Text, TextList, load_yaml
 from regiongate.config.regions import (
     ACCOUNT,
     ACCOUNT_RE,
@@ -44,6 +45,7 @@ from regiongate.config.regions import (
     parse_region,
     read_yaml_file,
 )
+from regiongate.config.tenant_gateway import Refusal, TenantRegion, served_models, tenant_gateway
 
 DEFAULT_TENANTS_DIR = PROJECT_DIR / "tenants"
 TENANTS_DIR_ENV = "REGIONGATE_TENANTS_DIR"
@@ -117,14 +119,28 @@ TENANT_RULES: Mapping[str, Rule | None] = {
         for name in (
             "availability_zones",
             "inference_regions",
+        )
+    },
+    # The public model names of the geography's catalogue the tenant serves (default: every one).
+    "models": TextList(),
+    **{
+        name: REGION_RULES[name]
+        for name in (
             "api_domain",
             "certificate_arn",
+            "certificate_names",
             "console",
             "console_domain",
             "console_availability_zones",
             "console_certificate_arn",
             "hosted_zone",
+            # How the tenant runs its gateway: runtime and max_generation_seconds only, in a tenant file
+            # (regiongate.config.gateway_runtime); the catalogue is the geography's.
+            "gateway",
             "sizing",
+            "database_ca_bundle",
+            "database_ca_bundle_sha256",
+            "database_tls",
         )
     },
 }
@@ -275,7 +291,18 @@ def parse_tenant(data: Any, path: Path, catalogue: Catalogue) -> Tenant:
         base_sizing=catalogue.default_sizing,
         deployment_id=f"{DEPLOYMENT_PREFIX}{slug}",
     )
-    region = replace(region, gateway=home.gateway)
+    region = replace(region, gateway=_tenant_gateway(reader, raw, region, home))
+    if region.gateway is not None:
+        # The deployment's own choice (default: the Lambda), never the geography region's.
+        runtime = gateway_runtime.parse_runtime(
+            reader, reader.mapping(raw.get("gateway") or {}, "gateway", gateway_runtime.RUNTIME_KEYS), "gateway"
+        )
+        region = replace(
+            region,
+            gateway=replace(
+                region.gateway, runtime=runtime.runtime, max_generation_seconds=runtime.max_generation_seconds
+            ),
+        )
     for key in ("certificate_arn", "console_certificate_arn"):
         _check_certificate_account(reader, key, getattr(region, key), account)
     # The inherited gateway was checked against its region's inference regions: the tenant's must cover
@@ -289,22 +316,55 @@ def parse_tenant(data: Any, path: Path, catalogue: Catalogue) -> Tenant:
             f"the gateway configuration of regions.{home.code} invokes models in {', '.join(needed)}; "
             f"add {'them' if len(needed) > 1 else 'it'} (inference would otherwise leave the listed regions)",
         )
-    for other in catalogue.regions:
-        _check_console_repository(path, region, other, f"regions.{other.code} in {catalogue.path.name}")
     return Tenant(slug=slug, path=path, row=row, region=region)
 
 
-def _check_console_repository(path: Path, region: RegionConfig, other: RegionConfig, other_name: str) -> None:
-    """The console's ECR repository (``regiongate/console``, where `regiongate mirror` pushes) exists once per
-    account and region, so two deployments serving a console cannot share an account in the same region."""
-    if region.console and other.console and (region.account, region.aws_region) == (other.account, other.aws_region):
-        raise ConfigError(
-            path,
-            "account",
-            f"{region.account} already serves a console in {region.aws_region} ({other_name}); the console's image "
-            "repository regiongate/console exists once per account and region: give this tenant an account of its "
-            "own (--account)" + ("" if region.partition != "aws-cn" else "; in China the console is always served"),
-        )
+def _tenant_region(region: RegionConfig, home: RegionConfig) -> TenantRegion:
+    return TenantRegion(
+        code=home.code,
+        aws_region=region.aws_region,
+        geography=region.geography,
+        inference_regions=tuple(region.inference_regions),
+        catalogue_region=home.aws_region,
+    )
+
+
+def _tenant_gateway(
+    reader: Reader, raw: dict[str, Any], region: RegionConfig, home: RegionConfig
+) -> gateway_config.GatewayConfig | None:
+    """The catalogue of ``home`` served from the tenant's own region: every listed model must be servable
+    inside the tenant's inference regions (regiongate.config.tenant_gateway)."""
+    if home.gateway is None:
+        return None
+    served, refused = served_models(home.gateway, _tenant_region(region, home))
+    by_name = {m.name: m for m in served}
+    refusals: dict[str, Refusal] = {r.model: r for r in refused}
+    catalogue = [m.name for m in home.gateway.models]
+    if raw.get("models") is None:
+        names = tuple(catalogue)
+        key_of = {name: "inference_regions" for name in names}
+    else:
+        names = reader.string_list(raw["models"], "models")
+        key_of = {name: f"models[{i}]" for i, name in enumerate(names)}
+        if not names:
+            raise reader.fail("models", f"must name at least one model of regions.{home.code}")
+        if len(set(names)) != len(names):
+            raise reader.fail("models", "lists a model twice")
+    for name in names:
+        if name not in catalogue:
+            raise reader.fail(
+                key_of[name], f"{name!r} is not a model of regions.{home.code}; valid: {', '.join(catalogue)}"
+            )
+        if name in refusals:
+            raise reader.fail(key_of[name], f"not served in {region.aws_region}: {refusals[name].sentence()}")
+    return tenant_gateway(home.gateway, [by_name[name] for name in names])
+
+
+def image_deployment(region: RegionConfig) -> str | None:
+    """The deployment whose own image repositories a stack creates (``regiongate/<deployment id>/<image>``), so a
+    tenant can share an account and region with the platform's stack and other tenants; ``None`` for a region
+    stack (``regiongate/<image>``)."""
+    return region.deployment_id if region.deployment_id.startswith(DEPLOYMENT_PREFIX) else None
 
 
 def _check_certificate_account(reader: Reader, key: str, certificate_arn: str, account: str) -> None:
@@ -340,9 +400,7 @@ def _check_unique_domains(catalogue: Catalogue, tenants: list[Tenant]) -> None:
         for domain in (region.api_domain, region.console_domain):
             if domain:
                 owners[domain] = f"regions.{region.code} in {catalogue.path.name}"
-    for i, tenant in enumerate(tenants):
-        for earlier in tenants[:i]:
-            _check_console_repository(tenant.path, tenant.region, earlier.region, earlier.path.name)
+    for tenant in tenants:
         for key in ("api_domain", "console_domain"):
             domain = getattr(tenant.region, key)
             if not domain:
@@ -366,6 +424,7 @@ def new_tenant_file(
     account: str | None = None,
     domain: str | None = None,
     console: bool = False,
+    runtime: str = gateway_runtime.LAMBDA,
 ) -> tuple[Path, str]:
     """The path and text of a new tenant file with every default spelled out, validated, not yet written."""
     path = tenant_path(directory, check_slug(slug, tenant_path(directory, str(slug)), "slug (the tenant name)"))
@@ -376,10 +435,30 @@ def new_tenant_file(
     account = check_account(account if account is not None else home.account, path, "account (--account)")
     partition = row.partition
     china = partition == "aws-cn"
-    inference = [aws_region] + [r for r in home.inference_regions if r != aws_region]
+    # Inference in the home region only: a wider area is the operator's explicit opt-in, model by model.
+    inference = [aws_region]
+    served, refused = (
+        ([], [])
+        if home.gateway is None
+        else served_models(
+            home.gateway,
+            TenantRegion(home.code, aws_region, row.geography, (aws_region,), catalogue_region=home.aws_region),
+        )
+    )
+    if home.gateway is not None and not served:
+        raise ConfigError(
+            path,
+            "aws_region (--region)",
+            f"no model of regions.{home.code} can be served in {aws_region}: "
+            + "; ".join(f"{r.model}: {r.sentence()}" for r in refused),
+        )
     api_domain = domain or f"{slug}.{home.api_domain}"
     console_domain = f"{slug}.{home.console_domain}" if home.console_domain else f"console.{api_domain}"
     sizing: Sizing = catalogue.default_sizing
+    if runtime not in gateway_runtime.RUNTIMES:
+        raise ConfigError(
+            path, "gateway.runtime (--runtime)", f"{runtime!r} is not one of {', '.join(gateway_runtime.RUNTIMES)}"
+        )
     text = _TEMPLATE.format(
         slug=slug,
         stack=stack_name(slug),
@@ -393,6 +472,7 @@ def new_tenant_file(
         account_origin="--account" if account != home.account else f"default: the account of regions.{home.code}",
         azs=", ".join(row.availability_zones),
         inference=", ".join(inference),
+        models=_models_text(served, refused, aws_region) if home.gateway is not None else "",
         api_domain=api_domain,
         certificate_arn=f"arn:{partition}:acm:{aws_region}:{account}:certificate/{PLACEHOLDER_CERTIFICATE_ID}",
         console="true" if (console or china) else "false",
@@ -400,12 +480,30 @@ def new_tenant_file(
         if china
         else "serve the console too (tenant add --console)",
         console_domain=console_domain,
+        certificate_names=", ".join([api_domain, console_domain] if (console or china) else [api_domain]),
         console_zones=_console_zones_text(row, console or china),
+        database_tls=database_tls.tenant_file_lines(
+            home.database_tls, home.aws_region, aws_region, partition, Path(directory)
+        ),
         sizing="\n".join(f"  {name}: {_yaml_scalar(value)}" for name, value in sizing.__dict__.items()),
+        runtime=runtime,
+        runtime_note="tenant add --runtime container" if runtime == gateway_runtime.CONTAINER else "the default",
+        max_generation=gateway_runtime.DEFAULT_GENERATION_SECONDS[runtime],
+        max_generation_limit=gateway_runtime.MAX_GENERATION_SECONDS[runtime],
     )
     # What is written must load: a file `tenant add` writes is never one the synth refuses.
     parse_tenant(load_yaml(text), path, catalogue)
     return path, text
+
+
+def _models_text(served: list[Any], refused: list[Refusal], aws_region: str) -> str:
+    lines = [
+        f"# The models of regions.yaml served in {aws_region} (each called there, processed only in inference_regions)."
+    ]
+    for refusal in refused:
+        lines.append(f"# Not served by default: {refusal.model}: {refusal.sentence()}.")
+    lines.append(f"models: [{', '.join(m.name for m in served)}]")
+    return "\n".join(lines) + "\n"
 
 
 def _console_zones_text(row: SingleTenantRegion, served: bool) -> str:
@@ -445,17 +543,26 @@ geography: {geography}
 # {account_origin}
 account: "{account}"
 availability_zones: [{azs}]
-# Where prompts may be processed: the home region first, then the inference regions of regions.{code}.
+# Where prompts may be processed: the home region only; adding a region of the geography is an explicit opt-in.
 inference_regions: [{inference}]
-api_domain: {api_domain}
+{models}api_domain: {api_domain}
 # PLACEHOLDER: request an ACM certificate in {aws_region} of account {account} for api_domain (and console_domain
 # when the console is served), then put its ARN here.
 certificate_arn: {certificate_arn}
+# The names on that certificate: the console needs console_certificate_arn when console_domain is not one of them.
+certificate_names: [{certificate_names}]
 # {console_note}
 console: {console}
 console_domain: {console_domain}
 {console_zones}# console_certificate_arn: defaults to certificate_arn; set it if the console has a certificate of its own.
 # hosted_zone: none; set a Route 53 public hosted zone (the DNS root of both domains) to get alias records.
+{database_tls}# How the gateway runs: lambda (whole answers) or container (ECS Fargate behind the same ALB: answers
+# stream as they are generated; image regiongate/gateway from images.lock.yaml, mirrored by `regiongate mirror`).
+gateway:
+  # {runtime_note}
+  runtime: {runtime}
+  # The longest generation allowed, in seconds (at most {max_generation_limit} with this runtime).
+  max_generation_seconds: {max_generation}
 # defaults.sizing of regions.yaml at the time the tenant was added.
 sizing:
 {sizing}

@@ -26,6 +26,8 @@ from regiongate.shared_constructs.log_groups import encrypted_log_group
 from regiongate.shared_constructs.nag import acknowledge
 
 HEALTH_PATH = "/healthz"
+# Where the image carries the RDS CA bundles (console/Dockerfile: COPY src/regiongate/store/rds-ca/ under /app).
+IMAGE_CA_DIR = "/app/regiongate/store/rds-ca"
 KEEP_IMAGES = 20
 
 
@@ -147,9 +149,7 @@ class ConsoleService(Construct):
             min_healthy_percent=100,
             max_healthy_percent=200,
             assign_public_ip=False,
-            vpc_subnets=ec2.SubnetSelection(
-                subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, availability_zones=list(availability_zones)
-            ),
+            vpc_subnets=ec2.SubnetSelection(subnet_group_name="private", availability_zones=list(availability_zones)),
             security_groups=[self.security_group],
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
             enable_execute_command=False,
@@ -166,7 +166,7 @@ class ConsoleService(Construct):
         self.load_balancer = public.load_balancer
         self.alb_security_group = public.security_group
         https = public.https_listener
-        https.add_targets(
+        self.target_group = https.add_targets(  # its health is alarmed on (regiongate.monitoring)
             "Console",
             port=CONSOLE_PORT,
             protocol=elbv2.ApplicationProtocol.HTTP,

@@ -19,9 +19,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from regiongate.contract.limits import DEFAULT_AUDIT_RETENTION_MONTHS, DEFAULT_KEY_CACHE_TTL_SECONDS
+from regiongate.contract.limits import (
+    DEFAULT_AUDIT_RETENTION_MONTHS,
+    DEFAULT_KEY_CACHE_TTL_SECONDS,
+    DEFAULT_LAMBDA_GENERATION_SECONDS,
+)
 
-CONTRACT_VERSION = "1.0"
+# 1.1: max_generation_seconds (optional; a 1.0 document means the Lambda's UPSTREAM_DEADLINE_SECONDS).
+CONTRACT_VERSION = "1.1"
 
 # Each provider type has exactly these keys (all required).
 PROVIDER_KEYS: Mapping[str, tuple[str, ...]] = {
@@ -88,6 +93,8 @@ class RuntimeConfig:
     org_guardrails: Mapping[str, GuardrailPolicy] = field(default_factory=dict)
     audit_retention_months: int = DEFAULT_AUDIT_RETENTION_MONTHS
     key_cache_ttl_seconds: int = DEFAULT_KEY_CACHE_TTL_SECONDS
+    # The longest generation the deployment allows: the overall upstream deadline of one request (seconds).
+    max_generation_seconds: int = DEFAULT_LAMBDA_GENERATION_SECONDS
 
     def guardrails_for(self, org_id: str | None) -> GuardrailPolicy:
         return self.org_guardrails.get(org_id or "", self.guardrails)
@@ -121,6 +128,7 @@ class RuntimeConfig:
             "org_guardrails": {org: _policy_document(g) for org, g in sorted(self.org_guardrails.items())},
             "audit_retention_months": self.audit_retention_months,
             "key_cache_ttl_seconds": self.key_cache_ttl_seconds,
+            "max_generation_seconds": self.max_generation_seconds,
         }
 
     def to_json(self) -> str:
@@ -131,7 +139,7 @@ class RuntimeConfig:
     @classmethod
     def from_document(cls, doc: Any) -> RuntimeConfig:
         """Parse a document; raises ``DocumentError`` naming the first key that does not match the contract."""
-        root = _Object(doc, "the region document", _DOCUMENT_KEYS)
+        root = _Object(doc, "the region document", _DOCUMENT_KEYS, _DOCUMENT_OPTIONAL_KEYS)
         check_version(root.string("contract_version"))
         providers: dict[str, ProviderEntry] = {}
         for i, raw in enumerate(root.array("providers")):
@@ -164,6 +172,7 @@ class RuntimeConfig:
             },
             audit_retention_months=root.integer("audit_retention_months"),
             key_cache_ttl_seconds=root.integer("key_cache_ttl_seconds"),
+            max_generation_seconds=_positive(root, "max_generation_seconds", DEFAULT_LAMBDA_GENERATION_SECONDS),
         )
 
     @classmethod
@@ -224,6 +233,7 @@ _DOCUMENT_KEYS = (
     "audit_retention_months",
     "key_cache_ttl_seconds",
 )
+_DOCUMENT_OPTIONAL_KEYS = ("max_generation_seconds",)  # 1.1
 _MODEL_KEYS = ("name", "provider", "target", "kind", "input_usd_per_mtok", "output_usd_per_mtok")
 _MODEL_OPTIONAL_KEYS = ("deployment_type",)
 _POLICY_KEYS = ("max_request_bytes", "max_input_tokens", "model_allowlist", "detectors")
@@ -306,6 +316,16 @@ _KIND_NAMES: Mapping[type, str] = {str: "a string", int: "an integer", list: "a 
 def _key(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise DocumentError(f"{where}: keys must be strings, got {_type_name(value)}")
+    return value
+
+
+def _positive(obj: _Object, key: str, default: int) -> int:
+    """An optional positive integer (absent in documents of an older minor version: ``default``)."""
+    if key not in obj.raw:
+        return default
+    value = obj.integer(key)
+    if value < 1:
+        raise DocumentError(f"{obj.name(key)}: must be a positive number of seconds, got {value}")
     return value
 
 

@@ -10,23 +10,36 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from regiongate.contract.document import DocumentError, RuntimeConfig
-from regiongate.contract.limits import CONSOLE_PORT, DATABASE_NAME, DATABASE_PORT, REGION_DOCUMENT_PATH
+from regiongate.contract.limits import (
+    CONSOLE_PORT,
+    DATABASE_NAME,
+    DATABASE_PORT,
+    DEFAULT_AUDIT_BUFFER_EVENTS,
+    GATEWAY_PORT,
+    REGION_DOCUMENT_PATH,
+)
 
 # --- the variables ------------------------------------------------------------------------------------------
 REGION_CODE = "REGIONGATE_REGION_CODE"
 REGION_DOCUMENT_FILE = "REGIONGATE_CONFIG_PATH"  # functions: the document's path (in a layer)
-REGION_DOCUMENT_JSON = "REGIONGATE_REGION_DOCUMENT"  # console: the document itself, as JSON
+REGION_DOCUMENT_JSON = "REGIONGATE_REGION_DOCUMENT"  # console and gateway container: the document, as JSON
 DATABASE_URL = "DATABASE_URL"  # locally, instead of the DB_* variables
 DB_HOST = "DB_HOST"
 DB_PORT = "DB_PORT"
 DB_NAME = "DB_NAME"
 DB_SECRET_ARN = "DB_SECRET_ARN"
-DB_CA_BUNDLE = "DB_CA_BUNDLE"
+DB_CA_BUNDLE = "DB_CA_BUNDLE"  # the CA file the server certificate is verified against (verify-full)
+# Set only where the deployment acknowledged an unverified connection (regions.yaml database_tls).
+DB_TLS = "DB_TLS"
+DB_TLS_UNVERIFIED = "unverified-acknowledged"
 AUDIT_QUEUE_URL = "AUDIT_QUEUE_URL"
 PROVIDER_SECRET_ARN = "PROVIDER_SECRET_ARN"
 PROVIDER_CREDENTIALS_FILE = "REGIONGATE_PROVIDER_CREDENTIALS_FILE"  # locally, instead of PROVIDER_SECRET_ARN
 LOG_LEVEL = "REGIONGATE_LOG_LEVEL"
 CONSOLE_LISTEN_PORT = "CONSOLE_PORT"
+GATEWAY_LISTEN_PORT = "GATEWAY_PORT"  # the gateway container
+# The gateway container: audit events it may hold while the queue is unreachable (then new requests get 503).
+AUDIT_BUFFER_EVENTS = "REGIONGATE_AUDIT_BUFFER_EVENTS"
 
 _REGION_CODE_RE = re.compile(r"[a-z]{2,8}")
 
@@ -56,11 +69,21 @@ def region_code(env: Mapping[str, str]) -> str:
 
 
 def _missing_database_variables(env: Mapping[str, str]) -> None:
+    tls = env.get(DB_TLS)
+    if tls and tls != DB_TLS_UNVERIFIED:
+        raise SettingsError(f"{DB_TLS} must be {DB_TLS_UNVERIFIED} or unset, got {tls!r}")
     if env.get(DATABASE_URL):
         return
     missing = [name for name in (DB_HOST, DB_NAME, DB_SECRET_ARN) if not env.get(name)]
     if missing:
         raise SettingsError(f"missing environment variable(s): {', '.join(missing)} (or set {DATABASE_URL})")
+    if not env.get(DB_CA_BUNDLE) and not tls:
+        # Refused at start, not at the first request: the server's certificate could never be verified.
+        raise SettingsError(
+            f"{DB_HOST} is set but {DB_CA_BUNDLE} is not: a database connection must verify the server's certificate "
+            f"against the RDS CA bundle (the stack sets {DB_CA_BUNDLE}); an unverified connection needs the "
+            f"deployment's explicit acknowledgement ({DB_TLS}={DB_TLS_UNVERIFIED})"
+        )
 
 
 # --- the functions (gateway, audit writer) ------------------------------------------------------------------
@@ -74,6 +97,7 @@ class Settings:
     db_name: str | None = None
     db_secret_arn: str | None = None
     db_ca_bundle: str | None = None
+    db_tls: str | None = None
     audit_queue_url: str | None = None
     provider_secret_arn: str | None = None
     provider_credentials_file: str | None = None
@@ -95,6 +119,7 @@ class Settings:
             db_name=env.get(DB_NAME) or None,
             db_secret_arn=env.get(DB_SECRET_ARN) or None,
             db_ca_bundle=env.get(DB_CA_BUNDLE) or None,
+            db_tls=env.get(DB_TLS) or None,
             audit_queue_url=env.get(AUDIT_QUEUE_URL) or None,
             provider_secret_arn=env.get(PROVIDER_SECRET_ARN) or None,
             provider_credentials_file=env.get(PROVIDER_CREDENTIALS_FILE) or None,
@@ -128,6 +153,7 @@ class ConsoleEnvironment:
     db_name: str | None = None
     db_secret_arn: str | None = None
     db_ca_bundle: str | None = None
+    db_tls: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, read_region: bool = True) -> ConsoleEnvironment:
@@ -159,13 +185,78 @@ class ConsoleEnvironment:
             db_name=env.get(DB_NAME) or None,
             db_secret_arn=env.get(DB_SECRET_ARN) or None,
             db_ca_bundle=env.get(DB_CA_BUNDLE) or None,
+            db_tls=env.get(DB_TLS) or None,
         )
+
+
+# --- the gateway container ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GatewayContainerEnvironment:
+    """The gateway task: the Lambda's variables, except that the document comes as JSON in
+    ``REGIONGATE_REGION_DOCUMENT`` (a task has no layer; its root file system is read-only), and its port."""
+
+    settings: Settings  # config_path is empty: the document is ``region``
+    region: RuntimeConfig
+    port: int
+    audit_buffer_events: int = DEFAULT_AUDIT_BUFFER_EVENTS
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> GatewayContainerEnvironment:
+        env = os.environ if env is None else env
+        code = region_code(env)
+        region = _document_from_environment(env, code)
+        port = port_number(env, GATEWAY_LISTEN_PORT, GATEWAY_PORT)
+        _missing_database_variables(env)
+        if not env.get(AUDIT_QUEUE_URL):
+            raise SettingsError(
+                f"missing environment variable: {AUDIT_QUEUE_URL} (the gateway serves no request it cannot audit)"
+            )
+        settings = Settings(
+            region_code=code,
+            config_path="",
+            database_url=env.get(DATABASE_URL) or None,
+            db_host=env.get(DB_HOST) or None,
+            db_port=port_number(env, DB_PORT, DATABASE_PORT),
+            db_name=env.get(DB_NAME) or None,
+            db_secret_arn=env.get(DB_SECRET_ARN) or None,
+            db_ca_bundle=env.get(DB_CA_BUNDLE) or None,
+            db_tls=env.get(DB_TLS) or None,
+            audit_queue_url=env[AUDIT_QUEUE_URL],
+            provider_secret_arn=env.get(PROVIDER_SECRET_ARN) or None,
+            provider_credentials_file=env.get(PROVIDER_CREDENTIALS_FILE) or None,
+            log_level=env.get(LOG_LEVEL, "INFO"),
+        )
+        raw_buffer = env.get(AUDIT_BUFFER_EVENTS) or str(DEFAULT_AUDIT_BUFFER_EVENTS)
+        if not raw_buffer.isdigit() or int(raw_buffer) < 1:
+            raise SettingsError(f"{AUDIT_BUFFER_EVENTS} must be a positive number of events, got {raw_buffer!r}")
+        return cls(settings=settings, region=region, port=port, audit_buffer_events=int(raw_buffer))
+
+
+def _document_from_environment(env: Mapping[str, str], code: str) -> RuntimeConfig:
+    text = env.get(REGION_DOCUMENT_JSON, "")
+    if not text:
+        raise SettingsError(f"missing environment variable: {REGION_DOCUMENT_JSON}")
+    try:
+        region = RuntimeConfig.from_json(text, REGION_DOCUMENT_JSON)
+    except DocumentError as exc:
+        raise SettingsError(str(exc)) from None
+    if region.code != code:
+        raise SettingsError(f"{REGION_DOCUMENT_JSON} is the document of region {region.code}, but {REGION_CODE}={code}")
+    return region
 
 
 # --- what the constructs set --------------------------------------------------------------------------------
 def database_environment(*, host: str, secret_arn: str) -> dict[str, str]:
     """Where the audit store is and which secret signs in to it (never the credentials themselves)."""
     return {DB_HOST: host, DB_PORT: str(DATABASE_PORT), DB_NAME: DATABASE_NAME, DB_SECRET_ARN: secret_arn}
+
+
+def database_tls_environment(*, ca_bundle: str | None = None, unverified_acknowledged: bool = False) -> dict[str, str]:
+    """How a client verifies the audit store: the CA file's path in its own file system, or (only with the
+    operator's explicit acknowledgement) the marker that lets it connect encrypted but unverified."""
+    if (ca_bundle is None) == (not unverified_acknowledged):
+        raise ValueError("give exactly one of ca_bundle and unverified_acknowledged=True")
+    return {DB_CA_BUNDLE: ca_bundle} if ca_bundle is not None else {DB_TLS: DB_TLS_UNVERIFIED}
 
 
 def function_environment(*, code: str, database: Mapping[str, str]) -> dict[str, str]:
@@ -177,6 +268,15 @@ def gateway_environment(
     function: Mapping[str, str], *, audit_queue_url: str, provider_secret_arn: str
 ) -> dict[str, str]:
     return {**function, AUDIT_QUEUE_URL: audit_queue_url, PROVIDER_SECRET_ARN: provider_secret_arn}
+
+
+def gateway_container_environment(gateway: Mapping[str, str], *, region: RuntimeConfig) -> dict[str, str]:
+    """The gateway task: the Lambda's variables with the document itself instead of its path, and the port."""
+    return {
+        **{name: value for name, value in gateway.items() if name != REGION_DOCUMENT_FILE},
+        GATEWAY_LISTEN_PORT: str(GATEWAY_PORT),
+        REGION_DOCUMENT_JSON: region.to_json(),
+    }
 
 
 def rotation_environment(function: Mapping[str, str]) -> dict[str, str]:

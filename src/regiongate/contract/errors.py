@@ -8,6 +8,7 @@ completion content: they name fields and limits only.
 from __future__ import annotations
 
 import json
+import math
 from http import HTTPStatus
 from typing import Any
 
@@ -16,6 +17,7 @@ class GatewayError(Exception):
     status = 500
     type = "internal_error"
     retryable = False
+    retry_after: float | None = None  # seconds: sent as Retry-After (rounded up)
 
     def __init__(self, message: str, *, status: int | None = None, type: str | None = None) -> None:
         super().__init__(message)
@@ -70,6 +72,16 @@ class BudgetExceeded(GatewayError):
     status, type = 429, "budget_exceeded"
 
 
+class RateLimited(GatewayError):
+    """A key's or org's requests, tokens per minute or concurrent requests are at their limit."""
+
+    status, type = 429, "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class UpstreamError(GatewayError):
     """A provider failed. ``retryable`` marks connection errors, 429 and 5xx (bounded retries apply)."""
 
@@ -83,8 +95,14 @@ class UpstreamError(GatewayError):
 
 
 class UpstreamRateLimited(UpstreamError):
-    def __init__(self, message: str = "the provider is rate limiting this region's requests; retry later") -> None:
+    def __init__(
+        self,
+        message: str = "the provider is rate limiting this region's requests; retry later",
+        *,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message, status=429, type="upstream_rate_limited", retryable=True)
+        self.retry_after = retry_after  # the provider's Retry-After, passed on to the client on a final 429
 
 
 class UpstreamTimeout(UpstreamError):
@@ -107,6 +125,8 @@ def error_response(exc: BaseException) -> tuple[int, dict[str, str], bytes]:
     headers = {"content-type": "application/json"}
     if exc.status == 401:
         headers["www-authenticate"] = 'Bearer realm="regiongate"'
+    if exc.retry_after is not None:
+        headers["retry-after"] = str(max(1, math.ceil(exc.retry_after)))
     return exc.status, headers, json.dumps(exc.body()).encode()
 
 

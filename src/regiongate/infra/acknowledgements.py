@@ -16,7 +16,9 @@ def acknowledge_findings(stack: RegionStack) -> None:
     gateway = stack.gateway
     pipeline = stack.audit_pipeline
 
-    for function in (gateway.function, pipeline.writer, stack.audit_store_rotation.function):
+    # No gateway function with gateway.runtime: container (its task role's acknowledgements are in its construct).
+    lambda_gateway = (gateway.function,) if gateway.function is not None else ()
+    for function in (*lambda_gateway, pipeline.writer, stack.audit_store_rotation.function):
         acknowledge(
             function,
             "AwsSolutions-L1",
@@ -24,7 +26,7 @@ def acknowledge_findings(stack: RegionStack) -> None:
             "included (China receives new Lambda runtimes later than the commercial regions).",
         )
     # The rotation function's use of the key is granted in the key policy (through Secrets Manager only).
-    for function in (gateway.function, pipeline.writer):
+    for function in (*lambda_gateway, pipeline.writer):
         role = function.role
         for action in KMS_GRANT_WILDCARDS:
             acknowledge(

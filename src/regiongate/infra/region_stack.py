@@ -14,12 +14,18 @@ from constructs import Construct
 from regiongate.audit.infrastructure import AuditPipeline
 from regiongate.config import gateway as gateway_config
 from regiongate.config.regions import PROJECT_DIR, RegionConfig
+from regiongate.config.tenants import image_deployment
 from regiongate.console.infrastructure import ConsoleService, ImageRepository
 from regiongate.contract import environment
 from regiongate.contract.limits import DATABASE_PORT, REGION_DOCUMENT_PATH
+from regiongate.gateway.container_infrastructure import MIN_TASKS as MIN_GATEWAY_TASKS
+from regiongate.gateway.container_infrastructure import GatewayContainerService
 from regiongate.gateway.infrastructure import Gateway, ProviderSecrets
-from regiongate.infra import assets
+from regiongate.infra import assets, database_tls
 from regiongate.mirror.lock import ImagesLock, load_lock
+from regiongate.monitoring.infrastructure import Monitoring
+from regiongate.network import endpoint_policies
+from regiongate.network.egress import egress_plan
 from regiongate.network.infrastructure import Network
 from regiongate.rotation.infrastructure import SecretRotation
 from regiongate.shared_constructs.lambda_defaults import LambdaDefaults
@@ -29,6 +35,7 @@ from regiongate.store.infrastructure import AuditStore
 # Built by `make setup` (pure-Python wheels of gateway/lambda-requirements.txt).
 LAMBDA_DEPS_DIR = PROJECT_DIR / "build" / "lambda-deps"
 CONSOLE_IMAGE = "console"
+GATEWAY_IMAGE = "gateway"  # gateway.runtime: container
 # At least two tasks, one per Fargate zone.
 CONSOLE_TASKS = 2
 DATABASE_SECRET_ROTATION = Duration.days(30)
@@ -63,7 +70,9 @@ class RegionStack(Stack):
             host=self.audit_store.instance.db_instance_endpoint_address,
             secret_arn=self.audit_store.secret.secret_arn,
         )
-        common_environment = environment.function_environment(code=region.code, database=database_environment)
+        common_environment = environment.function_environment(
+            code=region.code, database={**database_environment, **database_tls.function_environment(region)}
+        )
         self.audit_pipeline = AuditPipeline(
             self, "AuditPipeline", key=self.key, lambdas=self.lambdas, environment=common_environment
         )
@@ -80,6 +89,7 @@ class RegionStack(Stack):
             reserved_concurrency=region.sizing.reserved_concurrency,
             certificate_arn=region.certificate_arn,
             bedrock_grants=tuple(gateway_config.bedrock_grants(region)),
+            runtime=gateway_config.deployment_runtime(region),
         )
         self.gateway.add_outputs(region.api_domain)
         self._connect_functions()
@@ -96,6 +106,10 @@ class RegionStack(Stack):
             environment=environment.rotation_environment(common_environment),
             rotate_after=DATABASE_SECRET_ROTATION,
         )
+        self._open_aws_apis(self.audit_store_rotation.security_group, "the secret rotation function")
+        if self.network.endpoints is not None:
+            # The first rotation runs when the schedule is created: Secrets Manager must be reachable by then.
+            self.audit_store_rotation.schedule.node.add_dependency(self.network.endpoints)
 
         self.console: ConsoleService | None = None
         self.image_repositories: dict[str, ImageRepository] = {}
@@ -103,8 +117,34 @@ class RegionStack(Stack):
             self.console = self._add_console(
                 region, images_lock, self.key, self.network, self.audit_store, self.gateway, database_environment
             )
+        # gateway.runtime: container: the gateway's ALB forwards to an ECS service instead of the function.
+        self.gateway_service: GatewayContainerService | None = None
+        if self.gateway.function is None:
+            self.gateway_service = self._add_gateway_service(region, images_lock, database_environment)
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            region_code=region.code,
+            deployment_id=region.deployment_id,
+            key=self.key,
+            emails=region.alarms.email,
+            database=self.audit_store.instance,
+            allocated_storage_gb=region.sizing.db_allocated_storage_gb,
+            dead_letter_alarm=self.audit_pipeline.dead_letter_alarm,
+            console_targets=self.console.target_group if self.console is not None else None,
+        )
         if region.hosted_zone:
             self._add_dns(region, self.gateway)
+        if self.network.endpoints is not None:
+            endpoint_policies.limit_to_stack(
+                self.network.endpoints,
+                queues=(self.audit_pipeline.queue, self.audit_pipeline.dead_letter_queue),
+                secrets=(self.secrets.provider_credentials, self.audit_store.credentials_secret),
+                key=self.key,
+                log_group_prefix=self._log_prefix(region),
+                repositories=tuple(r.repository for r in self.image_repositories.values()),
+                bedrock_arns=self.gateway.bedrock_arns,
+            )
         self._describe(region, construct_id)
 
     # --- the constructs, each from its typed values ---------------------------------------------------------
@@ -118,6 +158,9 @@ class RegionStack(Stack):
             key=self.key,
             log_retention_days=region.sizing.log_retention_days,
             log_group_name=f"{self._log_prefix(region)}/vpc-flow-logs",
+            plan=egress_plan(region),
+            name=f"regiongate-{region.deployment_id}",
+            dns_log_group_name=f"{self._log_prefix(region)}/dns-queries",
         )
 
     def _audit_store(self, region: RegionConfig) -> AuditStore:
@@ -144,6 +187,8 @@ class RegionStack(Stack):
             gateway_config.runtime_document(region),
             REGION_DOCUMENT_PATH.removeprefix("/opt/"),
         )
+        # A CA bundle named in regions.yaml rides in the same layer (the commercial one is in the code asset).
+        database_tls.stage_layer_bundle(document_layer, region)
         return LambdaDefaults(
             code=lambda_.Code.from_asset(str(assets.stage_function_code(outdir))),
             layers=(
@@ -170,18 +215,36 @@ class RegionStack(Stack):
     def _connect_functions(self) -> None:
         """Who may talk to whom, and who may read what."""
         store, gateway, pipeline = self.audit_store, self.gateway, self.audit_pipeline
-        for client in (gateway.security_group, pipeline.security_group):
+        lambda_gateway = gateway.function is not None  # else the container service connects itself
+        for client in (
+            (gateway.security_group, pipeline.security_group) if lambda_gateway else (pipeline.security_group,)
+        ):
             store.security_group.add_ingress_rule(
                 client, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL from regiongate functions"
             )
             client.add_egress_rule(store.security_group, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL audit store")
-            # AWS APIs (SQS, Secrets Manager, KMS) and in-region providers are reached over HTTPS via the NAT.
-            client.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to in-region AWS APIs and providers")
+        self._open_aws_apis(pipeline.security_group, "the audit writer")
+        store.secret.grant_read(pipeline.writer)
+        if gateway.function is None:
+            return
+        # The gateway alone reaches providers outside AWS (or Bedrock in another inference region) through the NAT.
+        self._open_aws_apis(gateway.security_group, "the gateway", internet=self.network.plan.gateway_needs_internet)
         pipeline.queue.grant_send_messages(gateway.function)
         self.secrets.provider_credentials.grant_read(gateway.function)
         # Both functions sign in with the generated database credentials (TLS forced by the parameter group).
-        for function in (gateway.function, pipeline.writer):
-            store.secret.grant_read(function)
+        store.secret.grant_read(gateway.function)
+
+    def _open_aws_apis(self, client: ec2.ISecurityGroup, description: str, *, internet: bool = False) -> None:
+        """HTTPS from ``client`` to the stack's VPC endpoints; to 0.0.0.0/0 (the NAT, behind the DNS firewall) only
+        when ``internet`` or when the stack has no endpoints."""
+        if self.network.endpoints is not None:
+            self.network.endpoints.allow_from(client, description)
+        if internet or self.network.endpoints is None:
+            client.add_egress_rule(
+                ec2.Peer.any_ipv4(),
+                ec2.Port.tcp(443),
+                "HTTPS through the NAT, to the names the VPC DNS firewall allows",
+            )
 
     def _describe(self, region: RegionConfig, construct_id: str) -> None:
         """Template metadata read back by `regiongate summary` and the residency report from cdk.out alone; tags."""
@@ -211,12 +274,15 @@ class RegionStack(Stack):
     def _add_console(self, region, images_lock, key, network, store, gateway, database_environment) -> ConsoleService:
         if images_lock is None:
             images_lock = load_lock()
-        repository = ImageRepository(
-            self, "ConsoleImages", repository_name=images_lock.repository_for(CONSOLE_IMAGE), key=key
-        )
+        # A single-tenant stack has a repository of its own, so it can share an account with the Cn stack.
+        deployment = image_deployment(region)
+        repository_name = images_lock.repository_for(CONSOLE_IMAGE, deployment)
+        repository = ImageRepository(self, "ConsoleImages", repository_name=repository_name, key=key)
         self.image_repositories[CONSOLE_IMAGE] = repository
         image = images_lock.images.get(CONSOLE_IMAGE)
         example_image = image is not None and image.is_example
+        # The pinned digest is not in this deployment's repository yet (it is created by the first deploy).
+        not_mirrored = not example_image and not images_lock.in_repository(CONSOLE_IMAGE, deployment)
         console = ConsoleService(
             self,
             "Console",
@@ -227,14 +293,15 @@ class RegionStack(Stack):
             image_digest=images_lock.digest_for(CONSOLE_IMAGE),
             # An example digest can never be pulled: deploy the service without tasks until the image is
             # mirrored (the first deploy creates the repository `regiongate mirror` pushes into).
-            desired_count=0 if example_image else CONSOLE_TASKS,
+            desired_count=0 if example_image or not_mirrored else CONSOLE_TASKS,
             availability_zones=region.console_availability_zones,
             certificate_arn=region.console_certificate_arn,
             access_logs=gateway.access_logs,
             database_secret=store.credentials_secret,
             # The functions' document, in the task's environment: the image reads no catalogue of its own.
             environment=environment.console_environment(
-                region=gateway_config.runtime_config(region), database=database_environment
+                region=gateway_config.runtime_config(region),
+                database={**database_environment, **database_tls.console_environment(region)},
             ),
             log_retention_days=region.sizing.log_retention_days,
         )
@@ -244,15 +311,96 @@ class RegionStack(Stack):
                 f"images.lock.yaml pins an example console image ({image.source}): the console service is "
                 "deployed with 0 tasks. Run `regiongate mirror` (docs/mirror.md), then deploy again.",
             )
+        elif not_mirrored:
+            Annotations.of(console).add_warning_v2(
+                "regiongate:image-not-mirrored",
+                f"{images_lock.digest_for(CONSOLE_IMAGE)} is not in {repository_name} yet: the console "
+                "service is deployed with 0 tasks. After this deploy created the repository, run "
+                f"`{images_lock.mirror_command(CONSOLE_IMAGE, deployment)}`, then deploy again.",
+            )
         store.security_group.add_ingress_rule(
             console.security_group, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL from the console"
         )
         console.security_group.add_egress_rule(
             store.security_group, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL audit store"
         )
-        console.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to in-region AWS APIs")
+        self._open_aws_apis(console.security_group, "the console tasks")
         CfnOutput(self, "ConsoleUrl", value=f"https://{region.console_domain}/", description="regional console")
         return console
+
+    def _add_gateway_service(
+        self, region: RegionConfig, images_lock: ImagesLock | None, database_environment: dict[str, str]
+    ) -> GatewayContainerService:
+        """The gateway image on ECS Fargate behind the gateway's ALB, wired like the function it replaces."""
+        if images_lock is None:
+            images_lock = load_lock()
+        deployment = image_deployment(region)
+        repository_name = images_lock.repository_for(GATEWAY_IMAGE, deployment)
+        repository = ImageRepository(self, "GatewayImages", repository_name=repository_name, key=self.key)
+        self.image_repositories[GATEWAY_IMAGE] = repository
+        # Refuses an image that is not in the lock, naming the `regiongate mirror` command that adds it.
+        digest = images_lock.digest_for(GATEWAY_IMAGE)
+        image = images_lock.images[GATEWAY_IMAGE]
+        not_mirrored = not image.is_example and not images_lock.in_repository(GATEWAY_IMAGE, deployment)
+        runtime = gateway_config.deployment_runtime(region)
+        function_environment = environment.function_environment(
+            code=region.code,
+            # The image lays out /app like the console's: the CA bundles are at the same path in both.
+            database={**database_environment, **database_tls.console_environment(region)},
+        )
+        service = GatewayContainerService(
+            self,
+            "GatewayService",
+            deployment_id=region.deployment_id,
+            vpc=self.network.vpc,
+            key=self.key,
+            repository=repository.repository,
+            image_digest=digest,
+            # An example digest can never be pulled, and a mirrored one only once this deploy created the
+            # repository: no tasks until then.
+            desired_count=0 if image.is_example or not_mirrored else MIN_GATEWAY_TASKS,
+            # The zones Fargate runs in (in cn-north-1 only two AZ ids have it): the console's, two by default.
+            availability_zones=region.console_availability_zones,
+            listener=self.gateway.https_listener,
+            alb_security_group=self.gateway.alb_security_group,
+            environment=environment.gateway_container_environment(
+                environment.gateway_environment(
+                    function_environment,
+                    audit_queue_url=self.audit_pipeline.queue.queue_url,
+                    provider_secret_arn=self.secrets.provider_credentials.secret_arn,
+                ),
+                region=gateway_config.runtime_config(region),
+            ),
+            drain_seconds=runtime.drain_seconds,
+            audit_queue=self.audit_pipeline.queue,
+            secrets=(self.secrets.provider_credentials, self.audit_store.secret),
+            bedrock_arns=self.gateway.bedrock_arns,
+            log_retention_days=region.sizing.log_retention_days,
+        )
+        if image.is_example:
+            Annotations.of(service).add_warning_v2(
+                "regiongate:example-image",
+                f"images.lock.yaml pins an example gateway image ({image.source}): the gateway service is deployed "
+                "with 0 tasks and the API answers 503. Run `regiongate mirror` (docs/mirror.md), then deploy again.",
+            )
+        elif not_mirrored:
+            Annotations.of(service).add_warning_v2(
+                "regiongate:image-not-mirrored",
+                f"{digest} is not in {repository_name} yet: the gateway service is deployed with 0 tasks. After this "
+                f"deploy created the repository, run `{images_lock.mirror_command(GATEWAY_IMAGE, deployment)}`, "
+                "then deploy again.",
+            )
+        store = self.audit_store
+        store.security_group.add_ingress_rule(
+            service.security_group, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL from the gateway tasks"
+        )
+        service.security_group.add_egress_rule(
+            store.security_group, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL audit store"
+        )
+        self._open_aws_apis(
+            service.security_group, "the gateway tasks", internet=self.network.plan.gateway_needs_internet
+        )
+        return service
 
     def _add_dns(self, region: RegionConfig, gateway: Gateway) -> None:
         """Aliases only to this stack's own load balancers (in China, Route 53 aliases must stay in China)."""

@@ -6,6 +6,7 @@ by digest from the in-country repository. Reading needs only PyYAML: no AWS call
     lock = load_lock(PROJECT_DIR / "images.lock.yaml")
     lock.digest_for("console")      # "sha256:…", or a LockError naming the command to run
     lock.repository_for("console")  # "regiongate/console"
+    lock.repository_for("console", "tenant-pekingbank")  # "regiongate/tenant-pekingbank/console"
 
 The format (strict: unknown keys are refused, like ``regions.yaml``)::
 
@@ -18,8 +19,12 @@ The format (strict: unknown keys are refused, like ``regions.yaml``)::
         tag: 1.4.2                            # tag pushed with it (absent for a digest source)
         digest: sha256:…                      # manifest (or index) digest in the target repository
         media_type: application/vnd.oci.image.index.v1+json
+        deployments: [tenant-pekingbank]      # single-tenant repositories holding the same digest
 
 An entry without ``digest`` declares an image that has not been mirrored yet; ``digest_for`` refuses it.
+A single-tenant deployment has a repository of its own (``regiongate/<deployment id>/<image>``), so tenants can
+share an account and region with the Cn stack and with each other; ``digest_for(name, deployment)`` refuses a
+deployment whose repository has not received the pinned digest (``regiongate mirror --deployment <id>``).
 """
 
 from __future__ import annotations
@@ -39,8 +44,10 @@ from regiongate.config.regions import PROJECT_DIR, ConfigError
 DEFAULT_LOCK_PATH = PROJECT_DIR / "images.lock.yaml"
 DEFAULT_TARGET_REGION = "cn-north-1"
 LOCK_VERSION = 1
-# The Cn stack creates one ECR repository per image: ``regiongate/<image>``.
+# The Cn stack creates one ECR repository per image: ``regiongate/<image>``; a single-tenant stack creates
+# ``regiongate/<deployment id>/<image>``.
 REPOSITORY_PREFIX = "regiongate/"
+DEPLOYMENT_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 IMAGE_NAME_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
@@ -48,7 +55,7 @@ IMAGE_NAME_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 REPOSITORY_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 
 _TOP_KEYS = {"version", "target_region", "images"}
-_ENTRY_KEYS = {"repository", "source", "tag", "digest", "media_type"}
+_ENTRY_KEYS = {"repository", "source", "tag", "digest", "media_type", "deployments"}
 
 _HEADER = """\
 # Container images mirrored into the China ECR repositories, pinned by digest.
@@ -61,9 +68,10 @@ class LockError(ConfigError):
     """A missing or malformed entry in the image lock file; the message says what to run or fix."""
 
 
-def repository_name_for(image: str) -> str:
-    """The ECR repository the Cn stack creates for a logical image name (``console`` → ``regiongate/console``)."""
-    return REPOSITORY_PREFIX + image
+def repository_name_for(image: str, deployment: str | None = None) -> str:
+    """The ECR repository a stack creates for a logical image name: ``console`` → ``regiongate/console`` (the Cn
+    stack), or ``regiongate/tenant-acme/console`` for the single-tenant deployment ``tenant-acme``."""
+    return REPOSITORY_PREFIX + (f"{deployment}/" if deployment else "") + image
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,8 @@ class LockedImage:
     tag: str | None = None
     digest: str | None = None
     media_type: str | None = None
+    # Single-tenant deployments whose own repository holds ``digest`` too (sorted).
+    deployments: tuple[str, ...] = ()
 
     @property
     def is_example(self) -> bool:
@@ -81,12 +91,14 @@ class LockedImage:
         host = (self.source or "").split("/", 1)[0]
         return host == "invalid" or host.endswith(".invalid")
 
-    def to_yaml(self) -> dict[str, str]:
-        out = {"repository": self.repository}
+    def to_yaml(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"repository": self.repository}
         for key in ("source", "tag", "digest", "media_type"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
+        if self.deployments:
+            out["deployments"] = list(self.deployments)
         return out
 
 
@@ -97,17 +109,43 @@ class ImagesLock:
     images: Mapping[str, LockedImage] = field(default_factory=dict)
     exists: bool = True
 
-    def mirror_command(self, name: str) -> str:
+    def mirror_command(self, name: str, deployment: str | None = None) -> str:
         """The exact command that mirrors ``name`` into this lock (with a placeholder where unknown)."""
         entry = self.images.get(name)
         source = entry.source if entry and entry.source else "<registry/repo:tag>"
         return (
             f"regiongate mirror --source {name}={source} --target-region {self.target_region} "
-            f"--target-profile <china profile> --lock {_display(self.path)}"
+            + (
+                f"--deployment {deployment} --target-profile <profile of that deployment's account> "
+                if deployment
+                else "--target-profile <china profile> "
+            )
+            + f"--lock {_display(self.path)}"
         )
 
-    def digest_for(self, name: str) -> str:
-        """The mirrored manifest digest of image ``name``; a :class:`LockError` if it was never mirrored."""
+    def digest_for(self, name: str, deployment: str | None = None) -> str:
+        """The mirrored manifest digest of image ``name``; a :class:`LockError` if it was never mirrored (into
+        the repository of ``deployment``, for a single-tenant deployment)."""
+        digest = self._digest(name)
+        entry = self.images[name]
+        if deployment is not None and deployment not in entry.deployments:
+            raise LockError(
+                self.path,
+                f"images.{name}.deployments",
+                f"{digest} is not mirrored into {self.repository_for(name, deployment)} (deployments: "
+                f"{', '.join(entry.deployments) or 'none'}). Deploy the stack once (it creates the repository), "
+                f"mirror the image into it, then synth again: {self.mirror_command(name, deployment)}",
+            )
+        return digest
+
+    def in_repository(self, name: str, deployment: str | None = None) -> bool:
+        """Whether the pinned digest of ``name`` is in the repository of ``deployment`` (the Cn stack's: None)."""
+        entry = self.images.get(name)
+        if entry is None or entry.digest is None:
+            return False
+        return deployment is None or deployment in entry.deployments
+
+    def _digest(self, name: str) -> str:
         entry = self.images.get(name)
         if entry is None or entry.digest is None:
             if not self.exists:
@@ -124,7 +162,9 @@ class ImagesLock:
             )
         return entry.digest
 
-    def repository_for(self, name: str) -> str:
+    def repository_for(self, name: str, deployment: str | None = None) -> str:
+        if deployment is not None:
+            return repository_name_for(name, deployment)
         entry = self.images.get(name)
         return entry.repository if entry else repository_name_for(name)
 
@@ -191,7 +231,7 @@ def _parse_entry(path: Path, name: str, raw: Any) -> LockedImage:
         raise LockError(
             path, f"{key}.{sorted(unknown)[0]}", f"unknown key; valid keys: {', '.join(sorted(_ENTRY_KEYS))}"
         )
-    for field_name in _ENTRY_KEYS:
+    for field_name in _ENTRY_KEYS - {"deployments"}:
         if field_name in raw and not isinstance(raw[field_name], str):
             raise LockError(path, f"{key}.{field_name}", f"must be a string, got {raw[field_name]!r}")
     repository = raw.get("repository", repository_name_for(name))
@@ -200,6 +240,13 @@ def _parse_entry(path: Path, name: str, raw: Any) -> LockedImage:
     digest = raw.get("digest")
     if digest is not None and not DIGEST_RE.match(digest):
         raise LockError(path, f"{key}.digest", f"{digest!r} is not a digest of the form sha256:<64 hex digits>")
+    deployments = raw.get("deployments") or []
+    if not isinstance(deployments, list) or not all(isinstance(d, str) and DEPLOYMENT_RE.match(d) for d in deployments):
+        raise LockError(
+            path, f"{key}.deployments", f"must be a list of deployment ids such as tenant-acme, got {deployments!r}"
+        )
+    if deployments and digest is None:
+        raise LockError(path, f"{key}.deployments", "an image without a digest cannot be mirrored into a deployment")
     return LockedImage(
         name=name,
         repository=repository,
@@ -207,6 +254,7 @@ def _parse_entry(path: Path, name: str, raw: Any) -> LockedImage:
         tag=raw.get("tag"),
         digest=digest,
         media_type=raw.get("media_type"),
+        deployments=tuple(sorted(set(deployments))),
     )
 
 

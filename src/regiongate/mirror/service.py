@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
 from regiongate.mirror.copier import Copier, ImagePlan, ImageResult
 from regiongate.mirror.errors import MirrorError
-from regiongate.mirror.lock import IMAGE_NAME_RE, ImagesLock, LockedImage, load_lock, repository_name_for, write_lock
+from regiongate.mirror.lock import (
+    IMAGE_NAME_RE,
+    REPOSITORY_PREFIX,
+    ImagesLock,
+    LockedImage,
+    load_lock,
+    repository_name_for,
+    write_lock,
+)
 from regiongate.mirror.reference import ImageReference, parse_reference
 from regiongate.mirror.registry import RegistryClient, credentials_from_environment
 from regiongate.mirror.targets import Target
@@ -52,9 +60,14 @@ def mirror(
     source_client_for: Callable[[ImageReference], RegistryClient] | None = None,
     out: IO[str] | None = None,
     progress_stream: IO[str] | None = None,
+    deployments: tuple[str, ...] = (),
 ) -> list[ImagePlan | ImageResult]:
     """Plan every image first (so a bad source or a missing repository fails before anything is written),
-    then copy them one by one, writing the lock after each so an interrupted run keeps what it finished."""
+    then copy them one by one, writing the lock after each so an interrupted run keeps what it finished.
+
+    With ``deployments`` (single-tenant deployment ids) each image goes into those deployments' own
+    repositories instead (``regiongate/<id>/<image>``), and must be the digest the lock already pins for the
+    Cn stack: one lock pins one version of each image for every deployment that reads it."""
     out = out if out is not None else sys.stdout
     lock = load_lock(lock_path)
     if lock.images and lock.target_region != target_region:
@@ -66,6 +79,12 @@ def mirror(
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise MirrorError(f"image name(s) given more than once: {', '.join(duplicates)}")
+    if deployments:
+        sources = [
+            SourceSpec(name=s.name, reference=s.reference, repository=repository_name_for(s.name, deployment))
+            for s in sources
+            for deployment in deployments
+        ]
     clients: dict[str, RegistryClient] = {}
 
     def client_for(ref: ImageReference) -> RegistryClient:
@@ -76,6 +95,16 @@ def mirror(
     copier = Copier(client_for, target, progress_stream=progress_stream)
     print(f"Target: {target.description}", file=out)
     plans = [copier.plan(s.name, s.reference, s.repository) for s in sources]
+    if deployments:
+        for plan in plans:
+            pinned = lock.images.get(plan.name)
+            if pinned is None or pinned.digest != plan.digest:
+                raise MirrorError(
+                    f"{plan.source} is {plan.digest}, but {lock.path} pins "
+                    f"{pinned.digest if pinned and pinned.digest else 'no digest'} for {plan.name} "
+                    f"({pinned.repository if pinned else repository_name_for(plan.name)}): mirror it for the Cn stack "
+                    "first (without --deployment), then into the deployments"
+                )
     for plan in plans:
         for line in plan.describe():
             print(line, file=out)
@@ -95,16 +124,24 @@ def mirror(
                 f"{result.skipped_blobs} already present; {result.pushed_manifests} manifests pushed)",
                 file=out,
             )
-        lock = lock.with_image(
-            LockedImage(
+        pinned = lock.images.get(plan.name)
+        if deployments and pinned is not None:
+            # The same digest, now also in this deployment's repository.
+            deployment = plan.repository.removeprefix(REPOSITORY_PREFIX).rsplit("/", 1)[0]
+            image = replace(pinned, deployments=tuple(sorted({*pinned.deployments, deployment})))
+        else:
+            # A new digest for the Cn stack: the deployments' repositories hold the previous one.
+            kept = pinned.deployments if pinned is not None and pinned.digest == plan.digest else ()
+            image = LockedImage(
                 name=plan.name,
                 repository=plan.repository,
                 source=str(plan.source),
                 tag=plan.tag,
                 digest=plan.digest,
                 media_type=plan.manifest.media_type,
+                deployments=kept,
             )
-        )
+        lock = lock.with_image(image)
         write_lock(lock)
         results.append(result)
     print(f"Lock file: {lock.path}", file=out)

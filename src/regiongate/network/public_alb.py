@@ -51,6 +51,8 @@ def public_https_load_balancer(
         security_group=security_group,
         drop_invalid_header_fields=True,
         idle_timeout=idle_timeout,
+        # The stack has termination protection; the load balancer (and the DNS names pointing at it) too.
+        deletion_protection=True,
     )
     load_balancer.log_access_logs(access_logs, prefix=access_log_prefix)
     https = load_balancer.add_listener(

@@ -260,8 +260,7 @@ def request_flow(template: Mapping[str, Any], region: str) -> Flow:
         task = _reference_target(body.get("TaskDefinition"))
         return _refs(get_path(props(task), "ContainerDefinitions")) if task else set()
 
-    def bedrock_regions(function: str) -> list[str]:
-        role = _reference_target(props(function).get("Role"))
+    def bedrock_regions(role: str | None) -> list[str]:
         regions: set[str] = set()
         for policy_id in by_type.get("AWS::IAM::Policy", []) + by_type.get("AWS::IAM::Role", []):
             body = props(policy_id)
@@ -275,6 +274,32 @@ def request_flow(template: Mapping[str, Any], region: str) -> Flow:
 
     flow = Flow()
     client = FlowNode("client", "Client", "internet")
+
+    def gateway_chains(alb_node: FlowNode, target: str, label: str, role: str | None) -> None:
+        """A target that sends to a queue: the gateway, its model providers, and its audit trail's path."""
+        gateway = node(target, label)
+        regions = bedrock_regions(role)
+        providers = FlowNode(
+            "providers",
+            "Amazon Bedrock",
+            ", ".join(regions) if regions else "no Bedrock permission in the template",
+            found=bool(regions),
+        )
+        flow.chains.append([client, alb_node, gateway, providers])
+        for queue in sorted(env_refs(target) & queues):
+            writers = [
+                _reference_target(props(m).get("FunctionName"))
+                for m in by_type.get("AWS::Lambda::EventSourceMapping", [])
+                if _reference_target(props(m).get("EventSourceArn")) == queue
+            ]
+            for writer in [w for w in writers if w]:
+                stores = sorted(env_refs(writer) & databases)
+                chain = [gateway, node(queue, "Queue (SQS)"), node(writer, "Writer (Lambda)")]
+                chain += [node(s, "Audit store (RDS)") for s in stores] or [
+                    FlowNode("store", "Audit store", "not found", found=False)
+                ]
+                flow.chains.append(chain)
+
     for alb in sorted(targets_of_alb):
         alb_node = node(alb, "Application Load Balancer")
         alb_node.detail = f"{_short(alb)}; {listener_of_alb[alb]}"
@@ -282,28 +307,12 @@ def request_flow(template: Mapping[str, Any], region: str) -> Flow:
             for target in group_targets(group):
                 kind = resources.get(target, {}).get("Type")
                 if kind == "AWS::Lambda::Function":
-                    gateway = node(target, "Gateway (Lambda)")
-                    regions = bedrock_regions(target)
-                    providers = FlowNode(
-                        "providers",
-                        "Amazon Bedrock",
-                        ", ".join(regions) if regions else "no Bedrock permission in the template",
-                        found=bool(regions),
-                    )
-                    flow.chains.append([client, alb_node, gateway, providers])
-                    for queue in sorted(env_refs(target) & queues):
-                        writers = [
-                            _reference_target(props(m).get("FunctionName"))
-                            for m in by_type.get("AWS::Lambda::EventSourceMapping", [])
-                            if _reference_target(props(m).get("EventSourceArn")) == queue
-                        ]
-                        for writer in [w for w in writers if w]:
-                            stores = sorted(env_refs(writer) & databases)
-                            chain = [gateway, node(queue, "Queue (SQS)"), node(writer, "Writer (Lambda)")]
-                            chain += [node(s, "Audit store (RDS)") for s in stores] or [
-                                FlowNode("store", "Audit store", "not found", found=False)
-                            ]
-                            flow.chains.append(chain)
+                    gateway_chains(alb_node, target, "Gateway (Lambda)", _reference_target(props(target).get("Role")))
+                elif kind == "AWS::ECS::Service" and env_refs(target) & queues:
+                    # A service that sends to a queue is the gateway as a container (the console sends none).
+                    task = _reference_target(props(target).get("TaskDefinition"))
+                    role = _reference_target(props(task).get("TaskRoleArn")) if task else None
+                    gateway_chains(alb_node, target, "Gateway (ECS)", role)
                 elif kind == "AWS::ECS::Service":
                     service = node(target, "Console (ECS)")
                     stores = sorted(env_refs(target) & databases)

@@ -55,11 +55,15 @@ class ResidencyPolicy:
     inference_regions: tuple[str, ...] = ()
     account: str | None = None
     extra_key_arns: tuple[str, ...] = field(default_factory=tuple)
+    # The regions the stack may call model providers in (default: its home region alone). A geography profile
+    # called there may still process in any of ``inference_regions``.
+    call_regions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.inference_regions:
             object.__setattr__(self, "inference_regions", (self.home_region,))
         object.__setattr__(self, "inference_regions", tuple(self.inference_regions))
+        object.__setattr__(self, "call_regions", tuple(self.call_regions) or (self.home_region,))
 
     @property
     def url_suffix(self) -> str:
@@ -74,6 +78,7 @@ class ResidencyPolicy:
             partition=region.partition,
             inference_regions=tuple(region.inference_regions),
             account=getattr(region, "account", None),
+            call_regions=tuple(getattr(region, "provider_regions", None) or ()),
         )
 
     @classmethod

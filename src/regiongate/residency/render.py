@@ -171,6 +171,23 @@ def _finding_rows(report: Report, acknowledged: bool) -> list[list[str]]:
     return rows
 
 
+NETWORK_HEADERS = ["Way out", "To", "Ends in", "Detail"]
+NO_WAY_OUT = "No way out of the VPC in this template: no VPC endpoint, no DNS-allowed host, no NAT gateway."
+
+
+def _network_rows(stack: StackReport) -> list[list[str]]:
+    return [[path.kind, path.target, path.ends_in, path.detail] for path in stack.network]
+
+
+def _network_note(stack: StackReport) -> str:
+    outside = sorted({p.ends_in for p in stack.network if p.ends_in.split(" ")[0] != stack.region})
+    if not stack.network:
+        return NO_WAY_OUT
+    if not outside:
+        return f"Every way out of {stack.name}'s VPC ends in {stack.region}."
+    return f"Ways out of {stack.name}'s VPC that do not end in {stack.region} itself: {'; '.join(outside)}."
+
+
 def _flow_text(flow: Flow) -> list[str]:
     lines = [" → ".join(f"{n.label} [{n.detail}]" for n in chain) for chain in flow.chains]
     return lines + flow.notes
@@ -226,6 +243,12 @@ def render_markdown(report: Report) -> str:
     for stack in report.stacks:
         out += [f"### {stack.name} ({stack.region})", "", f"{_deployed_to(stack)}.", ""]
         out += [f"- {line}" for line in _flow_text(stack.flow)] + [""]
+
+    out += ["## Network paths", ""]
+    for stack in report.stacks:
+        out += [f"### {stack.name} ({stack.region})", "", _network_note(stack), ""]
+        if stack.network:
+            out += _md_table(NETWORK_HEADERS, _network_rows(stack)) + [""]
 
     out += ["## Zero retention at run time", ""]
     summary, runtime_rows = _runtime_lines(report)
@@ -431,6 +454,12 @@ def render_html(report: Report) -> str:
     parts.append("<h2>Request flow</h2>")
     for stack in report.stacks:
         parts.append(f'<div class="flow"><h3>{escape(stack.name)} ({escape(stack.region)})</h3>{flow_svg(stack)}</div>')
+
+    parts.append("<h2>Network paths</h2>")
+    for stack in report.stacks:
+        parts.append(f"<h3>{escape(stack.name)} ({escape(stack.region)})</h3><p>{escape(_network_note(stack))}</p>")
+        if stack.network:
+            parts.append(_table(NETWORK_HEADERS, _network_rows(stack), mono=(1,)))
 
     parts.append("<h2>Zero retention at run time</h2>")
     parts.append(

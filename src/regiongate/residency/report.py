@@ -20,6 +20,7 @@ from regiongate.residency.claims import ENCRYPTION_RULE_ID
 from regiongate.residency.engine import PLUGIN_NAME, STACK_RULE_ID, evaluate_template
 from regiongate.residency.inventory import Flow, StoredItem, request_flow, stored_items
 from regiongate.residency.junit import JUnitResults
+from regiongate.residency.network_paths import network_paths
 from regiongate.residency.policy import ResidencyPolicy
 from regiongate.residency.render import render_html, render_markdown
 from regiongate.residency.report_data import (
@@ -176,6 +177,7 @@ def build_report(
         classified, unclassified = stored_items(template, metadata_key=data_kinds.metadata_key, region=region)
         flow = request_flow(template, region)
         _describe_providers(flow, context.providers)
+        host_locations = {host: f"{p.name} ({p.type}): {p.where}" for p in context.providers for host in p.hosts}
         reports.append(
             StackReport(
                 name=name,
@@ -189,6 +191,7 @@ def build_report(
                 flow=flow,
                 providers=list(context.providers),
                 application_retention=context.application_retention,
+                network=network_paths(template, policy, host_locations),
             )
         )
     if not report_found:

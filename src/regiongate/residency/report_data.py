@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from regiongate.residency.inventory import Flow, StoredItem
 from regiongate.residency.junit import JUnitResults
+from regiongate.residency.network_paths import NetworkPath
 from regiongate.residency.policy import ResidencyPolicy
 
 MARKDOWN_NAME = "residency-report.md"
@@ -45,6 +46,8 @@ class Provider:
     type: str
     where: str
     may_process_in: tuple[str, ...] = ()
+    # Host names the provider is reached at (outside AWS): the network paths say where they end from this.
+    hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class StackReport:
     flow: Flow
     providers: list[Provider] = field(default_factory=list)
     application_retention: str = ""
+    network: list[NetworkPath] = field(default_factory=list)
 
     @property
     def open_findings(self) -> list[FindingRow]:

@@ -12,6 +12,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from regiongate.shared_constructs.invoke_permissions import confine_service_invocations
 from regiongate.shared_constructs.lambda_defaults import LambdaDefaults
 from regiongate.shared_constructs.nag import acknowledge
 
@@ -59,9 +60,7 @@ class SecretRotation(Construct):
         self.security_group.add_egress_rule(
             database_security_group, ec2.Port.tcp(database_port), "PostgreSQL audit store (ALTER USER)"
         )
-        self.security_group.add_egress_rule(
-            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to Secrets Manager and KMS in region via the NAT"
-        )
+        # HTTPS to Secrets Manager (its VPC endpoint, or the NAT without endpoints) is wired by the stack.
         # CDK grants what rotation needs: Secrets Manager may invoke the function; the function may describe,
         # read, put and restage versions of this one secret, use the stack key through Secrets Manager, and
         # call secretsmanager:GetRandomPassword.
@@ -71,6 +70,10 @@ class SecretRotation(Construct):
         # The first rotation runs as soon as the schedule exists: the network path must be open by then, and the
         # attachment to the instance (which writes a version of the secret itself) must be done.
         self.schedule.node.add_dependency(self.security_group, database_security_group, secret_attachment)
+        # Secrets Manager may invoke the function for this secret only, in this account.
+        confine_service_invocations(
+            self.function, principal="secretsmanager.amazonaws.com", source_arn=secret.secret_arn
+        )
         # CDK adds the GetRandomPassword statement as a policy of its own under the function.
         acknowledge(
             self.function,

@@ -25,8 +25,10 @@ AUDIT_EVENTS_IN_TRANSIT = "audit-events-in-transit"
 FUNCTION_LOGS = "function-logs"
 DATABASE_LOGS = "database-logs"
 NETWORK_FLOW_LOGS = "network-flow-logs"
+DNS_QUERY_LOGS = "dns-query-logs"
 LOAD_BALANCER_ACCESS_LOGS = "load-balancer-access-logs"
 CONSOLE_LOGS = "console-logs"
+GATEWAY_TASK_LOGS = "gateway-task-logs"
 CONTAINER_IMAGES = "container-images"
 
 # Display order and wording in the residency report; kinds not listed here follow, sorted.
@@ -42,7 +44,9 @@ TITLES: dict[str, str] = {
     FUNCTION_LOGS: "Function logs",
     DATABASE_LOGS: "Database logs",
     CONSOLE_LOGS: "Console logs",
+    GATEWAY_TASK_LOGS: "Gateway task logs (container runtime)",
     NETWORK_FLOW_LOGS: "Network flow logs",
+    DNS_QUERY_LOGS: "DNS query logs (names the VPC resolved or was refused)",
     LOAD_BALANCER_ACCESS_LOGS: "Load balancer access logs",
     CONTAINER_IMAGES: "Container images",
 }

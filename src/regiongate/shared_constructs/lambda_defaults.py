@@ -122,7 +122,8 @@ class LambdaDefaults:
             environment=environment,
             environment_encryption=self.key,
             vpc=self.vpc,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            # The private subnets (regiongate.network): isolated, or routed to the NAT when the region needs it.
+            vpc_subnets=ec2.SubnetSelection(subnet_group_name="private"),
             security_groups=[security_group],
             reserved_concurrent_executions=reserved_concurrency,
             role=role,

@@ -12,6 +12,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from regiongate.contract.limits import RATE_WINDOW_SECONDS
+
 
 @dataclass(frozen=True)
 class KeyRecord:
@@ -69,8 +71,105 @@ class UsageStore(Protocol):
     def spend(self, *, scope: str, scope_id: str | None = None, since: date | None = None) -> list[SpendRow]: ...
 
 
-class Store(KeyStore, UsageStore, Protocol):
+@dataclass(frozen=True)
+class RateLimits:
+    """Limits of a key or an org (None: unlimited): requests and tokens per minute, requests at once."""
+
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+    concurrent_requests: int | None = None
+
+    def any(self) -> bool:
+        return any(v is not None for v in (self.requests_per_minute, self.tokens_per_minute, self.concurrent_requests))
+
+
+@dataclass(frozen=True)
+class SpendHold:
+    """A request's reservation of spend, made before its provider call: the estimate until it is settled
+    with the actual cost, counted on top of the rollups until the writer rolls its audit event up."""
+
+    request_id: str
+    key_id: str
+    org_id: str
+    team_id: str | None
+    amount_usd: Decimal
+    created_at: datetime  # the request's (and its audit event's) time: the month it counts in
+    expires_at: datetime  # an unsettled hold of a crashed instance stops counting then
+
+
+@dataclass(frozen=True)
+class BudgetDecision:
+    admitted: bool
+    scope: str | None = None  # key or org: the budget that refused
+    budget_usd: Decimal | None = None
+    spent_usd: Decimal | None = None  # rollups plus holds, when refused
+
+
+@dataclass(frozen=True)
+class RateAdmission:
+    """One request asking for a slot: counted in the minute of ``now`` with its estimated tokens."""
+
+    request_id: str
+    key_id: str
+    org_id: str
+    tokens: int
+    now: datetime
+    hold_until: datetime  # a concurrency slot not released by then (a crash) is free again
+    window_seconds: float = RATE_WINDOW_SECONDS  # shorter only in benchmarks
+
+
+@dataclass(frozen=True)
+class RateWindow:
+    """One limited scope's state after an admission, as the ``x-ratelimit-*`` headers report it."""
+
+    scope: str
+    requests_limit: int | None
+    requests_remaining: int | None
+    requests_reset_seconds: float
+    tokens_limit: int | None
+    tokens_remaining: int | None
+    tokens_reset_seconds: float
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    admitted: bool
+    windows: tuple[RateWindow, ...] = ()
+    refused_scope: str | None = None  # key or org
+    refused_limit: str | None = None  # requests, tokens or concurrency
+    retry_after_seconds: float = 0.0
+    never: bool = False  # the request alone exceeds a per-minute limit: no wait admits it
+
+
+class LimitStore(Protocol):
+    """Budgets and rate limits, atomic across every gateway instance of the region (one store)."""
+
+    def set_rate_limits(self, scope: str, scope_id: str, limits: RateLimits) -> None: ...
+    def rate_limits(self, scope: str, scope_id: str) -> RateLimits: ...
+    def reserve_spend(self, hold: SpendHold) -> BudgetDecision:
+        """Admit and record ``hold`` unless the key's or org's budget is used up (rollups of the month plus
+        unexpired holds), atomically: a request is admitted only while its scopes are under budget."""
+
+    def settle_spend(self, request_id: str, cost_usd: Decimal, expires_at: datetime) -> bool: ...
+    def held_spend(self, scope: str, scope_id: str, month: date, now: datetime) -> Decimal:
+        """Unexpired holds of the month (not yet in the rollups): what to add to ``month_spend``."""
+
+    def admit_rate(self, admission: RateAdmission) -> RateDecision: ...
+    def release_rate(self, request_id: str, actual_tokens: int) -> None: ...
+
+
+class Store(KeyStore, UsageStore, LimitStore, Protocol):
     pass
+
+
+def month_bounds(moment: datetime) -> tuple[datetime, datetime]:
+    """The UTC month of ``moment``: [start, next start)."""
+    from datetime import UTC
+
+    utc = moment.astimezone(UTC)
+    start = utc.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    nxt = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+    return start, nxt
 
 
 def team_scope_id(org_id: str, team_id: str) -> str:

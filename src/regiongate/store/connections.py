@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from regiongate.store import tls
 from regiongate.store.postgres import ConnectionParams, ConnectionPool, PostgresStore, RefreshingConnect
 
 SecretFetcher = Callable[[str], Mapping[str, Any]]
@@ -27,6 +28,8 @@ class DatabaseSettings(Protocol):
     def db_secret_arn(self) -> str | None: ...
     @property
     def db_ca_bundle(self) -> str | None: ...
+    @property
+    def db_tls(self) -> str | None: ...
 
 
 def secret_json_fetcher(region_name: str) -> SecretFetcher:
@@ -45,13 +48,16 @@ def secret_json_fetcher(region_name: str) -> SecretFetcher:
 
 
 def connection_params(settings: DatabaseSettings, secret_fetcher: SecretFetcher | None = None) -> ConnectionParams:
-    """From ``DATABASE_URL`` locally, or DB_HOST/DB_PORT/DB_NAME + the RDS secret (TLS required) in AWS."""
+    """From ``DATABASE_URL`` locally (verified when it names a CA or DB_CA_BUNDLE is set), or DB_HOST/DB_PORT/DB_NAME
+    + the RDS secret in AWS: verified against DB_CA_BUNDLE, refused without it unless the deployment acknowledged
+    an unverified connection (regiongate.store.tls)."""
     if settings.database_url:
-        return ConnectionParams.from_url(settings.database_url)
+        return ConnectionParams.from_url(settings.database_url, settings.db_ca_bundle)
     if settings.db_secret_arn is None or settings.db_host is None or settings.db_name is None:
         raise ValueError("DB_HOST, DB_NAME and DB_SECRET_ARN are needed without DATABASE_URL")
     if secret_fetcher is None:
         raise ValueError("DB_SECRET_ARN is set but no secret fetcher was given")
+    ssl_mode, ca_bundle = tls.aws_ssl(settings.db_ca_bundle, settings.db_tls, settings.db_host)
     secret = secret_fetcher(settings.db_secret_arn)
     return ConnectionParams(
         host=settings.db_host,
@@ -59,8 +65,8 @@ def connection_params(settings: DatabaseSettings, secret_fetcher: SecretFetcher 
         database=settings.db_name,
         user=secret["username"],
         password=secret["password"],
-        ssl_mode="verify-full" if settings.db_ca_bundle else "require",
-        ca_bundle=settings.db_ca_bundle,
+        ssl_mode=ssl_mode,
+        ca_bundle=ca_bundle,
     )
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
@@ -12,9 +13,59 @@ from constructs import Construct
 from regiongate.contract.limits import DATABASE_NAME, DATABASE_PORT
 from regiongate.shared_constructs import data_kinds
 from regiongate.shared_constructs.log_groups import retention
+from regiongate.shared_constructs.nag import acknowledge
 
 # A full engine version cfn-lint accepts in eu-central-1, us-east-1, ap-southeast-1 and cn-north-1.
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_16_9
+# Enhanced monitoring: OS metrics every minute, written by RDS to the region's RDSOSMetrics log group.
+MONITORING_INTERVAL = Duration.seconds(60)
+OS_METRICS_LOG_GROUP = "RDSOSMetrics"
+
+
+def enhanced_monitoring_role(scope: Construct, construct_id: str) -> iam.Role:
+    """What AmazonRDSEnhancedMonitoringRole grants, limited to the RDSOSMetrics log group of this region and account."""
+    stack = Stack.of(scope)
+
+    def log_group(name: str) -> str:
+        return stack.format_arn(
+            service="logs", resource="log-group", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+        )
+
+    streams = log_group(f"{OS_METRICS_LOG_GROUP}:log-stream:*")
+    role = iam.Role(
+        scope,
+        construct_id,
+        assumed_by=iam.ServicePrincipal("monitoring.rds.amazonaws.com"),
+        description="regiongate audit store enhanced monitoring: OS metrics to this region's RDSOSMetrics log group",
+        inline_policies={
+            "OsMetrics": iam.PolicyDocument(
+                statements=[
+                    iam.PolicyStatement(
+                        sid="OsMetricsLogGroup",
+                        actions=["logs:CreateLogGroup", "logs:PutRetentionPolicy"],
+                        resources=[log_group(OS_METRICS_LOG_GROUP)],
+                    ),
+                    iam.PolicyStatement(
+                        sid="OsMetricsLogStreams",
+                        actions=[
+                            "logs:CreateLogStream",
+                            "logs:PutLogEvents",
+                            "logs:DescribeLogStreams",
+                            "logs:GetLogEvents",
+                        ],
+                        resources=[streams],
+                    ),
+                ]
+            )
+        },
+    )
+    acknowledge(
+        role,
+        f"AwsSolutions-IAM5[Resource::{stack.resolve(streams)}]",
+        "RDS names the enhanced-monitoring log streams after the instance's resource id, known only after "
+        "creation; the wildcard is limited to the RDSOSMetrics log group of this region and account.",
+    )
+    return role
 
 
 class AuditStore(Construct):
@@ -91,6 +142,8 @@ class AuditStore(Construct):
             copy_tags_to_snapshot=True,
             auto_minor_version_upgrade=True,
             enable_performance_insights=False,
+            monitoring_interval=MONITORING_INTERVAL,
+            monitoring_role=enhanced_monitoring_role(self, "MonitoringRole"),
             instance_identifier=instance_identifier,
             cloudwatch_logs_exports=["postgresql"],
             removal_policy=RemovalPolicy.SNAPSHOT,
@@ -99,6 +152,12 @@ class AuditStore(Construct):
         self.secret = self.instance.secret
         # The generated secret itself (instance.secret is its attachment to the instance).
         self.credentials_secret = self.instance.node.find_child("Secret")
+        # CDK attaches a resource policy denying secretsmanager:DeleteSecret (the instance keeps a final snapshot
+        # whose credentials are these); deleting the stack must therefore keep the secret too, not fail on it.
+        credentials_resource = self.credentials_secret.node.default_child
+        if not isinstance(credentials_resource, CfnResource):
+            raise TypeError(f"{self.credentials_secret.node.path} has no CloudFormation resource to retain")
+        credentials_resource.apply_removal_policy(RemovalPolicy.RETAIN)
         data_kinds.mark(
             self.instance,
             data_kinds.AUDIT_METADATA,

@@ -11,14 +11,16 @@ import re
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from regiongate.common.clock import Clock, utc_now
 from regiongate.contract.errors import InvalidApiKey, InvalidRequest, RegionMismatch
-from regiongate.store import KeyRecord, KeyStore
+from regiongate.store import KeyRecord, KeyStore, LimitStore, RateLimits
 
 SECRET_BYTES = 24  # 192 bits
 _KEY_RE = re.compile(r"^rk-([a-z]{2,8})-([A-Za-z0-9_-]{22,128})$")
@@ -79,10 +81,29 @@ class CreatedKey:
     record: KeyRecord
 
 
-class KeyService:
-    """Create, list and revoke keys (the CLI and the console share it)."""
+class KeyAndLimitStore(KeyStore, LimitStore, Protocol):
+    pass
 
-    def __init__(self, store: KeyStore, clock: Clock = utc_now) -> None:
+
+MAX_RATE_LIMIT = 2**31 - 1
+
+
+def check_limits(limits: RateLimits) -> None:
+    for name, value in (
+        ("requests per minute", limits.requests_per_minute),
+        ("tokens per minute", limits.tokens_per_minute),
+        ("concurrent requests", limits.concurrent_requests),
+    ):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RATE_LIMIT
+        ):
+            raise InvalidRequest(f"{name} must be a whole number from 1 to {MAX_RATE_LIMIT} (or no limit)")
+
+
+class KeyService:
+    """Create, list and revoke keys, and set their and their org's rate limits (the CLI and the console share it)."""
+
+    def __init__(self, store: KeyAndLimitStore, clock: Clock = utc_now) -> None:
         self.store = store
         self.clock = clock
 
@@ -96,6 +117,7 @@ class KeyService:
         monthly_budget_usd: Decimal | None = None,
         model_allowlist: tuple[str, ...] | None = None,
         expires_at: datetime | None = None,
+        limits: RateLimits | None = None,
     ) -> CreatedKey:
         if not re.match(r"^[a-z]{2,8}$", region_code or ""):
             raise InvalidRequest("region code must be 2 to 8 lower-case letters")
@@ -105,6 +127,8 @@ class KeyService:
         _check_id(team_id, "team")
         _check_id(user_id, "user")
         _check_budget(monthly_budget_usd)
+        if limits is not None:
+            check_limits(limits)
         key = generate_key(region_code)
         record = KeyRecord(
             key_id="key_" + secrets.token_hex(8),
@@ -122,10 +146,35 @@ class KeyService:
         )
         self.store.ensure_org(org_id)
         self.store.insert_key(record)
+        if limits is not None and limits.any():
+            self.store.set_rate_limits("key", record.key_id, limits)
         return CreatedKey(key=key, record=record)
 
     def list(self, *, region_code: str | None = None, org_id: str | None = None) -> list[KeyRecord]:
         return self.store.list_keys(region=region_code, org_id=org_id)
+
+    def limits(self, key_id: str) -> RateLimits:
+        return self.store.rate_limits("key", key_id)
+
+    def set_limits(self, key_id: str, *, region_code: str, org_id: str | None = None, limits: RateLimits) -> bool:
+        """Set the rate limits of an unrevoked key of ``region_code`` (and of ``org_id`` unless None); False when
+        there is no such key. Every gateway instance applies them from its next request on."""
+        check_limits(limits)
+        active = [
+            k
+            for k in self.store.list_keys(region=region_code, org_id=org_id)
+            if k.key_id == key_id and k.revoked_at is None
+        ]
+        if not active:
+            return False
+        self.store.set_rate_limits("key", key_id, limits)
+        return True
+
+    def set_org_limits(self, org_id: str, limits: RateLimits) -> None:
+        _check_id(org_id, "org")
+        check_limits(limits)
+        self.store.ensure_org(org_id)
+        self.store.set_rate_limits("org", org_id, limits)
 
     def revoke(self, key_id: str) -> bool:
         return self.store.revoke_key(key_id, self.clock())
@@ -163,10 +212,14 @@ class KeyAuthenticator:
     """Resolves a presented key to its record, caching lookups (positive and negative) for ``ttl`` seconds.
 
     A revoked key therefore stops working within ``ttl``. Expiry and revocation are checked on every
-    request against the cached record's timestamps.
+    request against the cached record's timestamps. Known and unknown keys are cached apart, each bounded
+    and evicting its oldest entries: a flood of random keys only ever displaces other unknown keys, never the
+    keys in use (which would send every request of every client to the database).
     """
 
-    MAX_ENTRIES = 10_000
+    MAX_ENTRIES = 10_000  # known keys
+    MAX_UNKNOWN = 10_000  # unknown keys (SHA-256 digests only)
+    UNKNOWN_TTL = 5.0  # seconds: a key created a moment ago is found soon
 
     def __init__(
         self,
@@ -181,25 +234,50 @@ class KeyAuthenticator:
         self.ttl = ttl_seconds
         self.monotonic = monotonic
         self.clock = clock
-        self._cache: dict[bytes, tuple[float, KeyRecord | None]] = {}
+        self._cache: OrderedDict[bytes, tuple[float, KeyRecord]] = OrderedDict()
+        self._unknown: OrderedDict[bytes, float] = OrderedDict()
         self._lock = threading.Lock()
+
+    def _cached(self, digest: bytes, now: float) -> tuple[bool, KeyRecord | None]:
+        """(hit, record): a hit with None is a cached unknown key."""
+        with self._lock:
+            known = self._cache.get(digest)
+            if known is not None and known[0] > now:
+                return True, known[1]
+            unknown = self._unknown.get(digest)
+            if unknown is not None and unknown > now:
+                return True, None
+        return False, None
+
+    def _remember(self, digest: bytes, now: float, record: KeyRecord | None) -> None:
+        with self._lock:
+            if record is not None:
+                self._unknown.pop(digest, None)
+                self._cache[digest] = (now + self.ttl, record)
+                self._cache.move_to_end(digest)
+                while len(self._cache) > self.MAX_ENTRIES:
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.pop(digest, None)
+                self._unknown[digest] = now + min(self.ttl, self.UNKNOWN_TTL)
+                self._unknown.move_to_end(digest)
+                while len(self._unknown) > self.MAX_UNKNOWN:
+                    self._unknown.popitem(last=False)
+
+    def cache_sizes(self) -> tuple[int, int]:
+        """(known, unknown) entries held now."""
+        with self._lock:
+            return len(self._cache), len(self._unknown)
 
     def authenticate(self, headers: dict[str, str]) -> KeyRecord:
         key = extract_key(headers)
         check_region(key, self.region_code)
         digest = hash_key(key)
         now = self.monotonic()
-        with self._lock:
-            cached = self._cache.get(digest)
-        if cached is not None and cached[0] > now:
-            record = cached[1]
-        else:
+        hit, record = self._cached(digest, now)
+        if not hit:
             record = self.store.find_key_by_hash(digest)
-            ttl = self.ttl if record is not None else min(self.ttl, 5.0)
-            with self._lock:
-                if len(self._cache) >= self.MAX_ENTRIES:
-                    self._cache.clear()
-                self._cache[digest] = (now + ttl, record)
+            self._remember(digest, now, record)
         if record is None or record.region != self.region_code:
             raise InvalidApiKey("the API key is not valid")
         current = self.clock()
@@ -212,6 +290,7 @@ class KeyAuthenticator:
     def forget(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._unknown.clear()
 
 
 __all__ = [

@@ -5,12 +5,24 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from regiongate.contract.audit_event import parse_event
-from regiongate.store import KeyRecord, SpendRow, rollup_scopes
+from regiongate.store import (
+    BudgetDecision,
+    KeyRecord,
+    RateAdmission,
+    RateDecision,
+    RateLimits,
+    SpendHold,
+    SpendRow,
+    month_bounds,
+    rollup_scopes,
+    team_scope_id,
+)
+from regiongate.store import rate_window as rw
 
 
 class MemoryStore:
@@ -22,6 +34,11 @@ class MemoryStore:
         self.rollups: dict[tuple[date, str, str], list[Any]] = {}
         self._lock = threading.Lock()
         self.key_lookups = 0
+        self.holds: dict[str, SpendHold] = {}  # by request id
+        self.settled: set[str] = set()
+        self.limits: dict[tuple[str, str], RateLimits] = {}
+        self.rate_buckets: dict[tuple[str, str], dict[int, list[int]]] = {}  # bucket -> [requests, tokens]
+        self.inflight: dict[str, list[tuple[str, str, int, int, datetime]]] = {}  # request id -> slots
 
     def ensure_org(self, org_id: str) -> None:
         with self._lock:
@@ -95,6 +112,7 @@ class MemoryStore:
                 if event["request_id"] in self.audit:
                     continue
                 self.audit[event["request_id"]] = event
+                self.holds.pop(str(event["request_id"]), None)  # its cost is in the rollups from now on
                 new += 1
                 for violation in event["violations"]:
                     self.violations.append({"request_id": event["request_id"], **violation})
@@ -123,3 +141,98 @@ class MemoryStore:
             ),
             key=lambda r: (r.day, r.scope_id),
         )
+
+    # --- budgets and rate limits (the same decisions as PostgresStore, under one lock) --------------------
+    def set_rate_limits(self, scope: str, scope_id: str, limits: RateLimits) -> None:
+        with self._lock:
+            self.limits[(scope, scope_id)] = limits
+
+    def rate_limits(self, scope: str, scope_id: str) -> RateLimits:
+        return self.limits.get((scope, scope_id), RateLimits())
+
+    def _held(self, scope: str, scope_id: str, start: datetime, end: datetime, now: datetime) -> Decimal:
+        total = Decimal(0)
+        for hold in self.holds.values():
+            owner = {
+                "key": hold.key_id,
+                "org": hold.org_id,
+                "team": team_scope_id(hold.org_id, hold.team_id) if hold.team_id else None,
+            }[scope]
+            if owner == scope_id and start <= hold.created_at < end and hold.expires_at > now:
+                total += hold.amount_usd
+        return total
+
+    def held_spend(self, scope: str, scope_id: str, month: date, now: datetime) -> Decimal:
+        start, end = month_bounds(datetime(month.year, month.month, 1, tzinfo=UTC))
+        with self._lock:
+            return self._held(scope, scope_id, start, end, now)
+
+    def reserve_spend(self, hold: SpendHold) -> BudgetDecision:
+        start, end = month_bounds(hold.created_at)
+        now = hold.created_at
+        with self._lock:
+            key = self.keys.get(hold.key_id)
+            budgets = [("key", hold.key_id, key.monthly_budget_usd if key else None)]
+            budgets.append(("org", hold.org_id, self.orgs.get(hold.org_id)))
+            for scope, scope_id, budget in budgets:
+                if budget is None:
+                    continue
+                spent = self.month_spend(scope, scope_id, start.date()) + self._held(scope, scope_id, start, end, now)
+                if spent >= budget:
+                    return BudgetDecision(False, scope, budget, spent)
+            self.holds[hold.request_id] = hold
+            return BudgetDecision(True)
+
+    def settle_spend(self, request_id: str, cost_usd: Decimal, expires_at: datetime) -> bool:
+        with self._lock:
+            hold = self.holds.get(request_id)
+            if hold is None:
+                return False
+            self.holds[request_id] = replace(hold, amount_usd=cost_usd, expires_at=expires_at)
+            self.settled.add(request_id)
+            return True
+
+    def admit_rate(self, admission: RateAdmission) -> RateDecision:
+        now, width = admission.now, admission.window_seconds
+        current = rw.bucket_of(now, width)
+        with self._lock:
+            verdicts = []
+            for scope, scope_id in (("key", admission.key_id), ("org", admission.org_id)):
+                limits = self.limits.get((scope, scope_id))
+                if limits is None or not limits.any():
+                    continue
+                buckets = self.rate_buckets.setdefault((scope, scope_id), {})
+                for old in [b for b in buckets if b < rw.oldest_bucket(current)]:
+                    del buckets[old]
+                inflight = sum(
+                    1
+                    for slots in self.inflight.values()
+                    for s, sid, _, _, until in slots
+                    if (s, sid) == (scope, scope_id) and until > now
+                )
+                rows = sorted((b, r, t) for b, (r, t) in buckets.items())
+                verdicts.append(
+                    (scope, scope_id, rw.judge(scope, limits, rows, inflight, admission.tokens, now, width))
+                )
+            refused = [(scope, v) for scope, _, v in verdicts if v.refused]
+            windows = tuple(v.window for _, _, v in verdicts)
+            if refused:
+                scope, verdict = max(refused, key=lambda item: item[1].retry_after)
+                return RateDecision(
+                    False, windows, scope, verdict.refused, max(v.retry_after for _, v in refused), verdict.never
+                )
+            for scope, scope_id, _ in verdicts:
+                row = self.rate_buckets[(scope, scope_id)].setdefault(current, [0, 0])
+                row[0] += 1
+                row[1] += admission.tokens
+                self.inflight.setdefault(admission.request_id, []).append(
+                    (scope, scope_id, current, admission.tokens, admission.hold_until)
+                )
+            return RateDecision(True, windows)
+
+    def release_rate(self, request_id: str, actual_tokens: int) -> None:
+        with self._lock:
+            for scope, scope_id, bucket, estimated, _ in self.inflight.pop(request_id, []):
+                row = self.rate_buckets.get((scope, scope_id), {}).get(bucket)
+                if row is not None:
+                    row[1] = max(row[1] - estimated + actual_tokens, 0)

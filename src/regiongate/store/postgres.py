@@ -7,6 +7,7 @@ import json
 import queue
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -17,8 +18,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from regiongate.common.clock import Clock, utc_now
 from regiongate.contract.audit_event import parse_event
 from regiongate.contract.limits import DATABASE_PORT
-from regiongate.store import KeyRecord, SpendRow, rollup_scopes
+from regiongate.store import KeyRecord, SpendRow, rollup_scopes, tls
 from regiongate.store import migrate as migrations
+from regiongate.store.postgres_limits import PostgresLimits
 
 T = TypeVar("T")
 _BATCH = 500  # events per INSERT statement (one JSON parameter holding the rows)
@@ -106,85 +108,151 @@ class ConnectionParams:
     database: str
     user: str
     password: str | None
-    ssl_mode: str = "disable"  # disable | require | verify-full
+    ssl_mode: str = "disable"  # disable | require | verify-ca | verify-full (regiongate.store.tls)
     ca_bundle: str | None = None
 
     @classmethod
-    def from_url(cls, url: str) -> ConnectionParams:
+    def from_url(cls, url: str, ca_bundle: str | None = None) -> ConnectionParams:
+        """libpq's URL: ``sslmode`` and ``sslrootcert`` as libpq reads them, except that a CA file (there, or
+        ``ca_bundle`` from DB_CA_BUNDLE) means ``verify-full`` (see regiongate.store.tls.url_ssl)."""
         parts = urlsplit(url)
         if parts.scheme not in ("postgres", "postgresql"):
             raise ValueError("DATABASE_URL must start with postgresql://")
-        query = parse_qs(parts.query)
+        ssl_mode, ca = tls.url_ssl(parse_qs(parts.query), ca_bundle)
         return cls(
             host=parts.hostname or "127.0.0.1",
             port=parts.port or DATABASE_PORT,
             database=unquote(parts.path.lstrip("/")) or "postgres",
             user=unquote(parts.username or "postgres"),
             password=unquote(parts.password) if parts.password is not None else None,
-            ssl_mode=query.get("sslmode", ["disable"])[0],
+            ssl_mode=ssl_mode,
+            ca_bundle=ca,
         )
 
     def connect(self) -> Any:
         import pg8000.native
 
-        context: Any = None
-        if self.ssl_mode in ("require", "verify-ca", "verify-full"):
-            context = (
-                ssl.create_default_context(cafile=self.ca_bundle) if self.ca_bundle else ssl.create_default_context()
+        context = tls.client_context(self.ssl_mode, self.ca_bundle)
+        try:
+            return pg8000.native.Connection(
+                user=self.user,
+                password=self.password,
+                host=self.host,
+                port=self.port,
+                database=self.database,
+                ssl_context=context,
+                timeout=30,
+                application_name="regiongate",
             )
-            if self.ssl_mode == "require" and not self.ca_bundle:
-                # Encrypted, not authenticated (RDS's CA is not in the default trust store): set DB_CA_BUNDLE.
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-        return pg8000.native.Connection(
-            user=self.user,
-            password=self.password,
-            host=self.host,
-            port=self.port,
-            database=self.database,
-            ssl_context=context,
-            timeout=30,
-            application_name="regiongate",
-        )
+        except ssl.SSLCertVerificationError as exc:
+            raise tls.verification_error(exc, self.host, self.port, self.ca_bundle) from None
 
 
 class ConnectionPool:
-    """Up to ``size`` connections, created on demand; a connection that raised is discarded."""
+    """Up to ``size`` connections, created on demand; a connection that raised is discarded.
 
-    def __init__(self, connect: Callable[[], Any], size: int = 4) -> None:
+    After a database restart every pooled connection is dead, but only the first use of each would notice.
+    So a connection error also retires every connection opened before it (a new *generation* starts): the
+    connections in use are closed when they come back, idle ones are never handed out again. A connection
+    idle for more than ``validate_after`` seconds (a Lambda frozen between invocations, a quiet console) is
+    checked with an empty query before it is handed out, and replaced if it is dead. A restart therefore
+    costs at most the requests that were running on a connection when it happened.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        size: int = 4,
+        *,
+        validate_after: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._connect = connect
-        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._idle: queue.LifoQueue[tuple[Any, int, float]] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
+        self._generation = 0
+        self._lock = threading.Lock()
+        self.validate_after = validate_after
+        self._monotonic = monotonic
+        self.replaced = 0  # connections found dead or retired and closed (for tests and logs)
+
+    def retire_all(self) -> None:
+        """Connections opened until now are not used again (called on any connection error): the idle ones
+        are closed now, the ones in use when they come back."""
+        with self._lock:
+            self._generation += 1
+        while True:
+            try:
+                conn, _, _ = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            self._discard(conn)
+
+    def _checkout(self, fresh: bool) -> tuple[Any, int]:
+        while not fresh:
+            try:
+                conn, generation, idle_since = self._idle.get_nowait()
+            except queue.Empty:
+                break
+            if generation != self._generation or (
+                self._monotonic() - idle_since > self.validate_after and not _alive(conn)
+            ):
+                self._discard(conn)
+                continue
+            return conn, generation
+        generation = self._generation
+        return self._connect(), generation
+
+    def _discard(self, conn: Any) -> None:
+        self.replaced += 1
+        with contextlib.suppress(Exception):
+            conn.close()
 
     @contextlib.contextmanager
-    def connection(self) -> Iterator[Any]:
+    def connection(self, *, fresh: bool = False) -> Iterator[Any]:
+        """A pooled connection (a new one with ``fresh``), returned to the pool afterwards unless it raised."""
         self._slots.acquire()
         conn = None
+        generation = self._generation
         try:
-            try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
-                conn = self._connect()
+            conn, generation = self._checkout(fresh)
             yield conn
-        except BaseException:
+        except BaseException as exc:
             if conn is not None:
-                with contextlib.suppress(Exception):
-                    conn.close()
+                self._discard(conn)
                 conn = None
+            if isinstance(exc, Exception) and connection_lost(exc):
+                self.retire_all()
             raise
         finally:
             if conn is not None:
-                self._idle.put(conn)
+                if generation == self._generation:
+                    self._idle.put((conn, generation, self._monotonic()))
+                else:
+                    self._discard(conn)
             self._slots.release()
+
+    def ping(self) -> None:
+        """Raises unless the database answers a query (readiness checks): on a fresh connection if needed."""
+        with self.connection() as conn:
+            conn.run("SELECT 1")
 
     def close(self) -> None:
         while True:
             try:
-                conn = self._idle.get_nowait()
+                conn, _, _ = self._idle.get_nowait()
             except queue.Empty:
                 return
             with contextlib.suppress(Exception):
                 conn.close()
+
+
+def _alive(conn: Any) -> bool:
+    try:
+        conn.run("SELECT 1")
+    except Exception:
+        return False
+    return True
 
 
 def _key(row: Sequence[Any]) -> KeyRecord:
@@ -253,24 +321,43 @@ def _connection_errors() -> tuple[type[BaseException], ...]:
     return (InterfaceError, ConnectionError, TimeoutError)
 
 
-class PostgresStore:
+# SQLSTATEs of a server that is going away or not yet back: the connection, not the statement, failed.
+_GONE_STATES = frozenset({"57P01", "57P02", "57P03", "08000", "08001", "08003", "08004", "08006"})
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database is unreachable (down, restarting, the connection cut), as opposed to a
+    statement PostgreSQL rejected: the caller may answer 503 and retry on another connection."""
+    if isinstance(exc, _connection_errors()):
+        return True
+    from pg8000.exceptions import DatabaseError
+
+    if isinstance(exc, DatabaseError) and exc.args and isinstance(exc.args[0], dict):
+        return str(exc.args[0].get("C", "")) in _GONE_STATES
+    return False
+
+
+class PostgresStore(PostgresLimits):  # budgets and rate limits: store/postgres_limits.py
     def __init__(self, pool: ConnectionPool, clock: Clock = utc_now) -> None:
         self.pool = pool
         self.clock = clock
         self._known_partitions: set[date] = set()
 
     def _run(self, work: Callable[[Any], T]) -> T:
-        """Run ``work`` on a pooled connection; once more on a fresh one if the pooled one was dead (the
+        """Run ``work`` on a pooled connection; once more on a fresh one if the connection was lost (the
         database restarted or closed an idle connection between Lambda invocations). Only for idempotent work."""
-        errors = _connection_errors()
         for attempt in (0, 1):
             try:
-                with self.pool.connection() as conn:
+                with self.pool.connection(fresh=bool(attempt)) as conn:
                     return work(conn)
-            except errors:
-                if attempt:
+            except Exception as exc:
+                if attempt or not connection_lost(exc):
                     raise
         raise AssertionError("unreachable")
+
+    def ping(self) -> None:
+        """Raises unless the database answers (the readiness endpoints)."""
+        self._run(lambda conn: conn.run("SELECT 1"))
 
     # --- schema -----------------------------------------------------------------------------------------
     def migrate(self) -> list[int]:
@@ -386,8 +473,11 @@ class PostgresStore:
                 for start in range(0, len(parsed), _BATCH):
                     new += self._write_batch(conn, parsed[start : start + _BATCH])
                 conn.run("COMMIT")
-            except _connection_errors():
-                raise  # nothing to roll back on a dead connection; the server discarded the transaction
+            except Exception as exc:
+                if not connection_lost(exc):
+                    with contextlib.suppress(Exception):
+                        conn.run("ROLLBACK")
+                raise  # on a lost connection nothing to roll back: the server discarded the transaction on a dead connection; the server discarded the transaction
             except BaseException:
                 conn.run("ROLLBACK")
                 raise
@@ -407,6 +497,11 @@ class PostgresStore:
         written = [unique[row[0]] for row in inserted]
         if not written:
             return 0
+        # Their costs are in the rollups from now on: their spend holds stop counting in the same transaction.
+        conn.run(
+            "DELETE FROM spend_holds WHERE request_id = ANY(CAST(:ids AS uuid[]))",
+            ids=[str(e["request_id"]) for e in written],
+        )
         rollups: dict[tuple[date, str, str], list[Any]] = {}
         violations = []
         for e in written:

@@ -9,6 +9,7 @@ import logging
 import time
 import uuid
 
+import anthropic
 import boto3
 import openai
 import pytest
@@ -25,6 +26,9 @@ from tests.fixtures.served import Served
 
 pytestmark = pytest.mark.postgres
 CHAT = "/v1/chat/completions"
+MESSAGES = "/v1/messages"
+COUNT_TOKENS = "/v1/messages/count_tokens"
+RESPONSES = "/v1/responses"
 
 
 def canary_requests(canary: str) -> list[tuple[str, dict]]:
@@ -84,6 +88,75 @@ def canary_requests(canary: str) -> list[tuple[str, dict]]:
     ]
 
 
+def messages_canary_requests(canary: str) -> list[tuple[str, dict]]:
+    """The same canary through Anthropic's Messages API: system blocks, tools, tool use and results, thinking."""
+    tools = [
+        {
+            "name": "lookup",
+            "description": f"looks up {canary}",
+            "input_schema": {"type": "object", "properties": {"q": {"type": "string", "description": canary}}},
+        }
+    ]
+    conversation = [
+        {"role": "user", "content": f"user {canary}"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "thinking", "thinking": f"thinking {canary}", "signature": f"sig-{canary}"},
+                {"type": "text", "text": f"assistant {canary}"},
+                {"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {"q": canary}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": f"tool result {canary}"},
+                {"type": "text", "text": f"part {canary}"},
+            ],
+        },
+    ]
+    base = {
+        "model": "claude-3-7-sonnet",
+        "max_tokens": 2048,
+        "system": [{"type": "text", "text": f"system {canary}", "cache_control": {"type": "ephemeral"}}],
+        "messages": conversation,
+        "tools": tools,
+        "metadata": {"user_id": canary},
+    }
+    counted = {k: v for k, v in base.items() if k not in ("max_tokens", "metadata")}
+    return [
+        (MESSAGES, base),
+        (MESSAGES, {**base, "stream": True}),
+        (COUNT_TOKENS, counted),
+        (MESSAGES, {**base, "model": f"claude-{canary}"}),
+        (MESSAGES, {**base, "messages": [{"role": "user", "content": f"{canary} card 4111 1111 1111 1111"}]}),
+    ]
+
+
+def responses_canary_requests(canary: str) -> list[tuple[str, dict]]:
+    """The same canary through the Responses API: instructions, input items, function calls and outputs."""
+    tools = [
+        {
+            "type": "function",
+            "name": "lookup",
+            "description": f"looks up {canary}",
+            "parameters": {"type": "object", "properties": {"q": {"type": "string", "description": canary}}},
+        }
+    ]
+    items = [
+        {"role": "user", "content": [{"type": "input_text", "text": f"user {canary}"}]},
+        {"type": "function_call", "call_id": "call_1", "name": "lookup", "arguments": json.dumps({"q": canary})},
+        {"type": "function_call_output", "call_id": "call_1", "output": f"tool result {canary}"},
+    ]
+    base = {"model": "claude-3-7-sonnet", "instructions": f"system {canary}", "input": items, "tools": tools}
+    return [
+        (RESPONSES, base),
+        (RESPONSES, {**base, "stream": True}),
+        (RESPONSES, {**base, "model": "gpt-4o", "user": canary}),
+        (RESPONSES, {**base, "store": True}),
+    ]
+
+
 # The card number and IBAN the guardrails detect in canary_requests. Their 4-character groups alone are no
 # evidence (random request ids and timestamps contain "4111" now and then), so the check looks for every
 # 8-character run of each value, spaced as sent or written without spaces.
@@ -107,6 +180,8 @@ def answer_with_canary(canary: str):
     bedrock = FakeBedrock(
         reply=f"completion {canary}", tool_call={"name": "lookup", "input": {"q": f"answer {canary}"}}
     )
+    bedrock.thinking = {"thinking": f"thinking {canary}", "signature": f"signature-{canary}"}
+    bedrock.cache_usage = (5, 9)
     azure = FakeOpenAI(reply=f"completion {canary}", tool_call={"name": "lookup", "input": {"q": f"answer {canary}"}})
     return bedrock, azure
 
@@ -142,7 +217,19 @@ def test_canary_never_reaches_database_queue_or_logs(eu_runtime, pg_store):
                 statuses.append(response.status)
                 if response.status == 200 and path == CHAT:
                     assert canary in response.body.decode()  # the client does get its completion
-            # An upstream failing with the canary in its error body.
+            for path, body in messages_canary_requests(canary):
+                response = post(gateway, path, body, key, headers={"anthropic-beta": f"beta-{canary}"})
+                statuses.append(response.status)
+                if response.status == 200 and path == MESSAGES:
+                    assert canary in response.body.decode()
+            for path, body in responses_canary_requests(canary):
+                response = post(gateway, path, body, key)
+                statuses.append(response.status)
+                if response.status == 200:
+                    assert canary in response.body.decode()
+            # Upstreams failing with the canary in their error body.
+            bedrock.fail_next(3, 500, f"boom-{canary}")
+            statuses.append(post(gateway, MESSAGES, messages_canary_requests(canary)[0][1], key).status)
             azure.fail_next(3, 500, f"boom-{canary}")
             statuses.append(
                 post(gateway, CHAT, {"model": "gpt-4o", "messages": [{"role": "user", "content": canary}]}, key).status
@@ -167,12 +254,20 @@ def test_canary_never_reaches_database_queue_or_logs(eu_runtime, pg_store):
         bedrock.close()
         azure.close()
 
-    assert statuses == [200, 200, 200, 200, 200, 400, 404, 400, 200, 200, 502, 401]
-    assert len(messages) == len(statuses) and failed == []  # one audit event per request
+    assert statuses == [
+        *(200, 200, 200, 200, 200, 400, 404, 400, 200, 200),  # chat completions and embeddings
+        *(200, 200, 200, 404, 400),  # messages and count_tokens
+        *(200, 200, 200, 400),  # responses
+        *(502, 502, 401),  # failing upstreams, a key carrying the canary
+    ]
+    # One audit event and one request log line per request, except failed authentications: those are counted
+    # per source and key prefix instead (#14: a flood of random keys must not write one row each).
+    authenticated = len(statuses) - statuses.count(401)
+    assert len(messages) == authenticated and failed == []
     database = dump_database(pg_store)
     assert database.count("flag") >= 1 and "payment card number" in database  # violations are kept, as metadata
     log_output = captured.getvalue()
-    assert log_output.count('"message":"request"') == len(statuses)
+    assert log_output.count('"message":"request"') == authenticated
     for where, text in (("database", database), ("queue", queue_dump), ("logs", log_output)):
         assert canary not in text, f"the canary leaked into the {where}"
         assert canary[7:] not in text, f"part of the canary leaked into the {where}"
@@ -205,6 +300,29 @@ def test_canary_through_regiongate_serve(tmp_path, database_url, pg_store):
                         assert canary in result
                 else:
                     client.embeddings.create(**body)
+            except openai.APIStatusError as exc:
+                assert exc.status_code < 500
+        claude = anthropic.Anthropic(api_key=key, base_url=served.base_url.removesuffix("/v1"), max_retries=0)
+        for path, body in messages_canary_requests(canary):
+            count += 1
+            try:
+                if path == COUNT_TOKENS:
+                    claude.messages.count_tokens(**body)
+                elif body.get("stream"):
+                    with claude.messages.stream(**{k: v for k, v in body.items() if k != "stream"}) as stream:
+                        assert canary in "".join(stream.text_stream)
+                else:
+                    assert canary in claude.messages.create(**body).to_json()
+            except anthropic.APIStatusError as exc:
+                assert exc.status_code < 500
+        for _, body in responses_canary_requests(canary):
+            count += 1
+            try:
+                if body.get("stream"):
+                    events = list(client.responses.create(**body))
+                    assert canary in events[-1].response.to_json()
+                else:
+                    assert canary in client.responses.create(**body).to_json()
             except openai.APIStatusError as exc:
                 assert exc.status_code < 500
         deadline = time.monotonic() + 10

@@ -17,6 +17,11 @@ pytestmark = pytest.mark.xdist_group(SYNTH_GROUP)
 STACKS = ("Eu", "Cn")  # examined in detail: one commercial stack and the China stack (with the console)
 # (construct path below the stack, rule): every residency acknowledgement we accept on our regiongate.infra.
 EXPECTED_ACKNOWLEDGEMENTS = {("Gateway/AccessLogs", "StoresEncryptedWithStackKey")}
+# The example China entry and tenant acknowledge an unverified database connection (regions.yaml database_tls):
+# acknowledged on each database client of those stacks only, with the operator's acknowledgement as the reason.
+DATABASE_CLIENTS = ("Gateway/Function", "AuditPipeline/Writer", "AuditStoreRotation/Function", "Console/Task")
+UNVERIFIED_TLS_STACKS = {"Cn", "Tenant-pekingbank"}
+EXPECTED_ACKNOWLEDGEMENTS_UNVERIFIED = {(path, "DatabaseTlsVerified") for path in DATABASE_CLIENTS}
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +40,18 @@ def test_no_open_residency_findings_and_only_expected_acknowledgements(assembly)
     out, _, stacks = assembly
     report = _residency_report(out)
     assert report["conclusion"] == "success" and report["violations"] == []
-    found = set()
+    found, unverified = set(), {}
     for suppressed in report["suppressedViolations"]:
         stack, path = suppressed["acknowledgedAt"].split("/", 1)
         assert stack in stacks
         assert len(suppressed["reason"]) >= 60, f"{path}: reason too short to be specific"
-        found.add((path, suppressed["ruleName"]))
+        if suppressed["ruleName"] == "DatabaseTlsVerified":
+            assert "database_tls: unverified_acknowledged" in suppressed["reason"] and "OPEN" in suppressed["reason"]
+            unverified.setdefault(stack, set()).add((path, suppressed["ruleName"]))
+        else:
+            found.add((path, suppressed["ruleName"]))
     assert found == EXPECTED_ACKNOWLEDGEMENTS
+    assert unverified == {name: EXPECTED_ACKNOWLEDGEMENTS_UNVERIFIED for name in UNVERIFIED_TLS_STACKS}
 
 
 def test_rules_on_the_templates_find_only_the_acknowledged_bucket(assembly):
@@ -49,9 +59,13 @@ def test_rules_on_the_templates_find_only_the_acknowledged_bucket(assembly):
     for name in STACKS:
         template = json.loads((out / f"{name}.template.json").read_text())
         findings = evaluate_template(template, ResidencyPolicy.from_region(catalogue.by_stack_name(name)))
-        assert [(f.rule_id, f.logical_id.startswith("GatewayAccessLogs")) for f in findings] == [
+        tls = [f for f in findings if f.rule_id == "DatabaseTlsVerified"]
+        assert [(f.rule_id, f.logical_id.startswith("GatewayAccessLogs")) for f in findings if f not in tls] == [
             ("StoresEncryptedWithStackKey", True)
         ]
+        # Cn: its four database clients carry the acknowledged marker; Eu: every client verifies
+        assert len(tls) == (4 if name in UNVERIFIED_TLS_STACKS else 0)
+        assert all("DB_TLS=unverified-acknowledged" in f.message for f in tls)
 
 
 def test_report_of_our_stacks(assembly):
@@ -60,7 +74,8 @@ def test_report_of_our_stacks(assembly):
     by_name = {s.name: s for s in report.stacks}
     assert set(by_name) == set(STACKS)
     for stack in report.stacks:
-        assert stack.open_findings == [] and len(stack.acknowledgements) == 1
+        assert stack.open_findings == []
+        assert len(stack.acknowledgements) == (1 + len(DATABASE_CLIENTS) if stack.name in UNVERIFIED_TLS_STACKS else 1)
         assert stack.unclassified == [], "every stateful resource of our stacks says what it holds"
         kinds = {kind for item in stack.stored for kind in item.kinds}
         assert {"audit-metadata", "provider-credentials", "function-logs", "load-balancer-access-logs"} <= kinds

@@ -85,7 +85,9 @@ def _report_or_none(tmp_path):
 
 def test_policy_is_looked_up_by_stack_name(tmp_path):
     # A tenant stack in eu-west-1 may call Bedrock in eu-central-1 because its policy says so …
-    tenant = ResidencyPolicy("eu-west-1", "EU", "aws", ("eu-west-1", "eu-central-1"), EU_ACCOUNT)
+    tenant = ResidencyPolicy(
+        "eu-west-1", "EU", "aws", ("eu-west-1", "eu-central-1"), EU_ACCOUNT, call_regions=("eu-west-1", "eu-central-1")
+    )
     app, stack = _app(tmp_path, {"Tenant-acme": tenant}, region="eu-west-1", name="Tenant-acme")
     role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     role.add_to_policy(
@@ -144,7 +146,7 @@ def test_plugin_declares_every_rule():
     plugin = ResidencyChecks({})
     assert plugin.name == "Residency"
     assert set(plugin.rule_ids) == set(ALL_RULE_IDS) == {r.id for r in RULES} | {"KnownHomeRegion"}
-    assert len(RULES) == 18
+    assert len(RULES) == 21
 
 
 def test_rules_md_has_one_row_per_rule_with_its_module():

@@ -205,6 +205,19 @@ def test_ecs_image_from_ecr_of_another_region_fails():
     assert "dkr.ecr.us-east-1" in failing(ecs_images_from_own_ecr.check, synth(build), EU, "AWS::ECS::TaskDefinition")
 
 
+def test_ecs_image_from_own_repository_by_tag_fails():
+    def build(stack):
+        _task(
+            stack,
+            ecs.ContainerImage.from_ecr_repository(ecr.Repository(stack, "Repo"), "1.0.0"),
+            ecs.LogDrivers.aws_logs(stream_prefix="app", log_group=logs.LogGroup(stack, "Logs")),
+        )
+
+    assert "not pinned by digest" in failing(
+        ecs_images_from_own_ecr.check, synth(build), EU, "AWS::ECS::TaskDefinition"
+    )
+
+
 # --- China edge services ---
 
 

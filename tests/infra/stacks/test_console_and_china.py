@@ -9,7 +9,7 @@ import yaml
 from aws_cdk import App
 from aws_cdk.assertions import Match, Template
 
-from regiongate.config.regions import DEFAULT_CONFIG_PATH, parse_catalogue
+from regiongate.config.regions import DEFAULT_CONFIG_PATH, ConfigError, parse_catalogue
 from regiongate.console.infrastructure import CONSOLE_PORT
 from regiongate.infra.app import cdk_json_context
 from regiongate.infra.region_stack import RegionStack
@@ -175,11 +175,17 @@ def test_no_cloudfront_accelerator_or_global_waf_in_china(cn):
     ]
 
 
-def test_another_region_opts_into_the_console_with_one_setting():
+def test_another_region_opts_into_the_console_with_its_certificate():
     data = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
     data = copy.deepcopy(data)
     data["regions"]["eu"]["console"] = True
+    # The API certificate names eu.api.… only: the console needs one for its own domain.
+    with pytest.raises(ConfigError, match=r"regions\.eu\.console_certificate_arn: is required: .*eu\.app\.regiongate"):
+        parse_catalogue(data)
+    certificate = data["regions"]["eu"]["certificate_arn"].replace("-000000000001", "-000000000011")
+    data["regions"]["eu"]["console_certificate_arn"] = certificate
     eu = parse_catalogue(data).region("eu")
+    assert eu.console_certificate_arn == certificate
     app = App(context=cdk_json_context())
     stack = RegionStack(app, "EuWithConsole", region=eu, images_lock=load_lock())
     template = Template.from_stack(stack)

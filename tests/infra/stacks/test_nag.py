@@ -30,6 +30,8 @@ CONSOLE_ACKNOWLEDGEMENTS = {
     ("Console/ExecutionRole", "AwsSolutions::AwsSolutions-IAM5[Resource::*]"),
 }
 LOG_STREAM_ACKS = {"AuditPipeline/WriterRole", "Gateway/FunctionRole", "AuditStoreRotation/FunctionRole"}
+# RDS enhanced monitoring writes to log streams named after the instance's resource id (store/infrastructure.py).
+MONITORING_ROLE = "AuditStore/MonitoringRole"
 
 
 def acknowledgements(stack):
@@ -52,12 +54,22 @@ def test_synthesis_raised_no_unacknowledged_finding(each_stack):
 def test_every_acknowledgement_is_expected_and_has_a_specific_reason(each_stack):
     found = acknowledgements(each_stack.stack)
     assert found, "no acknowledgements recorded: the metadata key may have changed"
+    monitoring_acknowledged = False
     expected = EXPECTED_ACKNOWLEDGEMENTS | (CONSOLE_ACKNOWLEDGEMENTS if each_stack.region.console else set())
     for path, rule, reason in found:
         assert len(reason) >= 60, f"{path} {rule}: reason too short to be specific"
+        if path == MONITORING_ROLE and rule.startswith("AwsSolutions::AwsSolutions-IAM5[Resource::arn:"):
+            region = each_stack.region
+            assert rule == (
+                f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:{region.partition}:logs:{region.aws_region}:"
+                f"{region.account}:log-group:RDSOSMetrics:log-stream:*]"
+            )
+            monitoring_acknowledged = True
+            continue
         if rule.startswith("AwsSolutions::AwsSolutions-IAM5[Resource::arn:"):
             assert path in LOG_STREAM_ACKS
             assert f":log-group:/regiongate/{each_stack.region.deployment_id}/" in rule
             continue
         assert (path, rule) in expected, f"unexpected acknowledgement {rule} on {path}"
     assert {(p, r) for p, r, _ in found if (p, r) in expected} == expected
+    assert monitoring_acknowledged, f"no acknowledgement of the RDSOSMetrics log streams on {MONITORING_ROLE}"

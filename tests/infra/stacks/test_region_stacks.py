@@ -210,15 +210,22 @@ def test_database_secret_rotates_every_30_days_with_our_own_function(each_stack)
     assert any(d.startswith("AuditStoreSecurityGroupfrom") and "Rotation" in d for d in depends_on)
 
 
-def test_only_secrets_manager_may_invoke_the_rotation_function(each_stack):
+def test_only_secrets_manager_may_invoke_the_rotation_function_for_this_secret(each_stack):
     function_arn = {"Fn::GetAtt": [rotation_function_id(each_stack), "Arn"]}
     permissions = [
         p["Properties"]
         for p in resources(each_stack, "AWS::Lambda::Permission").values()
         if p["Properties"]["FunctionName"] == function_arn
     ]
+    # For this one secret in this account (no confused deputy: another account's secret cannot use it).
     assert permissions == [
-        {"Action": "lambda:InvokeFunction", "FunctionName": function_arn, "Principal": "secretsmanager.amazonaws.com"}
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": function_arn,
+            "Principal": "secretsmanager.amazonaws.com",
+            "SourceAccount": {"Ref": "AWS::AccountId"},
+            "SourceArn": {"Ref": database_secret_id(each_stack)},
+        }
     ]
 
 
@@ -270,27 +277,31 @@ def test_rotation_function_may_rotate_exactly_the_database_secret(each_stack):
     assert sorted(grant["Action"]) == ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
 
 
-def test_rotation_function_reaches_only_the_database_and_https(each_stack):
+def test_rotation_function_reaches_only_the_database_and_the_vpc_endpoints(each_stack):
     function = functions(each_stack)[rotation_function_id(each_stack)]
     (group_ref,) = function["Properties"]["VpcConfig"]["SecurityGroupIds"]
     group_id = group_ref["Fn::GetAtt"][0]
     group = each_stack.template_json["Resources"][group_id]["Properties"]
-    assert [(e["CidrIp"], e["FromPort"], e["ToPort"]) for e in group["SecurityGroupEgress"]] == [
-        ("0.0.0.0/0", 443, 443)
-    ]
-    (db_group_id,) = [
-        k for k in resources(each_stack, "AWS::EC2::SecurityGroup") if k.startswith("AuditStoreSecurityGroup")
-    ]
+    # No CIDR egress at all: Secrets Manager is reached through its VPC endpoint (tests/infra/stacks/test_network_paths.py).
+    assert "SecurityGroupEgress" not in group
+    groups = resources(each_stack, "AWS::EC2::SecurityGroup")
+    (db_group_id,) = [k for k in groups if k.startswith("AuditStoreSecurityGroup")]
+    (endpoints_group_id,) = [k for k in groups if k.startswith("NetworkEndpointsSecurityGroup")]
     own = {"Fn::GetAtt": [group_id, "GroupId"]}
     db = {"Fn::GetAtt": [db_group_id, "GroupId"]}
+    endpoints = {"Fn::GetAtt": [endpoints_group_id, "GroupId"]}
     egress = [
         r["Properties"]
         for r in resources(each_stack, "AWS::EC2::SecurityGroupEgress").values()
         if r["Properties"]["GroupId"] == own
     ]
-    assert [(e["DestinationSecurityGroupId"], e["FromPort"], e["ToPort"]) for e in egress] == [(db, 5432, 5432)]
+    assert sorted((str(e["DestinationSecurityGroupId"]), e["FromPort"], e["ToPort"]) for e in egress) == sorted(
+        [(str(db), 5432, 5432), (str(endpoints), 443, 443)]
+    )
     ingress = [r["Properties"] for r in resources(each_stack, "AWS::EC2::SecurityGroupIngress").values()]
-    assert [(i["GroupId"], i["FromPort"]) for i in ingress if i.get("SourceSecurityGroupId") == own] == [(db, 5432)]
+    assert sorted(
+        (str(i["GroupId"]), i["FromPort"]) for i in ingress if i.get("SourceSecurityGroupId") == own
+    ) == sorted([(str(db), 5432), (str(endpoints), 443)])
     assert not [i for i in ingress if i["GroupId"] == own]
 
 
@@ -313,7 +324,13 @@ def test_audit_queue_and_dead_letter_queue_use_the_stack_key_and_tls(each_stack)
 
 
 def test_dead_letter_queue_has_an_alarm(each_stack):
-    alarm = only(each_stack, "AWS::CloudWatch::Alarm")["Properties"]
+    dlq_alarms = [
+        a["Properties"]
+        for a in resources(each_stack, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("Namespace") == "AWS/SQS"
+    ]
+    assert len(dlq_alarms) == 1  # the other alarms are the stack's monitoring (tests/infra/stacks/test_operations.py)
+    alarm = dlq_alarms[0]
     assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
     assert alarm["Threshold"] == 0
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
@@ -400,8 +417,8 @@ def test_gateway_sizing_comes_from_the_catalogue(each_stack):
 
 def test_every_log_group_is_encrypted_with_the_stack_key_and_has_retention(each_stack):
     groups = resources(each_stack, "AWS::Logs::LogGroup")
-    # flow logs, gateway, audit writer, secret rotation, database (+ console)
-    assert len(groups) == 5 + (1 if each_stack.region.console else 0)
+    # flow logs, DNS queries, gateway, audit writer, secret rotation, database (+ console)
+    assert len(groups) == 6 + (1 if each_stack.region.console else 0)
     for group in groups.values():
         assert group["Properties"]["KmsKeyId"] == own_key_ref(each_stack)
         assert group["Properties"]["RetentionInDays"] == each_stack.region.sizing.log_retention_days
@@ -468,6 +485,9 @@ def test_access_log_bucket_is_private_tls_only_and_expires(each_stack):
     }
     (rule,) = bucket["LifecycleConfiguration"]["Rules"]
     assert rule["ExpirationInDays"] == 90
+    # Versioned: a deleted or overwritten log stays until it would have expired anyway.
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 90}
     assert "ReplicationConfiguration" not in bucket
     policy = only(each_stack, "AWS::S3::BucketPolicy")["Properties"]["PolicyDocument"]["Statement"]
     assert any(

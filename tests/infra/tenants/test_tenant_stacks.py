@@ -219,11 +219,6 @@ PHYSICAL_NAMES = {
     "AWS::SQS::Queue": "QueueName",
 }
 
-# The console's image repository keeps the name `regiongate mirror` pushes to (regiongate/console): it is the
-# tenant's own because a tenant that serves a console must be in an account of its own (tenants.py refuses
-# to share one with another console deployment of the same region).
-ACCOUNT_SCOPED_NAMES = {"AWS::ECR::Repository"}
-
 
 @pytest.mark.parametrize("slug", ["acme", "pekingbank"])
 def test_every_physical_name_is_the_tenants_own(synthesized_tenants, catalogue, slug):
@@ -232,15 +227,6 @@ def test_every_physical_name_is_the_tenants_own(synthesized_tenants, catalogue, 
     for logical_id, resource in synthesized.template_json["Resources"].items():
         prop = PHYSICAL_NAMES.get(resource["Type"])
         name = resource.get("Properties", {}).get(prop) if prop else None
-        if resource["Type"] in ACCOUNT_SCOPED_NAMES:
-            region = synthesized.region
-            sharing = [
-                r
-                for r in catalogue.regions
-                if r.console and (r.account, r.aws_region) == (region.account, region.aws_region)
-            ]
-            assert sharing == [], f"{logical_id} ({name}) would collide with {[r.stack_name for r in sharing]}"
-            continue
         if isinstance(name, str) and f"tenant-{slug}" not in name:
             clashes.append((logical_id, name))
     assert clashes == []
@@ -260,3 +246,35 @@ def test_cli_plan_synthesizes_only_the_tenant_and_reports_where_data_lives(capsy
     assert "AWS::RDS::DBInstance" in out and "AWS::KMS::Key" in out
     assert "alias/regiongate/tenant-acme" in out  # the residency report names the tenant's own key
     assert "certificate_arn" in out and "placeholder" in out
+
+
+@pytest.mark.parametrize(("deployments", "tasks"), [("", 0), ("    deployments: [tenant-pekingbank]\n", 2)])
+def test_a_tenant_console_runs_only_once_the_digest_is_in_its_own_repository(
+    tmp_path, synthesized_tenants, deployments, tasks
+):
+    from aws_cdk import App
+    from aws_cdk.assertions import Template
+
+    from regiongate.infra.app import cdk_json_context
+    from regiongate.infra.region_stack import RegionStack
+    from regiongate.mirror.lock import load_lock
+
+    lock_path = tmp_path / "images.lock.yaml"
+    lock_path.write_text(
+        "version: 1\ntarget_region: cn-north-1\nimages:\n  console:\n    repository: regiongate/console\n"
+        f"    source: registry.regiongate.example/console:1.0.0\n    digest: sha256:{'ab' * 32}\n{deployments}"
+    )
+    region = synthesized_tenants["pekingbank"].region
+    stack = RegionStack(
+        App(context=cdk_json_context()), region.stack_name, region=region, images_lock=load_lock(lock_path)
+    )
+    template = Template.from_stack(stack).to_json()
+    (service,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::ECS::Service"]
+    assert service["DesiredCount"] == tasks
+    repositories = [
+        r["Properties"]["RepositoryName"] for r in template["Resources"].values() if r["Type"] == "AWS::ECR::Repository"
+    ]
+    assert "regiongate/tenant-pekingbank/console" in repositories
+    warnings = [str(m.data) for m in stack.node.find_child("Console").node.metadata if m.type == "aws:cdk:warning"]
+    mirror = "regiongate mirror --source console=registry.regiongate.example/console:1.0.0 --target-region cn-north-1 --deployment tenant-pekingbank"
+    assert any(mirror in w for w in warnings) is (tasks == 0)

@@ -346,3 +346,62 @@ def test_user_forms_reject_bad_input(login, store):
     assert client.post("/users/usr_0123456789abcdef/disable", data={"csrf": client.csrf}).status_code == 404
     assert client.post("/users/' OR 1=1/disable", data={"csrf": client.csrf}).status_code == 404
     assert snapshot(store) == before
+
+
+# --- sign-in throttling per source and per account (#14) --------------------------------------------------
+
+
+def _from(client, address: str):
+    client.headers["x-forwarded-for"] = address
+    return client
+
+
+def test_failures_from_one_address_do_not_lock_the_user_out_from_another(app, store):
+    email = fresh_account(store, role="platform_admin", org=None)
+    with new_client(app) as attacker:
+        _from(attacker, "198.51.100.66")  # the same address in other tests never nears the 100 of a source
+        statuses = [sign_in(attacker, email, "wrong password!!").status_code for _ in range(7)]
+        assert sign_in(attacker, email, PASSWORD).status_code == 429
+    print(f"attacker statuses: {statuses}")
+    assert statuses == [401] * 5 + [429] * 2
+    with new_client(app) as owner:
+        _from(owner, "203.0.113.10")
+        assert sign_in(owner, email, PASSWORD).status_code == 303  # the admin is not locked out
+
+
+def test_an_account_attacked_from_many_addresses_is_held_one_minute_only(app, store):
+    from datetime import timedelta
+
+    from regiongate.console.runtime.auth import ACCOUNT_COOLDOWN, ACCOUNT_FAILURES, LOCKOUT_FAILURES, Accounts
+    from tests.fixtures.clock import NOW
+
+    email = fresh_account(store)
+    moment = [NOW]
+    accounts = Accounts(store.pool, "eu", clock=lambda: moment[0])
+    for i in range(ACCOUNT_FAILURES):
+        source = f"198.51.100.{i // LOCKOUT_FAILURES}"
+        assert accounts.login(email, "wrong password!!", source=source)[0] == "bad"
+    assert accounts.login(email, PASSWORD, source="203.0.113.10")[0] == "locked"
+    moment[0] = NOW + ACCOUNT_COOLDOWN + timedelta(seconds=1)
+    result, token = accounts.login(email, PASSWORD, source="203.0.113.10")
+    assert result == "ok" and token
+
+
+def test_one_address_spraying_many_accounts_is_throttled(app, store):
+    from regiongate.console.runtime.auth import SOURCE_FAILURES, Accounts
+    from tests.fixtures.clock import pinned
+
+    accounts = Accounts(store.pool, "eu", clock=pinned())
+    sprayer = f"198.51.100.{uuid.uuid4().int % 200}"
+    assert accounts.login(f"v-{uuid.uuid4().hex[:6]}@example.com", "guess", source=sprayer)[0] == "bad"
+    with store.pool.connection() as conn:  # the other failures as login() records them (scrypt takes time)
+        for i in range(SOURCE_FAILURES - 1):
+            conn.run(
+                "INSERT INTO console_login_failures (email, failed_at, source) VALUES (:e, :t, :s)",
+                e=f"v{i}@example.com",
+                t=pinned()(),
+                s=sprayer,
+            )
+    email = fresh_account(store)
+    assert accounts.login(email, PASSWORD, source=sprayer)[0] == "locked"
+    assert accounts.login(email, PASSWORD, source="203.0.113.11")[0] == "ok"

@@ -28,7 +28,13 @@ def secret_arn(monkeypatch):
 
 
 def ecs_env(arn: str) -> dict[str, str]:
-    return {"DB_HOST": "db.internal", "DB_PORT": "5432", "DB_NAME": "regiongate", "DB_SECRET_ARN": arn}
+    return {
+        "DB_HOST": "db.internal",
+        "DB_PORT": "5432",
+        "DB_NAME": "regiongate",
+        "DB_SECRET_ARN": arn,
+        "DB_CA_BUNDLE": "/app/regiongate/store/rds-ca/global-bundle.pem",
+    }
 
 
 def test_credentials_come_from_the_secret_and_are_read_again_after_a_rotation(secret_arn):
@@ -37,7 +43,8 @@ def test_credentials_come_from_the_secret_and_are_read_again_after_a_rotation(se
     assert isinstance(connect, RefreshingConnect)  # the gateway's re-read-on-rejected-password path
     params = connect._load()
     assert (params.host, params.port, params.database) == ("db.internal", 5432, "regiongate")
-    assert (params.user, params.password, params.ssl_mode) == ("regiongate_admin", "first", "require")
+    assert (params.user, params.password, params.ssl_mode) == ("regiongate_admin", "first", "verify-full")
+    assert params.ca_bundle == "/app/regiongate/store/rds-ca/global-bundle.pem"
     boto3.client("secretsmanager", region_name="eu-central-1").put_secret_value(
         SecretId=secret_arn, SecretString=json.dumps({"username": "regiongate_admin", "password": "rotated"})
     )
@@ -64,9 +71,12 @@ def test_the_region_comes_from_the_document_the_stack_puts_in_the_environment():
     document = runtime_config(load_catalogue().region("eu"))
     env = environment.console_environment(
         region=document,
-        database=environment.database_environment(
-            host="db.internal", secret_arn="arn:aws:secretsmanager:eu-central-1:111111111111:secret:x-AbCdEf"
-        ),
+        database={
+            **environment.database_environment(
+                host="db.internal", secret_arn="arn:aws:secretsmanager:eu-central-1:111111111111:secret:x-AbCdEf"
+            ),
+            **environment.database_tls_environment(ca_bundle="/app/regiongate/store/rds-ca/global-bundle.pem"),
+        },
     )
     settings = ConsoleSettings.from_env(env)
     assert settings.region == Region(code="eu", display_name=document.display_name, models=tuple(document.models))

@@ -138,6 +138,7 @@ def test_settings_name_the_missing_variable():
             "DB_NAME": "regiongate",
             "DB_SECRET_ARN": "arn",
             "DB_PORT": "5432",
+            "DB_CA_BUNDLE": "/ca.pem",
         }
     )
     assert ok.db_port == 5432 and ok.database_url is None

@@ -118,6 +118,7 @@ def test_database_credentials_come_from_the_rds_secret_with_tls():
                 "DB_PORT": "5432",
                 "DB_NAME": "regiongate",
                 "DB_SECRET_ARN": arn,
+                "DB_CA_BUNDLE": "/var/task/regiongate/store/rds-ca/global-bundle.pem",
             }
         )
         params = connection_params(settings, secret_json_fetcher("eu-central-1"))
@@ -127,7 +128,7 @@ def test_database_credentials_come_from_the_rds_secret_with_tls():
         "pw",
         "regiongate",
     )
-    assert params.ssl_mode == "require"
+    assert (params.ssl_mode, params.ca_bundle) == ("verify-full", "/var/task/regiongate/store/rds-ca/global-bundle.pem")
 
 
 def test_org_guardrail_overrides(eu_runtime, bedrock):

@@ -23,7 +23,7 @@ from moto.core import set_initial_no_auth_action_count
 
 from regiongate.cli.main import main
 from regiongate.mirror.errors import AuthError, DigestMismatchError, MirrorError, RepositoryNotFoundError
-from regiongate.mirror.lock import load_lock
+from regiongate.mirror.lock import LockError, load_lock
 from regiongate.mirror.targets import EcrTarget
 from tests.fixtures.images import build_manifest, multi_arch_image, push, random_bytes, single_image
 from tests.fixtures.mirror import run_mirror
@@ -275,3 +275,35 @@ def test_cli_with_profile(ecr, china_profile, source_client, source_registry, re
     )
     assert code == 1
     assert "'regiongate/api' does not exist" in capsys.readouterr().err
+
+
+def test_a_single_tenant_deployment_gets_the_pinned_digest_in_its_own_repository(
+    ecr, target, source_client, source_registry, repo_name, tmp_path
+) -> None:
+    """Tenants share the account and region of the Cn stack: each has regiongate/<deployment>/<image>."""
+    lock_path = tmp_path / "lock.yaml"
+    image = single_image(repo_name)
+    push(source_client, repo_name, image, "1.0")
+    run_mirror([f"console={source_registry.host}/{repo_name}:1.0"], target, lock_path)
+    with pytest.raises(LockError, match=r"not mirrored into regiongate/tenant-acme/console \(deployments: none\)"):
+        load_lock(lock_path).digest_for("console", "tenant-acme")
+
+    ecr.create_repository(repositoryName="regiongate/tenant-acme/console", imageTagMutability="IMMUTABLE")
+    run_mirror([f"console={source_registry.host}/{repo_name}:1.0"], target, lock_path, deployments=("tenant-acme",))
+
+    stored = ecr.batch_get_image(repositoryName="regiongate/tenant-acme/console", imageIds=[{"imageTag": "1.0"}])
+    assert stored["images"][0]["imageId"]["imageDigest"] == image.digest
+    lock = load_lock(lock_path)
+    assert lock.images["console"].repository == "regiongate/console"
+    assert lock.images["console"].deployments == ("tenant-acme",)
+    assert lock.digest_for("console", "tenant-acme") == lock.digest_for("console") == image.digest
+    assert lock.repository_for("console", "tenant-acme") == "regiongate/tenant-acme/console"
+
+    # Another version for a deployment alone would leave the lock pinning two digests: refused.
+    other = single_image(f"{repo_name}-v2")
+    push(source_client, repo_name, other, "2.0")
+    with pytest.raises(MirrorError, match=r"pins sha256:[0-9a-f]{64} for console \(regiongate/console\): mirror it"):
+        run_mirror([f"console={source_registry.host}/{repo_name}:2.0"], target, lock_path, deployments=("tenant-acme",))
+    # A new version for the Cn stack: the tenant's repository still holds the old one, so the lock says so.
+    run_mirror([f"console={source_registry.host}/{repo_name}:2.0"], target, lock_path)
+    assert load_lock(lock_path).images["console"].deployments == ()

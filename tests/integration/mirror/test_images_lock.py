@@ -83,6 +83,8 @@ def test_missing_file_is_an_empty_lock_that_says_so(tmp_path: Path) -> None:
         ("version: 2\n", "version", "not supported"),
         ("images:\n  Console: {}\n", "images.Console", "lower-case"),
         ("images:\n  console:\n    repository: Bad Name\n", "images.console.repository", "not a valid ECR repository"),
+        ("images:\n  console:\n    deployments: tenant-acme\n", "images.console.deployments", "must be a list"),
+        ("images:\n  console:\n    deployments: [tenant-acme]\n", "images.console.deployments", "without a digest"),
         ("- a\n", "<file>", "must be a mapping"),
         ("images: [\n", "<file>", "not valid YAML"),
     ],
@@ -98,6 +100,7 @@ def test_malformed_lock_is_refused_with_key(tmp_path: Path, text: str, key: str,
 
 def test_repository_names_match_what_the_cn_stack_creates() -> None:
     assert repository_name_for("console") == "regiongate/console"
+    assert repository_name_for("console", "tenant-acme") == "regiongate/tenant-acme/console"
 
 
 def test_committed_lock_file_parses() -> None:

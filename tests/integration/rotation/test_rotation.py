@@ -239,8 +239,9 @@ def test_the_handler_creates_no_client_at_import_and_uses_tls(monkeypatch):
     monkeypatch.setenv("DB_HOST", "db.internal")
     monkeypatch.setenv("DB_PORT", "5432")
     monkeypatch.setenv("DB_NAME", "regiongate")
+    monkeypatch.setenv("DB_CA_BUNDLE", "/var/task/regiongate/store/rds-ca/global-bundle.pem")
     rotation.tls_connect({"username": "u", "password": "p", "host": "ignored"})
-    assert seen == {"ssl_mode": "require", "host": "db.internal", "port": 5432, "database": "regiongate"}
+    assert seen == {"ssl_mode": "verify-full", "host": "db.internal", "port": 5432, "database": "regiongate"}
 
 
 # --- the store after a rotation ---------------------------------------------------------------------

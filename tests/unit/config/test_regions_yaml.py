@@ -123,12 +123,12 @@ def test_sizing_defaults_and_overrides():
         ),
         (
             lambda d: d["regions"]["eu"]["inference_regions"].append("eu-west-2"),
-            "regions.eu.inference_regions[4]",
+            "regions.eu.inference_regions[6]",
             "outside geography EU",
         ),
         (
             lambda d: d["regions"]["eu"]["inference_regions"].append("us-east-1"),
-            "regions.eu.inference_regions[4]",
+            "regions.eu.inference_regions[6]",
             "outside geography EU",
         ),
         (

@@ -19,7 +19,7 @@ from regiongate.config.reader import UniqueKeyLoader
 from regiongate.config.regions import ConfigError
 
 OFFERED = ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1", "ap-southeast-2", "cn-north-1")
-# China tenants always serve the console, whose image repository exists once per account: they need their own.
+# A China tenant in an account of its own (it may also share the Cn stack's: each has its own image repository).
 CHINA_TENANT_ACCOUNT = "555555555555"
 
 
@@ -123,7 +123,14 @@ def test_domain_that_is_not_a_dns_name_is_refused(catalogue, tmp_path):
 
 
 # Optional keys whose default follows from other keys; the generated file explains them in comments.
-DERIVED_KEYS = ("console_certificate_arn", "hosted_zone")
+# Written as comments: defaults the file states without setting (database TLS: the shipped bundle in commercial regions).
+DERIVED_KEYS = (
+    "console_certificate_arn",
+    "hosted_zone",
+    "database_ca_bundle",
+    "database_ca_bundle_sha256",
+    "database_tls",
+)
 
 
 def test_generated_file_spells_out_every_key(catalogue, tmp_path):
@@ -151,8 +158,8 @@ def test_generated_file_defaults(catalogue, tmp_path):
     assert data["aws_region"] == "eu-west-1" and data["partition"] == "aws" and data["geography"] == "EU"
     assert data["account"] == eu.account  # the geography's region account unless --account
     assert data["availability_zones"] == ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
-    assert data["inference_regions"][0] == "eu-west-1"
-    assert set(data["inference_regions"]) == {"eu-west-1", *eu.inference_regions}
+    assert data["inference_regions"] == ["eu-west-1"]  # the home region only: wider is an explicit opt-in
+    assert data["models"] == ["titan-embed-text-v2"]  # what can be processed in eu-west-1 alone
     assert data["api_domain"] == f"acme.{eu.api_domain}"
     assert (
         data["certificate_arn"]
@@ -187,7 +194,7 @@ def test_generated_file_is_reviewable_text(catalogue, tmp_path):
 @pytest.mark.parametrize(
     ("slug", "options"),
     [
-        ("acme", {"aws_region": "eu-west-1", "domain": "api.acme.example"}),
+        ("acme", {"aws_region": "eu-west-1", "domain": "api.acme.example", "runtime": "container"}),
         ("pekingbank", {"aws_region": "cn-north-1", "account": "555555555555"}),
     ],
 )
@@ -212,7 +219,12 @@ def test_example_tenants_load(catalogue):
         "cn",
         True,
     )
-    assert acme.gateway is catalogue.region("eu").gateway  # providers, models, guardrails of the geography
+    # The geography's models and guardrails, served from the tenant's own region (never regions.eu's gateway).
+    eu = catalogue.region("eu").gateway
+    assert [m.name for m in acme.gateway.models] == ["titan-embed-text-v2"]
+    assert {m.name for m in acme.gateway.models} <= {m.name for m in eu.models}
+    assert [(p.type, p.aws_region) for p in acme.gateway.providers] == [("bedrock", "eu-west-1")]
+    assert acme.gateway.guardrails == eu.guardrails and acme.provider_regions == ("eu-west-1",)
     assert acme.offerings == ("single_tenant",)
 
 
@@ -400,22 +412,22 @@ def write(catalogue, directory: Path, slug: str, aws_region: str = "eu-west-1", 
     return path
 
 
-def test_china_tenant_in_the_cn_stacks_account_is_refused(catalogue, tmp_path):
-    """Both would own the console's image repository regiongate/console in the same account and region."""
+def test_china_tenant_may_live_in_the_cn_stacks_account(catalogue, tmp_path):
+    """Each deployment has its own image repository (regiongate/<deployment>/console): no account of its own needed."""
     cn_account = catalogue.region("cn").account
-    with pytest.raises(ConfigError, match=r"pekingbank\.yaml: account: .*regions\.cn") as info:
-        tenants.new_tenant_file(catalogue, tmp_path, "pekingbank", aws_region="cn-north-1", account=cn_account)
-    assert info.value.key == "account"
-    assert "regions.cn" in info.value.problem and "an account of its own (--account)" in info.value.problem
+    path, text = tenants.new_tenant_file(catalogue, tmp_path, "pekingbank", aws_region="cn-north-1")
+    path.write_text(text)
+    tenant = tenants.load_tenant(path, catalogue)
+    assert (tenant.region.account, tenant.region.aws_region, tenant.region.console) == (cn_account, "cn-north-1", True)
+    assert tenants.image_deployment(tenant.region) == "tenant-pekingbank"
+    assert tenants.image_deployment(catalogue.region("cn")) is None
 
 
-def test_two_console_tenants_cannot_share_an_account_and_region(catalogue, tmp_path):
+def test_two_console_tenants_may_share_an_account_and_region(catalogue, tmp_path):
     write(catalogue, tmp_path, "alpha", "eu-west-1", account="123456789012", console=True)
     write(catalogue, tmp_path, "beta", "eu-west-1", account="123456789012", console=True)
-    with pytest.raises(ConfigError, match=r"beta\.yaml: account: .*alpha\.yaml") as info:
-        tenants.load_tenants(tmp_path, catalogue)
-    assert (Path(info.value.path).name, info.value.key) == ("beta.yaml", "account")
-    assert "alpha.yaml" in info.value.problem
+    loaded = tenants.load_tenants(tmp_path, catalogue)
+    assert [tenants.image_deployment(t.region) for t in loaded] == ["tenant-alpha", "tenant-beta"]
 
 
 def test_tenants_without_a_console_may_share_an_account(catalogue, tmp_path):

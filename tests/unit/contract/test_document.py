@@ -194,3 +194,22 @@ def test_a_malformed_version_is_refused(found):
     document["contract_version"] = found
     with pytest.raises(DocumentError, match=r"^contract_version: "):
         RuntimeConfig.from_document(document)
+
+
+# --- 1.1: max_generation_seconds ----------------------------------------------------------------------------
+def test_a_document_of_the_previous_minor_reads_with_the_lambdas_deadline():
+    """1.0 documents have no max_generation_seconds: the Lambda's upstream deadline, as before."""
+    from regiongate.contract.limits import UPSTREAM_DEADLINE_SECONDS
+
+    document = eu_document()
+    document["contract_version"] = "1.0"
+    del document["max_generation_seconds"]
+    assert RuntimeConfig.from_document(document).max_generation_seconds == UPSTREAM_DEADLINE_SECONDS
+
+
+@pytest.mark.parametrize(("value", "message"), [("600", "must be an integer, got str"), (0, "must be a positive")])
+def test_a_generation_limit_that_is_not_a_positive_integer_is_refused(value, message):
+    document = eu_document()
+    document["max_generation_seconds"] = value
+    with pytest.raises(DocumentError, match=rf"^max_generation_seconds: {message}"):
+        RuntimeConfig.from_document(document)

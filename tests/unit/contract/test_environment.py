@@ -9,14 +9,24 @@ from regiongate.config.gateway import runtime_config
 from regiongate.config.regions import load_catalogue
 from regiongate.contract import environment
 from regiongate.contract.environment import ConsoleEnvironment, Settings, SettingsError
-from regiongate.contract.limits import CONSOLE_PORT, DATABASE_NAME, DATABASE_PORT, REGION_DOCUMENT_PATH
+from regiongate.contract.limits import (
+    CONSOLE_PORT,
+    DATABASE_NAME,
+    DATABASE_PORT,
+    DEFAULT_AUDIT_BUFFER_EVENTS,
+    GATEWAY_PORT,
+    REGION_DOCUMENT_PATH,
+)
 
 EU = runtime_config(load_catalogue().region("eu"))
 ARN = "arn:aws:secretsmanager:eu-central-1:111111111111:secret:regiongate/eu/audit-store-admin-AbCdEf"
 
 
 def database() -> dict[str, str]:
-    return environment.database_environment(host="db.internal", secret_arn=ARN)
+    return {
+        **environment.database_environment(host="db.internal", secret_arn=ARN),
+        **environment.database_tls_environment(ca_bundle="/var/task/regiongate/store/rds-ca/global-bundle.pem"),
+    }
 
 
 def test_what_the_stack_sets_for_the_functions_is_what_they_read():
@@ -83,3 +93,49 @@ def test_the_functions_refuse_a_document_of_another_region(tmp_path):
     with pytest.raises(SettingsError, match=r"REGIONGATE_CONFIG_PATH=.*region\.json \(REGIONGATE_REGION_CODE=us\)"):
         settings.region_document()
     assert Settings(region_code="eu", config_path=str(path)).region_document() == EU
+
+
+# --- the gateway container ----------------------------------------------------------------------------------
+def container_environment() -> dict[str, str]:
+    function = environment.function_environment(code="eu", database=database())
+    gateway = environment.gateway_environment(function, audit_queue_url="https://sqs/q", provider_secret_arn="arn:p")
+    return environment.gateway_container_environment(gateway, region=EU)
+
+
+def test_what_the_stack_sets_for_the_gateway_container_is_what_it_reads():
+    env = container_environment()
+    assert environment.REGION_DOCUMENT_FILE not in env  # a task has no layer: the document itself is set
+    read = environment.GatewayContainerEnvironment.from_env(env)
+    assert read.region == EU and read.port == GATEWAY_PORT
+    assert read.audit_buffer_events == DEFAULT_AUDIT_BUFFER_EVENTS
+    settings = read.settings
+    assert (settings.region_code, settings.audit_queue_url, settings.provider_secret_arn) == (
+        "eu",
+        "https://sqs/q",
+        "arn:p",
+    )
+    assert (settings.db_host, settings.db_name, settings.db_secret_arn) == ("db.internal", DATABASE_NAME, ARN)
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [environment.REGION_CODE, environment.REGION_DOCUMENT_JSON, environment.AUDIT_QUEUE_URL, environment.DB_HOST],
+)
+def test_the_gateway_container_names_a_missing_variable(missing):
+    env = container_environment()
+    del env[missing]
+    with pytest.raises(SettingsError, match=missing):
+        environment.GatewayContainerEnvironment.from_env(env)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "many"])
+def test_the_gateway_containers_audit_buffer_must_be_a_positive_number(value):
+    env = {**container_environment(), environment.AUDIT_BUFFER_EVENTS: value}
+    with pytest.raises(SettingsError, match=rf"^{environment.AUDIT_BUFFER_EVENTS} must be a positive number"):
+        environment.GatewayContainerEnvironment.from_env(env)
+
+
+def test_the_gateway_container_refuses_a_document_of_another_region():
+    env = {**container_environment(), environment.REGION_CODE: "us"}
+    with pytest.raises(SettingsError, match="document of region eu, but REGIONGATE_REGION_CODE=us"):
+        environment.GatewayContainerEnvironment.from_env(env)

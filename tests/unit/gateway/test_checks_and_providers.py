@@ -82,20 +82,26 @@ def test_input_guardrails_pass_clean_text_and_block_too_many_tokens(eu_runtime):
 
 def test_budget_check_refuses_a_key_over_its_budget_and_passes_one_under(eu_runtime):
     store = MemoryStore()
-    guard = BudgetGuard(store, ttl=60, monotonic=lambda: 0.0, clock=pinned())
-    guard(_call(eu_runtime, _key(monthly_budget_usd=Decimal("1"))))
+    guard = BudgetGuard(store, clock=pinned())
+    under, spent = (
+        _key(key_id="k1", monthly_budget_usd=Decimal("1")),
+        _key(key_id="k2", monthly_budget_usd=Decimal("0")),
+    )
+    store.insert_key(under)
+    store.insert_key(dataclasses.replace(spent, key_hash=b"h2"))
+    guard(_call(eu_runtime, under))
     with pytest.raises(BudgetExceeded, match=r"monthly budget of 0 USD$"):
-        guard(_call(eu_runtime, _key(monthly_budget_usd=Decimal("0"))))
+        guard(_call(eu_runtime, spent))
 
 
 def test_budget_check_turns_a_store_outage_into_a_503(eu_runtime):
     class Broken(MemoryStore):
-        def org_budget(self, org_id):
+        def reserve_spend(self, hold):
             raise ConnectionError("down")
 
-    guard = BudgetGuard(Broken(), ttl=60, monotonic=lambda: 0.0, clock=pinned())
+    guard = BudgetGuard(Broken(), clock=pinned())
     with pytest.raises(ServiceUnavailable, match=r"key store is unavailable"):
-        guard(_call(eu_runtime, _key()))
+        guard(_call(eu_runtime, _key(monthly_budget_usd=Decimal("1"))))
 
 
 def test_checks_run_in_order_and_stop_at_the_first_refusal(eu_runtime):

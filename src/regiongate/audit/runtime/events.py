@@ -5,10 +5,11 @@ The sinks that send them; the event's fields and validation are :mod:`regiongate
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
-import queue
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -71,45 +72,127 @@ class SqsAuditSink:
 
 
 class BackgroundAuditSink:
-    """Local mode: events are queued and a thread hands them to the same writer code every ``interval`` seconds."""
+    """Events are kept in a bounded buffer that a thread hands to ``write_bodies`` every ``interval`` seconds.
 
-    def __init__(self, write_bodies: Callable[[Sequence[str]], Any], interval: float = 0.2) -> None:
+    Nothing is dropped: a batch the writer could not hand on (it raised, or returned the positions of the
+    bodies that failed, as :func:`regiongate.audit.runtime.writer.write_bodies` does while the database is
+    down) stays at the front of the buffer and is tried again, backing off up to ``max_backoff`` seconds.
+    The gateway calls ``admit()`` before it serves a request, which reserves room for the request's event, and
+    ``release()`` when the request is over (after emitting its event, if it has one). When the buffer and the
+    reservations reach ``capacity`` new requests get 503, so no answered request ever lacks its event.
+    """
+
+    def __init__(
+        self,
+        write_bodies: Callable[[Sequence[str]], Any],
+        interval: float = 0.2,
+        *,
+        capacity: int = 10_000,
+        batch_size: int = 500,
+        max_backoff: float = 5.0,
+    ) -> None:
+        if capacity < 1 or batch_size < 1:
+            raise ValueError("BackgroundAuditSink: capacity and batch_size must be at least 1")
         self._write = write_bodies
-        self._queue: queue.SimpleQueue[str] = queue.SimpleQueue()  # put: no Python-level lock on the request path
+        self.capacity = capacity
+        self._batch_size = batch_size
         self._interval = interval
+        self._max_backoff = max_backoff
+        self._pending: collections.deque[str] = collections.deque()
+        self._reserved = 0
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # one batch at a time (the thread, flush() and close())
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
 
-    def emit(self, event: Mapping[str, Any]) -> None:
-        self._queue.put(encode(event))
+    @property
+    def pending(self) -> int:
+        """Events not yet handed on."""
+        with self._lock:
+            return len(self._pending)
 
-    def _drain(self) -> None:
-        bodies = []
-        while True:
+    @property
+    def reserved(self) -> int:
+        """Requests admitted and not yet over."""
+        with self._lock:
+            return self._reserved
+
+    def admit(self) -> bool:
+        """Reserve room for one request's event; False when the buffer is full (the request gets 503)."""
+        with self._lock:
+            if len(self._pending) + self._reserved >= self.capacity:
+                return False
+            self._reserved += 1
+            return True
+
+    def release(self) -> None:
+        """The request that ``admit()`` let in has finished (its event, if it has one, was emitted before)."""
+        with self._lock:
+            if self._reserved:
+                self._reserved -= 1
+
+    def emit(self, event: Mapping[str, Any]) -> None:
+        body = encode(event)
+        with self._lock:
+            self._pending.append(body)  # kept even beyond the capacity: an event is never dropped
+
+    def _drain_once(self) -> bool:
+        """Hand on one batch; True when it all went (or there was nothing), False when some must be retried."""
+        with self._write_lock:
+            with self._lock:
+                batch = [self._pending[i] for i in range(min(self._batch_size, len(self._pending)))]
+            if not batch:
+                return True
             try:
-                bodies.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        if bodies:
-            try:
-                self._write(bodies)
+                result = self._write(batch)
+                failed = sorted({int(i) for i in result}) if result else []
             except Exception as exc:
                 log.error(
-                    "local audit write failed", extra={"fields": {"events": len(bodies), "error": type(exc).__name__}}
+                    "local audit write failed; events kept for a retry",
+                    extra={"fields": {"events": len(batch), "error": type(exc).__name__}},
                 )
+                failed = list(range(len(batch)))
+            with self._lock:
+                for _ in batch:
+                    self._pending.popleft()
+                self._pending.extendleft(reversed([batch[i] for i in failed if 0 <= i < len(batch)]))
+            if failed:
+                log.error(
+                    "audit events kept for a retry",
+                    extra={"fields": {"events": len(failed), "pending": self.pending, "capacity": self.capacity}},
+                )
+            return not failed
+
+    def _drain(self) -> bool:
+        """Hand on everything buffered now; False as soon as a batch fails."""
+        while True:
+            with self._lock:
+                if not self._pending:
+                    return True
+            if not self._drain_once():
+                return False
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            self._drain()
-        self._drain()
+        delay = self._interval
+        while not self._stop.wait(delay):
+            delay = self._interval if self._drain() else min(max(delay * 2, self._interval), self._max_backoff)
 
-    def flush(self) -> None:
-        self._drain()
+    def flush(self) -> bool:
+        return self._drain()
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the thread and hand on what is left, retrying until ``timeout``; what cannot go is logged."""
         self._stop.set()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while not self._drain() and time.monotonic() < deadline:
+            time.sleep(min(self._max_backoff, 0.5))
+        if self.pending:
+            log.critical(
+                "audit events not written at shutdown",
+                extra={"fields": {"events": self.pending}},
+            )
 
 
 class ListAuditSink:

@@ -14,6 +14,7 @@ from typing import Any
 
 from regiongate.common import logs
 from regiongate.contract.audit_event import InvalidEvent, parse_event
+from regiongate.store.postgres import connection_lost
 
 log = logging.getLogger("regiongate.audit_writer")
 _store = None
@@ -51,13 +52,35 @@ def write_messages(store: Any, messages: Iterable[tuple[str, str]]) -> list[str]
             )
             failed.append(message_id)
     if valid:
-        try:
-            new = store.write_audit_events([raw for _, raw in valid])
-            log.info("audit events written", extra={"fields": {"received": len(valid), "new": new}})
-        except Exception as exc:
-            log.error("audit batch failed", extra={"fields": {"events": len(valid), "error": type(exc).__name__}})
-            failed.extend(message_id for message_id, _ in valid)
+        failed.extend(_write_isolating(store, valid))
     return failed
+
+
+def _write_isolating(store: Any, valid: list[tuple[str, dict]]) -> list[str]:
+    """Write the batch in one transaction; when PostgreSQL rejects it, write each half alone, down to single
+    messages, so only a poison message (a NUL in a text field, a cost beyond numeric(20,10)) fails and the rest
+    is written. A lost database fails the whole batch at once (SQS delivers it again). Safe to repeat: inserts
+    skip request ids already written."""
+    try:
+        new = store.write_audit_events([raw for _, raw in valid])
+    except Exception as exc:
+        if connection_lost(exc) or len(valid) == 1:
+            reason = "database unavailable" if connection_lost(exc) else "audit message rejected by the database"
+            log.error(
+                reason,
+                extra={
+                    "fields": {
+                        "events": len(valid),
+                        "error": type(exc).__name__,
+                        "message_ids": [message_id for message_id, _ in valid][:10],
+                    }
+                },
+            )
+            return [message_id for message_id, _ in valid]
+        middle = len(valid) // 2
+        return _write_isolating(store, valid[:middle]) + _write_isolating(store, valid[middle:])
+    log.info("audit events written", extra={"fields": {"received": len(valid), "new": new}})
+    return []
 
 
 def write_bodies(store: Any, bodies: Sequence[str]) -> list[str]:

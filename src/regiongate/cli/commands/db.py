@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from regiongate.contract.environment import DATABASE_URL
+from regiongate.contract.environment import DATABASE_URL, DB_CA_BUNDLE
 from regiongate.contract.limits import DEFAULT_AUDIT_RETENTION_MONTHS
 
 
@@ -30,7 +30,9 @@ def open_store():
     if not url:
         print("regiongate: set DATABASE_URL (postgresql://user:password@host:port/db)", file=sys.stderr)
         raise SystemExit(2)
-    return PostgresStore(ConnectionPool(ConnectionParams.from_url(url).connect, size=1))
+    # A CA file (sslrootcert= in the URL, or DB_CA_BUNDLE) means the server's certificate and name are verified.
+    params = ConnectionParams.from_url(url, os.environ.get(DB_CA_BUNDLE) or None)
+    return PostgresStore(ConnectionPool(params.connect, size=1))
 
 
 def run_migrate(args: argparse.Namespace) -> int:

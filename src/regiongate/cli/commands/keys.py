@@ -1,4 +1,5 @@
-"""``regiongate keys create|list|revoke|org-budget``: region-bound API keys in the audit store (DATABASE_URL)."""
+"""``regiongate keys create|list|update|revoke|org-budget|org-limits``: region-bound API keys, their budgets and
+rate limits in the audit store (DATABASE_URL)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,49 @@ def _decimal(value: str) -> Decimal:
     return amount
 
 
+def _limit(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError("a limit is a whole number (0: no limit)")
+    return number
+
+
+def _limit_arguments(parser: argparse.ArgumentParser, whose: str) -> None:
+    parser.add_argument("--rpm", type=_limit, help=f"requests per minute of {whose} (0: no limit)")
+    parser.add_argument("--tpm", type=_limit, help=f"tokens per minute of {whose}: input and max output (0: no limit)")
+    parser.add_argument("--concurrency", type=_limit, help=f"concurrent requests of {whose} (0: no limit)")
+
+
+def _limits(args: argparse.Namespace, current=None):
+    """The limits the flags give, over ``current`` (flags not given keep their value; 0 clears)."""
+    from regiongate.store import RateLimits
+
+    current = current or RateLimits()
+
+    def pick(flag: int | None, value: int | None) -> int | None:
+        if flag is None:
+            return value
+        return flag or None
+
+    return RateLimits(
+        requests_per_minute=pick(args.rpm, current.requests_per_minute),
+        tokens_per_minute=pick(args.tpm, current.tokens_per_minute),
+        concurrent_requests=pick(args.concurrency, current.concurrent_requests),
+    )
+
+
+def _describe(limits) -> str:
+    parts = [
+        f"{limits.requests_per_minute} requests/minute" if limits.requests_per_minute else None,
+        f"{limits.tokens_per_minute} tokens/minute" if limits.tokens_per_minute else None,
+        f"{limits.concurrent_requests} concurrent requests" if limits.concurrent_requests else None,
+    ]
+    return ", ".join(p for p in parts if p) or "no rate limits"
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser("keys", help="create, list and revoke region-bound API keys")
     sub = parser.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
@@ -33,7 +77,14 @@ def register(subparsers) -> None:
     create.add_argument("--models", help="comma-separated model allowlist (default: every model of the region)")
     create.add_argument("--expires-days", type=int, help="expire the key after this many days")
     create.add_argument("--config", help="path of regions.yaml (to check the region and model names)")
+    _limit_arguments(create, "this key")
     create.set_defaults(func=run_create)
+
+    update = sub.add_parser("update", help="change a key's rate limits (flags not given keep their value)")
+    update.add_argument("key_id")
+    update.add_argument("--region", required=True, help="region code of the key")
+    _limit_arguments(update, "this key")
+    update.set_defaults(func=run_update)
 
     listing = sub.add_parser("list", help="list keys (never the keys themselves)")
     listing.add_argument("--region")
@@ -54,6 +105,14 @@ def register(subparsers) -> None:
     group.add_argument("--budget-usd", type=_decimal)
     group.add_argument("--clear", action="store_true")
     budget.set_defaults(func=run_org_budget)
+
+    org_limits = sub.add_parser(
+        "org-limits",
+        help="set an organisation's rate limits, shared by all its keys (flags not given keep their value)",
+    )
+    org_limits.add_argument("--org", required=True)
+    _limit_arguments(org_limits, "the whole organisation")
+    org_limits.set_defaults(func=run_org_limits)
 
 
 def _service():
@@ -93,6 +152,7 @@ def run_create(args: argparse.Namespace) -> int:
             monthly_budget_usd=args.budget_usd,
             model_allowlist=models,
             expires_at=expires,
+            limits=_limits(args),
         )
     except GatewayError as exc:
         print(f"regiongate keys create: {exc.message}", file=sys.stderr)
@@ -135,6 +195,47 @@ def run_revoke(args: argparse.Namespace) -> int:
         print(f"regiongate keys revoke: no active key {args.key_id}", file=sys.stderr)
         return 1
     print(f"revoked {args.key_id}")
+    return 0
+
+
+def run_update(args: argparse.Namespace) -> int:
+    from regiongate.contract.errors import GatewayError
+
+    if args.rpm is None and args.tpm is None and args.concurrency is None:
+        print("regiongate keys update: give at least one of --rpm, --tpm, --concurrency", file=sys.stderr)
+        return 2
+    service, store = _service()
+    try:
+        limits = _limits(args, service.limits(args.key_id))
+        updated = service.set_limits(args.key_id, region_code=args.region, limits=limits)
+    except GatewayError as exc:
+        print(f"regiongate keys update: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        store.pool.close()
+    if not updated:
+        print(f"regiongate keys update: no active key {args.key_id} in region {args.region}", file=sys.stderr)
+        return 1
+    print(f"{args.key_id}: {_describe(limits)}")
+    return 0
+
+
+def run_org_limits(args: argparse.Namespace) -> int:
+    from regiongate.contract.errors import GatewayError
+
+    if args.rpm is None and args.tpm is None and args.concurrency is None:
+        print("regiongate keys org-limits: give at least one of --rpm, --tpm, --concurrency", file=sys.stderr)
+        return 2
+    service, store = _service()
+    try:
+        limits = _limits(args, store.rate_limits("org", args.org))
+        service.set_org_limits(args.org, limits)
+    except GatewayError as exc:
+        print(f"regiongate keys org-limits: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        store.pool.close()
+    print(f"org {args.org}: {_describe(limits)}")
     return 0
 
 

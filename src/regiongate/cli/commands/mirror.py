@@ -34,6 +34,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="HOST[:PORT]",
         help="push to this Docker Registry v2 / OCI registry instead of ECR (loopback hosts use plain HTTP)",
     )
+    parser.add_argument(
+        "--deployment",
+        action="append",
+        default=[],
+        metavar="ID",
+        help=(
+            "copy into the own repository regiongate/<ID>/<name> of a single-tenant deployment (repeatable, e.g. "
+            "tenant-acme) instead of regiongate/<name>; the image must be the digest the lock pins already"
+        ),
+    )
     parser.add_argument("--dry-run", action="store_true", help="say what would be copied; change nothing")
     parser.add_argument(
         "--lock", type=Path, default=DEFAULT_LOCK_PATH, help="lock file to update (default: %(default)s)"
@@ -62,7 +72,14 @@ def run(args: argparse.Namespace) -> int:
             from regiongate.mirror.targets import EcrTarget
 
             target = EcrTarget.from_profile(region=args.target_region, profile=args.target_profile)
-        mirror(sources, target, target_region=args.target_region, lock_path=args.lock, dry_run=args.dry_run)
+        mirror(
+            sources,
+            target,
+            target_region=args.target_region,
+            lock_path=args.lock,
+            dry_run=args.dry_run,
+            deployments=tuple(dict.fromkeys(args.deployment)),
+        )
     except MirrorError as exc:
         print(f"regiongate mirror: {exc}", file=sys.stderr)
         return 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from regiongate.config import tenants
 from regiongate.config.regions import DEFAULT_CONFIG_PATH, PROJECT_DIR, Catalogue, load_catalogue
@@ -69,7 +70,9 @@ def _provider(provider: Any, models: tuple[Any, ...]) -> Provider:
         if part
     )
     destinations = sorted({d for m in models if m.provider == provider.name for d in getattr(m, "destinations", ())})
-    return Provider(provider.name, provider.type, where, tuple(destinations))
+    url = provider.endpoint or provider.base_url or ""
+    hosts = (urlsplit(url).hostname or "",) if url else ()
+    return Provider(provider.name, provider.type, where, tuple(destinations), hosts)
 
 
 def stack_context(config: Any, source: str) -> StackContext:

@@ -30,6 +30,13 @@ def register(subparsers) -> None:
         help="point provider NAME at a loopback base URL (repeatable); only 127.0.0.1, localhost or ::1",
     )
     parser.add_argument("--config", default=str(DEFAULT_CONFIG_PATH), help="path of regions.yaml")
+    parser.add_argument(
+        "--graceful-shutdown",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="on SIGTERM, how long in-flight requests and streams may take to finish (default 300)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -54,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from regiongate.contract.document import RuntimeConfig
     from regiongate.contract.environment import DATABASE_URL, LOG_LEVEL, PROVIDER_CREDENTIALS_FILE, Settings
     from regiongate.gateway.runtime.app import local_gateway
+    from regiongate.gateway.runtime.asgi import ServerLimits
     from regiongate.gateway.runtime.local import GatewayHTTPServer
     from regiongate.store.connections import postgres_store
 
@@ -90,17 +98,16 @@ def run(args: argparse.Namespace) -> int:
         provider = gateway.registry.get(name)
         if hasattr(provider, "client"):
             provider.client()
-    server = GatewayHTTPServer((args.host, args.port), gateway)
-
-    def stop(signum, frame):  # SIGTERM: stop like Ctrl-C, so queued audit events are still written
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
+    limits = ServerLimits(graceful_shutdown=args.graceful_shutdown)
+    server = GatewayHTTPServer((args.host, args.port), gateway, limits)
+    # uvicorn handles SIGTERM/SIGINT while it serves (stop accepting, let in-flight streams finish) and raises
+    # the signal again once it has stopped: these handlers make that second delivery a no-op, so the audit
+    # events still queued are written below.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
     print(f"regiongate {region.display_name} gateway on http://{args.host}:{server.server_address[1]}/v1", flush=True)
     try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
+        server.serve_forever()
     finally:
         server.server_close()
         sink.close()

@@ -42,6 +42,12 @@ def register(subparsers) -> None:
     add.add_argument("--account", help="12-digit AWS account (default: the account of the geography's region)")
     add.add_argument("--domain", help="API domain (default: <slug>.<the geography region's api_domain>)")
     add.add_argument("--console", action="store_true", help="serve the console too (always on in China)")
+    add.add_argument(
+        "--runtime",
+        choices=("lambda", "container"),
+        default="lambda",
+        help="how the gateway runs: lambda (default, whole answers) or container (ECS Fargate: streams)",
+    )
     add.set_defaults(func=run_add)
 
     list_ = actions.add_parser("list", help="a table of every tenant (validates every tenant file)")
@@ -74,6 +80,7 @@ def run_add(args) -> int:
         account=args.account,
         domain=args.domain,
         console=args.console,
+        runtime=args.runtime,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("x", encoding="utf-8") as handle:  # never overwrite a tenant written meanwhile

@@ -55,8 +55,9 @@ from regiongate.console.runtime.web import (
     safe_next,
 )
 from regiongate.contract.errors import GatewayError
-from regiongate.store import KeyRecord
+from regiongate.store import KeyRecord, RateLimits
 from regiongate.store.keys import KeyService
+from regiongate.store.postgres import connection_lost
 
 log = logging.getLogger("regiongate.console")
 HERE = Path(__file__).resolve().parent
@@ -328,7 +329,14 @@ def page(console: Console, handler: Callable[[Ctx], Response], *, signed_in: boo
             return await run_in_threadpool(work)
         except HTTPError as exc:
             return _error_page(console, request, session, exc.status, exc.message)
-        except Exception:
+        except Exception as exc:
+            if connection_lost(exc):  # the database is down or restarting: not our bug, and it passes
+                log.error("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+                response = _error_page(
+                    console, request, session, 503, "The region's database is unavailable. Try again in a minute."
+                )
+                response.headers["retry-after"] = "30"
+                return response
             log.exception("console error on %s %s", request.method, request.url.path)
             return _error_page(
                 console, request, session, 500, "Something went wrong on our side. The error has been logged."
@@ -371,7 +379,7 @@ def login_submit(ctx: Ctx) -> Response:
     email = ctx.form.get("email")[:254]
     password = ctx.form.get("password")
     target = safe_next(ctx.form.get("next"))
-    result, token = console.accounts.login(email, password)
+    result, token = console.accounts.login(email, password, source=client_address(ctx.request))
     if result == LoginResult.OK:
         response = RedirectResponse(target, status_code=303)
         console.set_cookie(response, console.session_cookie, token, max_age=8 * 3600)
@@ -381,12 +389,20 @@ def login_submit(ctx: Ctx) -> Response:
         return response
     fresh = new_token()
     if result == LoginResult.LOCKED:
-        status, error = 429, "Too many failed sign-ins for this account. Wait 15 minutes, then try again."
+        status, error = 429, "Too many failed sign-ins. Wait a few minutes, then try again."
     else:
         status, error = 401, "Wrong e-mail address or password."
     response = ctx.render("login.html", status, next=target, login_csrf=fresh, email=email, error=error)
     console.set_cookie(response, console.login_cookie, fresh, max_age=3600)
     return response
+
+
+def client_address(request: Request) -> str | None:
+    """The browser's address: the last X-Forwarded-For entry (the one the load balancer appended), else the peer."""
+    forwarded = request.headers.get("x-forwarded-for", "").rsplit(",", 1)[-1].strip()
+    if forwarded:
+        return forwarded[:64]
+    return request.client.host if request.client else None
 
 
 def logout(ctx: Ctx) -> Response:
@@ -602,6 +618,24 @@ def create_key(ctx: Ctx) -> Response:
     return ctx.render("key_created.html", 201, key=created.key, record=created.record)
 
 
+def _key_limits(ctx: Ctx) -> RateLimits:
+    """Requests and tokens per minute and concurrent requests from the settings form (empty: no limit)."""
+
+    def limit(name: str, what: str) -> int | None:
+        value = ctx.form.get(name).strip().replace(",", "")
+        if not value:
+            return None
+        if not value.isdigit() or not 1 <= int(value) <= 2**31 - 1:
+            raise BadInput(f"{what} must be a whole number from 1 to 2,147,483,647, or empty for no limit.")
+        return int(value)
+
+    return RateLimits(
+        requests_per_minute=limit("rpm", "Requests per minute"),
+        tokens_per_minute=limit("tpm", "Tokens per minute"),
+        concurrent_requests=limit("concurrency", "Concurrent requests"),
+    )
+
+
 def key_page(ctx: Ctx) -> Response:
     record = ctx.find_key(ctx.request.path_params["key_id"])
     message = MESSAGES.get(ctx.query.get("done"))
@@ -613,6 +647,7 @@ def key_page(ctx: Ctx) -> Response:
         spend=spend,
         message=message,
         models=ctx.console.region.models,
+        limits=ctx.console.keys.limits(record.key_id),
     )
 
 
@@ -622,6 +657,7 @@ def key_settings(ctx: Ctx) -> Response:
     if record.revoked_at is not None:
         raise HTTPError(409, "A revoked key cannot be changed.")
     budget, models, expires_at = _key_settings(ctx)
+    limits = _key_limits(ctx)
     org = None if ctx.user.is_platform_admin else ctx.user.org_id
     updated = ctx.console.keys.update(  # the gateway's own code path, like create and revoke
         record.key_id,
@@ -631,7 +667,9 @@ def key_settings(ctx: Ctx) -> Response:
         model_allowlist=models,
         expires_at=expires_at,
     )
-    if not updated:
+    if not updated or not ctx.console.keys.set_limits(
+        record.key_id, region_code=ctx.console.region.code, org_id=org, limits=limits
+    ):
         raise HTTPError(409, "The key was revoked meanwhile.")
     return RedirectResponse(f"/keys/{record.key_id}?done=saved", status_code=303)
 
@@ -715,7 +753,19 @@ def disable_user(ctx: Ctx) -> Response:
 
 
 async def healthz(request: Request) -> Response:
+    """Liveness: the process answers (no I/O), so a database outage never gets healthy tasks replaced."""
     return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: the region's database answers a query."""
+    console: Console = request.app.state.console
+    try:
+        await run_in_threadpool(console.store.ping)
+    except Exception as exc:
+        log.error("readiness check failed: %s", type(exc).__name__)
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ready", "database": "ok"})
 
 
 def create_app(console: Console) -> Starlette:
@@ -729,6 +779,7 @@ def create_app(console: Console) -> Starlette:
 
     routes = [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/readyz", readyz, methods=["GET", "HEAD"]),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
         r("/login", login_page, signed_in=False),
         r("/login", login_submit, ("POST",), signed_in=False),

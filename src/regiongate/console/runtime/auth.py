@@ -25,7 +25,17 @@ SCRYPT_LOG_N, SCRYPT_R, SCRYPT_P = 15, 8, 1
 PASSWORD_MIN, PASSWORD_MAX = 12, 256
 SESSION_LIFETIME = timedelta(hours=8)
 SESSION_IDLE = timedelta(minutes=60)
+# Sign-in throttling (failures counted over LOCKOUT_WINDOW). The right password does not get past a throttle.
+# - one source and one account: LOCKOUT_FAILURES, then that source waits out the window for that account;
+# - one source, any accounts: SOURCE_FAILURES (a password sprayer), then that source waits out the window;
+# - one account, all sources: ACCOUNT_FAILURES, then the account waits ACCOUNT_COOLDOWN after the last failure.
+# Nobody can lock a user out for long: from other addresses the account stays open until ACCOUNT_FAILURES,
+# and that lock lasts a minute. Keeping it shut needs ACCOUNT_FAILURES failures a minute, and each address
+# can give at most LOCKOUT_FAILURES of them per window.
 LOCKOUT_FAILURES = 5
+SOURCE_FAILURES = 100
+ACCOUNT_FAILURES = 20
+ACCOUNT_COOLDOWN = timedelta(minutes=1)
 LOCKOUT_WINDOW = timedelta(minutes=15)
 
 _EMAIL_RE = re.compile(r"^[a-z0-9._%+-]{1,64}@[a-z0-9.-]{1,185}\.[a-z]{2,24}$")
@@ -237,22 +247,33 @@ class Accounts:
         return bool(rows)
 
     # --- sign-in -----------------------------------------------------------------------------------------
-    def is_locked(self, email: str) -> bool:
+    def is_locked(self, email: str, source: str | None = None) -> bool:
+        """Whether a sign-in to ``email`` from ``source`` is throttled now (see LOCKOUT_FAILURES)."""
+        now = self.clock()
         with self.pool.connection() as conn:
             rows = conn.run(
-                "SELECT count(*) FROM console_login_failures WHERE email = :e AND failed_at > :t",
+                "SELECT count(*) FILTER (WHERE email = :e AND source IS NOT DISTINCT FROM :s), "
+                "count(*) FILTER (WHERE source IS NOT DISTINCT FROM :s AND CAST(:s AS text) IS NOT NULL), "
+                "count(*) FILTER (WHERE email = :e), max(failed_at) FILTER (WHERE email = :e) "
+                "FROM console_login_failures WHERE failed_at > :t AND (email = :e OR source = :s)",
                 e=email,
-                t=self.clock() - LOCKOUT_WINDOW,
+                s=source,
+                t=now - LOCKOUT_WINDOW,
             )
-        return rows[0][0] >= LOCKOUT_FAILURES
+        pair, from_source, account, last = rows[0]
+        if pair >= LOCKOUT_FAILURES or from_source >= SOURCE_FAILURES:
+            return True
+        return account >= ACCOUNT_FAILURES and last is not None and last > now - ACCOUNT_COOLDOWN
 
-    def login(self, email: str, password: str) -> tuple[str, str | None]:
-        """(result, session token). Locked accounts are refused even with the right password."""
+    def login(self, email: str, password: str, source: str | None = None) -> tuple[str, str | None]:
+        """(result, session token). Throttled sign-ins are refused even with the right password; ``source``
+        is the client's address (failures are counted per address and per account)."""
         try:
             email = normalise_email(email)
         except AuthError:
             email = (email or "")[:254].strip().lower()
-        if self.is_locked(email):
+        source = source[:64] if source else None
+        if self.is_locked(email, source):
             return LoginResult.LOCKED, None
         with self.pool.connection() as conn:
             rows = conn.run(
@@ -267,13 +288,23 @@ class Accounts:
         now = self.clock()
         with self.pool.connection() as conn:
             if not ok:
-                conn.run("INSERT INTO console_login_failures (email, failed_at) VALUES (:e, :t)", e=email, t=now)
+                conn.run(
+                    "INSERT INTO console_login_failures (email, failed_at, source) VALUES (:e, :t, :s)",
+                    e=email,
+                    t=now,
+                    s=source,
+                )
                 conn.run("DELETE FROM console_login_failures WHERE failed_at < :t", t=now - 4 * LOCKOUT_WINDOW)
                 return LoginResult.BAD, None
             token = new_token()
             conn.run("BEGIN")
             try:
-                conn.run("DELETE FROM console_login_failures WHERE email = :e", e=email)
+                # This source proved it knows the password: its failures on the account no longer count.
+                conn.run(
+                    "DELETE FROM console_login_failures WHERE email = :e AND source IS NOT DISTINCT FROM :s",
+                    e=email,
+                    s=source,
+                )
                 conn.run("DELETE FROM console_sessions WHERE expires_at < :t", t=now)
                 conn.run(
                     "INSERT INTO console_sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) "

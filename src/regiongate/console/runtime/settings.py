@@ -49,6 +49,7 @@ class ConsoleSettings:
     db_port: int = DATABASE_PORT
     db_name: str | None = None
     db_ca_bundle: str | None = None
+    db_tls: str | None = None
 
     @property
     def database_url(self) -> str | None:
@@ -75,7 +76,7 @@ class ConsoleSettings:
             region = Region.of(read.region)
         if read.database_url:
             try:
-                db = ConnectionParams.from_url(read.database_url)
+                db = ConnectionParams.from_url(read.database_url, read.db_ca_bundle)
             except ValueError as exc:
                 raise SettingsError(f"DATABASE_URL: {exc}") from None
             return cls(region=region, port=read.port, db=db)
@@ -91,4 +92,5 @@ class ConsoleSettings:
             db_port=read.db_port,
             db_name=read.db_name,
             db_ca_bundle=read.db_ca_bundle,
+            db_tls=read.db_tls,
         )

@@ -40,6 +40,7 @@ def lambda_gateway(settings: Settings) -> Gateway:
         registry=Registry(runtime.providers, credentials_for(settings, runtime.aws_region)),
         audit=SqsAuditSink(settings.audit_queue_url, runtime.aws_region),
         whole_responses=True,
+        upstream_deadline=runtime.max_generation_seconds,  # gateway.max_generation_seconds (at most 100 s here)
     )
 
 

@@ -53,10 +53,15 @@ class RequestContext:
         "guardrail",
         "input_tokens",
         "key",
+        "key_prefix",
         "model",
         "output_tokens",
         "provider",
+        "rate_headers",
+        "rate_held",
         "request_id",
+        "source",
+        "spend_held",
         "started",
         "status",
         "stream",
@@ -70,6 +75,8 @@ class RequestContext:
         self.created_at = clock()
         self.timer = UpstreamTimer()
         self.key: KeyRecord | None = None
+        self.source: str | None = None  # the client's address (X-Forwarded-For), for failed-sign-in counts
+        self.key_prefix = "none"  # the presented key's region part and first characters, never the key
         self.model: str | None = None
         self.provider: str | None = None
         self.input_tokens = 0
@@ -81,6 +88,9 @@ class RequestContext:
         self.guardrail = "pass"
         self.violations: list[dict[str, Any]] = []
         self.endpoint = "other"
+        self.spend_held = False  # a budget reservation to settle when the request has finished
+        self.rate_held = False  # a rate-limit slot to release then
+        self.rate_headers: dict[str, str] = {}  # x-ratelimit-* of the key's or org's limits
 
     def fail(self, exc: BaseException) -> None:
         self.status = exc.status if isinstance(exc, GatewayError) else 500

@@ -21,19 +21,28 @@ from regiongate.contract.errors import (
     NotFound,
     RequestTooLarge,
     ResponseTooLarge,
+    ServiceUnavailable,
     error_response,
 )
+from regiongate.contract.limits import RATE_WINDOW_SECONDS, UPSTREAM_DEADLINE_SECONDS
 from regiongate.gateway.runtime import responses
-from regiongate.gateway.runtime.checks import Call, PreCallCheck, run_checks
+from regiongate.gateway.runtime.auth_failures import UNAUTHENTICATED, AuthFailures, key_prefix, source_address
+from regiongate.gateway.runtime.checks import Call, PreCallCheck, max_output_tokens, run_checks
 from regiongate.gateway.runtime.checks.budget import BudgetGuard
 from regiongate.gateway.runtime.checks.input_guardrails import InputGuardrails
 from regiongate.gateway.runtime.checks.model_allowlist import ModelAllowlist
+from regiongate.gateway.runtime.checks.rate_limit import RateLimiter
 from regiongate.gateway.runtime.context import RequestContext
-from regiongate.gateway.runtime.guardrails import chat_texts
+from regiongate.gateway.runtime.guardrails import chat_texts, estimate_tokens
+from regiongate.gateway.runtime.health import readiness
+from regiongate.gateway.runtime.metrics import MetricsEmitter
 from regiongate.gateway.runtime.pricing import cost_usd
 from regiongate.gateway.runtime.providers import Registry
 from regiongate.gateway.runtime.providers.retries import RetryPolicy, with_retries
 from regiongate.gateway.runtime.requests import parse_json, validate_chat, validate_embeddings
+from regiongate.gateway.runtime.routes import ErrorResponse
+from regiongate.gateway.runtime.routes import messages as messages_routes
+from regiongate.gateway.runtime.routes import responses as responses_routes
 from regiongate.gateway.runtime.store_errors import store_call
 from regiongate.gateway.runtime.translate import ChatResult, Delta
 from regiongate.gateway.runtime.transport import Request, Response
@@ -64,19 +73,32 @@ class Gateway:
         clock: Clock = utc_now,
         whole_responses: bool = False,
         key_cache_ttl: float | None = None,
+        upstream_deadline: float = UPSTREAM_DEADLINE_SECONDS,
+        rate_window_seconds: float = RATE_WINDOW_SECONDS,
+        metrics: MetricsEmitter | None = None,
     ) -> None:
         self.runtime = runtime
         self.store = store
         self.registry = registry
         self.audit = audit
+        self.metrics = metrics if metrics is not None else MetricsEmitter(runtime.code)
         self.retry = retry
         self.sleep = sleep
         self.clock = clock
+        self.monotonic = monotonic
+        self.upstream_deadline = upstream_deadline  # one per request: attempts, reads and back-off
         self.whole_responses = whole_responses  # behind an ALB: no streaming, 1 MB responses
         ttl = runtime.key_cache_ttl_seconds if key_cache_ttl is None else key_cache_ttl
         self.keys = KeyAuthenticator(store, runtime.code, ttl, monotonic=monotonic, clock=clock)
-        self.budgets = BudgetGuard(store, ttl, monotonic, clock)
-        self.checks: tuple[PreCallCheck, ...] = (ModelAllowlist(runtime), InputGuardrails(runtime), self.budgets)
+        self.auth_failures = AuthFailures(monotonic=monotonic)
+        self.rate_limits = RateLimiter(store, clock, ttl=ttl, monotonic=monotonic, window_seconds=rate_window_seconds)
+        self.budgets = BudgetGuard(store, clock, ttl=ttl, monotonic=monotonic)
+        self.checks: tuple[PreCallCheck, ...] = (
+            ModelAllowlist(runtime),
+            InputGuardrails(runtime),
+            self.rate_limits,
+            self.budgets,
+        )
         self.max_request_bytes = max(
             [runtime.guardrails.max_request_bytes, *(g.max_request_bytes for g in runtime.org_guardrails.values())]
         )
@@ -84,18 +106,43 @@ class Gateway:
             "/v1/chat/completions": {"POST": self._chat},
             "/v1/embeddings": {"POST": self._embeddings},
             "/v1/models": {"GET": self._models},
+            **messages_routes.routes(self),
+            **responses_routes.routes(self),
+        }
+        # Paths whose API has its own error envelope (Anthropic's for /v1/messages); others answer OpenAI's.
+        self._error_responses: dict[str, ErrorResponse] = {
+            path: messages_routes.ERROR_RESPONSE for path in (messages_routes.MESSAGES, messages_routes.COUNT_TOKENS)
         }
 
     # --- entry point ---------------------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
         path = request.path.split("?", 1)[0]
         ctx = RequestContext(self.clock, request.received)
+        ctx.timer.monotonic = self.monotonic
+        ctx.timer.deadline = self.monotonic() + self.upstream_deadline
         if path == "/health":  # no auth, no I/O, no audit event
             response = Response(
                 200,
                 {"content-type": "application/json"},
                 json.dumps({"status": "ok", "region": self.runtime.code}).encode(),
             )
+            self._headers(ctx, response)
+            return response
+        if path == "/health/ready":  # readiness: the region's database answers (no auth, no audit event)
+            response = readiness(self.store, self.runtime.code)
+            self._headers(ctx, response)
+            return response
+        admit = getattr(self.audit, "admit", None)  # a buffering sink reserves room for this request's event
+        if admit is not None and not admit():
+            log.error("audit buffer full: request refused", extra={"fields": {"request_id": ctx.request_id}})
+            status, headers, body = error_response(
+                ServiceUnavailable(
+                    "the gateway cannot record requests right now (its audit store is unreachable and its buffer "
+                    "is full), so it serves none; retry later",
+                    type="audit_unavailable",
+                )
+            )
+            response = Response(status, headers, body)
             self._headers(ctx, response)
             return response
         try:
@@ -111,10 +158,10 @@ class Gateway:
             if not isinstance(exc, GatewayError):
                 log.error("unhandled error", exc_info=True, extra={"fields": {"request_id": ctx.request_id}})
             ctx.fail(exc)
-            status, headers, body = error_response(exc)
+            status, headers, body = self._error_responses.get(path, error_response)(exc)
             response = Response(status, headers, body)
         if response.stream is None:
-            self._finish(ctx)  # log and audit emit (an SQS send in AWS) count as the gateway's own time
+            self._recorded(ctx)  # log and audit emit (an SQS send in AWS) count as the gateway's own time
             self._headers(ctx, response)
         else:
             self._headers(ctx, response)  # for a stream: the time until its first byte
@@ -127,9 +174,14 @@ class Gateway:
             if request.method != "GET":
                 raise MethodNotAllowed(f"{request.method} is not allowed on {path}; use GET")
             return self._model(ctx, request, path[len("/v1/models/") :])
+        if path.startswith(responses_routes.PREFIX):  # /v1/responses/{id}…: nothing is stored
+            return responses_routes.stored(self, ctx, request)
         methods = self._routes.get(path)
         if methods is None:
-            raise NotFound("no such endpoint; this gateway serves /v1/chat/completions, /v1/embeddings and /v1/models")
+            raise NotFound(
+                "no such endpoint; this gateway serves /v1/chat/completions, /v1/embeddings, /v1/models, "
+                "/v1/responses, /v1/messages and /v1/messages/count_tokens"
+            )
         handler = methods.get(request.method)
         if handler is None:
             raise MethodNotAllowed(f"{request.method} is not allowed on {path}; use {', '.join(methods)}")
@@ -141,6 +193,7 @@ class Gateway:
         response.headers["x-regiongate-region"] = self.runtime.code
         response.headers["x-regiongate-added-ms"] = f"{max(total - upstream, 0.0):.3f}"
         response.headers["x-regiongate-upstream-ms"] = f"{upstream:.3f}"
+        response.headers.update(ctx.rate_headers)
 
     def _audited(self, ctx: RequestContext, stream: Iterator[bytes]) -> Iterator[bytes]:
         try:
@@ -149,11 +202,38 @@ class Gateway:
             ctx.status, ctx.error_type = 499, "client_closed_request"
             raise
         finally:
+            self._recorded(ctx)
+
+    def _recorded(self, ctx: RequestContext) -> None:
+        """``_finish``, then the audit room ``admit()`` reserved is given back (an event was emitted or not)."""
+        try:
             self._finish(ctx)
+        finally:
+            release = getattr(self.audit, "release", None)
+            if release is not None:
+                release()
 
     def _finish(self, ctx: RequestContext) -> None:
+        # Before the audit event: the writer removes the settled reservation when it rolls the event up.
+        self.budgets.settle(ctx)
+        self.rate_limits.release(ctx)
         total, upstream = ctx.timings()
+        self.metrics.request(  # CloudWatch metrics (EMF): counts, tokens, cost, timings; no content, no key
+            model=ctx.model,
+            provider=ctx.provider,
+            status=ctx.status,
+            error_type=ctx.error_type,
+            input_tokens=ctx.input_tokens,
+            output_tokens=ctx.output_tokens,
+            cost_usd=ctx.cost,
+            total_ms=total,
+            upstream_ms=upstream,
+            timestamp_ms=int(ctx.created_at.timestamp() * 1000),
+        )
         key = ctx.key
+        if key is None and ctx.error_type in UNAUTHENTICATED:
+            self.auth_failures.record(ctx.source, ctx.key_prefix)  # counted, not one audit event each
+            return
         fields = {
             "request_id": ctx.request_id,
             "status": ctx.status,
@@ -203,6 +283,8 @@ class Gateway:
 
     # --- shared steps -------------------------------------------------------------------------------------
     def _authenticate(self, ctx: RequestContext, request: Request) -> KeyRecord:
+        ctx.source, ctx.key_prefix = source_address(request.headers), key_prefix(request.headers)
+        self.auth_failures.check(ctx.source)  # a source that keeps failing is refused before any lookup
         key = store_call(lambda: self.keys.authenticate(dict(request.headers)))
         ctx.key = key
         return key
@@ -242,7 +324,8 @@ class Gateway:
         body = validate_chat(self._body(ctx, request, key))
         ctx.stream = bool(body.get("stream"))
         model = self._resolve_model(ctx, body["model"], "chat")
-        run_checks(self.checks, Call(ctx, key, model, list(chat_texts(body))))
+        texts = list(chat_texts(body))
+        run_checks(self.checks, Call(ctx, key, model, texts, max_output_tokens(body)))
         provider = self.registry.get(model.provider)
         if ctx.stream:
             deltas = with_retries(
@@ -252,7 +335,7 @@ class Gateway:
             return Response(
                 200,
                 {"content-type": "text/event-stream", "cache-control": "no-cache"},
-                stream=self._stream(ctx, model, deltas, include_usage),
+                stream=self._stream(ctx, model, deltas, include_usage, texts),
             )  # providers time their own reads
         result: ChatResult = with_retries(
             lambda: provider.chat(model, body, ctx.timer), self.retry, ctx.timer, self.sleep
@@ -270,28 +353,44 @@ class Gateway:
         )
 
     def _stream(
-        self, ctx: RequestContext, model: ModelEntry, deltas: Iterator[Delta], include_usage: bool
+        self,
+        ctx: RequestContext,
+        model: ModelEntry,
+        deltas: Iterator[Delta],
+        include_usage: bool,
+        prompt: list[tuple[str, str]],
     ) -> Iterator[bytes]:
         writer = responses.ChunkWriter(
             request_id=ctx.request_id, created=int(ctx.created_at.timestamp()), model=model.name
         )
-        yield writer.chunk({"role": "assistant", "content": ""})
         finish, usage = None, (0, 0)
+        streamed = 0  # content deltas relayed: what a closed stream is charged for (usage comes at the end)
         try:
+            yield writer.chunk({"role": "assistant", "content": ""})
             for d in deltas:
                 chunk = writer.delta(d)
                 if chunk is not None:
+                    streamed += 1
                     yield chunk
                 elif d.kind == "finish":
                     finish = d.finish_reason
                 elif d.kind == "usage":
                     usage = (d.input_tokens, d.output_tokens)
+        except GeneratorExit:  # the client went away: the upstream is closed below, usage is estimated
+            if usage == (0, 0):
+                usage = (estimate_tokens(prompt), streamed)
+            self._price(ctx, model, *usage)
+            raise
         except GatewayError as exc:
             ctx.fail(exc)
             self._price(ctx, model, *usage)
             yield responses.sse(exc.body())
             yield responses.SSE_DONE
             return
+        finally:
+            close = getattr(deltas, "close", None)
+            if close is not None:
+                close()  # closes the provider's response (and its connection) now, on this thread
         usage_body = self._price(ctx, model, *usage)
         yield writer.chunk({}, finish or "stop")
         if include_usage:

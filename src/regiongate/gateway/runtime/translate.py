@@ -11,7 +11,21 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from regiongate.contract.errors import InvalidRequest
+from regiongate.contract.errors import InvalidRequest, UpstreamError
+
+MAX_USAGE_TOKENS = 2**31 - 1  # what the audit store's integer columns hold; no real request comes near it
+
+
+def usage_tokens(usage: Any, name: str) -> int:
+    """A token count an upstream reported: an integer from 0 to ``MAX_USAGE_TOKENS``, or the answer is refused
+    (a negative or absurd count would be billed and rolled up as it is)."""
+    value = usage.get(name, 0) if isinstance(usage, dict) else 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_USAGE_TOKENS:
+        raise UpstreamError(
+            f"the provider reported a token usage ({name}) that is not a count from 0 to {MAX_USAGE_TOKENS}"
+        )
+    return value
+
 
 STOP_REASONS = {
     "end_turn": "stop",
@@ -199,8 +213,8 @@ def from_converse(response: dict[str, Any]) -> ChatResult:
         content="".join(texts) if texts or not tool_calls else None,
         tool_calls=tool_calls,
         finish_reason=finish_reason(response.get("stopReason")),
-        input_tokens=int(usage.get("inputTokens", 0)),
-        output_tokens=int(usage.get("outputTokens", 0)),
+        input_tokens=usage_tokens(usage, "inputTokens"),
+        output_tokens=usage_tokens(usage, "outputTokens"),
     )
 
 
@@ -227,7 +241,9 @@ def from_converse_stream(events: Iterable[dict[str, Any]]) -> Iterator[Delta]:
         elif "metadata" in event:
             usage = event["metadata"].get("usage", {})
             yield Delta(
-                "usage", input_tokens=int(usage.get("inputTokens", 0)), output_tokens=int(usage.get("outputTokens", 0))
+                "usage",
+                input_tokens=usage_tokens(usage, "inputTokens"),
+                output_tokens=usage_tokens(usage, "outputTokens"),
             )
 
 
@@ -243,8 +259,8 @@ def from_openai(response: dict[str, Any]) -> ChatResult:
         content=message.get("content"),
         tool_calls=list(message.get("tool_calls") or []),
         finish_reason=choice.get("finish_reason") or "stop",
-        input_tokens=int(usage.get("prompt_tokens", 0)),
-        output_tokens=int(usage.get("completion_tokens", 0)),
+        input_tokens=usage_tokens(usage, "prompt_tokens"),
+        output_tokens=usage_tokens(usage, "completion_tokens"),
     )
 
 
@@ -271,6 +287,6 @@ def from_openai_chunks(chunks: Iterable[dict[str, Any]]) -> Iterator[Delta]:
         if usage:
             yield Delta(
                 "usage",
-                input_tokens=int(usage.get("prompt_tokens", 0)),
-                output_tokens=int(usage.get("completion_tokens", 0)),
+                input_tokens=usage_tokens(usage, "prompt_tokens"),
+                output_tokens=usage_tokens(usage, "completion_tokens"),
             )

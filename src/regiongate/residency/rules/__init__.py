@@ -10,13 +10,16 @@ from dataclasses import dataclass
 from regiongate.residency.model import Check
 from regiongate.residency.rules import (
     backup_copies_in_region,
+    bedrock_called_in_allowed_regions,
     bedrock_no_global_profiles,
     bedrock_scoped_to_inference_regions,
     china_no_global_edge,
+    database_tls_verified,
     dynamodb_not_global,
     ecr_not_replicated,
     ecs_images_from_own_ecr,
     ecs_logs_in_region,
+    egress_behind_dns_firewall,
     event_targets_in_region,
     kms_single_region,
     logs_stay_in_region,
@@ -120,7 +123,7 @@ RULES: tuple[Rule, ...] = (
         "NoForeignRegionLiterals",
         no_foreign_region_literals.check,
         "Any literal AWS region other than the home region in a resource's properties, except the stack's "
-        "inference regions inside Bedrock ARNs and inference settings.",
+        "inference regions inside Bedrock ARNs, Bedrock runtime host names and inference settings.",
         "A foreign region written into a resource is a data path or dependency out of the region.",
         "Use Stack.region / Aws.REGION or the home region; put inference regions only in the Bedrock grants.",
     ),
@@ -170,12 +173,44 @@ RULES: tuple[Rule, ...] = (
         "Grant bedrock:InvokeModel* exactly on the profile ARN and the foundation model in each allowed region.",
     ),
     Rule(
+        "BedrockCalledInAllowedRegions",
+        bedrock_called_in_allowed_regions.check,
+        "Bedrock invocation permissions on an inference profile, or on a foundation model that no profile of the "
+        "same statement reaches, in a region outside the regions the policy lets the stack call (call_regions; "
+        "default: its home region).",
+        "A single-tenant stack calling another region's Bedrock endpoint processes its customer's prompts under "
+        "another region's (or country's) gateway, not its own.",
+        "Call every model in the stack's own region: an in-region model id, or a geography profile called from "
+        "the home region whose destinations the customer opted into (inference_regions).",
+    ),
+    Rule(
         "StoresEncryptedWithStackKey",
         stores_encrypted_with_stack_key.check,
         "Data stores (RDS, S3, SQS, SNS, log groups, secrets, DynamoDB, ECR, EFS, Kinesis, …) not encrypted "
         "with a KMS key defined in the same stack.",
         "Only a key the stack owns (single-region, its own policy) makes the region's data unreadable elsewhere.",
         "Pass the stack's key (encryption_key / encryption_master_key / storage_encryption_key).",
+    ),
+    Rule(
+        "EgressBehindDnsFirewall",
+        egress_behind_dns_firewall.check,
+        "Security group egress to 0.0.0.0/0 or ::/0 from a VPC without a Route 53 Resolver DNS Firewall (in the "
+        "same template) whose rule group blocks '*' after the allowed names.",
+        "Open egress lets any code in the VPC reach any host in any country; only a DNS firewall that blocks every "
+        "name it does not allow keeps it to the hosts the region promises.",
+        "Reach AWS APIs through VPC endpoints (egress to the endpoints' security group) and associate a DNS "
+        "firewall rule group (ALLOW the provider hosts, then BLOCK '*') with the VPC.",
+    ),
+    Rule(
+        "DatabaseTlsVerified",
+        database_tls_verified.check,
+        "Lambda functions and ECS containers given a database host (DB_HOST, PGHOST, DATABASE_URL, …) without a CA "
+        "bundle (DB_CA_BUNDLE, PGSSLROOTCERT, sslrootcert=), or with a marker accepting an unverified connection "
+        "(DB_TLS=unverified-acknowledged, PGSSLMODE below verify-ca).",
+        "Without verifying the server's certificate and host name, anything on the network path can impersonate the "
+        "database and read the credentials and every row the client writes.",
+        "Ship the RDS CA bundle of the partition with the code and set DB_CA_BUNDLE to its path (verify-full); "
+        "where no bundle is available, get it (src/regiongate/store/rds-ca/README.md) rather than acknowledging.",
     ),
 )
 

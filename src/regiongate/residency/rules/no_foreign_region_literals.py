@@ -1,4 +1,5 @@
-"""No literal AWS region other than the home region, except allowed inference regions in Bedrock ARNs and settings."""
+"""No literal AWS region other than the home region, except allowed inference regions in Bedrock ARNs, Bedrock
+runtime host names (a DNS allow-list entry for an inference region) and settings."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from regiongate.residency.model import Detail, Resource, RuleResult, regions_in,
 from regiongate.residency.policy import ResidencyPolicy
 
 _BEDROCK_ARN = re.compile(r"^arn:[a-z-]+:bedrock:")
+_BEDROCK_RUNTIME_HOST = re.compile(r"^bedrock-runtime(?:-fips)?\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?$")
 # Lambda environment variables that carry the gateway's inference settings (model ids, regions).
 _INFERENCE_SETTING = re.compile(r"BEDROCK|INFERENCE|MODEL", re.IGNORECASE)
 
 
 def _inference_context(location: str, text: str, resource: Resource) -> bool:
-    if _BEDROCK_ARN.match(text):
+    if _BEDROCK_ARN.match(text) or _BEDROCK_RUNTIME_HOST.match(text):
         return True
     if resource.type == "AWS::Lambda::Function" and location.startswith("Properties/Environment/Variables/"):
         name = location.split("/")[3]

@@ -19,6 +19,7 @@ from typing import Any
 from regiongate.common import logs
 from regiongate.contract import environment
 from regiongate.contract.limits import DATABASE_PORT
+from regiongate.store import tls
 from regiongate.store.postgres import ConnectionParams, password_rejected
 
 log = logging.getLogger("regiongate.rotation")
@@ -38,15 +39,19 @@ class RotationError(RuntimeError):
 
 
 def tls_connect(secret: Secret) -> Any:
-    """Sign in to the audit store with ``secret`` over TLS (verified when DB_CA_BUNDLE is set)."""
-    ca_bundle = os.environ.get(environment.DB_CA_BUNDLE) or None
+    """Sign in to the audit store with ``secret`` over TLS, verified against DB_CA_BUNDLE (refused without it unless
+    the deployment acknowledged an unverified connection: regiongate.store.tls)."""
+    host = os.environ.get(environment.DB_HOST) or secret["host"]
+    ssl_mode, ca_bundle = tls.aws_ssl(
+        os.environ.get(environment.DB_CA_BUNDLE) or None, os.environ.get(environment.DB_TLS) or None, host
+    )
     params = ConnectionParams(
-        host=os.environ.get(environment.DB_HOST) or secret["host"],
+        host=host,
         port=int(os.environ.get(environment.DB_PORT) or secret.get("port") or DATABASE_PORT),
         database=os.environ.get(environment.DB_NAME) or secret.get("dbname") or "postgres",
         user=secret["username"],
         password=secret["password"],
-        ssl_mode="verify-full" if ca_bundle else "require",
+        ssl_mode=ssl_mode,
         ca_bundle=ca_bundle,
     )
     return params.connect()

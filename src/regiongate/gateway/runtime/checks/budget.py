@@ -1,57 +1,104 @@
-"""Pre-call check: monthly budgets per key and per organisation, from the daily rollups."""
+"""Pre-call check: monthly budgets per key and per organisation, held under any concurrency.
+
+Before the provider is called, the request reserves its most expensive outcome (estimated input tokens and
+its max output tokens at the model's prices) in the region's store, atomically with the check that the
+key's and the org's spend (the month's rollups plus every unexpired reservation) is still under budget.
+After the call the reservation is settled with the actual cost; the writer removes it when it adds the
+request's audit event to the rollups. So the spend past a budget is at most one request's reservation, on
+every instance of the region at once; a reservation a crashed instance never settled expires.
+
+A request of a key without a budget, in an org without one, reserves nothing (no store round trip). The org's
+budget is cached for the key cache TTL: a new org budget applies within that time, as a key's does.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable
-from datetime import UTC
-from typing import Any
+from datetime import timedelta
+from decimal import Decimal
 
 from regiongate.common.clock import Clock
 from regiongate.contract.errors import BudgetExceeded
+from regiongate.contract.limits import SETTLED_SPEND_HOLD_SECONDS, SPEND_HOLD_SECONDS
 from regiongate.gateway.runtime.checks import Call
+from regiongate.gateway.runtime.context import RequestContext
+from regiongate.gateway.runtime.guardrails import estimate_tokens
+from regiongate.gateway.runtime.pricing import cost_usd
 from regiongate.gateway.runtime.store_errors import store_call
-from regiongate.store import KeyRecord, Store
+from regiongate.store import SpendHold, Store
+
+log = logging.getLogger("regiongate.gateway")
 
 
 class BudgetGuard:
-    """Monthly budgets per key and per org, from the daily rollups, cached for ``ttl`` seconds."""
-
-    def __init__(self, store: Store, ttl: float, monotonic: Callable[[], float], clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        ttl: float = 0.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        hold_seconds: float = SPEND_HOLD_SECONDS,
+        settled_seconds: float = SETTLED_SPEND_HOLD_SECONDS,
+    ) -> None:
         self.store = store
+        self.clock = clock
         self.ttl = ttl
         self.monotonic = monotonic
-        self.clock = clock
-        self._cache: dict[tuple[str, ...], tuple[float, Any]] = {}
+        self.hold = timedelta(seconds=hold_seconds)
+        self.settled = timedelta(seconds=settled_seconds)
+        self._org_budgets: dict[str, tuple[float, Decimal | None]] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, call: Call) -> None:
-        store_call(lambda: self.check(call.key))
-
-    def _cached(self, key: tuple[str, ...], load: Callable[[], Any]) -> Any:
+    def _org_budget(self, org_id: str) -> Decimal | None:
         now = self.monotonic()
         with self._lock:
-            hit = self._cache.get(key)
+            hit = self._org_budgets.get(org_id)
         if hit is not None and hit[0] > now:
             return hit[1]
-        value = load()
+        budget = store_call(lambda: self.store.org_budget(org_id))
         with self._lock:
-            self._cache[key] = (now + self.ttl, value)
-        return value
+            if len(self._org_budgets) >= 10_000:
+                self._org_budgets.clear()
+            self._org_budgets[org_id] = (now + self.ttl, budget)
+        return budget
 
-    def check(self, record: KeyRecord) -> None:
-        month = self.clock().astimezone(UTC).date()
-        label = f"{month.year:04d}-{month.month:02d}"  # in the cache key: a new month never reads last month's spend
-        if record.monthly_budget_usd is not None:
-            spent = self._cached(
-                ("key", record.key_id, label), lambda: self.store.month_spend("key", record.key_id, month)
+    def __call__(self, call: Call) -> None:
+        ctx, key, model = call.ctx, call.key, call.model
+        if key.monthly_budget_usd is None and self._org_budget(key.org_id) is None:
+            return  # no budget to hold spend against
+        estimate = cost_usd(
+            estimate_tokens(call.texts), call.max_output_tokens, model.input_usd_per_mtok, model.output_usd_per_mtok
+        )
+        hold = SpendHold(
+            request_id=ctx.request_id,
+            key_id=key.key_id,
+            org_id=key.org_id,
+            team_id=key.team_id,
+            amount_usd=estimate,
+            created_at=ctx.created_at,
+            expires_at=self.clock() + self.hold,
+        )
+        decision = store_call(lambda: self.store.reserve_spend(hold))
+        if not decision.admitted:
+            if decision.scope == "key":
+                raise BudgetExceeded(f"this key has used its monthly budget of {decision.budget_usd} USD")
+            raise BudgetExceeded(f"organisation {key.org_id} has used its monthly budget of {decision.budget_usd} USD")
+        ctx.spend_held = True
+
+    def settle(self, ctx: RequestContext) -> None:
+        """Replace the reservation by the actual cost (zero for a failed call). A failure only logs: the
+        reservation then counts its estimate until it expires or the audit event is rolled up."""
+        if not ctx.spend_held:
+            return
+        ctx.spend_held = False
+        try:
+            self.store.settle_spend(ctx.request_id, ctx.cost, self.clock() + self.settled)
+        except Exception as exc:
+            log.error(
+                "budget settlement failed",
+                extra={"fields": {"request_id": ctx.request_id, "error": type(exc).__name__}},
             )
-            if spent >= record.monthly_budget_usd:
-                raise BudgetExceeded(f"this key has used its monthly budget of {record.monthly_budget_usd} USD")
-        org_budget = self._cached(("org-budget", record.org_id), lambda: self.store.org_budget(record.org_id))
-        if org_budget is not None:
-            spent = self._cached(
-                ("org", record.org_id, label), lambda: self.store.month_spend("org", record.org_id, month)
-            )
-            if spent >= org_budget:
-                raise BudgetExceeded(f"organisation {record.org_id} has used its monthly budget of {org_budget} USD")

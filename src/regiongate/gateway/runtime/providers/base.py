@@ -12,6 +12,7 @@ from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from regiongate.contract.document import ModelEntry
+from regiongate.contract.errors import UpstreamTimeout
 from regiongate.gateway.runtime.translate import ChatResult, Delta, EmbeddingResult
 
 T = TypeVar("T")
@@ -19,13 +20,29 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class UpstreamTimer:
-    """Accumulates the time spent waiting on the upstream for one request."""
+    """Accumulates the time spent waiting on the upstream for one request, and carries its one overall
+    deadline (an instant of ``monotonic``; None: none), which every attempt, read and back-off stays within."""
 
-    __slots__ = ("attempts", "seconds")
+    __slots__ = ("attempts", "deadline", "monotonic", "seconds")
 
-    def __init__(self) -> None:
+    def __init__(self, deadline: float | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.seconds = 0.0
         self.attempts = 0
+        self.deadline = deadline
+        self.monotonic = monotonic
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - self.monotonic()
+
+    def read_timeout(self, default: float) -> float:
+        """The timeout of the next connect or read: ``default``, shortened to what is left of the deadline.
+        Raises ``UpstreamTimeout`` when nothing is left."""
+        left = self.remaining()
+        if left is None:
+            return default
+        if left <= 0:
+            raise UpstreamTimeout("the provider did not answer within the gateway's deadline")
+        return min(default, left)
 
     def timed(self, fn: Callable[[], T]) -> T:
         start = time.perf_counter()
@@ -33,6 +50,22 @@ class UpstreamTimer:
             return fn()
         finally:
             self.seconds += time.perf_counter() - start
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """The upstream's ``retry-after-ms`` (OpenAI, Azure) or ``Retry-After`` in seconds; None when absent or
+    not a number (an HTTP-date is not read: it would need the upstream's clock to agree with ours)."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name) if headers is not None else None
+        if value is None:
+            continue
+        try:
+            seconds = float(str(value).strip()) * scale
+        except ValueError:
+            continue
+        if seconds >= 0 and seconds == seconds and seconds != float("inf"):
+            return seconds
+    return None
 
 
 class Provider(Protocol):

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 from regiongate.contract.document import ModelEntry, ProviderEntry
 from regiongate.contract.errors import InvalidRequest, UpstreamError, UpstreamRateLimited, UpstreamTimeout
-from regiongate.gateway.runtime.providers.base import UpstreamTimer, is_loopback_url
+from regiongate.gateway.runtime import structured_output
+from regiongate.gateway.runtime.providers.base import UpstreamTimer, is_loopback_url, retry_after_seconds
 from regiongate.gateway.runtime.translate import (
     ChatResult,
     Delta,
@@ -38,7 +39,9 @@ def _map_error(exc: Exception) -> UpstreamError:
         code = exc.response.get("Error", {}).get("Code", "")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         if code in _THROTTLED or status == 429:
-            return UpstreamRateLimited()
+            return UpstreamRateLimited(
+                retry_after=retry_after_seconds(exc.response.get("ResponseMetadata", {}).get("HTTPHeaders"))
+            )
         if code in _TIMEOUT:
             return UpstreamTimeout("the model did not answer in time")
         if code in _RETRYABLE or status >= 500:
@@ -69,37 +72,51 @@ class BedrockProvider:
         self.timeouts = timeouts
         # Any: boto3-stubs types no bedrock-runtime client unless mypy-boto3-bedrock-runtime is installed.
         self._client: Any = None
+        self._short: dict[float, Any] = {}  # clients with shorter read timeouts, for late attempts
         self._lock = threading.Lock()
 
-    def client(self) -> Any:
+    def client(self, timer: UpstreamTimer | None = None) -> Any:
+        """The client whose read timeout fits in what is left of ``timer``'s deadline: botocore fixes a
+        client's timeouts, so shorter ones are separate clients (10-second steps, rounded down), built when
+        a late attempt first needs one."""
+        read = self.timeouts[1] if timer is None else timer.read_timeout(self.timeouts[1])
+        if read < self.timeouts[1]:
+            step = float(int(read // 10) * 10) if read >= 10 else max(float(int(read)), 0.5)
+            client = self._short.get(step)
+            if client is None:
+                with self._lock:
+                    client = self._short.get(step) or self._build(min(self.timeouts[0], step), step)
+                    self._short[step] = client
+            return client
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    import boto3
-                    from botocore.config import Config
-
-                    kwargs: dict[str, Any] = {}
-                    if self.endpoint_url:
-                        kwargs["endpoint_url"] = self.endpoint_url
-                        if is_loopback_url(self.endpoint_url):
-                            # A local fake: sign with throw-away credentials, never an account's.
-                            kwargs.update(
-                                aws_access_key_id="local", aws_secret_access_key="local", aws_session_token=None
-                            )
-                    session = boto3.session.Session()
-                    self._client = session.client(
-                        "bedrock-runtime",
-                        region_name=self.entry.aws_region,
-                        config=Config(
-                            connect_timeout=self.timeouts[0],
-                            read_timeout=self.timeouts[1],
-                            retries={"total_max_attempts": 1, "mode": "standard"},
-                            max_pool_connections=64,
-                            tcp_keepalive=True,
-                        ),
-                        **kwargs,
-                    )
+                    self._client = self._build(*self.timeouts)
         return self._client
+
+    def _build(self, connect_timeout: float, read_timeout: float) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        kwargs: dict[str, Any] = {}
+        if self.endpoint_url:
+            kwargs["endpoint_url"] = self.endpoint_url
+            if is_loopback_url(self.endpoint_url):
+                # A local fake: sign with throw-away credentials, never an account's.
+                kwargs.update(aws_access_key_id="local", aws_secret_access_key="local", aws_session_token=None)
+        session = boto3.session.Session()
+        return session.client(
+            "bedrock-runtime",
+            region_name=self.entry.aws_region,
+            config=Config(
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                retries={"total_max_attempts": 1, "mode": "standard"},
+                max_pool_connections=64,
+                tcp_keepalive=True,
+            ),
+            **kwargs,
+        )
 
     def _call(self, timer: UpstreamTimer, fn: Callable[[], T]) -> T:
         try:
@@ -111,20 +128,23 @@ class BedrockProvider:
 
     def chat(self, model: ModelEntry, body: dict[str, Any], timer: UpstreamTimer) -> ChatResult:
         request = to_converse(body)
-        client = self.client()
+        forced = structured_output.apply(request, body)  # response_format: a forced tool
+        client = self.client(timer)
         response = self._call(timer, lambda: client.converse(modelId=model.target, **request))
-        return from_converse(response)
+        return structured_output.result(from_converse(response), forced)
 
     def chat_stream(self, model: ModelEntry, body: dict[str, Any], timer: UpstreamTimer) -> Iterator[Delta]:
         request = to_converse(body)
-        client = self.client()
+        forced = structured_output.apply(request, body)
+        client = self.client(timer)
         response = self._call(timer, lambda: client.converse_stream(modelId=model.target, **request))
-        return from_converse_stream(self._events(response["stream"], timer))
+        return structured_output.deltas(from_converse_stream(self._events(response["stream"], timer)), forced)
 
     def _events(self, stream: Iterable[dict[str, Any]], timer: UpstreamTimer) -> Iterator[dict[str, Any]]:
         iterator = iter(stream)
         try:
             while True:
+                timer.read_timeout(0)  # past the deadline: UpstreamTimeout
                 try:
                     event = timer.timed(lambda: next(iterator))
                 except StopIteration:
@@ -146,8 +166,59 @@ class BedrockProvider:
             if close:
                 close()
 
+    # --- Claude's native body (the Anthropic Messages API): InvokeModel, its response stream, CountTokens ---
+    def invoke_json(self, target: str, body: dict[str, Any], timer: UpstreamTimer) -> Any:
+        """InvokeModel with a JSON body; the decoded JSON answer (shape checks are the caller's)."""
+        raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        client = self.client(timer)
+        response = self._call(
+            timer,
+            lambda: client.invoke_model(
+                modelId=target, body=raw, contentType="application/json", accept="application/json"
+            ),
+        )
+        answer = self._call(timer, lambda: response["body"].read())
+        try:
+            return json.loads(answer)
+        except ValueError:
+            raise UpstreamError("Bedrock answered with something that is not JSON") from None
+
+    def invoke_json_stream(self, target: str, body: dict[str, Any], timer: UpstreamTimer) -> Iterator[Any]:
+        """InvokeModelWithResponseStream: the call is made now; the decoded JSON chunks are read as iterated."""
+        raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        client = self.client(timer)
+        response = self._call(
+            timer,
+            lambda: client.invoke_model_with_response_stream(
+                modelId=target, body=raw, contentType="application/json", accept="application/json"
+            ),
+        )
+        return self._chunks(response["body"], timer)
+
+    def _chunks(self, stream: Iterable[dict[str, Any]], timer: UpstreamTimer) -> Iterator[Any]:
+        for event in self._events(stream, timer):
+            if "modelTimeoutException" in event:
+                raise UpstreamTimeout("the model did not answer in time")
+            chunk = event.get("chunk")
+            if not isinstance(chunk, dict) or not isinstance(chunk.get("bytes"), bytes):
+                raise UpstreamError("Bedrock streamed an event that is not a chunk")
+            try:
+                yield json.loads(chunk["bytes"])
+            except ValueError:
+                raise UpstreamError("Bedrock streamed a chunk that is not JSON") from None
+
+    def count_tokens(self, target: str, body: dict[str, Any], timer: UpstreamTimer) -> int:
+        """CountTokens for an InvokeModel body (free; foundation model ids only)."""
+        raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        client = self.client(timer)
+        answer = self._call(timer, lambda: client.count_tokens(modelId=target, input={"invokeModel": {"body": raw}}))
+        tokens = answer.get("inputTokens") if isinstance(answer, dict) else None
+        if isinstance(tokens, bool) or not isinstance(tokens, int) or not 0 <= tokens < 2**31:
+            raise UpstreamError("Bedrock's token count has an unexpected shape")
+        return tokens
+
     def embed(self, model: ModelEntry, inputs: list[str], timer: UpstreamTimer) -> EmbeddingResult:
-        client = self.client()
+        client = self.client(timer)
         target = model.target
         if target.startswith("cohere.embed"):
             body = json.dumps({"texts": inputs, "input_type": "search_document"})

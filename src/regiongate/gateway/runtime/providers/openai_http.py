@@ -12,9 +12,16 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from regiongate.contract.document import ModelEntry, ProviderEntry
 from regiongate.contract.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout
-from regiongate.gateway.runtime.providers.base import UpstreamTimer
+from regiongate.gateway.runtime.providers.base import UpstreamTimer, retry_after_seconds
 from regiongate.gateway.runtime.providers.credentials import Credentials
-from regiongate.gateway.runtime.translate import ChatResult, Delta, EmbeddingResult, from_openai, from_openai_chunks
+from regiongate.gateway.runtime.translate import (
+    ChatResult,
+    Delta,
+    EmbeddingResult,
+    from_openai,
+    from_openai_chunks,
+    usage_tokens,
+)
 
 _PASSTHROUGH = (
     "messages",
@@ -68,8 +75,15 @@ class HttpClient:
             conn.close()
 
     def post(
-        self, path: str, body: dict[str, Any], headers: dict[str, str], stream: bool = False
+        self,
+        path: str,
+        body: dict[str, Any],
+        headers: dict[str, str],
+        stream: bool = False,
+        timer: UpstreamTimer | None = None,
     ) -> http.client.HTTPResponse:
+        """POST; connect and first read within the connect and read timeouts, each cut to what is left of
+        ``timer``'s deadline."""
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
         headers = {
             "content-type": "application/json",
@@ -80,9 +94,13 @@ class HttpClient:
             conn = self._connection()
             reused = conn.sock is not None
             try:
+                if timer is not None:
+                    conn.timeout = timer.read_timeout(self.connect_timeout)
+                    if conn.sock is not None:
+                        conn.sock.settimeout(conn.timeout)
                 conn.request("POST", self.path + path, body=payload, headers=headers)
                 if conn.sock is not None:
-                    conn.sock.settimeout(self.read_timeout)
+                    conn.sock.settimeout(self.read_timeout if timer is None else timer.read_timeout(self.read_timeout))
                 response = conn.getresponse()
                 return response
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
@@ -102,6 +120,18 @@ class HttpClient:
                 ) from None
         raise AssertionError("unreachable")
 
+    def before_read(self, timer: UpstreamTimer) -> None:
+        """The next read waits at most the read timeout, cut to what is left of the deadline (the
+        connection is dropped when nothing is left: ``UpstreamTimeout``)."""
+        conn = getattr(self._local, "conn", None)
+        try:
+            timeout = timer.read_timeout(self.read_timeout)
+        except UpstreamTimeout:
+            self._drop()
+            raise
+        if conn is not None and conn.sock is not None:
+            conn.sock.settimeout(timeout)
+
     def finish(self, response: http.client.HTTPResponse) -> None:
         if response.will_close:
             self._drop()
@@ -110,7 +140,7 @@ class HttpClient:
         self._drop()
 
 
-def _upstream_status_error(status: int, raw: bytes) -> UpstreamError:
+def _upstream_status_error(status: int, raw: bytes, headers: Any = None) -> UpstreamError:
     """An error for a non-2xx upstream answer. Only short identifiers from the upstream body are passed on."""
     detail = ""
     try:
@@ -121,7 +151,7 @@ def _upstream_status_error(status: int, raw: bytes) -> UpstreamError:
     except Exception:
         pass
     if status == 429:
-        return UpstreamRateLimited()
+        return UpstreamRateLimited(retry_after=retry_after_seconds(headers))
     if status >= 500:
         return UpstreamError(f"the provider failed with HTTP {status}", status=502, retryable=True)
     if status in (408,):
@@ -163,16 +193,22 @@ class _OpenAIHttpProvider:
         self, path: str, body: dict[str, Any], timer: UpstreamTimer, stream: bool = False
     ) -> http.client.HTTPResponse:
         headers = self._auth()
-        response = timer.timed(lambda: self.http.post(path, body, headers, stream=stream))
+        response = timer.timed(lambda: self.http.post(path, body, headers, stream=stream, timer=timer))
         if response.status >= 300:
-            raw = timer.timed(lambda: response.read(65536))
-            self.http.finish(response)
-            raise _upstream_status_error(response.status, raw)
+            try:
+                self.http.before_read(timer)
+                raw = timer.timed(lambda: response.read(65536))
+            except (TimeoutError, OSError):
+                self.http.abandon()
+                raw = b""
+            else:
+                self.http.finish(response)
+            raise _upstream_status_error(response.status, raw, response.headers)
         return response
 
     def _read_json(self, response: http.client.HTTPResponse, timer: UpstreamTimer) -> dict[str, Any]:
         try:
-            raw = timer.timed(response.read)
+            raw = self._read_all(response, timer)
         except TimeoutError:
             self.http.abandon()
             raise UpstreamTimeout() from None
@@ -187,6 +223,19 @@ class _OpenAIHttpProvider:
         if not isinstance(value, dict):
             raise UpstreamError("the provider answered with an unexpected JSON shape")
         return value
+
+    def _read_all(self, response: http.client.HTTPResponse, timer: UpstreamTimer) -> bytes:
+        """The whole body, in pieces, each read within what is left of the deadline (a body trickled in
+        byte by byte cannot outlast it)."""
+        pieces: list[bytes] = []
+        while True:
+            self.http.before_read(timer)
+            piece = timer.timed(lambda: response.read(65536))
+            if not piece:
+                if response.length:  # the connection closed before the Content-Length it announced
+                    raise ConnectionResetError("the provider's answer ended early")
+                return b"".join(pieces)
+            pieces.append(piece)
 
     def _body(self, model: ModelEntry, body: dict[str, Any], stream: bool) -> dict[str, Any]:
         upstream = {k: body[k] for k in _PASSTHROUGH if k in body}
@@ -211,14 +260,15 @@ class _OpenAIHttpProvider:
         done = False
         try:
             while True:
+                self.http.before_read(timer)
                 try:
                     line = timer.timed(response.readline)
                 except TimeoutError:
                     raise UpstreamTimeout() from None
                 except OSError:
                     raise UpstreamError("the provider connection broke while streaming") from None
-                if not line:
-                    break
+                if not line:  # the connection closed before [DONE]: the answer is incomplete
+                    raise UpstreamError("the provider connection broke while streaming")
                 line = line.strip()
                 if not line.startswith(b"data:"):
                     continue
@@ -249,7 +299,7 @@ class _OpenAIHttpProvider:
         except (KeyError, TypeError, ValueError):
             raise UpstreamError("the provider's embedding answer has an unexpected shape") from None
         usage = answer.get("usage") or {}
-        return EmbeddingResult(vectors=vectors, input_tokens=int(usage.get("prompt_tokens", 0)))
+        return EmbeddingResult(vectors=vectors, input_tokens=usage_tokens(usage, "prompt_tokens"))
 
 
 class AzureOpenAIProvider(_OpenAIHttpProvider):

@@ -1,0 +1,369 @@
+"""The gateway as an ASGI application, served by uvicorn (``regiongate serve`` and the container).
+
+The service (:class:`~regiongate.gateway.runtime.service.Gateway`) is synchronous: its database and
+provider clients block. Each request runs in one worker of a bounded thread pool: the worker calls
+``Gateway.handle`` and, for a stream, pulls the service's SSE iterator and hands every chunk to the event
+loop as it arrives, which writes it at once (no buffering). A client that goes away sets a flag the worker
+reads before it pulls the next chunk: it then closes the iterator on its own thread, which closes the
+upstream connection and records the request (status 499) with the tokens streamed so far.
+
+The event loop itself reads headers and bodies under deadlines (``ServerLimits``), refuses an announced
+body above the limit with 413 before reading it, and answers malformed HTTP with OpenAI-shaped JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from regiongate.contract.errors import (
+    GatewayError,
+    InvalidRequest,
+    RequestTooLarge,
+    ServiceUnavailable,
+    error_response,
+    reason,
+)
+from regiongate.gateway.runtime.transport import Request, Response
+
+if TYPE_CHECKING:
+    from regiongate.gateway.runtime.service import Gateway
+
+log = logging.getLogger("regiongate.server")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """What one server process accepts. The defaults suit one 1 vCPU task behind an ALB."""
+
+    max_concurrency: int = 1024  # requests in the worker pool at once (a stream holds its worker to the end)
+    queue_timeout: float = 5.0  # a request waits this long for a worker, then gets 503
+    header_timeout: float = 10.0  # from connection (or first byte of a keep-alive request) to the end of headers
+    body_timeout: float = 30.0  # from the end of headers to the end of the announced body
+    keep_alive: float = 75.0  # idle keep-alive connections; above the ALB's client keep-alive to targets
+    graceful_shutdown: float = 300.0  # SIGTERM: in-flight requests and streams may finish this long
+    stream_buffer: int = 64  # chunks read ahead of a slow client before the worker waits
+
+    def __post_init__(self) -> None:
+        for name in ("max_concurrency", "stream_buffer"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"ServerLimits.{name} must be at least 1")
+        for name in ("queue_timeout", "header_timeout", "body_timeout", "keep_alive", "graceful_shutdown"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"ServerLimits.{name} must be positive")
+
+
+def _json_error(exc: GatewayError, close: bool = True) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    status, headers, body = error_response(exc)
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    raw.append((b"content-length", str(len(body)).encode()))
+    if close:
+        raw.append((b"connection", b"close"))
+    return status, raw, body
+
+
+def _raw_response(exc: GatewayError) -> bytes:
+    """A whole HTTP/1.1 response written straight to the transport (before h11 has a request to answer)."""
+    status, headers, body = _json_error(exc)
+    head = f"HTTP/1.1 {status} {reason(status)}\r\n".encode() + b"".join(k + b": " + v + b"\r\n" for k, v in headers)
+    return head + b"\r\n" + body
+
+
+class GatewayProtocol(H11Protocol):
+    """uvicorn's h11 protocol with a header-read deadline and JSON answers to malformed requests.
+
+    uvicorn arms no timer while a request's headers are arriving (only between keep-alive requests), so a
+    client that opens a connection, or sends part of a request, and then stalls would hold the connection
+    forever. Here a timer runs from the connection (and from the first byte of each later request) until h11
+    has the whole request head; when it fires the client gets 408 and the connection is closed.
+    """
+
+    header_timeout: float = ServerLimits.header_timeout
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._arm_header_timer()
+
+    def _arm_header_timer(self) -> None:
+        if getattr(self, "_header_timer", None) is None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._header_timeout_fired)
+
+    def _disarm_header_timer(self) -> None:
+        timer = getattr(self, "_header_timer", None)
+        if timer is not None:
+            timer.cancel()
+            self._header_timer = None
+
+    def _header_timeout_fired(self) -> None:
+        self._header_timer = None
+        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            return  # a request is being answered (pipelined bytes wait for it): not a stalled head
+        self.transport.write(
+            _raw_response(
+                GatewayError(
+                    f"the request headers did not arrive within {self.header_timeout:g} s",
+                    status=408,
+                    type="request_timeout",
+                )
+            )
+        )
+        self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.transport.is_closing():
+            self._disarm_header_timer()
+        elif self.conn.their_state is h11.IDLE and self.conn.trailing_data[0]:
+            self._arm_header_timer()  # part of a request head is buffered
+        elif self.conn.their_state is not h11.IDLE:
+            self._disarm_header_timer()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.conn.their_state is h11.IDLE and self.conn.trailing_data[0]:
+            self._arm_header_timer()  # a pipelined, incomplete head
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_timer()
+        super().connection_lost(exc)
+
+    def send_400_response(self, msg: str) -> None:
+        self._disarm_header_timer()
+        self.transport.write(_raw_response(InvalidRequest(f"malformed HTTP request: {msg.rstrip('.')}")))
+        self.transport.close()
+
+
+def protocol_class(limits: ServerLimits) -> type[GatewayProtocol]:
+    return type("ConfiguredGatewayProtocol", (GatewayProtocol,), {"header_timeout": limits.header_timeout})
+
+
+class _Channel:
+    """From one worker thread to the request's coroutine: the response, then its chunks, then the end.
+
+    ``credit`` bounds the chunks in flight (a slow client makes the worker wait, not the memory grow);
+    ``cancel()`` tells the worker to stop pulling the stream.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, credit: int) -> None:
+        self.loop = loop
+        self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.cancelled = threading.Event()
+        self.credit = threading.Semaphore(credit)
+
+    def put(self, kind: str, value: Any = None) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, (kind, value))
+        except RuntimeError:  # the loop is gone (forced shutdown): nobody reads any more
+            self.cancelled.set()
+
+    def wait_credit(self) -> bool:
+        self.credit.acquire()
+        return not self.cancelled.is_set()
+
+    def cancel(self) -> None:
+        if not self.cancelled.is_set():
+            self.cancelled.set()
+            self.credit.release()  # wakes a worker waiting for credit
+
+
+class GatewayApp:
+    """ASGI application over one ``Gateway``. ``close()`` waits for the worker pool."""
+
+    def __init__(self, gateway: Gateway, limits: ServerLimits = ServerLimits()) -> None:
+        self.gateway = gateway
+        self.limits = limits
+        self.pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=limits.max_concurrency, thread_name_prefix="gateway"
+        )
+        self._slots: asyncio.Semaphore | None = None
+        self.active = 0  # requests in the pool now (read by tests and the health of the process)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        received = time.perf_counter()
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        path = scope.get("raw_path") or scope["path"].encode("latin-1")
+        if scope.get("query_string") and b"?" not in path:
+            path += b"?" + scope["query_string"]
+        body = await self._read_body(headers, receive, send)
+        if body is None:
+            return
+        request = Request(
+            method=scope["method"], path=path.decode("latin-1"), headers=headers, body=body, received=received
+        )
+        await self._dispatch(request, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _refuse(self, send: Send, exc: GatewayError, close: bool = True) -> None:
+        status, headers, body = _json_error(exc, close=close)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    async def _read_body(self, headers: dict[str, str], receive: Receive, send: Send) -> bytes | None:
+        """The whole body, or None when the request was answered here (400, 408, 413) or the client left."""
+        limit = self.gateway.max_request_bytes
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            await self._refuse(send, InvalidRequest("chunked request bodies are not supported; send Content-Length"))
+            return None
+        try:
+            length = int(headers.get("content-length") or 0)
+            if length < 0:
+                raise ValueError
+        except ValueError:
+            await self._refuse(send, InvalidRequest("Content-Length is not a number"))
+            return None
+        if length > limit:  # answered before a byte of the body is read
+            await self._refuse(
+                send, RequestTooLarge(f"the request body is {length} bytes; the limit is {limit}"), close=True
+            )
+            return None
+        chunks: list[bytes] = []
+        deadline = time.monotonic() + self.limits.body_timeout
+        more = length > 0
+        while more:
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0.0))
+            except TimeoutError:
+                await self._refuse(
+                    send,
+                    GatewayError(
+                        f"the request body did not arrive within {self.limits.body_timeout:g} s "
+                        f"({sum(map(len, chunks))} of {length} bytes)",
+                        status=408,
+                        type="request_timeout",
+                    ),
+                )
+                return None
+            if message["type"] == "http.disconnect":
+                return None
+            chunks.append(message.get("body", b""))
+            more = bool(message.get("more_body"))
+        return b"".join(chunks)
+
+    async def _dispatch(self, request: Request, receive: Receive, send: Send) -> None:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.limits.max_concurrency)
+        slots = self._slots
+        try:
+            await asyncio.wait_for(slots.acquire(), self.limits.queue_timeout)
+        except TimeoutError:
+            await self._refuse(
+                send,
+                ServiceUnavailable(
+                    f"the gateway is serving its limit of {self.limits.max_concurrency} requests at once; retry shortly"
+                ),
+                close=False,
+            )
+            return
+        loop = asyncio.get_running_loop()
+        channel = _Channel(loop, self.limits.stream_buffer)
+        self.active += 1
+        try:
+            future = loop.run_in_executor(self.pool, self._work, request, channel)
+        except RuntimeError:  # the pool is shut down
+            self.active -= 1
+            slots.release()
+            await self._refuse(send, ServiceUnavailable("the gateway is shutting down"))
+            return
+
+        def done(_: Any) -> None:
+            self.active -= 1
+            slots.release()
+
+        future.add_done_callback(done)
+        watcher: asyncio.Task[None] | None = None
+        try:
+            kind, value = await channel.queue.get()
+            response: Response = value
+            raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
+            if response.stream is None:
+                raw_headers.append((b"content-length", str(len(response.body)).encode()))
+                await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
+                await send({"type": "http.response.body", "body": response.body, "more_body": False})
+                return
+            await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
+            watcher = asyncio.ensure_future(self._watch_disconnect(receive, channel))
+            while True:
+                kind, value = await channel.queue.get()
+                if kind == "end":
+                    break
+                if not channel.cancelled.is_set():
+                    await send({"type": "http.response.body", "body": value, "more_body": True})
+                channel.credit.release()
+            if not channel.cancelled.is_set():
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except BaseException:
+            channel.cancel()  # cancelled (shutdown past its limit) or the transport failed: stop the stream
+            raise
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+    async def _watch_disconnect(self, receive: Receive, channel: _Channel) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                channel.cancel()
+                return
+
+    def _work(self, request: Request, channel: _Channel) -> None:
+        """In a worker thread: the service call, then (for a stream) every chunk, then the end."""
+        try:
+            response = self.gateway.handle(request)
+        except BaseException as exc:  # handle turns errors into responses; this is a last resort
+            log.error("gateway.handle raised", exc_info=True)
+            status, headers, body = error_response(exc)
+            response = Response(status, headers, body)
+        stream = response.stream
+        channel.put("start", response)
+        if stream is None:
+            return
+        try:
+            # The first chunk is always pulled: the service records a stream when the stream ends or is closed,
+            # and closing one that never started would record nothing.
+            for piece in stream:
+                if not channel.wait_credit():
+                    break
+                channel.put("chunk", piece)
+                if channel.cancelled.is_set():
+                    break
+        except Exception:
+            log.error("stream failed", exc_info=True)
+            channel.cancel()
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()  # on this thread: GeneratorExit reaches the service and the provider here
+            channel.put("end")

@@ -1,0 +1,93 @@
+"""Entry point of the gateway container (``gateway.runtime: container``): ``python -m regiongate.gateway.runtime.container``.
+
+The image's CMD and the task definition's command are this module (regiongate.gateway.container_infrastructure).
+It reads the Lambda's environment contract, with the region document as JSON in ``REGIONGATE_REGION_DOCUMENT``
+(:class:`~regiongate.contract.environment.GatewayContainerEnvironment`), and serves the same service code as the
+Lambda through uvicorn on ``GATEWAY_PORT``, streaming server-sent events as they arrive.
+
+Audit events go to the region's SQS queue through a bounded buffer
+(:class:`~regiongate.audit.runtime.events.BackgroundAuditSink` over
+:class:`~regiongate.audit.runtime.queue.SqsBatchSender`): while the queue is unreachable they are kept and
+retried, and once the buffer is full new requests get 503, so no request is answered whose event cannot be
+handed on.
+
+SIGTERM (ECS stops a task after its target has drained): stop accepting, let in-flight requests and streams
+finish for up to the deployment's drain time (the longest generation plus time to answer), hand on the
+buffered audit events, exit 0. A start without its settings exits 2 naming the variable.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+log = logging.getLogger("regiongate.container")
+
+# The task's own network interface, reached only through its ALB (the task security group).
+LISTEN_HOST = "0.0.0.0"
+# After SIGTERM, what the sink still holds is handed on for at most this long (ECS kills the task at 120 s).
+AUDIT_FLUSH_SECONDS = 15.0
+
+
+def main() -> int:
+    from regiongate.common import logs
+    from regiongate.contract.environment import GatewayContainerEnvironment, SettingsError
+
+    try:
+        env = GatewayContainerEnvironment.from_env()
+    except SettingsError as exc:
+        print(f"regiongate gateway container: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(env.settings.log_level)
+    logs.write_in_background()  # log lines are written by a thread, off the request path
+
+    from regiongate.audit.runtime.events import BackgroundAuditSink
+    from regiongate.audit.runtime.queue import SqsBatchSender
+    from regiongate.contract.limits import GATEWAY_ANSWER_MARGIN_SECONDS
+    from regiongate.gateway.runtime.app import credentials_for
+    from regiongate.gateway.runtime.asgi import ServerLimits
+    from regiongate.gateway.runtime.local import GatewayHTTPServer
+    from regiongate.gateway.runtime.providers import Registry
+    from regiongate.gateway.runtime.service import Gateway
+    from regiongate.store.connections import postgres_store
+
+    region = env.region
+    settings = env.settings
+    assert settings.audit_queue_url is not None  # GatewayContainerEnvironment refuses to start without it
+    store = postgres_store(settings, region.aws_region, pool_size=16)
+    sink = BackgroundAuditSink(
+        SqsBatchSender(settings.audit_queue_url, region.aws_region), capacity=env.audit_buffer_events, batch_size=100
+    )
+    gateway = Gateway(
+        region,
+        store=store,
+        registry=Registry(region.providers, credentials_for(settings, region.aws_region)),
+        audit=sink,
+        upstream_deadline=region.max_generation_seconds,
+    )
+    # The drain of regiongate.config.gateway_runtime: the longest generation, then time to answer.
+    limits = ServerLimits(graceful_shutdown=float(region.max_generation_seconds + GATEWAY_ANSWER_MARGIN_SECONDS))
+    server = GatewayHTTPServer((LISTEN_HOST, env.port), gateway, limits)
+    # uvicorn handles SIGTERM/SIGINT while it serves and raises the signal again once it has stopped: these make
+    # that second delivery a no-op, so the buffered audit events are still handed on below.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
+    log.info(
+        "gateway container serving",
+        extra={
+            "fields": {"region": region.code, "port": server.server_address[1], "drain_s": limits.graceful_shutdown}
+        },
+    )
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        sink.close(timeout=AUDIT_FLUSH_SECONDS)
+        store.pool.close()
+        log.info("gateway container stopped", extra={"fields": {"audit_events_not_sent": sink.pending}})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,273 @@
+"""The production HTTP server (uvicorn + GatewayApp, what `regiongate serve` and the container run), in
+process on a thread: SSE relayed as it arrives with the official ``openai`` client, a client disconnect that
+stops the upstream and is recorded with the tokens streamed, header/body deadlines, 413 before the body,
+JSON for HEAD/OPTIONS/unknown methods and malformed HTTP, keep-alive, bounded concurrency, graceful shutdown.
+
+Assertions are on the order of events (a fake upstream that pauses on a gate), never on elapsed time."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import select
+import socket
+import threading
+import time
+
+import openai
+import pytest
+
+from regiongate.gateway.runtime.asgi import ServerLimits
+from regiongate.gateway.runtime.local import GatewayHTTPServer
+from regiongate.store.memory import MemoryStore
+from tests.fixtures.fakes import FakeOpenAI
+from tests.fixtures.gateway import make_gateway, new_key
+
+CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]}
+
+
+class EndlessOpenAI(FakeOpenAI):
+    """Streams one word, waits for ``gate``, then one word at a time until the gateway closes the connection
+    (seen as EOF on the socket or a failed write), at most ``limit`` words; records how it ended."""
+
+    def __init__(self, limit: int = 400) -> None:
+        super().__init__(reply="w")
+        self.limit = limit
+        self.gate = threading.Event()
+        self.ended = threading.Event()
+        self.closed_by_gateway = False
+        self.sent = 0
+
+    def stream(self, handler) -> None:
+        handler.send_response(200)
+        handler.send_header("content-type", "text/event-stream")
+        handler.send_header("transfer-encoding", "chunked")
+        handler.end_headers()
+        base = {"id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 1, "model": "up"}
+
+        def emit(content: str) -> None:
+            chunk = {**base, "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}]}
+            data = b"data: " + json.dumps(chunk).encode() + b"\n\n"
+            handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            handler.wfile.flush()
+            self.sent += 1
+
+        def peer_closed() -> bool:
+            readable, _, _ = select.select([handler.connection], [], [], 0.05)
+            return bool(readable) and handler.connection.recv(1, socket.MSG_PEEK) == b""
+
+        try:
+            emit("w0")
+            self.gate.wait(timeout=30)
+            while self.sent < self.limit:
+                emit(f" w{self.sent}")
+                if peer_closed():
+                    self.closed_by_gateway = True
+                    return
+            handler.wfile.write(b"0\r\n\r\n")
+            handler.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.closed_by_gateway = True
+        finally:
+            self.ended.set()
+
+
+@contextlib.contextmanager
+def running(gateway, limits: ServerLimits = ServerLimits()):
+    server = GatewayHTTPServer(("127.0.0.1", 0), gateway, limits)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        yield server, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown(timeout=30)
+        thread.join(timeout=30)
+        server.server_close()
+
+
+@pytest.fixture
+def world(eu_runtime):
+    azure = FakeOpenAI(reply="Bonjour from Azure")
+    store = MemoryStore()
+    gateway, sink = make_gateway(eu_runtime, store, azure=azure)
+    yield gateway, sink, azure, new_key(store)
+    azure.close()
+
+
+def read_response(sock: socket.socket, no_body: bool = False) -> bytes:
+    """One response with a Content-Length (every answer of these tests has one), or what came before EOF.
+    ``no_body``: the answer to HEAD (its Content-Length is that of the body a GET would have)."""
+    data = b""
+    while True:
+        head, sep, body = data.partition(b"\r\n\r\n")
+        if sep:
+            lengths = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+            length = int(lengths[0].split(b":")[1]) if lengths else 0
+            if no_body:
+                return data
+            if len(body) >= length:
+                return data
+        try:
+            chunk = sock.recv(65536)
+        except (TimeoutError, ConnectionResetError):
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+def raw_exchange(port: int, payload: bytes, timeout: float = 20, no_body: bool = False) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(payload)
+        return read_response(sock, no_body)
+
+
+def json_body(reply: bytes) -> dict:
+    return json.loads(reply.partition(b"\r\n\r\n")[2])
+
+
+def test_tokens_reach_the_openai_client_before_the_upstream_has_finished(world):
+    gateway, sink, azure, key = world
+    azure.gate = threading.Event()
+    with running(gateway) as (_, base):
+        client = openai.OpenAI(api_key=key, base_url=base + "/v1", max_retries=0, timeout=30)
+        try:
+            stream = client.chat.completions.create(stream=True, stream_options={"include_usage": True}, **CHAT)
+            first = next(c for c in stream if c.choices and c.choices[0].delta.content)
+            assert first.choices[0].delta.content == "Bonjour"
+            assert not azure.gate.is_set() and not azure.gate_timed_out  # the upstream is still paused
+            azure.gate.set()
+            rest = list(stream)
+        finally:
+            azure.gate.set()
+        assert "".join(c.choices[0].delta.content or "" for c in rest if c.choices) == " from Azure"
+        assert rest[-1].usage.completion_tokens == 5 and not azure.gate_timed_out
+    [event] = sink.events
+    assert (event["status"], event["stream"], event["output_tokens"]) == (200, True, 5)
+
+
+def test_client_disconnect_stops_the_upstream_and_records_the_tokens_streamed(eu_runtime):
+    upstream = EndlessOpenAI()
+    store = MemoryStore()
+    gateway, sink = make_gateway(eu_runtime, store, azure=upstream)
+    key = new_key(store)
+    try:
+        with running(gateway) as (_, base):
+            client = openai.OpenAI(api_key=key, base_url=base + "/v1", max_retries=0, timeout=30)
+            stream = client.chat.completions.create(stream=True, **CHAT)
+            first = next(c for c in stream if c.choices and c.choices[0].delta.content)
+            assert first.choices[0].delta.content == "w0"
+            stream.close()  # the client goes away mid-answer
+            upstream.gate.set()
+            assert upstream.ended.wait(timeout=60)
+            assert upstream.closed_by_gateway and upstream.sent < upstream.limit  # the gateway hung up
+            deadline = time.monotonic() + 30
+            while not sink.events and time.monotonic() < deadline:
+                time.sleep(0.01)
+    finally:
+        upstream.gate.set()
+        upstream.close()
+    [event] = sink.events
+    assert (event["status"], event["error_type"], event["stream"]) == (499, "client_closed_request", True)
+    # Usage never came (the stream was cut): the gateway charges the prompt's estimate and each relayed delta.
+    assert event["input_tokens"] == 1 and 1 <= event["output_tokens"] <= upstream.sent
+    assert float(event["cost_usd"]) > 0
+
+
+def test_http_edges_are_answered_as_openai_json(world):
+    gateway, _, _, key = world
+    limits = ServerLimits(header_timeout=0.3, body_timeout=0.3)
+    with running(gateway, limits) as (server, _):
+        port = server.server_address[1]
+
+        reply = raw_exchange(port, b"OPTIONS /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert reply.startswith(b"HTTP/1.1 405") and json_body(reply)["error"]["type"] == "method_not_allowed"
+        reply = raw_exchange(port, b"BREW /v1/models HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert reply.startswith(b"HTTP/1.1 405") and b"application/json" in reply
+        reply = raw_exchange(port, b"HEAD /v1/models HTTP/1.1\r\nHost: x\r\n\r\n", no_body=True)
+        head, _, body = reply.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 405") and b"content-type: application/json" in head and body == b""
+
+        reply = raw_exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+        assert reply.startswith(b"HTTP/1.1 400") and json_body(reply)["error"]["type"] == "invalid_request_error"
+
+        # 413 from the announced length alone: not a byte of the body is sent.
+        reply = raw_exchange(
+            port,
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n\r\n",
+        )
+        assert reply.startswith(b"HTTP/1.1 413") and json_body(reply)["error"]["type"] == "request_too_large"
+
+        # A Content-Length above the body sent, and a head that never ends: 408, connection closed.
+        reply = raw_exchange(port, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        assert reply.startswith(b"HTTP/1.1 408") and json_body(reply)["error"]["type"] == "request_timeout"
+        reply = raw_exchange(port, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
+        assert reply.startswith(b"HTTP/1.1 408") and b"request headers" in reply
+
+        # Keep-alive: two requests on one connection.
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+            request = f"GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n".encode()
+            for _ in range(2):
+                sock.sendall(request)
+                head, _, body = read_response(sock).partition(b"\r\n\r\n")
+                assert head.startswith(b"HTTP/1.1 200") and json.loads(body)["object"] == "list"
+
+
+def test_requests_beyond_the_concurrency_limit_get_503(world):
+    gateway, _, azure, key = world
+    azure.gate = threading.Event()
+    with running(gateway, ServerLimits(max_concurrency=1, queue_timeout=0.2)) as (_, base):
+        client = openai.OpenAI(api_key=key, base_url=base + "/v1", max_retries=0, timeout=30)
+        try:
+            stream = client.chat.completions.create(stream=True, **CHAT)
+            next(c for c in stream if c.choices and c.choices[0].delta.content)  # holds the only worker
+            with pytest.raises(openai.InternalServerError, match="limit of 1 requests at once") as refused:
+                client.chat.completions.create(**CHAT)
+            assert refused.value.status_code == 503
+            azure.gate.set()
+            assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == " from Azure"
+        finally:
+            azure.gate.set()
+        assert client.chat.completions.create(**CHAT).choices[0].message.content == "Bonjour from Azure"
+
+
+def test_graceful_shutdown_stops_accepting_and_lets_the_stream_finish(world):
+    gateway, sink, azure, key = world
+    azure.gate = threading.Event()
+    server = GatewayHTTPServer(("127.0.0.1", 0), gateway, ServerLimits(graceful_shutdown=60))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    port = server.server_address[1]
+    stopper = None
+    try:
+        client = openai.OpenAI(api_key=key, base_url=f"http://127.0.0.1:{port}/v1", max_retries=0, timeout=30)
+        stream = client.chat.completions.create(stream=True, **CHAT)
+        next(c for c in stream if c.choices and c.choices[0].delta.content)
+        stopper = threading.Thread(target=server.shutdown, kwargs={"timeout": 60})
+        stopper.start()
+        deadline = time.monotonic() + 30
+        refused = False
+        while not refused and time.monotonic() < deadline:  # the listener closes first
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                time.sleep(0.02)
+            except ConnectionRefusedError:
+                refused = True
+        assert refused and thread.is_alive()  # no new connections; the stream is still being served
+        azure.gate.set()
+        assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == " from Azure"
+        stopper.join(timeout=60)
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+    finally:
+        azure.gate.set()
+        if stopper is not None:
+            stopper.join(timeout=60)
+        server.shutdown(timeout=60)
+        server.server_close()
+    assert [e["status"] for e in sink.events] == [200]
