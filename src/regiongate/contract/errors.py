@@ -1,7 +1,8 @@
 """Every error the gateway can answer with, and the one place that maps them to HTTP responses.
 
-Bodies are OpenAI-shaped: ``{"error": {"message", "type", "code"}}`` where ``code`` is the HTTP status
-(the product's documented region-mismatch error has ``"code": 403``). Messages never quote request or
+Bodies are OpenAI-shaped: ``{"error": {"message", "type", "param", "code"}}`` where ``code`` is the HTTP
+status and ``param`` the request field at fault (null when none); the product's documented region-mismatch
+body is exactly ``{"error": {"message", "type", "code": 403}}``, without ``param``. Messages never quote request or
 completion content: they name fields and limits only.
 """
 
@@ -19,16 +20,19 @@ class GatewayError(Exception):
     retryable = False
     retry_after: float | None = None  # seconds: sent as Retry-After (rounded up)
 
-    def __init__(self, message: str, *, status: int | None = None, type: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, type: str | None = None, param: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.param = param
         if status is not None:
             self.status = status
         if type is not None:
             self.type = type
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.type, "code": self.status}}
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.status}}
 
 
 class InvalidRequest(GatewayError):
@@ -46,6 +50,9 @@ class RegionMismatch(GatewayError):
         super().__init__(
             f"API key is for region {key_region.upper()}, but request was made to {request_region.upper()}"
         )
+
+    def body(self) -> dict[str, Any]:  # the product's exact documented body
+        return {"error": {"message": self.message, "type": self.type, "code": self.status}}
 
 
 class ModelNotAllowed(GatewayError):

@@ -282,7 +282,7 @@ class RegionStack(Stack):
         image = images_lock.images.get(CONSOLE_IMAGE)
         example_image = image is not None and image.is_example
         # The pinned digest is not in this deployment's repository yet (it is created by the first deploy).
-        not_mirrored = not example_image and not images_lock.in_repository(CONSOLE_IMAGE, deployment)
+        not_mirrored = not example_image and not images_lock.in_repository(CONSOLE_IMAGE, deployment, region.aws_region)
         console = ConsoleService(
             self,
             "Console",
@@ -290,7 +290,7 @@ class RegionStack(Stack):
             vpc=network.vpc,
             key=key,
             repository=repository.repository,
-            image_digest=images_lock.digest_for(CONSOLE_IMAGE),
+            image_digest=images_lock.pinned_digest(CONSOLE_IMAGE, deployment, region.aws_region),
             # An example digest can never be pulled: deploy the service without tasks until the image is
             # mirrored (the first deploy creates the repository `regiongate mirror` pushes into).
             desired_count=0 if example_image or not_mirrored else CONSOLE_TASKS,
@@ -314,9 +314,9 @@ class RegionStack(Stack):
         elif not_mirrored:
             Annotations.of(console).add_warning_v2(
                 "regiongate:image-not-mirrored",
-                f"{images_lock.digest_for(CONSOLE_IMAGE)} is not in {repository_name} yet: the console "
+                f"{images_lock.pinned_digest(CONSOLE_IMAGE)} is not in {repository_name} yet: the console "
                 "service is deployed with 0 tasks. After this deploy created the repository, run "
-                f"`{images_lock.mirror_command(CONSOLE_IMAGE, deployment)}`, then deploy again.",
+                f"`{images_lock.mirror_command(CONSOLE_IMAGE, deployment, region.aws_region)}`, then deploy again.",
             )
         store.security_group.add_ingress_rule(
             console.security_group, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL from the console"
@@ -339,9 +339,11 @@ class RegionStack(Stack):
         repository = ImageRepository(self, "GatewayImages", repository_name=repository_name, key=self.key)
         self.image_repositories[GATEWAY_IMAGE] = repository
         # Refuses an image that is not in the lock, naming the `regiongate mirror` command that adds it.
-        digest = images_lock.digest_for(GATEWAY_IMAGE)
+        digest = images_lock.pinned_digest(GATEWAY_IMAGE, deployment, region.aws_region)
         image = images_lock.images[GATEWAY_IMAGE]
-        not_mirrored = not image.is_example and not images_lock.in_repository(GATEWAY_IMAGE, deployment)
+        not_mirrored = not image.is_example and not images_lock.in_repository(
+            GATEWAY_IMAGE, deployment, region.aws_region
+        )
         runtime = gateway_config.deployment_runtime(region)
         function_environment = environment.function_environment(
             code=region.code,
@@ -387,7 +389,7 @@ class RegionStack(Stack):
             Annotations.of(service).add_warning_v2(
                 "regiongate:image-not-mirrored",
                 f"{digest} is not in {repository_name} yet: the gateway service is deployed with 0 tasks. After this "
-                f"deploy created the repository, run `{images_lock.mirror_command(GATEWAY_IMAGE, deployment)}`, "
+                f"deploy created the repository, run `{images_lock.mirror_command(GATEWAY_IMAGE, deployment, region.aws_region)}`, "
                 "then deploy again.",
             )
         store = self.audit_store

@@ -1,7 +1,7 @@
-"""``images.lock.yaml``: the container images mirrored into China ECR, pinned by digest.
+"""``images.lock.yaml``: the container images mirrored into the stacks' ECR repositories, pinned by digest.
 
-``regiongate mirror`` writes it; the Cn stack reads it at synth time so every ECS task pulls its image
-by digest from the in-country repository. Reading needs only PyYAML: no AWS call, no network.
+``regiongate mirror`` writes it; every stack reads it at synth time so each ECS task pulls its image
+by digest from the stack's own in-region repository (in China: in-country). Reading needs only PyYAML: no AWS call, no network.
 
     lock = load_lock(PROJECT_DIR / "images.lock.yaml")
     lock.digest_for("console")      # "sha256:…", or a LockError naming the command to run
@@ -20,6 +20,13 @@ The format (strict: unknown keys are refused, like ``regions.yaml``)::
         digest: sha256:…                      # manifest (or index) digest in the target repository
         media_type: application/vnd.oci.image.index.v1+json
         deployments: [tenant-pekingbank]      # single-tenant repositories holding the same digest
+        regions:                              # repositories in other regions holding the same digest
+          eu-west-1: [regiongate/console, regiongate/tenant-acme/console]
+
+One lock pins one digest per image for every deployment that reads it; ``repository`` and ``deployments`` are
+in ``target_region`` (the Cn stack's), ``regions`` records where else the pinned digest was mirrored
+(``regiongate mirror --target-region eu-west-1 [--deployment tenant-acme]``). Mirroring a new digest into
+``target_region`` clears both records: those repositories still hold the previous digest.
 
 An entry without ``digest`` declares an image that has not been mirrored yet; ``digest_for`` refuses it.
 A single-tenant deployment has a repository of its own (``regiongate/<deployment id>/<image>``), so tenants can
@@ -55,11 +62,12 @@ IMAGE_NAME_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 REPOSITORY_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 
 _TOP_KEYS = {"version", "target_region", "images"}
-_ENTRY_KEYS = {"repository", "source", "tag", "digest", "media_type", "deployments"}
+_ENTRY_KEYS = {"repository", "source", "tag", "digest", "media_type", "deployments", "regions"}
+REGION_RE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
 
 _HEADER = """\
-# Container images mirrored into the China ECR repositories, pinned by digest.
-# Written by `regiongate mirror` (see docs/mirror.md); read by the Cn stack at synth time.
+# Container images mirrored into the stacks' ECR repositories, pinned by digest.
+# Written by `regiongate mirror` (see docs/mirror.md); read by every stack at synth time.
 # Do not edit digests by hand: run `regiongate mirror` again instead.
 """
 
@@ -84,6 +92,8 @@ class LockedImage:
     media_type: str | None = None
     # Single-tenant deployments whose own repository holds ``digest`` too (sorted).
     deployments: tuple[str, ...] = ()
+    # Region (other than the lock's target region) → repositories there that hold ``digest`` too (sorted).
+    regions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def is_example(self) -> bool:
@@ -99,7 +109,15 @@ class LockedImage:
                 out[key] = value
         if self.deployments:
             out["deployments"] = list(self.deployments)
+        if self.regions:
+            out["regions"] = {region: list(self.regions[region]) for region in sorted(self.regions)}
         return out
+
+    def with_repository(self, region: str, repository: str) -> LockedImage:
+        """This entry, recording that ``repository`` in ``region`` (not the lock's target region) holds ``digest``."""
+        regions = dict(self.regions)
+        regions[region] = tuple(sorted({*regions.get(region, ()), repository}))
+        return replace(self, regions=regions)
 
 
 @dataclass(frozen=True)
@@ -109,43 +127,61 @@ class ImagesLock:
     images: Mapping[str, LockedImage] = field(default_factory=dict)
     exists: bool = True
 
-    def mirror_command(self, name: str, deployment: str | None = None) -> str:
-        """The exact command that mirrors ``name`` into this lock (with a placeholder where unknown)."""
+    def mirror_command(self, name: str, deployment: str | None = None, region: str | None = None) -> str:
+        """The exact command that mirrors ``name`` into this lock for ``deployment`` in ``region`` (default: the
+        lock's target region), with a placeholder where unknown."""
+        region = region or self.target_region
         entry = self.images.get(name)
         source = entry.source if entry and entry.source else "<registry/repo:tag>"
+        if deployment:
+            profile = "<profile of that deployment's account>"
+        elif _is_china(region):
+            profile = "<china profile>"
+        else:
+            profile = f"<profile of the {region} account>"
         return (
-            f"regiongate mirror --source {name}={source} --target-region {self.target_region} "
-            + (
-                f"--deployment {deployment} --target-profile <profile of that deployment's account> "
-                if deployment
-                else "--target-profile <china profile> "
-            )
-            + f"--lock {_display(self.path)}"
+            f"regiongate mirror --source {name}={source} --target-region {region} "
+            + (f"--deployment {deployment} " if deployment else "")
+            + f"--target-profile {profile} --lock {_display(self.path)}"
         )
 
-    def digest_for(self, name: str, deployment: str | None = None) -> str:
+    def digest_for(self, name: str, deployment: str | None = None, region: str | None = None) -> str:
         """The mirrored manifest digest of image ``name``; a :class:`LockError` if it was never mirrored (into
-        the repository of ``deployment``, for a single-tenant deployment)."""
-        digest = self._digest(name)
-        entry = self.images[name]
-        if deployment is not None and deployment not in entry.deployments:
+        the repository of ``deployment`` in ``region``; default: the lock's target region)."""
+        digest = self.pinned_digest(name, deployment, region)
+        if not self.in_repository(name, deployment, region):
+            entry = self.images[name]
+            if region is None or region == self.target_region:
+                held_by = f"deployments: {', '.join(entry.deployments) or 'none'}"
+            else:
+                held_by = f"repositories in {region}: {', '.join(entry.regions.get(region, ())) or 'none'}"
+            where = self.repository_for(name, deployment) + (
+                f" in {region}" if region is not None and region != self.target_region else ""
+            )
             raise LockError(
                 self.path,
-                f"images.{name}.deployments",
-                f"{digest} is not mirrored into {self.repository_for(name, deployment)} (deployments: "
-                f"{', '.join(entry.deployments) or 'none'}). Deploy the stack once (it creates the repository), "
-                f"mirror the image into it, then synth again: {self.mirror_command(name, deployment)}",
+                f"images.{name}.deployments"
+                if region is None or region == self.target_region
+                else f"images.{name}.regions.{region}",
+                f"{digest} is not mirrored into {where} ({held_by}). Deploy the stack once (it creates the "
+                f"repository), mirror the image into it, then synth again: "
+                f"{self.mirror_command(name, deployment, region)}",
             )
         return digest
 
-    def in_repository(self, name: str, deployment: str | None = None) -> bool:
-        """Whether the pinned digest of ``name`` is in the repository of ``deployment`` (the Cn stack's: None)."""
+    def in_repository(self, name: str, deployment: str | None = None, region: str | None = None) -> bool:
+        """Whether the pinned digest of ``name`` is in the repository of ``deployment`` (a region stack's: None)
+        in ``region`` (default: the lock's target region)."""
         entry = self.images.get(name)
         if entry is None or entry.digest is None:
             return False
+        if region is not None and region != self.target_region:
+            return self.repository_for(name, deployment) in entry.regions.get(region, ())
         return deployment is None or deployment in entry.deployments
 
-    def _digest(self, name: str) -> str:
+    def pinned_digest(self, name: str, deployment: str | None = None, region: str | None = None) -> str:
+        """The digest the lock pins for ``name``, wherever it has been mirrored; a :class:`LockError` naming the
+        command for ``deployment`` in ``region`` if the lock pins none."""
         entry = self.images.get(name)
         if entry is None or entry.digest is None:
             if not self.exists:
@@ -154,11 +190,13 @@ class ImagesLock:
                 state = f"no image {name!r} in it (images: {', '.join(sorted(self.images)) or 'none'})"
             else:
                 state = f"image {name!r} is declared but has no digest"
+            region = region or self.target_region
+            into = "China ECR" if _is_china(region) else f"ECR in {region}"
             raise LockError(
                 self.path,
                 f"images.{name}",
-                f"not mirrored into China ECR ({state}). Mirror it first, then synth again: "
-                f"{self.mirror_command(name)}",
+                f"not mirrored into {into} ({state}). Mirror it first, then synth again: "
+                f"{self.mirror_command(name, deployment, region)}",
             )
         return entry.digest
 
@@ -179,6 +217,10 @@ class ImagesLock:
             "target_region": self.target_region,
             "images": {name: self.images[name].to_yaml() for name in sorted(self.images)},
         }
+
+
+def _is_china(region: str) -> bool:
+    return region.startswith("cn-")
 
 
 def _display(path: Path) -> str:
@@ -231,7 +273,7 @@ def _parse_entry(path: Path, name: str, raw: Any) -> LockedImage:
         raise LockError(
             path, f"{key}.{sorted(unknown)[0]}", f"unknown key; valid keys: {', '.join(sorted(_ENTRY_KEYS))}"
         )
-    for field_name in _ENTRY_KEYS - {"deployments"}:
+    for field_name in _ENTRY_KEYS - {"deployments", "regions"}:
         if field_name in raw and not isinstance(raw[field_name], str):
             raise LockError(path, f"{key}.{field_name}", f"must be a string, got {raw[field_name]!r}")
     repository = raw.get("repository", repository_name_for(name))
@@ -247,6 +289,7 @@ def _parse_entry(path: Path, name: str, raw: Any) -> LockedImage:
         )
     if deployments and digest is None:
         raise LockError(path, f"{key}.deployments", "an image without a digest cannot be mirrored into a deployment")
+    regions = _parse_regions(path, key, raw.get("regions"), digest)
     return LockedImage(
         name=name,
         repository=repository,
@@ -255,7 +298,28 @@ def _parse_entry(path: Path, name: str, raw: Any) -> LockedImage:
         digest=digest,
         media_type=raw.get("media_type"),
         deployments=tuple(sorted(set(deployments))),
+        regions=regions,
     )
+
+
+def _parse_regions(path: Path, key: str, raw: Any, digest: str | None) -> dict[str, tuple[str, ...]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise LockError(path, f"{key}.regions", "must be a mapping of region name to its repositories")
+    regions: dict[str, tuple[str, ...]] = {}
+    for region, repositories in raw.items():
+        where = f"{key}.regions.{region}"
+        if not isinstance(region, str) or not REGION_RE.match(region):
+            raise LockError(path, where, f"{region!r} is not a region name such as eu-west-1")
+        if not isinstance(repositories, list) or not all(
+            isinstance(r, str) and REPOSITORY_RE.match(r) for r in repositories
+        ):
+            raise LockError(path, where, f"must be a list of ECR repository names, got {repositories!r}")
+        if repositories and digest is None:
+            raise LockError(path, where, "an image without a digest cannot be mirrored into a region")
+        regions[region] = tuple(sorted(set(repositories)))
+    return regions
 
 
 def write_lock(lock: ImagesLock, path: Path | str | None = None) -> Path:

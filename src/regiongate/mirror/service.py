@@ -67,14 +67,13 @@ def mirror(
 
     With ``deployments`` (single-tenant deployment ids) each image goes into those deployments' own
     repositories instead (``regiongate/<id>/<image>``), and must be the digest the lock already pins for the
-    Cn stack: one lock pins one version of each image for every deployment that reads it."""
+    Cn stack: one lock pins one version of each image for every deployment that reads it.
+
+    A ``target_region`` other than the lock's (a stack outside China, e.g. ``eu-west-1``) likewise takes the
+    pinned digest only, and records the repository it went into under the image's ``regions``."""
     out = out if out is not None else sys.stdout
     lock = load_lock(lock_path)
-    if lock.images and lock.target_region != target_region:
-        raise MirrorError(
-            f"{lock_path} pins images for {lock.target_region}, not {target_region}; use another --lock file "
-            "for another region"
-        )
+    other_region = bool(lock.images) and lock.target_region != target_region
     names = [s.name for s in sources]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -95,15 +94,22 @@ def mirror(
     copier = Copier(client_for, target, progress_stream=progress_stream)
     print(f"Target: {target.description}", file=out)
     plans = [copier.plan(s.name, s.reference, s.repository) for s in sources]
-    if deployments:
+    if deployments or other_region:
         for plan in plans:
             pinned = lock.images.get(plan.name)
             if pinned is None or pinned.digest != plan.digest:
+                where = f" in {lock.target_region}" if other_region else ""
+                first = (
+                    f"--target-region {lock.target_region}, without --deployment"
+                    if other_region
+                    else "without --deployment"
+                )
+                then = f"then into {target_region}" if other_region else "then into the deployments"
                 raise MirrorError(
                     f"{plan.source} is {plan.digest}, but {lock.path} pins "
                     f"{pinned.digest if pinned and pinned.digest else 'no digest'} for {plan.name} "
-                    f"({pinned.repository if pinned else repository_name_for(plan.name)}): mirror it for the Cn stack "
-                    "first (without --deployment), then into the deployments"
+                    f"({pinned.repository if pinned else repository_name_for(plan.name)}{where}): "
+                    f"mirror it for the Cn stack first ({first}), {then}"
                 )
     for plan in plans:
         for line in plan.describe():
@@ -112,7 +118,12 @@ def mirror(
         print("Dry run: nothing copied, lock file unchanged.", file=out)
         return list(plans)
     results: list[ImagePlan | ImageResult] = []
-    lock = ImagesLock(path=lock.path, target_region=target_region, images=lock.images, exists=lock.exists)
+    lock = ImagesLock(
+        path=lock.path,
+        target_region=lock.target_region if other_region else target_region,
+        images=lock.images,
+        exists=lock.exists,
+    )
     for plan in plans:
         if plan.up_to_date:
             print(f"{plan.name}: up to date ({plan.repository}@{plan.digest})", file=out)
@@ -125,13 +136,17 @@ def mirror(
                 file=out,
             )
         pinned = lock.images.get(plan.name)
-        if deployments and pinned is not None:
+        if other_region and pinned is not None:
+            # The pinned digest, now also in this repository of another region.
+            image = pinned.with_repository(target_region, plan.repository)
+        elif deployments and pinned is not None:
             # The same digest, now also in this deployment's repository.
             deployment = plan.repository.removeprefix(REPOSITORY_PREFIX).rsplit("/", 1)[0]
             image = replace(pinned, deployments=tuple(sorted({*pinned.deployments, deployment})))
         else:
-            # A new digest for the Cn stack: the deployments' repositories hold the previous one.
-            kept = pinned.deployments if pinned is not None and pinned.digest == plan.digest else ()
+            # A new digest for the Cn stack: the deployments' (and other regions') repositories hold the previous one.
+            same = pinned is not None and pinned.digest == plan.digest
+            kept = pinned.deployments if pinned is not None and same else ()
             image = LockedImage(
                 name=plan.name,
                 repository=plan.repository,
@@ -140,6 +155,7 @@ def mirror(
                 digest=plan.digest,
                 media_type=plan.manifest.media_type,
                 deployments=kept,
+                regions=pinned.regions if pinned is not None and same else {},
             )
         lock = lock.with_image(image)
         write_lock(lock)

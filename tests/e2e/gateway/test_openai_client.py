@@ -178,6 +178,48 @@ def test_tools(client, fakes):
         bedrock.tool_call = None
 
 
+def test_fidelity_tool_choice_none_unsupported_parameters_and_answer_fields(client, fakes):
+    bedrock, azure = fakes
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    history = [
+        {"role": "user", "content": "Weather?"},
+        {
+            "role": "assistant",
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "18C"},
+    ]
+    done = client.chat.completions.create(model="claude-3-7-sonnet", messages=history, tools=tools, tool_choice="none")
+    assert done.choices[0].message.content == "The capital of France is Paris"
+    assert "toolConfig" not in bedrock.requests[-1]["json"]
+    with pytest.raises(
+        openai.BadRequestError, match=r"^Error code: 400 - seed is not supported by provider bedrock-eu"
+    ) as info:
+        client.chat.completions.create(model="claude-3-7-sonnet", messages=history[:1], seed=7)
+    assert info.value.param == "seed" and info.value.body["type"] == "invalid_request_error"
+    azure.fingerprint = "fp_e2e"
+    try:
+        answer = client.chat.completions.create(
+            model="gpt-4o",
+            messages=history[:1],
+            seed=7,
+            logprobs=True,
+            top_logprobs=1,
+            parallel_tool_calls=False,
+            tools=tools,
+        )
+    finally:
+        azure.fingerprint = None
+    assert answer.system_fingerprint == "fp_e2e" and answer.choices[0].message.refusal is None
+    assert answer.choices[0].logprobs.content[0].token == "Bonjour from Azure"
+    assert {k: azure.requests[-1]["json"][k] for k in ("seed", "logprobs", "top_logprobs", "parallel_tool_calls")} == {
+        "seed": 7,
+        "logprobs": True,
+        "top_logprobs": 1,
+        "parallel_tool_calls": False,
+    }
+
+
 def test_embeddings(client):
     result = client.embeddings.create(
         model="titan-embed-text-v2", input=["hello", "world!"]

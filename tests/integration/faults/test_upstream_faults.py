@@ -93,7 +93,7 @@ def test_an_upstream_fault_gives_a_clear_openai_error_in_bounded_time_and_one_au
         status, error_type = (504, "upstream_timeout") if error["code"] == 504 else (502, "upstream_error")
         fragment = "deadline" if status == 504 else "the provider failed with HTTP 500"
         assert upstream.requests in (2, 3)
-    assert set(error) == {"message", "type", "code"}
+    assert set(error) == {"message", "type", "param", "code"}
     assert error["type"] == error_type and error["code"] == status
     if not stream:
         assert response.status == status and response.headers["content-type"] == "application/json"

@@ -130,7 +130,9 @@ def test_every_hostile_request_is_a_clear_4xx_and_audited_exactly(eu_runtime, pg
     for i, response in enumerate(results):
         assert 400 <= response.status < 500, (i, response.status, response.body[:200])
         error = body_of(response)["error"]
-        assert set(error) == {"message", "type", "code"} and error["code"] == response.status and error["message"]
+        assert (
+            set(error) == {"message", "type", "param", "code"} and error["code"] == response.status and error["message"]
+        )
     assert bedrock.requests == [bedrock.requests[0]] and azure.requests == []  # only the legitimate request went out
 
     failed = audit_writer.write_bodies(pg_store, [json.dumps(e) for e in sink.events])

@@ -142,3 +142,33 @@ def test_settings_name_the_missing_variable():
         }
     )
     assert ok.db_port == 5432 and ok.database_url is None
+
+
+def test_an_unreachable_audit_queue_withholds_the_answer_with_503_audit_unavailable(lambda_env, azure, monkeypatch):
+    """The Lambda sends the event before it answers: no ALB answer is ever given whose audit event was lost."""
+    store = lambda_env["store"]
+    key = KeyService(store).create(region_code="eu", org_id="acme", team_id="ml").key
+    # moto answers only AWS endpoints; nothing listens on loopback port 9: every send is refused.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", "http://127.0.0.1:9")
+    withheld = []
+    for name in ("alb_chat.json", "alb_stream_base64.json"):
+        response = handler.handle(load_event(name, key), None)
+        assert response["statusCode"] == 503 and response["statusDescription"] == "503 Service Unavailable"
+        assert response["headers"]["content-type"] == "application/json"
+        error = json.loads(response["body"])["error"]
+        assert set(error) == {"message", "type", "param", "code"}  # OpenAI's error shape
+        assert error["type"] == "audit_unavailable" and "retry later" in error["message"]
+        assert "Hello from Azure" not in response["body"]
+        withheld.append(response["headers"]["x-request-id"])
+    assert len(azure.requests) == 2  # the upstream answered; the gateway withheld it
+    assert drain(lambda_env["sqs"], lambda_env["queue_url"]) == []
+
+    # The queue is reachable again (a new instance: the unreachable endpoint was fixed in the old one's client).
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SQS")
+    monkeypatch.setattr(handler, "_gateway", None)
+    response = handler.handle(load_event("alb_chat.json", key), None)
+    assert response["statusCode"] == 200, response["body"]
+    records = drain(lambda_env["sqs"], lambda_env["queue_url"])
+    # Requests answered == audit events: exactly the one answered request, none of the withheld ones.
+    assert [json.loads(r["body"])["request_id"] for r in records] == [response["headers"]["x-request-id"]]
+    assert not set(withheld) & {json.loads(r["body"])["request_id"] for r in records}

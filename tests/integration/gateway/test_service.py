@@ -33,7 +33,7 @@ def test_bedrock_chat_translates_prices_times_and_audits(eu_runtime, store, bedr
     assert response.status == 200, response.body
     answer = body_of(response)
     assert answer["model"] == "claude-3-7-sonnet"
-    assert answer["choices"][0]["message"] == {"role": "assistant", "content": "Hello from Bedrock"}
+    assert answer["choices"][0]["message"] == {"role": "assistant", "content": "Hello from Bedrock", "refusal": None}
     assert answer["choices"][0]["finish_reason"] == "stop"
     assert answer["usage"] == {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19}
     # boto3 called the profile id in the configured region with Converse's fields.

@@ -22,6 +22,7 @@ log = logging.getLogger("regiongate.audit")
 __all__ = [
     "FIELDS",
     "GUARDRAIL_OUTCOMES",
+    "AuditNotSent",
     "BackgroundAuditSink",
     "InvalidEvent",
     "ListAuditSink",
@@ -32,12 +33,39 @@ __all__ = [
 ]
 
 
-class SqsAuditSink:
-    """Sends each event to the region's audit queue (client created lazily, reused)."""
+class AuditNotSent(Exception):
+    """The event could not be handed to the audit queue; the request it records must not be answered."""
 
-    def __init__(self, queue_url: str, region_name: str, client_factory: Callable[[], Any] | None = None) -> None:
+
+class SqsAuditSink:
+    """Sends each event to the region's audit queue (client created lazily, reused), synchronously.
+
+    ``emit`` returns only once SQS has accepted the event: it tries ``attempts`` times, backing off
+    ``backoff`` seconds between tries and starting no try after ``deadline`` seconds, then raises
+    :class:`AuditNotSent`, so the gateway answers 503 ``audit_unavailable`` instead of a request whose
+    event is lost. The bound is small: the Lambda is waiting (the client's timeouts bound each try)."""
+
+    def __init__(
+        self,
+        queue_url: str,
+        region_name: str,
+        client_factory: Callable[[], Any] | None = None,
+        *,
+        attempts: int = 3,
+        backoff: float = 0.1,
+        deadline: float = 3.0,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if attempts < 1:
+            raise ValueError("SqsAuditSink: attempts must be at least 1")
         self.queue_url = queue_url
         self.region_name = region_name
+        self.attempts = attempts
+        self.backoff = backoff
+        self.deadline = deadline
+        self._sleep = sleep
+        self._monotonic = monotonic
         self._client_factory = client_factory
         self._client = None
         self._lock = threading.Lock()
@@ -55,20 +83,41 @@ class SqsAuditSink:
                         self._client = boto3.client(
                             "sqs",
                             region_name=self.region_name,
+                            # The retries are emit's own (bounded by its deadline), not botocore's on top.
                             config=Config(
-                                connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}
+                                connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 1}
                             ),
                         )
         return self._client
 
     def emit(self, event: Mapping[str, Any]) -> None:
-        try:
-            self._sqs().send_message(QueueUrl=self.queue_url, MessageBody=encode(event))
-        except Exception as exc:  # an audit failure must not fail the request; it is logged (metadata only)
-            log.error(
-                "audit event not sent",
-                extra={"fields": {"request_id": event.get("request_id"), "error": type(exc).__name__}},
-            )
+        body = encode(event)
+        started = self._monotonic()
+        error: Exception | None = None
+        for attempt in range(1, self.attempts + 1):
+            try:
+                self._sqs().send_message(QueueUrl=self.queue_url, MessageBody=body)
+                return
+            except Exception as exc:
+                error = exc
+                log.warning(  # metadata only: never the event body
+                    "audit event send failed",
+                    extra={
+                        "fields": {
+                            "request_id": event.get("request_id"),
+                            "attempt": attempt,
+                            "error": type(exc).__name__,
+                        }
+                    },
+                )
+            pause = self.backoff * 2 ** (attempt - 1)
+            if attempt == self.attempts or self._monotonic() - started + pause >= self.deadline:
+                break
+            self._sleep(pause)
+        raise AuditNotSent(
+            f"audit event {event.get('request_id')} not accepted by the audit queue after {attempt} attempt(s): "
+            f"{type(error).__name__}"
+        )
 
 
 class BackgroundAuditSink:

@@ -1,4 +1,4 @@
-"""``regiongate mirror``: copy images into the China ECR repositories and pin their digests in the lock."""
+"""``regiongate mirror``: copy images into the stacks' ECR repositories and pin their digests in the lock."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from regiongate.mirror.lock import DEFAULT_LOCK_PATH, DEFAULT_TARGET_REGION
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "mirror",
-        help="copy container images into China ECR and pin their digests in images.lock.yaml",
+        help="copy container images into a stack's ECR and pin their digests in images.lock.yaml",
         description=(
             "Copy each --source image (single manifest or multi-arch index) into the ECR repository "
             "regiongate/<name> of the target account, layer by layer, skipping layers already there and "
-            "verifying every sha256 digest; then record the digest in the lock file the Cn stack reads. "
+            "verifying every sha256 digest; then record the digest in the lock file the stacks read. Into a region "
+            "other than the lock's target region (cn-north-1) only the digest the lock pins is mirrored, and the lock "
+            "records the repository under the image's regions. "
             "Source credentials: REGIONGATE_SOURCE_USERNAME / REGIONGATE_SOURCE_PASSWORD, else ~/.docker/config.json."
         ),
     )
@@ -27,8 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="[NAME=]REGISTRY/REPO:TAG",
         help="image to mirror (repeatable); NAME defaults to the last path part, e.g. console",
     )
-    parser.add_argument("--target-region", default=DEFAULT_TARGET_REGION, help="ECR region (default: %(default)s)")
-    parser.add_argument("--target-profile", help="AWS profile of the China account (default: the default credentials)")
+    parser.add_argument(
+        "--target-region",
+        default=DEFAULT_TARGET_REGION,
+        help="ECR region (default: %(default)s; e.g. eu-west-1 for a stack there)",
+    )
+    parser.add_argument("--target-profile", help="AWS profile of the target account (default: the default credentials)")
     parser.add_argument(
         "--target-registry",
         metavar="HOST[:PORT]",

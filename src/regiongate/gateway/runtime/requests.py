@@ -50,9 +50,9 @@ def _type_name(value: Any) -> str:
 
 def _expect(value: Any, types: tuple[type, ...], where: str, what: str) -> Any:
     if isinstance(value, bool) and bool not in types:
-        raise InvalidRequest(f"{where} must be {what}, got boolean")
+        raise InvalidRequest(f"{where} must be {what}, got boolean", param=where)
     if not isinstance(value, types):
-        raise InvalidRequest(f"{where} must be {what}, got {_type_name(value)}")
+        raise InvalidRequest(f"{where} must be {what}, got {_type_name(value)}", param=where)
     return value
 
 
@@ -61,7 +61,7 @@ def _number(body: dict[str, Any], name: str, low: float, high: float) -> None:
         return
     value = _expect(body[name], (int, float), name, "a number")
     if not low <= value <= high:
-        raise InvalidRequest(f"{name} must be between {low} and {high}")
+        raise InvalidRequest(f"{name} must be between {low} and {high}", param=name)
 
 
 def validate_chat(body: dict[str, Any]) -> dict[str, Any]:
@@ -158,26 +158,55 @@ def validate_chat(body: dict[str, Any]) -> dict[str, Any]:
         )
     if body.get("user") is not None:
         _expect(body["user"], (str,), "user", "a string")
+    if body.get("seed") is not None:
+        _expect(body["seed"], (int,), "seed", "an integer")
+    _number(body, "presence_penalty", -2, 2)
+    _number(body, "frequency_penalty", -2, 2)
+    for name in ("logprobs", "parallel_tool_calls"):
+        if body.get(name) is not None:
+            _expect(body[name], (bool,), name, "a boolean")
+    if body.get("top_logprobs") is not None:
+        value = _expect(body["top_logprobs"], (int,), "top_logprobs", "an integer")
+        if not 0 <= value <= 20:
+            raise InvalidRequest("top_logprobs must be between 0 and 20", param="top_logprobs")
+        if not body.get("logprobs"):
+            raise InvalidRequest("top_logprobs needs logprobs: true", param="top_logprobs")
     return body
 
 
-def validate_embeddings(body: dict[str, Any]) -> tuple[str, list[str], str]:
-    """Returns (model, inputs, encoding_format)."""
+def _is_token(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2**31
+
+
+def validate_embeddings(body: dict[str, Any]) -> tuple[str, list[str] | list[list[int]], str]:
+    """Returns (model, inputs, encoding_format): inputs are strings, or token arrays (OpenAI's array of
+    token ids, or array of such arrays, which LangChain sends by default)."""
     model = _expect(body.get("model"), (str,), "model", "a string")
     raw = body.get("input")
+    inputs: list[str] | list[list[int]]
     if isinstance(raw, str):
         inputs = [raw]
     elif isinstance(raw, list) and raw and all(isinstance(x, str) for x in raw):
         inputs = raw
+    elif isinstance(raw, list) and raw and all(_is_token(x) for x in raw):
+        inputs = [raw]
+    elif isinstance(raw, list) and raw and all(isinstance(x, list) and all(map(_is_token, x)) for x in raw):
+        inputs = raw
     else:
-        raise InvalidRequest("input must be a string or a non-empty array of strings (token arrays are not supported)")
+        raise InvalidRequest(
+            "input must be a string, a non-empty array of strings, an array of token ids or an array of "
+            "token-id arrays",
+            param="input",
+        )
     if len(inputs) > MAX_EMBEDDING_INPUTS:
-        raise InvalidRequest(f"input may hold at most {MAX_EMBEDDING_INPUTS} strings")
+        raise InvalidRequest(f"input may hold at most {MAX_EMBEDDING_INPUTS} entries", param="input")
     if any(not s for s in inputs):
-        raise InvalidRequest("input strings must not be empty")
+        raise InvalidRequest("input strings and token arrays must not be empty", param="input")
     encoding = body.get("encoding_format", "float")
     if encoding not in ("float", "base64"):
-        raise InvalidRequest("encoding_format must be float or base64")
+        raise InvalidRequest("encoding_format must be float or base64", param="encoding_format")
     if body.get("dimensions") is not None:
         _expect(body["dimensions"], (int,), "dimensions", "an integer")
+        if body["dimensions"] < 1:
+            raise InvalidRequest("dimensions must be at least 1", param="dimensions")
     return model, inputs, encoding

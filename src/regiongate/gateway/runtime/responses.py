@@ -37,15 +37,17 @@ def usage_body(input_tokens: int, output_tokens: int) -> dict[str, int]:
 def chat_completion(
     *, request_id: str, created: int, model: str, result: ChatResult, usage: dict[str, int]
 ) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": result.content}
+    message: dict[str, Any] = {"role": "assistant", "content": result.content, "refusal": result.refusal}
     if result.tool_calls:
         message["tool_calls"] = result.tool_calls
+    choice = {"index": 0, "message": message, "finish_reason": result.finish_reason, "logprobs": result.logprobs}
     return {
         "id": completion_id(request_id),
         "object": "chat.completion",
         "created": created,
         "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": result.finish_reason, "logprobs": None}],
+        "system_fingerprint": result.system_fingerprint,
+        "choices": [choice],
         "usage": usage,
     }
 
@@ -61,13 +63,21 @@ class ChunkWriter:
             "model": model,
         }
 
-    def chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
-        return sse({**self.base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]})
+    def chunk(self, delta: dict[str, Any], finish: str | None = None, logprobs: Any = None) -> bytes:
+        return sse(
+            {**self.base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": logprobs}]}
+        )
 
     def delta(self, d: Delta) -> bytes | None:
-        """The chunk for a content delta; ``None`` for finish and usage events, which the caller keeps."""
+        """The chunk for a content delta; ``None`` for finish and usage events, which the caller keeps (and
+        for the upstream's system_fingerprint, which the chunks from then on carry)."""
+        if d.kind == "fingerprint":
+            self.base["system_fingerprint"] = d.text
+            return None
         if d.kind == "text":
-            return self.chunk({"content": d.text})
+            return self.chunk({"content": d.text}, logprobs=d.logprobs)
+        if d.kind == "refusal":
+            return self.chunk({"refusal": d.text})
         if d.kind == "tool_start":
             return self.chunk(
                 {

@@ -25,7 +25,7 @@ from regiongate.contract.errors import (
     error_response,
 )
 from regiongate.contract.limits import RATE_WINDOW_SECONDS, UPSTREAM_DEADLINE_SECONDS
-from regiongate.gateway.runtime import responses
+from regiongate.gateway.runtime import embedding_inputs, responses
 from regiongate.gateway.runtime.auth_failures import UNAUTHENTICATED, AuthFailures, key_prefix, source_address
 from regiongate.gateway.runtime.checks import Call, PreCallCheck, max_output_tokens, run_checks
 from regiongate.gateway.runtime.checks.budget import BudgetGuard
@@ -56,7 +56,20 @@ ALB_MAX_RESPONSE_BYTES = 1_000_000
 
 
 class AuditSink(Protocol):
-    def emit(self, event: dict[str, Any]) -> None: ...
+    def emit(self, event: dict[str, Any]) -> None:
+        """Hand the event on, or raise: the request it records is then answered 503 ``audit_unavailable``."""
+        ...
+
+
+def audit_unavailable_response() -> Response:
+    status, headers, body = error_response(
+        ServiceUnavailable(
+            "the gateway could not record this request (its audit queue did not accept the event), so it "
+            "withholds the answer; retry later",
+            type="audit_unavailable",
+        )
+    )
+    return Response(status, headers, body)
 
 
 class Gateway:
@@ -161,7 +174,10 @@ class Gateway:
             status, headers, body = self._error_responses.get(path, error_response)(exc)
             response = Response(status, headers, body)
         if response.stream is None:
-            self._recorded(ctx)  # log and audit emit (an SQS send in AWS) count as the gateway's own time
+            # Log and audit emit (an SQS send in AWS) count as the gateway's own time. An answer whose audit
+            # event could not be handed on is withheld: the client gets 503 and may retry.
+            if not self._recorded(ctx):
+                response = audit_unavailable_response()
             self._headers(ctx, response)
         else:
             self._headers(ctx, response)  # for a stream: the time until its first byte
@@ -204,16 +220,17 @@ class Gateway:
         finally:
             self._recorded(ctx)
 
-    def _recorded(self, ctx: RequestContext) -> None:
-        """``_finish``, then the audit room ``admit()`` reserved is given back (an event was emitted or not)."""
+    def _recorded(self, ctx: RequestContext) -> bool:
+        """``_finish``, then the audit room ``admit()`` reserved is given back (an event was emitted or not).
+        False when the request's audit event could not be handed on."""
         try:
-            self._finish(ctx)
+            return self._finish(ctx)
         finally:
             release = getattr(self.audit, "release", None)
             if release is not None:
                 release()
 
-    def _finish(self, ctx: RequestContext) -> None:
+    def _finish(self, ctx: RequestContext) -> bool:
         # Before the audit event: the writer removes the settled reservation when it rolls the event up.
         self.budgets.settle(ctx)
         self.rate_limits.release(ctx)
@@ -233,7 +250,7 @@ class Gateway:
         key = ctx.key
         if key is None and ctx.error_type in UNAUTHENTICATED:
             self.auth_failures.record(ctx.source, ctx.key_prefix)  # counted, not one audit event each
-            return
+            return True
         fields = {
             "request_id": ctx.request_id,
             "status": ctx.status,
@@ -280,6 +297,8 @@ class Gateway:
             )
         except Exception:
             log.error("audit emit failed", exc_info=True, extra={"fields": {"request_id": ctx.request_id}})
+            return False
+        return True
 
     # --- shared steps -------------------------------------------------------------------------------------
     def _authenticate(self, ctx: RequestContext, request: Request) -> KeyRecord:
@@ -407,9 +426,13 @@ class Gateway:
         body = self._body(ctx, request, key)
         name, inputs, encoding = validate_embeddings(body)
         model = self._resolve_model(ctx, name, "embedding")
-        run_checks(self.checks, Call(ctx, key, model, [(f"input[{i}]", text) for i, text in enumerate(inputs)]))
+        texts = embedding_inputs.check_texts(inputs, self.runtime.guardrails_for(key.org_id))
+        run_checks(self.checks, Call(ctx, key, model, texts))
         provider = self.registry.get(model.provider)
-        result = with_retries(lambda: provider.embed(model, inputs, ctx.timer), self.retry, ctx.timer, self.sleep)
+        dimensions = body.get("dimensions")
+        result = with_retries(
+            lambda: provider.embed(model, inputs, ctx.timer, dimensions=dimensions), self.retry, ctx.timer, self.sleep
+        )
         usage = self._price(ctx, model, result.input_tokens, 0)
         answer = responses.embedding_list(
             model=model.name, vectors=result.vectors, encoding=encoding, prompt_tokens=usage["prompt_tokens"]

@@ -45,11 +45,15 @@ class ChatResult:
     finish_reason: str
     input_tokens: int
     output_tokens: int
+    refusal: str | None = None  # the upstream's refusal text (OpenAI models); Bedrock has none
+    logprobs: Any = None  # the upstream's choice logprobs, passed on as they came
+    system_fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
 class Delta:
-    """One streaming event: kind is text, tool_start, tool_args, finish or usage."""
+    """One streaming event: kind is text, refusal, tool_start, tool_args, fingerprint (``text`` holds the
+    upstream's system_fingerprint), finish or usage. A text delta may carry the upstream's logprobs."""
 
     kind: str
     text: str = ""
@@ -59,6 +63,7 @@ class Delta:
     finish_reason: str = ""
     input_tokens: int = 0
     output_tokens: int = 0
+    logprobs: Any = field(default=None, compare=False, hash=False)
 
 
 @dataclass
@@ -92,8 +97,34 @@ def _tool_input(arguments: str, where: str) -> Any:
     return value
 
 
+def _sends_tools(body: dict[str, Any]) -> bool:
+    return bool(body.get("tools")) and body.get("tool_choice") != "none"
+
+
+def _tool_use(call: dict[str, Any], where: str, as_text: bool) -> dict[str, Any]:
+    name, arguments = call["function"]["name"], call["function"].get("arguments", "")
+    tool_input = _tool_input(arguments, where)
+    if as_text:  # no toolConfig is sent, and Bedrock refuses toolUse blocks without one
+        rendered = json.dumps(tool_input, ensure_ascii=False)
+        return {"text": f"[earlier tool call {call['id']}: {name}({rendered})]"}
+    return {"toolUse": {"toolUseId": call["id"], "name": name, "input": tool_input}}
+
+
+def _tool_result(message: dict[str, Any], as_text: bool) -> dict[str, Any]:
+    text = _text_of(message.get("content"))
+    if as_text:
+        return {"text": f"[result of tool call {message['tool_call_id']}: {text}]"}
+    return {"toolResult": {"toolUseId": message["tool_call_id"], "content": [{"text": text}]}}
+
+
 def to_converse(body: dict[str, Any]) -> dict[str, Any]:
-    """A validated OpenAI chat request → Converse keyword arguments (without modelId)."""
+    """A validated OpenAI chat request → Converse keyword arguments (without modelId).
+
+    Without a toolConfig (no tools, or ``tool_choice: "none"``) earlier tool calls and results are rendered
+    as text: Converse rejects toolUse/toolResult blocks in a request that declares no tools, and a model
+    shown no tools cannot call one.
+    """
+    tools_as_text = not _sends_tools(body)
     system: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
 
@@ -120,30 +151,10 @@ def to_converse(body: dict[str, Any]) -> dict[str, Any]:
             if text:
                 blocks.append({"text": text})
             for j, call in enumerate(message.get("tool_calls") or ()):
-                blocks.append(
-                    {
-                        "toolUse": {
-                            "toolUseId": call["id"],
-                            "name": call["function"]["name"],
-                            "input": _tool_input(
-                                call["function"].get("arguments", ""), f"messages[{i}].tool_calls[{j}]"
-                            ),
-                        }
-                    }
-                )
+                blocks.append(_tool_use(call, f"messages[{i}].tool_calls[{j}]", tools_as_text))
             append("assistant", blocks)
         elif role == "tool":
-            append(
-                "user",
-                [
-                    {
-                        "toolResult": {
-                            "toolUseId": message["tool_call_id"],
-                            "content": [{"text": _text_of(message.get("content"))}],
-                        }
-                    }
-                ],
-            )
+            append("user", [_tool_result(message, tools_as_text)])
     if not messages or messages[0]["role"] != "user":
         raise InvalidRequest("the conversation must start with a user message (after any system messages)")
 
@@ -163,7 +174,7 @@ def to_converse(body: dict[str, Any]) -> dict[str, Any]:
     if inference:
         request["inferenceConfig"] = inference
     tools = body.get("tools")
-    if tools and body.get("tool_choice") != "none":
+    if tools and not tools_as_text:
         config: dict[str, Any] = {
             "tools": [
                 {
@@ -261,17 +272,30 @@ def from_openai(response: dict[str, Any]) -> ChatResult:
         finish_reason=choice.get("finish_reason") or "stop",
         input_tokens=usage_tokens(usage, "prompt_tokens"),
         output_tokens=usage_tokens(usage, "completion_tokens"),
+        refusal=_string_or_none(message.get("refusal")),
+        logprobs=choice.get("logprobs"),
+        system_fingerprint=_string_or_none(response.get("system_fingerprint")),
     )
+
+
+def _string_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def from_openai_chunks(chunks: Iterable[dict[str, Any]]) -> Iterator[Delta]:
     started: set[int] = set()
+    fingerprint: str | None = None
     for chunk in chunks:
         usage = chunk.get("usage")
+        if isinstance(chunk.get("system_fingerprint"), str) and chunk["system_fingerprint"] != fingerprint:
+            fingerprint = chunk["system_fingerprint"]
+            yield Delta("fingerprint", text=fingerprint)
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}
-            if delta.get("content"):
-                yield Delta("text", text=delta["content"])
+            if delta.get("content") or (delta.get("content") == "" and choice.get("logprobs")):
+                yield Delta("text", text=delta["content"], logprobs=choice.get("logprobs"))
+            if isinstance(delta.get("refusal"), str) and delta["refusal"]:
+                yield Delta("refusal", text=delta["refusal"])
             for call in delta.get("tool_calls") or ():
                 index = int(call.get("index", 0))
                 fn = call.get("function") or {}

@@ -73,7 +73,14 @@ class Provider(Protocol):
 
     def chat(self, model: ModelEntry, body: dict[str, Any], timer: UpstreamTimer) -> ChatResult: ...
     def chat_stream(self, model: ModelEntry, body: dict[str, Any], timer: UpstreamTimer) -> Iterator[Delta]: ...
-    def embed(self, model: ModelEntry, inputs: list[str], timer: UpstreamTimer) -> EmbeddingResult: ...
+    def embed(
+        self,
+        model: ModelEntry,
+        inputs: list[str] | list[list[int]],
+        timer: UpstreamTimer,
+        *,
+        dimensions: int | None = None,
+    ) -> EmbeddingResult: ...
 
 
 def is_loopback_url(url: str) -> bool:

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from regiongate.contract.document import ModelEntry, ProviderEntry
 from regiongate.contract.errors import InvalidRequest, UpstreamError, UpstreamRateLimited, UpstreamTimeout
-from regiongate.gateway.runtime import structured_output
+from regiongate.gateway.runtime import converse_params, structured_output
 from regiongate.gateway.runtime.providers.base import UpstreamTimer, is_loopback_url, retry_after_seconds
 from regiongate.gateway.runtime.translate import (
     ChatResult,
@@ -127,6 +127,7 @@ class BedrockProvider:
             raise _map_error(exc) from None
 
     def chat(self, model: ModelEntry, body: dict[str, Any], timer: UpstreamTimer) -> ChatResult:
+        converse_params.check_chat(body, self.name)
         request = to_converse(body)
         forced = structured_output.apply(request, body)  # response_format: a forced tool
         client = self.client(timer)
@@ -134,6 +135,7 @@ class BedrockProvider:
         return structured_output.result(from_converse(response), forced)
 
     def chat_stream(self, model: ModelEntry, body: dict[str, Any], timer: UpstreamTimer) -> Iterator[Delta]:
+        converse_params.check_chat(body, self.name)
         request = to_converse(body)
         forced = structured_output.apply(request, body)
         client = self.client(timer)
@@ -217,21 +219,33 @@ class BedrockProvider:
             raise UpstreamError("Bedrock's token count has an unexpected shape")
         return tokens
 
-    def embed(self, model: ModelEntry, inputs: list[str], timer: UpstreamTimer) -> EmbeddingResult:
-        client = self.client(timer)
+    def embed(
+        self,
+        model: ModelEntry,
+        inputs: list[str] | list[list[int]],
+        timer: UpstreamTimer,
+        *,
+        dimensions: int | None = None,
+    ) -> EmbeddingResult:
+        texts = converse_params.embedding_texts(inputs, self.name)
         target = model.target
+        dimensions = converse_params.embedding_dimensions(target, dimensions, self.name)
+        client = self.client(timer)
         if target.startswith("cohere.embed"):
-            body = json.dumps({"texts": inputs, "input_type": "search_document"})
+            body = json.dumps({"texts": texts, "input_type": "search_document"})
             answer = self._invoke(client, target, body, timer)
             vectors = answer.get("embeddings")
             if not isinstance(vectors, list):
                 raise UpstreamError("Bedrock's embedding answer has an unexpected shape")
-            tokens = sum((len(s) + 3) // 4 for s in inputs)  # Cohere on Bedrock reports no token count
+            tokens = sum((len(s) + 3) // 4 for s in texts)  # Cohere on Bedrock reports no token count
             return EmbeddingResult(vectors=vectors, input_tokens=tokens)
         if target.startswith("amazon.titan-embed"):
             vectors, tokens = [], 0
-            for text in inputs:
-                answer = self._invoke(client, target, json.dumps({"inputText": text}), timer)
+            for text in texts:
+                request: dict[str, Any] = {"inputText": text}
+                if dimensions is not None:
+                    request["dimensions"] = dimensions
+                answer = self._invoke(client, target, json.dumps(request), timer)
                 if not isinstance(answer.get("embedding"), list):
                     raise UpstreamError("Bedrock's embedding answer has an unexpected shape")
                 vectors.append(answer["embedding"])

@@ -39,6 +39,9 @@ _PASSTHROUGH = (
     "response_format",
     "presence_penalty",
     "frequency_penalty",
+    "parallel_tool_calls",
+    "logprobs",
+    "top_logprobs",
 )
 _IDENT_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
@@ -290,8 +293,17 @@ class _OpenAIHttpProvider:
             else:
                 self.http.abandon()
 
-    def embed(self, model: ModelEntry, inputs: list[str], timer: UpstreamTimer) -> EmbeddingResult:
-        body = {"input": inputs, **self._model_field(model)}
+    def embed(
+        self,
+        model: ModelEntry,
+        inputs: list[str] | list[list[int]],
+        timer: UpstreamTimer,
+        *,
+        dimensions: int | None = None,
+    ) -> EmbeddingResult:
+        body: dict[str, Any] = {"input": inputs, **self._model_field(model)}  # strings or token arrays alike
+        if dimensions is not None:
+            body["dimensions"] = dimensions
         answer = self._read_json(self._request(self._embed_path(model), body, timer), timer)
         try:
             data = sorted(answer["data"], key=lambda d: d["index"])
