@@ -1,17 +1,19 @@
-"""Gateway benchmark (`make bench`): added latency p50/p99 at concurrency 1 and 16, and cold import time.
+"""Gateway benchmark (`make bench`): added latency p50/p99 at concurrency 1, 16 and 64, and cold import time.
 
 Method
-- A loopback fake upstream (Azure OpenAI chat completions, fixed small answer) runs in its own process.
+- A loopback fake upstream (Azure OpenAI chat completions, fixed small answer, answering after
+  BENCH_UPSTREAM_MS, default 20 ms) runs in its own process.
 - `regiongate serve --region eu` runs in its own process with `--upstream azure-weu=<fake>`, the real
   PostgreSQL from DATABASE_URL (key lookups and budgets are cached, audit rows are written by the in-process
   writer thread, as locally served).
-- Client threads (1, then 16) send non-streaming chat completions over keep-alive connections.
+- Client threads (1, 16, then 64) send non-streaming chat completions over keep-alive connections.
 - "Added" is the gateway's own figure per request (header x-regiongate-added-ms = total − upstream, measured
   inside the gateway). "Client overhead" compares client-observed latency through the gateway with direct
   calls to the fake upstream at the same concurrency.
 - Cold import: a fresh interpreter importing `regiongate.gateway.runtime.handler` (what Lambda loads at init), and
   separately everything the first request imports (service, providers, pg8000, boto3), median of 5 runs.
 Everything runs on this machine; with 2 cores, client, gateway and upstream compete for CPU at c=16.
+BENCH_QUICK=1 runs one short round per concurrency (a smoke run, not figures to publish).
 """
 
 from __future__ import annotations
@@ -29,13 +31,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS = {"p50": 2.0, "p99": 10.0, "import": 300.0}
-WARMUP = 300
-REQUESTS = {1: 1000, 16: 2000}  # per round
-ROUNDS = 3
+# Issue 12: client-observed overhead against direct calls (c=1 p50, c=16 p99, c=64 p99) and the handler import.
+TARGETS = {"p50": 2.0, "p99": 10.0, "import": 150.0}
+OVERHEAD_TARGETS = {(1, 50): 1.0, (16, 99): 5.0, (64, 99): 20.0}
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+UPSTREAM_MS = float(os.environ.get("BENCH_UPSTREAM_MS", "20"))
+WARMUP = 64 if QUICK else 320
+REQUESTS = {1: 100, 16: 320, 64: 640} if QUICK else {1: 500, 16: 1600, 64: 3200}  # per round
+ROUNDS = 1 if QUICK else 3
 
 UPSTREAM = r"""
-import json, socket, sys
+import json, socket, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 ANSWER = json.dumps({"id": "x", "object": "chat.completion", "created": 1, "model": "up",
     "choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris is the capital of France."},
@@ -49,6 +55,7 @@ class H(BaseHTTPRequestHandler):
     def log_message(self, *a): pass
     def do_POST(self):
         self.rfile.read(int(self.headers.get("content-length") or 0))
+        time.sleep(DELAY)
         self.send_response(200)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(ANSWER)))
@@ -56,7 +63,8 @@ class H(BaseHTTPRequestHandler):
         self.wfile.write(ANSWER)
 class S(ThreadingHTTPServer):
     daemon_threads = True
-    request_queue_size = 128
+    request_queue_size = 256
+DELAY = float(sys.argv[1]) / 1000
 s = S(("127.0.0.1", 0), H)
 print(s.server_address[1], flush=True)
 s.serve_forever()
@@ -201,7 +209,7 @@ def _measure(database_url: str) -> int:
     from regiongate.store.keys import KeyService
     from regiongate.store.postgres import ConnectionParams, ConnectionPool, PostgresStore
 
-    upstream = subprocess.Popen([sys.executable, "-c", UPSTREAM], stdout=subprocess.PIPE, text=True)
+    upstream = subprocess.Popen([sys.executable, "-c", UPSTREAM, str(UPSTREAM_MS)], stdout=subprocess.PIPE, text=True)
     upstream_port = int(upstream.stdout.readline())
     log = tempfile.NamedTemporaryFile(prefix="bench-serve-", suffix=".log", delete=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -248,8 +256,8 @@ def _measure(database_url: str) -> int:
         direct_headers = {"api-key": "bench", "content-type": "application/json"}
         direct_path = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
 
-        run_load(gateway_port, "/v1/chat/completions", gateway_headers, 4, WARMUP)
-        run_load(upstream_port, direct_path, direct_headers, 4, WARMUP)
+        run_load(gateway_port, "/v1/chat/completions", gateway_headers, 64, WARMUP)
+        run_load(upstream_port, direct_path, direct_headers, 64, WARMUP)
         rows = []
         for concurrency, total in REQUESTS.items():
             for _ in range(ROUNDS):
@@ -265,6 +273,8 @@ def _measure(database_url: str) -> int:
                         percentile(via, 99) - percentile(direct, 99),
                         percentile(direct, 50),
                         percentile(via, 50),
+                        percentile(direct, 99),
+                        percentile(via, 99),
                     )
                 )
     finally:
@@ -286,16 +296,26 @@ def _measure(database_url: str) -> int:
 
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
+        f"Fake upstream answers after {UPSTREAM_MS:g} ms. "
         f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load} (1/5/15 min) at the end; "
         f"requests per row as listed, after {WARMUP} warm-up requests.\n"
     )
     print(
-        "| Concurrency | Requests | Added p50 (ms) | Added p99 (ms) | Client overhead p50 (ms) | Client overhead p99 (ms) | Direct p50 (ms) | Via gateway p50 (ms) |"
+        "| Concurrency | Requests | Added p50 (ms) | Added p99 (ms) | Client overhead p50 (ms) | Client overhead p99 (ms) | Direct p50 (ms) | Via gateway p50 (ms) | Direct p99 (ms) | Via gateway p99 (ms) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
-    for c, n, a50, a99, o50, o99, d50, v50 in rows:
-        print(f"| {c} | {n} | {a50:.3f} | {a99:.3f} | {o50:.3f} | {o99:.3f} | {d50:.3f} | {v50:.3f} |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for c, n, a50, a99, o50, o99, d50, v50, d99, v99 in rows:
+        print(
+            f"| {c} | {n} | {a50:.3f} | {a99:.3f} | {o50:.3f} | {o99:.3f} | {d50:.3f} | {v50:.3f} | {d99:.3f} | {v99:.3f} |"
+        )
     print()
+    for (concurrency, q), target in OVERHEAD_TARGETS.items():
+        column = 4 if q == 50 else 5
+        overhead = statistics.median(r[column] for r in rows if r[0] == concurrency)
+        print(
+            f"- c={concurrency}, median of {ROUNDS} rounds: client-observed overhead p{q} {overhead:.3f} ms "
+            f"({'meets' if overhead <= target else 'MISSES'} <= {target} ms)"
+        )
     for concurrency in REQUESTS:
         a50 = statistics.median(r[2] for r in rows if r[0] == concurrency)
         a99 = statistics.median(r[3] for r in rows if r[0] == concurrency)

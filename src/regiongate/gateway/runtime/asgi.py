@@ -353,12 +353,13 @@ class GatewayApp:
         try:
             # The first chunk is always pulled: the service records a stream when the stream ends or is closed,
             # and closing one that never started would record nothing.
+            # A disconnect is acted on before relaying the *next* piece, never right after one is handed over: the
+            # client may close as soon as it has the last chunk, and the stream must then still end normally (and be
+            # recorded as answered) rather than be closed as cut off.
             for piece in stream:
                 if not channel.wait_credit():
                     break
                 channel.put("chunk", piece)
-                if channel.cancelled.is_set():
-                    break
         except Exception:
             log.error("stream failed", exc_info=True)
             channel.cancel()

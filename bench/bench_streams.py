@@ -1,0 +1,346 @@
+"""Streaming benchmark (`make bench`): N concurrent SSE streams through one `regiongate serve` process.
+
+Method
+- A loopback fake upstream (Azure OpenAI chat completions, `stream: true`) runs in its own process on asyncio:
+  each answer is 200 content chunks spread evenly over 10 s (one every 50 ms), then a usage chunk and
+  `data: [DONE]`, chunked transfer encoding, keep-alive.
+- `regiongate serve --region eu --upstream azure-weu=<fake>` (uvicorn, `regiongate.gateway.runtime.asgi`) runs
+  in its own process on the local PostgreSQL (a throw-away database created for the run), as in
+  bench_gateway.py.
+- An asyncio client in this process opens N streams, spread evenly over a ramp (default 2 s), first straight
+  to the fake upstream (baseline), then through the gateway. Per stream it records the time from sending
+  the request to the first content token, and whether the stream was complete (HTTP 200, all 200 content
+  chunks, `[DONE]`); anything else is an error.
+- "Added time to first token" is the gateway's p50/p99 minus the direct run's p50/p99 (same percentile).
+- Peak RSS: the serve process's VmHWM from /proc (and VmRSS sampled every 0.2 s); its CPU seconds are read
+  from /proc/<pid>/stat before and after the gateway run.
+Everything is bounded: N streams, each with its own deadline, and a deadline for the whole run.
+Environment: BENCH_STREAMS (default 1000), BENCH_STREAMS_QUICK=1 (100 streams, 20 chunks over 2 s),
+BENCH_STREAMS_RAMP (seconds, default 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICK = os.environ.get("BENCH_STREAMS_QUICK") == "1"
+STREAMS = int(os.environ.get("BENCH_STREAMS", "100" if QUICK else "1000"))
+CHUNKS = 20 if QUICK else 200
+SECONDS = 2.0 if QUICK else 10.0
+RAMP = float(os.environ.get("BENCH_STREAMS_RAMP", "2"))
+STREAM_DEADLINE = SECONDS + RAMP + 60  # one stream, from its request to its last byte
+TARGETS = {"errors": 0, "ttft_p99_ms": 50.0, "rss_mib": 512.0}
+
+UPSTREAM = r"""
+import asyncio, json, sys
+CHUNKS, INTERVAL = int(sys.argv[1]), float(sys.argv[2])
+BASE = {"id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 1, "model": "up"}
+
+def event(obj):
+    data = b"data: " + (obj if isinstance(obj, bytes) else json.dumps(obj).encode()) + b"\n\n"
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+async def handle(reader, writer):
+    try:
+        for _ in range(100000):  # requests on one keep-alive connection
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 120)
+            length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+            await reader.readexactly(length)
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+            writer.write(event({**BASE, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}))
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            for i in range(CHUNKS):
+                delay = start + i * INTERVAL - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                writer.write(event({**BASE, "choices": [{"index": 0, "delta": {"content": f"tok{i} "}, "finish_reason": None}]}))
+                await writer.drain()
+            writer.write(event({**BASE, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+            writer.write(event({**BASE, "choices": [], "usage": {"prompt_tokens": 20, "completion_tokens": CHUNKS, "total_tokens": 20 + CHUNKS}}))
+            writer.write(event(b"[DONE]"))
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+    except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+import re
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096, limit=1 << 20)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+asyncio.run(main())
+"""
+
+
+@dataclass
+class Result:
+    ok: bool
+    ttft_ms: float | None
+    error: str = ""
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _has_token(event: bytes) -> bool:
+    if not event.startswith(b"data: ") or event == b"data: [DONE]":
+        return False
+    try:
+        choices = json.loads(event[6:]).get("choices") or []
+    except ValueError:
+        return False
+    return any((c.get("delta") or {}).get("content") for c in choices)
+
+
+async def one_stream(port: int, path: str, headers: dict[str, str], body: bytes, delay: float) -> Result:
+    await asyncio.sleep(delay)
+    writer = None
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 30)
+        head = f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: {len(body)}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        start = time.perf_counter()
+        writer.write(head.encode() + b"\r\n" + body)
+        await writer.drain()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STREAM_DEADLINE
+        status_line = await asyncio.wait_for(reader.readline(), STREAM_DEADLINE)
+        if b" 200 " not in status_line:
+            return Result(False, None, status_line.decode(errors="replace").strip())
+        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), deadline - loop.time())
+        ttft = None
+        pending = b""
+        tokens = 0
+        done = False
+        for _ in range(CHUNKS * 10 + 1000):  # bounded: every read returns at least one byte or ends the loop
+            data = await asyncio.wait_for(reader.read(65536), max(0.001, deadline - loop.time()))
+            if not data:
+                break
+            pending += data
+            *events, pending = pending.split(b"\n\n")
+            for ev in events:
+                ev = ev[ev.find(b"data: ") :] if b"data: " in ev else ev
+                if ttft is None and _has_token(ev):
+                    ttft = (time.perf_counter() - start) * 1000
+                tokens += ev.count(b'"tok')
+                if ev.startswith(b"data: [DONE]"):
+                    done = True
+            if done:
+                break
+        if not done or tokens != CHUNKS:
+            return Result(False, ttft, f"incomplete: {tokens} of {CHUNKS} chunks, done={done}")
+        return Result(True, ttft)
+    except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+        return Result(False, None, f"{type(exc).__name__}: {exc}")
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+async def run_streams(port: int, path: str, headers: dict[str, str], body: bytes) -> list[Result]:
+    tasks = [one_stream(port, path, headers, body, RAMP * i / STREAMS) for i in range(STREAMS)]
+    return await asyncio.wait_for(asyncio.gather(*tasks), RAMP + STREAM_DEADLINE + 30)
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("VmRSS:", "VmHWM:", "Threads:")):
+            name, value = line.split(":", 1)
+            out[name] = int(value.split()[0])
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def sample_rss(pid: int, peak: dict[str, int], stop: asyncio.Event) -> None:
+    for _ in range(int((RAMP + STREAM_DEADLINE + 60) / 0.2)):
+        status = proc_status(pid)
+        peak["rss"] = max(peak.get("rss", 0), status["VmRSS"])
+        peak["threads"] = max(peak.get("threads", 0), status["Threads"])
+        try:
+            await asyncio.wait_for(stop.wait(), 0.2)
+            return
+        except TimeoutError:
+            pass
+
+
+async def gateway_run(pid: int, port: int, headers: dict[str, str], body: bytes) -> tuple[list[Result], dict]:
+    peak: dict[str, int] = {}
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(sample_rss(pid, peak, stop))
+    cpu_before, start = cpu_seconds(pid), time.monotonic()
+    results = await run_streams(port, "/v1/chat/completions", headers, body)
+    cpu, wall = cpu_seconds(pid) - cpu_before, time.monotonic() - start
+    stop.set()
+    await sampler
+    status = proc_status(pid)
+    return results, {**peak, "hwm": status["VmHWM"], "cpu": cpu, "wall": wall}
+
+
+def summarize(results: list[Result]) -> tuple[int, list[float], dict[str, int]]:
+    errors: dict[str, int] = {}
+    for r in results:
+        if not r.ok:
+            key = r.error[:80]
+            errors[key] = errors.get(key, 0) + 1
+    ttft = [r.ttft_ms for r in results if r.ok and r.ttft_ms is not None]
+    return sum(errors.values()), ttft, errors
+
+
+def main() -> int:
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        print("DATABASE_URL is not set (make bench starts PostgreSQL)", file=sys.stderr)
+        return 1
+    from regiongate.store.postgres import ConnectionParams
+
+    admin = ConnectionParams.from_url(database_url)
+    bench_db = f"rg_bench_streams_{os.getpid()}"
+    conn = admin.connect()
+    conn.run(f'CREATE DATABASE "{bench_db}"')
+    conn.close()
+    params = replace(admin, database=bench_db)
+    database_url = f"postgresql://{params.user}:{params.password}@{params.host}:{params.port}/{bench_db}"
+    try:
+        return _measure(database_url)
+    finally:
+        conn = admin.connect()
+        conn.run(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{bench_db}' AND pid <> pg_backend_pid()"
+        )
+        conn.run(f'DROP DATABASE IF EXISTS "{bench_db}"')
+        conn.close()
+
+
+def _measure(database_url: str) -> int:
+    from regiongate.store.keys import KeyService
+    from regiongate.store.postgres import ConnectionParams, ConnectionPool, PostgresStore
+
+    load_start = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    upstream = subprocess.Popen(
+        [sys.executable, "-c", UPSTREAM, str(CHUNKS), str(SECONDS / CHUNKS)], stdout=subprocess.PIPE, text=True
+    )
+    upstream_port = int(upstream.stdout.readline())
+    log = tempfile.NamedTemporaryFile(prefix="bench-streams-", suffix=".log", delete=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        {
+            "REGIONGATE_PROVIDER_AZURE_WEU_API_KEY": "bench",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "DATABASE_URL": database_url,
+        }
+    )
+    serve = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "regiongate.cli.main",
+            "serve",
+            "--region",
+            "eu",
+            "--port",
+            "0",
+            "--upstream",
+            f"azure-weu=http://127.0.0.1:{upstream_port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            match = re.search(r"gateway on http://127\.0\.0\.1:(\d+)/v1", Path(log.name).read_text())
+            if match:
+                gateway_port = int(match.group(1))
+                break
+            if serve.poll() is not None or time.monotonic() > deadline:
+                print(Path(log.name).read_text(), file=sys.stderr)
+                return 1
+            time.sleep(0.05)
+        store = PostgresStore(ConnectionPool(ConnectionParams.from_url(database_url).connect, size=1))
+        key = KeyService(store).create(region_code="eu", org_id="bench").key
+        store.pool.close()
+        body = json.dumps(
+            {
+                "model": "gpt-4o",
+                "stream": True,
+                "max_tokens": 400,
+                "messages": [{"role": "user", "content": "Count slowly."}],
+            }
+        ).encode()
+        gateway_headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
+        direct_headers = {"api-key": "bench", "content-type": "application/json"}
+        direct_path = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
+        rss_idle = proc_status(serve.pid)["VmRSS"]
+        direct = asyncio.run(run_streams(upstream_port, direct_path, direct_headers, body))
+        via, stats = asyncio.run(gateway_run(serve.pid, gateway_port, gateway_headers, body))
+    finally:
+        serve.terminate()
+        upstream.terminate()
+        serve.wait(timeout=30)
+        upstream.wait(timeout=10)
+    load_end = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+    d_errors, d_ttft, d_kinds = summarize(direct)
+    g_errors, g_ttft, g_kinds = summarize(via)
+    print(
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load_start} at the start, "
+        f"{load_end} at the end (1/5/15 min). {STREAMS} streams opened over {RAMP:g} s, each {CHUNKS} chunks "
+        f"over {SECONDS:g} s.\n"
+    )
+    print("| Run | Streams | Errors | TTFT p50 (ms) | TTFT p99 (ms) | TTFT max (ms) |")
+    print("|---|---|---|---|---|---|")
+    for name, errors, ttft in (("direct", d_errors, d_ttft), ("via gateway", g_errors, g_ttft)):
+        if ttft:
+            print(
+                f"| {name} | {STREAMS} | {errors} | {percentile(ttft, 50):.1f} | {percentile(ttft, 99):.1f} | {max(ttft):.1f} |"
+            )
+        else:
+            print(f"| {name} | {STREAMS} | {errors} | – | – | – |")
+    print()
+    for name, kinds in (("direct", d_kinds), ("via gateway", g_kinds)):
+        for error, count in sorted(kinds.items(), key=lambda kv: -kv[1])[:5]:
+            print(f"- {name} error ×{count}: {error}")
+    if d_ttft and g_ttft:
+        added50 = percentile(g_ttft, 50) - percentile(d_ttft, 50)
+        added99 = percentile(g_ttft, 99) - percentile(d_ttft, 99)
+        verdict = "meets" if added99 <= TARGETS["ttft_p99_ms"] else "MISSES"
+        print(f"- added time to first token: p50 {added50:.1f} ms, p99 {added99:.1f} ms ({verdict} <= 50 ms)")
+    print(f"- gateway errors: {g_errors} ({'meets' if g_errors == 0 else 'MISSES'} 0)")
+    hwm_mib = stats["hwm"] / 1024
+    print(
+        f"- serve process RSS: idle {rss_idle / 1024:.0f} MiB, peak sampled {stats['rss'] / 1024:.0f} MiB, "
+        f"VmHWM {hwm_mib:.0f} MiB ({'meets' if hwm_mib <= TARGETS['rss_mib'] else 'MISSES'} <= 512 MiB); "
+        f"peak threads {stats['threads']}"
+    )
+    print(
+        f"- serve process CPU: {stats['cpu']:.1f} s over {stats['wall']:.1f} s wall "
+        f"({stats['cpu'] / stats['wall']:.2f} cores on average during the gateway run)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
