@@ -10,8 +10,8 @@ import anthropic
 import pytest
 
 from regiongate.store.keys import KeyService
-from tests.fixtures.fakes import FakeBedrock, FakeOpenAI
-from tests.fixtures.served import Served
+from tests.fixtures.fakes import FakeBedrock
+from tests.fixtures.served import served_eu, store_of
 
 pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("serve-eu-anthropic")]
 
@@ -25,25 +25,14 @@ def bedrock():
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, database_url, bedrock):
-    azure = FakeOpenAI()
-    server = Served(
-        tmp_path_factory.mktemp("serve"),
-        database_url,
-        {"bedrock-eu": bedrock.url, "azure-weu": azure.url},
-        extra_env={"REGIONGATE_PROVIDER_AZURE_WEU_API_KEY": "local-azure-key"},
-    )
-    yield server
-    server.stop()
-    azure.close()
+    with served_eu(tmp_path_factory.mktemp("serve"), database_url, bedrock) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def store(database_url):
-    from regiongate.store.postgres import ConnectionParams, ConnectionPool, PostgresStore
-
-    store = PostgresStore(ConnectionPool(ConnectionParams.from_url(database_url).connect, size=2))
-    yield store
-    store.pool.close()
+    with store_of(database_url) as store:
+        yield store
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from regiongate.store.keys import KeyService
-from tests.fixtures.fakes import FakeBedrock, FakeOpenAI
-from tests.fixtures.served import Served
+from tests.fixtures.fakes import FakeBedrock
+from tests.fixtures.served import served_eu, store_of
 from tests.paths import REPO_ROOT
 
 pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("serve-eu-codex")]
@@ -39,26 +39,17 @@ def codex_binary() -> Path:
 @pytest.fixture
 def world(tmp_path, database_url):
     bedrock = FakeBedrock(reply="Hello from the region")
-    azure = FakeOpenAI()
-    served = Served(
-        tmp_path,
-        database_url,
-        {"bedrock-eu": bedrock.url, "azure-weu": azure.url},
-        extra_env={"REGIONGATE_PROVIDER_AZURE_WEU_API_KEY": "local-azure-key"},
-    )
-    yield served, bedrock
-    served.stop()
-    bedrock.close()
-    azure.close()
+    try:
+        with served_eu(tmp_path, database_url, bedrock) as served:
+            yield served, bedrock
+    finally:
+        bedrock.close()
 
 
 @pytest.fixture
 def store(database_url):
-    from regiongate.store.postgres import ConnectionParams, ConnectionPool, PostgresStore
-
-    store = PostgresStore(ConnectionPool(ConnectionParams.from_url(database_url).connect, size=1))
-    yield store
-    store.pool.close()
+    with store_of(database_url, size=1) as store:
+        yield store
 
 
 def test_codex_exec_completes_a_turn(world, store, tmp_path):

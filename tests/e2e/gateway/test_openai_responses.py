@@ -11,7 +11,7 @@ import pytest
 
 from regiongate.store.keys import KeyService
 from tests.fixtures.fakes import FakeBedrock, FakeOpenAI
-from tests.fixtures.served import Served
+from tests.fixtures.served import served_eu, store_of
 
 pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("serve-eu-responses")]
 
@@ -28,23 +28,14 @@ def fakes():
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, database_url, fakes):
     bedrock, azure = fakes
-    server = Served(
-        tmp_path_factory.mktemp("serve"),
-        database_url,
-        {"bedrock-eu": bedrock.url, "azure-weu": azure.url},
-        extra_env={"REGIONGATE_PROVIDER_AZURE_WEU_API_KEY": "local-azure-key"},
-    )
-    yield server
-    server.stop()
+    with served_eu(tmp_path_factory.mktemp("serve"), database_url, bedrock, azure) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def store(database_url):
-    from regiongate.store.postgres import ConnectionParams, ConnectionPool, PostgresStore
-
-    store = PostgresStore(ConnectionPool(ConnectionParams.from_url(database_url).connect, size=2))
-    yield store
-    store.pool.close()
+    with store_of(database_url) as store:
+        yield store
 
 
 @pytest.fixture
