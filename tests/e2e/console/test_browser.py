@@ -90,7 +90,7 @@ class ThreadServer:
 
 @pytest.fixture(scope="module")
 def browser_store():
-    with fresh_database("browser") as url:
+    with fresh_database("browser", kind="console") as url:
         store = PostgresStore(ConnectionPool(ConnectionParams.from_url(url).connect, size=8))
         yield store
         store.pool.close()

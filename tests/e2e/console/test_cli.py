@@ -22,7 +22,7 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture(scope="module")
 def cli_db():
-    with fresh_database("cli") as url:
+    with fresh_database("cli", kind="console") as url:
         yield url
 
 
