@@ -36,6 +36,26 @@ run_as_owner() {
   fi
 }
 
+# pgvector for the memory store (migration 0006): Debian bookworm has no postgresql-15-pgvector package, so
+# the vendored source (third_party/pgvector, v0.8.6) is built into this server's directories once.
+PG_CONFIG="$PG_BIN/pg_config"
+if [ ! -f "$("$PG_CONFIG" --sharedir)/extension/vector.control" ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "error: PostgreSQL lacks the pgvector extension; as root this script builds third_party/pgvector" >&2
+    exit 1
+  fi
+  PG_MAJOR=$("$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+  if [ ! -f "$("$PG_CONFIG" --includedir-server)/postgres.h" ] || ! command -v make >/dev/null || ! command -v gcc >/dev/null; then
+    echo "building pgvector: installing postgresql-server-dev-$PG_MAJOR and build-essential" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      "postgresql-server-dev-$PG_MAJOR" build-essential >/dev/null) >&2
+  fi
+  BUILD_DIR=$(mktemp -d)
+  cp -r "$(dirname "$0")/../third_party/pgvector/." "$BUILD_DIR"
+  (cd "$BUILD_DIR" && make -s OPTFLAGS="" PG_CONFIG="$PG_CONFIG" >/dev/null && make -s install PG_CONFIG="$PG_CONFIG" >/dev/null) >&2
+  rm -rf "$BUILD_DIR"
+fi
+
 if [ ! -s "$DATA_DIR/PG_VERSION" ]; then
   mkdir -p "$DATA_DIR"
   [ "$(id -u)" = 0 ] && chown postgres:postgres "$DATA_DIR"
@@ -54,6 +74,13 @@ fi
 if [ "$(psql_admin -c "select 1 from pg_database where datname='$DB_NAME'")" != 1 ]; then
   psql_admin -c "create database $DB_NAME owner $DB_USER" >/dev/null
 fi
+# CREATE EXTENSION vector needs a superuser (pgvector's control file does not mark it trusted) and the test role
+# is none: the superuser creates it in template1 (every database the tests create copies it) and in the test
+# database, so migration 0006's CREATE EXTENSION IF NOT EXISTS finds it. On RDS the master user runs it. Only
+# these two: connecting to the tests' throw-away databases would race with their teardown.
+for db in template1 "$DB_NAME"; do
+  psql_admin -d "$db" -c "set client_min_messages = warning" -c "create extension if not exists vector" >/dev/null
+done
 
 # The rotation tests need passwords that are actually checked (trust accepts any): members of this group
 # sign in over TCP with scram-sha-256. The test role may create such members (CREATEROLE) for itself.

@@ -21,8 +21,17 @@ from urllib.parse import urlsplit
 
 from regiongate.config import bedrock_profiles
 from regiongate.config.gateway_runtime import RUNTIME_KEYS, GatewayRuntime, parse_runtime
+from regiongate.config.memory import MemoryConfig, parse_memory
+from regiongate.config.processing_areas import ProcessingArea
 from regiongate.config.reader import Reader
-from regiongate.contract.document import GuardrailPolicy, ModelEntry, ProviderEntry, RuntimeConfig
+from regiongate.contract.document import (
+    GuardrailPolicy,
+    ModelEntry,
+    ProcessingAreaEntry,
+    ProviderEntry,
+    RuntimeConfig,
+)
+from regiongate.contract.hosts import host_allowed
 from regiongate.contract.limits import (
     DEFAULT_AUDIT_RETENTION_MONTHS,
     DEFAULT_KEY_CACHE_TTL_SECONDS,
@@ -177,6 +186,13 @@ class Model:
     output_usd_per_mtok: Decimal
     deployment_type: str | None = None  # azure_openai only
     destinations: tuple[str, ...] = ()  # where the upstream may process the prompt
+    # The id of a processing area of the region (regiongate.config.processing_areas) this model opts into: its
+    # profile may then reach beyond inference_regions, inside the area. ``area`` is that area, resolved.
+    processing_area: str | None = None
+    area: ProcessingArea | None = None
+    # Prices of prompt-cache reads and writes (USD per million tokens); None: the input price.
+    cache_read_usd_per_mtok: Decimal | None = None
+    cache_write_usd_per_mtok: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +223,8 @@ class GatewayConfig:
     # How the deployment runs the gateway (regiongate.config.gateway_runtime).
     runtime: str = GatewayRuntime.runtime
     max_generation_seconds: int = GatewayRuntime.max_generation_seconds
+    # Memory-as-a-Service offered in the region (regiongate.config.memory); off by default.
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
 
     @property
     def deployment(self) -> GatewayRuntime:
@@ -245,31 +263,41 @@ _GATEWAY_KEYS = (
     "audit_retention_months",
     "key_cache_ttl_seconds",
     *RUNTIME_KEYS,
+    "memory",
 )
 _PROVIDER_KEYS = {
     "bedrock": ("name", "type", "aws_region"),
     "azure_openai": ("name", "type", "endpoint", "location", "api_version"),
     "openai_compatible": ("name", "type", "base_url"),
 }
-_MODEL_KEYS = ("name", "provider", "target", "kind", "input_usd_per_mtok", "output_usd_per_mtok", "deployment_type")
+_MODEL_KEYS = (
+    "name",
+    "provider",
+    "target",
+    "kind",
+    "input_usd_per_mtok",
+    "output_usd_per_mtok",
+    "deployment_type",
+    "processing_area",
+    "cache_read_usd_per_mtok",
+    "cache_write_usd_per_mtok",
+)
 _GUARDRAIL_KEYS = ("max_request_bytes", "max_input_tokens", "model_allowlist", "detectors")
 _DETECTOR_KEYS = ("name", "type", "action", "pattern")
 
 
-def host_allowed(host: str, patterns: tuple[str, ...] | list[str]) -> bool:
-    """``*.example.com`` matches subdomains only; other patterns match the host exactly (case-insensitive)."""
-    host = host.lower().rstrip(".")
-    for pattern in patterns:
-        if pattern.startswith("*."):
-            if host.endswith(pattern[1:]) and host != pattern[2:]:
-                return True
-        elif host == pattern:
-            return True
-    return False
+def parse_gateway(
+    reader: Reader,
+    raw: Any,
+    key: str,
+    region: GatewayRegion,
+    areas: Mapping[str, ProcessingArea] | None = None,
+    areas_key: str = "processing_areas",
+) -> GatewayConfig | None:
+    """Validate ``regions.<code>.gateway`` against ``region``'s promise; mistakes are ``reader.fail(key, problem)``.
 
-
-def parse_gateway(reader: Reader, raw: Any, key: str, region: GatewayRegion) -> GatewayConfig | None:
-    """Validate ``regions.<code>.gateway`` against ``region``'s promise; mistakes are ``reader.fail(key, problem)``."""
+    ``areas`` are the region's named processing areas (``areas_key`` is where they are written): a model that
+    names one may reach beyond ``inference_regions``, inside it; no other model may."""
     if raw is None:
         return None
     raw = reader.mapping(raw, key, _GATEWAY_KEYS, ("providers", "models"))
@@ -299,7 +327,7 @@ def parse_gateway(reader: Reader, raw: Any, key: str, region: GatewayRegion) -> 
         raise reader.fail(f"{key}.models", "must be a non-empty list of models")
     models: dict[str, Model] = {}
     for i, item in enumerate(raw["models"]):
-        model = _parse_model(reader, item, f"{key}.models[{i}]", region, providers)
+        model = _parse_model(reader, item, f"{key}.models[{i}]", region, providers, areas or {}, areas_key)
         if model.name in models:
             raise reader.fail(
                 f"{key}.models[{i}].name", f"{model.name!r} is listed twice; public model names must be unique"
@@ -324,6 +352,7 @@ def parse_gateway(reader: Reader, raw: Any, key: str, region: GatewayRegion) -> 
     if raw.get("key_cache_ttl_seconds") is not None:
         ttl = reader.integer(raw["key_cache_ttl_seconds"], f"{key}.key_cache_ttl_seconds", 0, 300)
     deployment = parse_runtime(reader, raw, key)
+    memory = parse_memory(reader, raw.get("memory"), f"{key}.memory", models)
 
     return GatewayConfig(
         providers=tuple(providers.values()),
@@ -335,6 +364,7 @@ def parse_gateway(reader: Reader, raw: Any, key: str, region: GatewayRegion) -> 
         key_cache_ttl_seconds=ttl,
         runtime=deployment.runtime,
         max_generation_seconds=deployment.max_generation_seconds,
+        memory=memory,
     )
 
 
@@ -428,7 +458,15 @@ def _parse_price(reader: Reader, value: Any, key: str) -> Decimal:
     return price
 
 
-def _parse_model(reader: Reader, raw: Any, key: str, region: GatewayRegion, providers: Mapping[str, Provider]) -> Model:
+def _parse_model(
+    reader: Reader,
+    raw: Any,
+    key: str,
+    region: GatewayRegion,
+    providers: Mapping[str, Provider],
+    areas: Mapping[str, ProcessingArea],
+    areas_key: str,
+) -> Model:
     raw = reader.mapping(
         raw, key, _MODEL_KEYS, ("name", "provider", "target", "input_usd_per_mtok", "output_usd_per_mtok")
     )
@@ -445,14 +483,36 @@ def _parse_model(reader: Reader, raw: Any, key: str, region: GatewayRegion, prov
     target = reader.string(raw["target"], f"{key}.target")
     input_price = _parse_price(reader, raw["input_usd_per_mtok"], f"{key}.input_usd_per_mtok")
     output_price = _parse_price(reader, raw["output_usd_per_mtok"], f"{key}.output_usd_per_mtok")
+    cache_prices = {
+        name: _parse_price(reader, raw[name], f"{key}.{name}") if raw.get(name) is not None else None
+        for name in ("cache_read_usd_per_mtok", "cache_write_usd_per_mtok")
+    }
+    for name in (n for n, price in cache_prices.items() if price is not None and kind != "chat"):
+        raise reader.fail(f"{key}.{name}", "only chat models read or write a prompt cache; remove the key")
     deployment_type = None
     destinations: tuple[str, ...] = ()
 
     if "deployment_type" in raw and provider.type != "azure_openai":
         raise reader.fail(f"{key}.deployment_type", "only azure_openai models have a deployment type; remove the key")
+    area: ProcessingArea | None = None
+    if raw.get("processing_area") is not None:
+        area_id = reader.string(raw["processing_area"], f"{key}.processing_area")
+        if provider.type != "bedrock":
+            raise reader.fail(
+                f"{key}.processing_area",
+                "only Bedrock models take a processing area (their geography profile is what reaches further); remove the key",
+            )
+        if area_id not in areas:
+            raise reader.fail(
+                f"{key}.processing_area",
+                f"{area_id!r} is not a processing area of this region; defined in {areas_key}: {', '.join(areas) or 'none'}",
+            )
+        area = areas[area_id]
 
     if provider.type == "bedrock":
-        destinations = _bedrock_destinations(reader, target, f"{key}.target", region, provider)
+        destinations = _bedrock_destinations(
+            reader, target, f"{key}.target", region, provider, area, areas, areas_key, key
+        )
     elif provider.type == "azure_openai":
         if not _AZURE_DEPLOYMENT_RE.match(target):
             raise reader.fail(f"{key}.target", f"{target!r} is not an Azure OpenAI deployment name")
@@ -490,11 +550,40 @@ def _parse_model(reader: Reader, raw: Any, key: str, region: GatewayRegion, prov
         output_usd_per_mtok=output_price,
         deployment_type=deployment_type,
         destinations=destinations,
+        processing_area=area.id if area else None,
+        area=area,
+        **cache_prices,
+    )
+
+
+def _opt_in_advice(
+    outside: list[str],
+    destinations: tuple[str, ...],
+    areas: Mapping[str, ProcessingArea],
+    areas_key: str,
+    model_key: str,
+) -> str:
+    """How to offer a model whose profile reaches ``outside``: name an area that covers it, or how to define one."""
+    covering = [a for a in areas.values() if set(destinations) <= set(a.regions)]
+    if covering:
+        choices = " or ".join(f"processing_area: {a.id} ({a.name})" for a in covering)
+        return f"to offer it, opt in explicitly with {choices} on {model_key}"
+    return (
+        f"to offer it, opt in explicitly: define a named area in {areas_key} whose regions include "
+        f"{', '.join(outside)} and set processing_area: <that area> on {model_key}"
     )
 
 
 def _bedrock_destinations(
-    reader: Reader, target: str, key: str, region: GatewayRegion, provider: Provider
+    reader: Reader,
+    target: str,
+    key: str,
+    region: GatewayRegion,
+    provider: Provider,
+    area: ProcessingArea | None = None,
+    areas: Mapping[str, ProcessingArea] | None = None,
+    areas_key: str = "processing_areas",
+    model_key: str = "the model",
 ) -> tuple[str, ...]:
     if target.startswith("arn:"):
         raise reader.fail(
@@ -518,19 +607,40 @@ def _bedrock_destinations(
             )
         destinations = PROFILE_DESTINATIONS[target]
         outside = [r for r in destinations if r not in region.inference_regions]
-        if outside:
+        if outside and area is None:
             raise reader.fail(
                 key,
                 f"inference profile {target!r} may route prompts to {', '.join(outside)}, outside this region's "
-                f"inference_regions ({', '.join(region.inference_regions)}); use the single-region model id "
-                f"{target.split('.', 1)[1]!r} instead",
+                f"inference_regions ({', '.join(region.inference_regions)}), so it is not offered by default; "
+                f"use the single-region model id {target.split('.', 1)[1]!r} instead, or "
+                + _opt_in_advice(outside, destinations, areas or {}, areas_key, model_key),
             )
+        if area is not None:
+            beyond = [r for r in destinations if r not in area.regions]
+            if beyond:
+                raise reader.fail(
+                    key,
+                    f"inference profile {target!r} may route prompts to {', '.join(beyond)}, outside processing area "
+                    f"{area.id} ({area.describe()}); that area does not cover it",
+                )
+            if not outside:
+                raise reader.fail(
+                    f"{model_key}.processing_area",
+                    f"{target!r} stays inside inference_regions ({', '.join(region.inference_regions)}): it needs no "
+                    f"wider area; remove processing_area so nothing states a wider area than the model uses",
+                )
         if provider.aws_region not in destinations:
             raise reader.fail(
                 key,
                 f"inference profile {target!r} cannot be called from {provider.aws_region}; its regions: {', '.join(destinations)}",
             )
         return destinations
+    if area is not None:
+        raise reader.fail(
+            f"{model_key}.processing_area",
+            f"{target!r} is a single-region model id, processed in {provider.aws_region} only: it needs no wider area; "
+            "remove processing_area",
+        )
     return (provider.aws_region or "",)
 
 
@@ -641,6 +751,9 @@ def runtime_config(region: GatewayRegion) -> RuntimeConfig:
                 input_usd_per_mtok=m.input_usd_per_mtok,
                 output_usd_per_mtok=m.output_usd_per_mtok,
                 deployment_type=m.deployment_type,
+                processing_area=ProcessingAreaEntry(m.area.name, m.area.regions) if m.area is not None else None,
+                cache_read_usd_per_mtok=m.cache_read_usd_per_mtok,
+                cache_write_usd_per_mtok=m.cache_write_usd_per_mtok,
             )
             for m in gateway.models
         },
@@ -650,6 +763,7 @@ def runtime_config(region: GatewayRegion) -> RuntimeConfig:
         audit_retention_months=gateway.audit_retention_months,
         key_cache_ttl_seconds=gateway.key_cache_ttl_seconds,
         max_generation_seconds=gateway.max_generation_seconds,
+        memory=gateway.memory.offer(),
     )
 
 

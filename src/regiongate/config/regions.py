@@ -15,10 +15,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from regiongate.config import alarms, certificates, database_tls
+from regiongate.config import alarms, certificates, console_oidc, database_tls, processing_areas
 from regiongate.config.alarms import Alarms
+from regiongate.config.console_oidc import ConsoleOidc
 from regiongate.config.database_tls import DatabaseTls
 from regiongate.config.gateway import GatewayConfig, parse_gateway
+from regiongate.config.processing_areas import ProcessingArea
 from regiongate.config.reader import Choice, Flag, Rule, Text, TextList, WholeNumber, describe, key_path
 
 # Re-exported: callers catch regions.ConfigError, and tenants read with the same reader and loader.
@@ -35,6 +37,9 @@ OFFERINGS = ("shared_cloud", "single_tenant", "private_deployment")
 PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 GEOGRAPHIES = ("EU", "US", "APAC", "CN")
 LAMBDA_ARCHITECTURES = ("arm64", "x86_64")
+# The CPU architecture of the ECS Fargate tasks (container gateway, console); the image in images.lock.yaml must
+# hold its platform (linux/amd64, linux/arm64).
+CONTAINER_ARCHITECTURES = ("x86_64", "arm64")
 # The values CloudWatch Logs accepts for RetentionInDays.
 LOG_RETENTION_DAYS = (
     1,
@@ -140,6 +145,9 @@ class Sizing:
     db_backup_retention_days: int = 14
     lambda_memory_mb: int = 1024
     lambda_architecture: str = "arm64"
+    # x86_64 by default: an image built for linux/amd64 only (a common CI default) keeps running; arm64 (Graviton)
+    # costs about 20 % less per vCPU-hour on Fargate and needs an image whose lock entry lists linux/arm64.
+    container_architecture: str = "x86_64"
     reserved_concurrency: int = 100
     log_retention_days: int = 365
     nat_gateways: int = 2
@@ -189,6 +197,10 @@ class RegionConfig:
     # The regions the gateway may call model providers in (default: the home region). A region's catalogue sets
     # it from its Bedrock providers; a single-tenant deployment calls its own region only.
     provider_regions: tuple[str, ...] = ()
+    # Named areas wider than inference_regions that a model may opt into (regiongate.config.processing_areas).
+    processing_areas: Mapping[str, ProcessingArea] = field(default_factory=dict)
+    # The console's single sign-on (regiongate.config.console_oidc; None: password sign-in only).
+    console_oidc: ConsoleOidc | None = None
 
     def __post_init__(self) -> None:
         if not self.deployment_id:
@@ -267,6 +279,7 @@ SIZING_RULES: Mapping[str, Rule] = {
     "db_backup_retention_days": WholeNumber(1, 35),
     "lambda_memory_mb": WholeNumber(128, 10240),
     "lambda_architecture": Choice(LAMBDA_ARCHITECTURES, "a Lambda architecture"),
+    "container_architecture": Choice(CONTAINER_ARCHITECTURES, "an ECS Fargate CPU architecture"),
     "reserved_concurrency": WholeNumber(1, 10000),
     "log_retention_days": Choice(LOG_RETENTION_DAYS, "a CloudWatch Logs retention"),
     "nat_gateways": WholeNumber(1, 6),
@@ -298,6 +311,8 @@ REGION_RULES: Mapping[str, Rule | None] = {
     "hosted_zone": DOMAIN,
     "gateway": None,
     alarms.KEY: None,  # a mapping of its own (regiongate.config.alarms)
+    console_oidc.KEY: None,  # a mapping of its own (regiongate.config.console_oidc)
+    processing_areas.KEY: None,  # a mapping of its own (regiongate.config.processing_areas)
     **database_tls.RULES,
     **certificates.RULES,
 }
@@ -518,6 +533,9 @@ def parse_region(
     )
     tls = database_tls.parse_database_tls(reader, raw, key, aws_region=aws_region, partition=partition)
     alarm_config = alarms.parse_alarms(reader, raw, key)
+    sso = console_oidc.parse_console_oidc(
+        reader, raw, key, console=console, partition=partition, aws_region=aws_region, account=account
+    )
     certificate_names = certificates.parse_certificate_names(
         reader,
         raw,
@@ -549,6 +567,7 @@ def parse_region(
         database_tls=tls,
         certificate_names=certificate_names,
         alarms=alarm_config,
+        console_oidc=sso,
     )
 
 
@@ -583,9 +602,23 @@ def _parse_catalogue_region(
         offerings=offerings,
         base_sizing=defaults,
     )
-    gateway = parse_gateway(reader, raw.get("gateway"), f"{key}.gateway", region)
+    areas = processing_areas.parse_processing_areas(
+        reader,
+        raw.get(processing_areas.KEY),
+        key,
+        partition=partition,
+        inference_regions=region.inference_regions,
+    )
+    gateway = parse_gateway(
+        reader, raw.get("gateway"), f"{key}.gateway", region, areas, f"{key}.{processing_areas.KEY}"
+    )
     called = {p.aws_region for p in (gateway.providers if gateway else ()) if p.type == "bedrock" and p.aws_region}
-    return replace(region, gateway=gateway, provider_regions=(aws_region, *sorted(called - {aws_region})))
+    return replace(
+        region,
+        gateway=gateway,
+        provider_regions=(aws_region, *sorted(called - {aws_region})),
+        processing_areas=areas,
+    )
 
 
 def parse_catalogue(

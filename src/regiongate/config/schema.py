@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from regiongate.config import alarms, gateway, gateway_runtime, regions, tenants
+from regiongate.config import alarms, console_oidc, gateway, gateway_runtime, processing_areas, regions, tenants
 from regiongate.config.reader import JsonSchema, Rule, object_schema, schema_pattern
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -34,7 +34,7 @@ def _rule_schemas(rules: Mapping[str, Rule | None], nested: Mapping[str, JsonSch
 def sizing_schema() -> JsonSchema:
     return object_schema(
         {name: rule.schema() for name, rule in regions.SIZING_RULES.items()},
-        description="Database, Lambda, logs and network sizing; keys not given keep the defaults.",
+        description="Database, Lambda, container, logs and network sizing; keys not given keep the defaults.",
     )
 
 
@@ -43,7 +43,7 @@ def sizing_schema() -> JsonSchema:
 # Dataclass fields whose YAML spelling differs, fields computed by the parser (not keys), and the values a
 # field may take. The parser's unknown-key errors are compared with the result by the tests.
 _YAML_NAMES: Mapping[tuple[type, str], str] = {(gateway.Detector, "kind"): "type"}
-_COMPUTED: frozenset[tuple[type, str]] = frozenset({(gateway.Model, "destinations")})
+_COMPUTED: frozenset[tuple[type, str]] = frozenset({(gateway.Model, "destinations"), (gateway.Model, "area")})
 _ENUMS: Mapping[tuple[type, str], Sequence[str]] = {
     (gateway.Provider, "type"): gateway.PROVIDER_TYPES,
     (gateway.Model, "kind"): gateway.MODEL_KINDS,
@@ -102,7 +102,14 @@ def gateway_schema() -> JsonSchema:
 
 def region_schema() -> JsonSchema:
     properties = _rule_schemas(
-        regions.REGION_RULES, {"sizing": sizing_schema(), "gateway": gateway_schema(), "alarms": alarms.schema()}
+        regions.REGION_RULES,
+        {
+            "sizing": sizing_schema(),
+            "gateway": gateway_schema(),
+            "alarms": alarms.schema(),
+            processing_areas.KEY: processing_areas.area_schema(),
+            console_oidc.KEY: console_oidc.schema(),
+        },
     )
     # The parser also takes an unquoted account id (a 12-digit number) in regions.yaml.
     properties["account"] = {
@@ -146,6 +153,7 @@ def tenant_document() -> JsonSchema:
                 gateway_runtime.runtime_schema(),
                 description="How this deployment runs the gateway (the catalogue is the geography's).",
             ),
+            "alarms": alarms.schema(),
         },
     )
     return {

@@ -29,8 +29,8 @@ from regiongate.config.gateway import (
     Guardrails,
     Model,
     Provider,
-    host_allowed,
 )
+from regiongate.contract.hosts import host_allowed
 
 # The geography profile prefix of each geography (Bedrock's naming).
 PROFILE_PREFIX: Mapping[str, str] = {"EU": "eu", "US": "us", "APAC": "apac"}
@@ -104,6 +104,8 @@ def _resolve_bedrock(model: Model, tenant: TenantRegion) -> Model | Refusal:
     foundation = rest if profiled else model.target
     home = tenant.aws_region
     provider = bedrock_provider_name(home)
+    # A tenant serves a model only inside its own inference_regions: never through the catalogue's wider area.
+    model = replace(model, processing_area=None, area=None)
     if home in table.offered_in(foundation):
         return replace(model, provider=provider, target=foundation, destinations=(home,))
     profile = f"{prefix if profiled else PROFILE_PREFIX.get(tenant.geography, '')}.{foundation}"

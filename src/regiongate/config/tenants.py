@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from regiongate.config import database_tls, gateway_runtime
+from regiongate.config import alarms, database_tls, gateway_runtime
 from regiongate.config import gateway as gateway_config
 from regiongate.config.reader import Rule, Text, TextList, load_yaml
 from regiongate.config.regions import (
@@ -141,6 +141,9 @@ TENANT_RULES: Mapping[str, Rule | None] = {
             "database_ca_bundle",
             "database_ca_bundle_sha256",
             "database_tls",
+            # Who is told when the tenant stack's alarms fire (regiongate.config.alarms): e-mail subscribers
+            # of the stack's own topic.
+            alarms.KEY,
         )
     },
 }
@@ -563,6 +566,9 @@ gateway:
   runtime: {runtime}
   # The longest generation allowed, in seconds (at most {max_generation_limit} with this runtime).
   max_generation_seconds: {max_generation}
+# alarms: none; to tell someone when the stack's alarms fire (its own SNS topic, encrypted with its key):
+# alarms:
+#   email: [oncall@example.com]
 # defaults.sizing of regions.yaml at the time the tenant was added.
 sizing:
 {sizing}

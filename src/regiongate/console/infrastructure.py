@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, SecretValue
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
@@ -19,11 +19,14 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from regiongate.config.console_oidc import ConsoleOidc
+from regiongate.contract.console_oidc import CALLBACK_PATH, OidcSettings
 from regiongate.contract.limits import CONSOLE_PORT
 from regiongate.network.public_alb import public_https_load_balancer
 from regiongate.shared_constructs import data_kinds
 from regiongate.shared_constructs.log_groups import encrypted_log_group
 from regiongate.shared_constructs.nag import acknowledge
+from regiongate.shared_constructs.task_platform import runtime_platform
 
 HEALTH_PATH = "/healthz"
 # Where the image carries the RDS CA bundles (console/Dockerfile: COPY src/regiongate/store/rds-ca/ under /app).
@@ -74,8 +77,13 @@ class ConsoleService(Construct):
         database_secret: secretsmanager.ISecret,
         environment: Mapping[str, str],
         log_retention_days: int,
+        oidc: ConsoleOidc | None = None,
+        console_domain: str | None = None,
+        # sizing.container_architecture; the image must hold its platform (checked at synth).
+        architecture: str = "x86_64",
     ) -> None:
         super().__init__(scope, construct_id)
+        environment = dict(environment)
         self.log_group = encrypted_log_group(
             self,
             "Logs",
@@ -99,6 +107,9 @@ class ConsoleService(Construct):
             description="regiongate console task: reads the audit store's credentials secret, nothing else",
         )
         database_secret.grant_read(self.task_role)
+        self.oidc_client_secret: secretsmanager.ISecret | None = None
+        if oidc is not None:
+            environment.update(self._single_sign_on(oidc, deployment_id, key, console_domain))
         self.execution_role = iam.Role(
             self,
             "ExecutionRole",
@@ -112,10 +123,7 @@ class ConsoleService(Construct):
             memory_limit_mib=1024,
             task_role=self.task_role,
             execution_role=self.execution_role,
-            runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=ecs.CpuArchitecture.X86_64,
-                operating_system_family=ecs.OperatingSystemFamily.LINUX,
-            ),
+            runtime_platform=runtime_platform(architecture),
         )
         task.add_container(
             "Console",
@@ -193,3 +201,41 @@ class ConsoleService(Construct):
             "ecr:GetAuthorizationToken has no resource-level permissions; image pulls are limited to this "
             "stack's own repository by the other statements.",
         )
+
+    def _single_sign_on(
+        self, oidc: ConsoleOidc, deployment_id: str, key: kms.IKey, console_domain: str | None
+    ) -> dict[str, str]:
+        """The OIDC client secret (the operator's, or one created here for the operator to fill), readable by the
+        task only, and the task's CONSOLE_OIDC_* variables (regiongate.contract.console_oidc)."""
+        if oidc.client_secret_arn:
+            secret = secretsmanager.Secret.from_secret_complete_arn(self, "OidcClientSecret", oidc.client_secret_arn)
+        else:
+            # Created with an empty client_secret; the operator sets it once (the console refuses SSO until then).
+            # No replica_regions: the secret stays in the region.
+            secret = secretsmanager.Secret(
+                self,
+                "OidcClientSecret",
+                secret_name=f"regiongate/{deployment_id}/console-oidc-client",
+                description=f"regiongate {deployment_id}: the console's OpenID Connect client secret "
+                '(JSON {"client_secret": "..."})',
+                encryption_key=key,
+                secret_object_value={"client_secret": SecretValue.unsafe_plain_text("")},
+                removal_policy=RemovalPolicy.RETAIN,
+            )
+            data_kinds.mark(secret, data_kinds.CONSOLE_SSO_CLIENT_SECRET)
+            acknowledge(
+                secret,
+                "AwsSolutions-SMG4",
+                "An OpenID Connect client secret is issued by the identity provider, which alone can rotate it; "
+                "operators rotate it there and put the new value in this secret.",
+            )
+        secret.grant_read(self.task_role)
+        self.oidc_client_secret = secret
+        assert console_domain is not None  # the parser requires console_domain wherever the console is served
+        return OidcSettings(
+            issuer=oidc.issuer,
+            client_id=oidc.client_id,
+            redirect_uri=f"https://{console_domain}{CALLBACK_PATH}",
+            mapping=oidc.mapping,
+            client_secret_arn=secret.secret_arn,
+        ).environment()

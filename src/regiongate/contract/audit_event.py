@@ -34,8 +34,11 @@ FIELDS = (
     "stream",
     "guardrail",
     "violations",
+    "credential_source",
 )
 GUARDRAIL_OUTCOMES = ("pass", "flag", "block")
+# Whose provider credentials served the request (never the credential): the platform's or the org's own (#16).
+CREDENTIAL_SOURCES = ("platform", "org")
 _SHORT_TEXT = 200
 
 
@@ -91,6 +94,9 @@ def parse_event(raw: Mapping[str, Any]) -> dict[str, Any]:
     status = _int(raw.get("status"), "status")
     if not 100 <= status <= 599:
         raise InvalidEvent("status must be an HTTP status")
+    credential_source = raw.get("credential_source")
+    if credential_source is not None and credential_source not in CREDENTIAL_SOURCES:
+        raise InvalidEvent("credential_source must be platform, org or absent")
     stream = raw.get("stream", False)
     if not isinstance(stream, bool):
         raise InvalidEvent("stream must be a boolean")
@@ -121,6 +127,7 @@ def parse_event(raw: Mapping[str, Any]) -> dict[str, Any]:
         "stream": stream,
         "guardrail": guardrail,
         "violations": violations,
+        "credential_source": credential_source,
     }
 
 

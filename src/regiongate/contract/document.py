@@ -26,7 +26,11 @@ from regiongate.contract.limits import (
 )
 
 # 1.1: max_generation_seconds (optional; a 1.0 document means the Lambda's UPSTREAM_DEADLINE_SECONDS).
-CONTRACT_VERSION = "1.1"
+# 1.2: a model's processing_area (optional: a model without one is processed inside inference_regions);
+#      memory (optional; absent: the region offers no Memory-as-a-Service).
+# 1.3: a model's cache_read_usd_per_mtok and cache_write_usd_per_mtok (optional; absent: cache tokens are priced
+#      at input_usd_per_mtok, as before).
+CONTRACT_VERSION = "1.3"
 
 # Each provider type has exactly these keys (all required).
 PROVIDER_KEYS: Mapping[str, tuple[str, ...]] = {
@@ -54,6 +58,31 @@ class ModelEntry:
     input_usd_per_mtok: Decimal
     output_usd_per_mtok: Decimal
     deployment_type: str | None = None
+    # An operator's explicit opt-in to a wider area than inference_regions (regions.yaml processing_areas): its
+    # name and regions, stated in keys and /v1/models. None: processed inside inference_regions.
+    processing_area: ProcessingAreaEntry | None = None
+    # Prices of input tokens read from / written to the provider's prompt cache (1.3). None: the input price.
+    cache_read_usd_per_mtok: Decimal | None = None
+    cache_write_usd_per_mtok: Decimal | None = None
+
+    @property
+    def cache_read_price(self) -> Decimal:
+        return self.input_usd_per_mtok if self.cache_read_usd_per_mtok is None else self.cache_read_usd_per_mtok
+
+    @property
+    def cache_write_price(self) -> Decimal:
+        return self.input_usd_per_mtok if self.cache_write_usd_per_mtok is None else self.cache_write_usd_per_mtok
+
+    @property
+    def highest_input_price(self) -> Decimal:
+        """What an input token can cost at most (a budget reservation's price): uncached, or written to the cache."""
+        return max(self.input_usd_per_mtok, self.cache_write_price)
+
+
+@dataclass(frozen=True)
+class ProcessingAreaEntry:
+    name: str
+    regions: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -77,6 +106,15 @@ class GuardrailPolicy:
 
 
 @dataclass(frozen=True)
+class MemoryOffer:
+    """The region offers Memory-as-a-Service (orgs still enable it one by one): facts are embedded by the
+    region's own ``embedding_model`` into vectors of ``dimensions`` (the memory store's column size)."""
+
+    embedding_model: str
+    dimensions: int
+
+
+@dataclass(frozen=True)
 class RuntimeConfig:
     """The region's document, typed."""
 
@@ -95,6 +133,7 @@ class RuntimeConfig:
     key_cache_ttl_seconds: int = DEFAULT_KEY_CACHE_TTL_SECONDS
     # The longest generation the deployment allows: the overall upstream deadline of one request (seconds).
     max_generation_seconds: int = DEFAULT_LAMBDA_GENERATION_SECONDS
+    memory: MemoryOffer | None = None  # 1.2
 
     def guardrails_for(self, org_id: str | None) -> GuardrailPolicy:
         return self.org_guardrails.get(org_id or "", self.guardrails)
@@ -120,6 +159,24 @@ class RuntimeConfig:
                     "input_usd_per_mtok": str(m.input_usd_per_mtok),
                     "output_usd_per_mtok": str(m.output_usd_per_mtok),
                     **({"deployment_type": m.deployment_type} if m.deployment_type is not None else {}),
+                    **{
+                        name: str(price)
+                        for name, price in (
+                            ("cache_read_usd_per_mtok", m.cache_read_usd_per_mtok),
+                            ("cache_write_usd_per_mtok", m.cache_write_usd_per_mtok),
+                        )
+                        if price is not None
+                    },
+                    **(
+                        {
+                            "processing_area": {
+                                "name": m.processing_area.name,
+                                "regions": list(m.processing_area.regions),
+                            }
+                        }
+                        if m.processing_area is not None
+                        else {}
+                    ),
                 }
                 for m in self.models.values()
             ],
@@ -129,6 +186,11 @@ class RuntimeConfig:
             "audit_retention_months": self.audit_retention_months,
             "key_cache_ttl_seconds": self.key_cache_ttl_seconds,
             "max_generation_seconds": self.max_generation_seconds,
+            **(
+                {"memory": {"embedding_model": self.memory.embedding_model, "dimensions": self.memory.dimensions}}
+                if self.memory is not None
+                else {}
+            ),
         }
 
     def to_json(self) -> str:
@@ -173,6 +235,7 @@ class RuntimeConfig:
             audit_retention_months=root.integer("audit_retention_months"),
             key_cache_ttl_seconds=root.integer("key_cache_ttl_seconds"),
             max_generation_seconds=_positive(root, "max_generation_seconds", DEFAULT_LAMBDA_GENERATION_SECONDS),
+            memory=_memory(root.get("memory", dict), models) if "memory" in root.raw else None,
         )
 
     @classmethod
@@ -233,9 +296,15 @@ _DOCUMENT_KEYS = (
     "audit_retention_months",
     "key_cache_ttl_seconds",
 )
-_DOCUMENT_OPTIONAL_KEYS = ("max_generation_seconds",)  # 1.1
+_DOCUMENT_OPTIONAL_KEYS = ("max_generation_seconds", "memory")  # 1.1, 1.2
 _MODEL_KEYS = ("name", "provider", "target", "kind", "input_usd_per_mtok", "output_usd_per_mtok")
-_MODEL_OPTIONAL_KEYS = ("deployment_type",)
+_MODEL_OPTIONAL_KEYS = (  # processing_area: 1.2; the cache prices: 1.3
+    "deployment_type",
+    "processing_area",
+    "cache_read_usd_per_mtok",
+    "cache_write_usd_per_mtok",
+)
+_AREA_KEYS = ("name", "regions")
 _POLICY_KEYS = ("max_request_bytes", "max_input_tokens", "model_allowlist", "detectors")
 _DETECTOR_KEYS = ("name", "type", "action")
 
@@ -348,7 +417,24 @@ def _model(raw: Any, where: str) -> ModelEntry:
         input_usd_per_mtok=obj.decimal("input_usd_per_mtok"),
         output_usd_per_mtok=obj.decimal("output_usd_per_mtok"),
         deployment_type=obj.optional_string("deployment_type"),
+        processing_area=_area(obj.raw["processing_area"], f"{where}.processing_area")
+        if "processing_area" in obj.raw
+        else None,
+        cache_read_usd_per_mtok=obj.decimal("cache_read_usd_per_mtok")
+        if "cache_read_usd_per_mtok" in obj.raw
+        else None,
+        cache_write_usd_per_mtok=obj.decimal("cache_write_usd_per_mtok")
+        if "cache_write_usd_per_mtok" in obj.raw
+        else None,
     )
+
+
+def _area(raw: Any, where: str) -> ProcessingAreaEntry:
+    obj = _Object(raw, where, _AREA_KEYS)
+    regions = obj.strings("regions")
+    if not regions:
+        raise DocumentError(f"{where}.regions: must list at least one region")
+    return ProcessingAreaEntry(name=obj.string("name"), regions=regions)
 
 
 def _policy(raw: Any, where: str) -> GuardrailPolicy:
@@ -387,3 +473,12 @@ def _policy_document(g: GuardrailPolicy) -> dict[str, Any]:
             {k: d[k] for k in ("name", "type", "action", "pattern") if k in d and d[k] is not None} for d in g.detectors
         ],
     }
+
+
+def _memory(raw: Any, models: Mapping[str, ModelEntry]) -> MemoryOffer:
+    obj = _Object(raw, "memory", ("embedding_model", "dimensions"))
+    name = obj.string("embedding_model")
+    model = models.get(name)
+    if model is None or model.kind != "embedding":
+        raise DocumentError(f"memory.embedding_model: {name!r} is not one of the document's embedding models")
+    return MemoryOffer(embedding_model=name, dimensions=obj.integer("dimensions"))

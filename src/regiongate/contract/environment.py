@@ -35,6 +35,8 @@ DB_TLS_UNVERIFIED = "unverified-acknowledged"
 AUDIT_QUEUE_URL = "AUDIT_QUEUE_URL"
 PROVIDER_SECRET_ARN = "PROVIDER_SECRET_ARN"
 PROVIDER_CREDENTIALS_FILE = "REGIONGATE_PROVIDER_CREDENTIALS_FILE"  # locally, instead of PROVIDER_SECRET_ARN
+# The stack key's ARN: envelope encryption of the orgs' own provider credentials (regiongate.store.provider_credentials).
+CREDENTIALS_KEY_ARN = "REGIONGATE_CREDENTIALS_KEY_ARN"
 LOG_LEVEL = "REGIONGATE_LOG_LEVEL"
 CONSOLE_LISTEN_PORT = "CONSOLE_PORT"
 GATEWAY_LISTEN_PORT = "GATEWAY_PORT"  # the gateway container
@@ -102,6 +104,7 @@ class Settings:
     provider_secret_arn: str | None = None
     provider_credentials_file: str | None = None
     log_level: str = "INFO"
+    credentials_key_arn: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -124,6 +127,7 @@ class Settings:
             provider_secret_arn=env.get(PROVIDER_SECRET_ARN) or None,
             provider_credentials_file=env.get(PROVIDER_CREDENTIALS_FILE) or None,
             log_level=env.get(LOG_LEVEL, "INFO"),
+            credentials_key_arn=env.get(CREDENTIALS_KEY_ARN) or None,
         )
 
     def region_document(self) -> RuntimeConfig:
@@ -154,6 +158,7 @@ class ConsoleEnvironment:
     db_secret_arn: str | None = None
     db_ca_bundle: str | None = None
     db_tls: str | None = None
+    credentials_key_arn: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, read_region: bool = True) -> ConsoleEnvironment:
@@ -186,6 +191,7 @@ class ConsoleEnvironment:
             db_secret_arn=env.get(DB_SECRET_ARN) or None,
             db_ca_bundle=env.get(DB_CA_BUNDLE) or None,
             db_tls=env.get(DB_TLS) or None,
+            credentials_key_arn=env.get(CREDENTIALS_KEY_ARN) or None,
         )
 
 
@@ -225,6 +231,7 @@ class GatewayContainerEnvironment:
             provider_secret_arn=env.get(PROVIDER_SECRET_ARN) or None,
             provider_credentials_file=env.get(PROVIDER_CREDENTIALS_FILE) or None,
             log_level=env.get(LOG_LEVEL, "INFO"),
+            credentials_key_arn=env.get(CREDENTIALS_KEY_ARN) or None,
         )
         raw_buffer = env.get(AUDIT_BUFFER_EVENTS) or str(DEFAULT_AUDIT_BUFFER_EVENTS)
         if not raw_buffer.isdigit() or int(raw_buffer) < 1:
@@ -265,9 +272,15 @@ def function_environment(*, code: str, database: Mapping[str, str]) -> dict[str,
 
 
 def gateway_environment(
-    function: Mapping[str, str], *, audit_queue_url: str, provider_secret_arn: str
+    function: Mapping[str, str],
+    *,
+    audit_queue_url: str,
+    provider_secret_arn: str,
+    credentials_key_arn: str | None = None,
 ) -> dict[str, str]:
-    return {**function, AUDIT_QUEUE_URL: audit_queue_url, PROVIDER_SECRET_ARN: provider_secret_arn}
+    """``credentials_key_arn``: the stack key, which opens the orgs' own provider credentials."""
+    extra = {CREDENTIALS_KEY_ARN: credentials_key_arn} if credentials_key_arn else {}
+    return {**function, AUDIT_QUEUE_URL: audit_queue_url, PROVIDER_SECRET_ARN: provider_secret_arn, **extra}
 
 
 def gateway_container_environment(gateway: Mapping[str, str], *, region: RuntimeConfig) -> dict[str, str]:
@@ -284,11 +297,15 @@ def rotation_environment(function: Mapping[str, str]) -> dict[str, str]:
     return {name: value for name, value in function.items() if name != DB_SECRET_ARN}
 
 
-def console_environment(*, region: RuntimeConfig, database: Mapping[str, str]) -> dict[str, str]:
-    """The console task: its region and the region's document (a few KB of JSON), its port, the audit store."""
+def console_environment(
+    *, region: RuntimeConfig, database: Mapping[str, str], credentials_key_arn: str | None = None
+) -> dict[str, str]:
+    """The console task: its region and the region's document (a few KB of JSON), its port, the audit store, and
+    the stack key that seals the orgs' own provider credentials (``credentials_key_arn``)."""
     return {
         REGION_CODE: region.code,
         CONSOLE_LISTEN_PORT: str(CONSOLE_PORT),
         **database,
         REGION_DOCUMENT_JSON: region.to_json(),
+        **({CREDENTIALS_KEY_ARN: credentials_key_arn} if credentials_key_arn else {}),
     }

@@ -1,9 +1,13 @@
 """Every error the gateway can answer with, and the one place that maps them to HTTP responses.
 
-Bodies are OpenAI-shaped: ``{"error": {"message", "type", "param", "code"}}`` where ``code`` is the HTTP
-status and ``param`` the request field at fault (null when none); the product's documented region-mismatch
-body is exactly ``{"error": {"message", "type", "code": 403}}``, without ``param``. Messages never quote request or
-completion content: they name fields and limits only.
+Bodies are OpenAI-shaped: ``{"error": {"message", "type", "param", "code"}}`` where ``param`` is the request
+field at fault and ``code`` a string or null, as OpenAI's Error schema has them: OpenAI's own code where one
+fits (``invalid_api_key``, ``model_not_found``, ``rate_limit_exceeded``, ``insufficient_quota``), else the
+gateway's error type, and null for the generic types (``invalid_request_error``, ``not_found``,
+``internal_error``), as OpenAI answers them. The one deliberate exception is the product's documented
+region-mismatch body, exactly ``{"error": {"message", "type", "code": 403}}``: the HTTP status as a number and no
+``param`` (docs/gateway.md, Errors). Messages never quote request or completion content: they name fields and
+limits only.
 """
 
 from __future__ import annotations
@@ -12,6 +16,15 @@ import json
 import math
 from http import HTTPStatus
 from typing import Any
+
+# error.code for the types that have one other than the type itself; the types in _NO_CODE have none (null).
+_CODES = {"budget_exceeded": "insufficient_quota", "upstream_rate_limited": "rate_limit_exceeded"}
+_NO_CODE = frozenset({"invalid_request_error", "internal_error", "not_found"})
+
+
+def error_code(error_type: str) -> str | None:
+    """The OpenAI ``error.code`` (a string or null) of a gateway error type."""
+    return None if error_type in _NO_CODE else _CODES.get(error_type, error_type)
 
 
 class GatewayError(Exception):
@@ -32,7 +45,20 @@ class GatewayError(Exception):
             self.type = type
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.status}}
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+    @property
+    def code(self) -> str | None:
+        return error_code(self.type)
+
+    def headers(self) -> dict[str, str]:
+        """The HTTP headers this error answers with besides content-type (any envelope)."""
+        headers = {}
+        if self.status == 401:
+            headers["www-authenticate"] = 'Bearer realm="regiongate"'
+        if self.retry_after is not None:
+            headers["retry-after"] = str(max(1, math.ceil(self.retry_after)))
+        return headers
 
 
 class InvalidRequest(GatewayError):
@@ -51,7 +77,7 @@ class RegionMismatch(GatewayError):
             f"API key is for region {key_region.upper()}, but request was made to {request_region.upper()}"
         )
 
-    def body(self) -> dict[str, Any]:  # the product's exact documented body
+    def body(self) -> dict[str, Any]:  # the product's exact documented body (the deliberate exception above)
         return {"error": {"message": self.message, "type": self.type, "code": self.status}}
 
 
@@ -65,6 +91,13 @@ class NotFound(GatewayError):
 
 class MethodNotAllowed(GatewayError):
     status, type = 405, "method_not_allowed"
+
+    def __init__(self, message: str, *, allow: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.allow = allow  # the methods the path takes: the Allow header (RFC 9110 requires one on a 405)
+
+    def headers(self) -> dict[str, str]:
+        return {**super().headers(), **({"allow": ", ".join(self.allow)} if self.allow else {})}
 
 
 class RequestTooLarge(GatewayError):
@@ -129,11 +162,7 @@ def error_response(exc: BaseException) -> tuple[int, dict[str, str], bytes]:
     """Status, headers and body for any exception; unknown ones become a content-free 500."""
     if not isinstance(exc, GatewayError):
         exc = GatewayError("internal error; the request id identifies it in the gateway's logs")
-    headers = {"content-type": "application/json"}
-    if exc.status == 401:
-        headers["www-authenticate"] = 'Bearer realm="regiongate"'
-    if exc.retry_after is not None:
-        headers["retry-after"] = str(max(1, math.ceil(exc.retry_after)))
+    headers = {"content-type": "application/json", **exc.headers()}
     return exc.status, headers, json.dumps(exc.body()).encode()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Final
 
 # The audit store: PostgreSQL on its default port (also what a DATABASE_URL without a port means).
@@ -38,6 +39,27 @@ DEFAULT_RESERVED_OUTPUT_TOKENS: Final = 4096
 SPEND_HOLD_SECONDS: Final = 300
 SETTLED_SPEND_HOLD_SECONDS: Final = 86_400
 
+# Monthly budgets of keys, teams and orgs: numeric(14, 6) columns, so below 10**8 USD with at most 6 decimals (a
+# value PostgreSQL would round to 10**8 overflows). ``budget_problem`` is the one check: KeyService, the console's
+# forms and the CLI's flags all call it, and say BUDGET_RULE when it fails.
+MAX_BUDGET_USD: Final = Decimal(10) ** 8  # exclusive
+BUDGET_DECIMALS: Final = 6
+BUDGET_RULE: Final = "a non-negative amount below 100,000,000 USD with at most 6 decimals"
+
+
+def budget_problem(amount: Decimal) -> str | None:
+    """None when ``amount`` fits a budget column; else why not (the caller words it: ``must be`` + BUDGET_RULE)."""
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        return "not a finite amount"
+    if amount < 0:
+        return "negative"
+    if amount >= MAX_BUDGET_USD:
+        return "100,000,000 USD or more"
+    if amount != amount.quantize(Decimal(1).scaleb(-BUDGET_DECIMALS)):  # below 10**8: quantizing cannot overflow
+        return f"more than {BUDGET_DECIMALS} decimals"
+    return None
+
+
 # Rate limits: a sliding window of one minute in one-second buckets; a concurrency slot of a crashed
 # instance is freed after SPEND_HOLD_SECONDS like its reservation.
 RATE_WINDOW_SECONDS: Final = 60
@@ -48,6 +70,15 @@ CONSOLE_PORT: Final = 8081
 GATEWAY_PORT: Final = 8080
 # Audit events the gateway container keeps while its queue is unreachable; beyond, new requests get 503.
 DEFAULT_AUDIT_BUFFER_EVENTS: Final = 10_000
+
+# Memory-as-a-Service (regions.<code>.gateway.memory): the size of a stored fact's embedding (the memory_facts
+# column, migration 0006), an org's defaults until `regiongate memory enable` sets its own, and per-request limits.
+MEMORY_DIMENSIONS: Final = 1024
+DEFAULT_MEMORY_RETENTION_DAYS: Final = 30
+DEFAULT_MEMORY_MAX_FACTS: Final = 10_000
+MEMORY_MAX_FACTS_PER_REQUEST: Final = 100
+MEMORY_MAX_FACT_CHARS: Final = 8_000
+MEMORY_MAX_RESULTS: Final = 100
 
 # Where the functions read their region document: layers are unpacked under /opt.
 REGION_DOCUMENT_PATH: Final = "/opt/regiongate/region.json"

@@ -34,6 +34,8 @@ from regiongate.gateway.infrastructure import bedrock_statement
 from regiongate.shared_constructs import data_kinds
 from regiongate.shared_constructs.log_groups import encrypted_log_group
 from regiongate.shared_constructs.nag import acknowledge
+from regiongate.shared_constructs.queue_grants import grant_send_to_encrypted_queue
+from regiongate.shared_constructs.task_platform import runtime_platform
 
 IMAGE = "gateway"
 HEALTH_PATH = "/health"
@@ -75,6 +77,8 @@ class GatewayContainerService(Construct):
         secrets: tuple[secretsmanager.ISecret, ...],
         bedrock_arns: list[str],
         log_retention_days: int,
+        # sizing.container_architecture; the image must hold its platform (checked at synth).
+        architecture: str = "x86_64",
     ) -> None:
         super().__init__(scope, construct_id)
         if len(set(availability_zones)) < 2:
@@ -91,7 +95,7 @@ class GatewayContainerService(Construct):
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
             description="regiongate gateway task: send audit events, read its two secrets, invoke configured models",
         )
-        audit_queue.grant_send_messages(self.task_role)
+        grant_send_to_encrypted_queue(audit_queue, key, self.task_role)
         for secret in secrets:
             secret.grant_read(self.task_role)
         statement = bedrock_statement(bedrock_arns)
@@ -110,10 +114,7 @@ class GatewayContainerService(Construct):
             memory_limit_mib=TASK_MEMORY_MIB,
             task_role=self.task_role,
             execution_role=self.execution_role,
-            runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=ecs.CpuArchitecture.X86_64,
-                operating_system_family=ecs.OperatingSystemFamily.LINUX,
-            ),
+            runtime_platform=runtime_platform(architecture),
         )
         self.container = self.task_definition.add_container(
             "Gateway",

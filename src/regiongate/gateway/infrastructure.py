@@ -47,6 +47,8 @@ class Gateway(Construct):
         vpc = lambdas.vpc
         self.runtime = runtime
         self.bedrock_arns = bedrock_arns(Stack.of(self), bedrock_grants)
+        # The same models and profiles in any account: what an org's own Bedrock role invokes (in its account).
+        self.org_bedrock_arns = bedrock_arns(Stack.of(self), bedrock_grants, any_account=True)
         # Built first in both runtimes: the Lambda's code, logs and ALB stay as they were when runtime is lambda.
         self.access_logs = self._access_logs()
         if runtime.container:
@@ -147,14 +149,15 @@ class Gateway(Construct):
         )
 
 
-def bedrock_arns(stack: Stack, grants: tuple[BedrockGrant, ...]) -> list[str]:
-    """The ARNs of exactly the configured models and inference profiles, each in its own region."""
+def bedrock_arns(stack: Stack, grants: tuple[BedrockGrant, ...], *, any_account: bool = False) -> list[str]:
+    """The ARNs of exactly the configured models and inference profiles, each in its own region (an inference
+    profile in the stack's account, or with ``any_account`` in any account)."""
     return sorted(
         {
             stack.format_arn(
                 service="bedrock",
                 region=grant.aws_region,
-                account=None if grant.account_scoped else "",
+                account=("*" if any_account else None) if grant.account_scoped else "",
                 resource=grant.resource_type,
                 resource_name=grant.resource_id,
                 arn_format=ArnFormat.SLASH_RESOURCE_NAME,

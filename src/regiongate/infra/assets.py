@@ -26,6 +26,26 @@ CONSTRUCT_MODULES = ("infrastructure.py",)
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", *CONSTRUCT_MODULES)
 
 
+# The Lambda architectures `make` builds a dependency layer for (gateway/lambda-requirements.txt, binary wheels of
+# CPython 3.13 into <deps>/<architecture>/python), and the machine their compiled modules are built for.
+LAYER_MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}
+
+
+def dependency_layer_dir(deps_dir: str | Path, architecture: str) -> Path:
+    """The layer directory of ``architecture`` (it holds ``python/``): a layer of another architecture's compiled
+    wheels would fail only at the first import in Lambda, so there is no fallback to any other."""
+    if architecture not in LAYER_MACHINES:
+        raise ValueError(
+            f"no Lambda dependency layer for architecture {architecture!r}; built: {', '.join(LAYER_MACHINES)}"
+        )
+    path = Path(deps_dir) / architecture
+    if not (path / "python").is_dir():
+        raise FileNotFoundError(
+            f"{path / 'python'} is missing: run `make setup` (it builds the Lambda dependency layer of each architecture)"
+        )
+    return path
+
+
 def build_dir(outdir: str | Path) -> Path:
     return Path(outdir) / BUILD_DIR_NAME
 

@@ -79,9 +79,10 @@ def acknowledge_unverified(stack: IConstruct, region: RegionConfig, clients: lis
     reason = UNVERIFIED_REASON.format(source=source, aws_region=region.aws_region, partition=region.partition)
     Annotations.of(stack).add_warning_v2(
         WARNING_ID,
-        f"database TLS is NOT verified in {region.stack_name} ({region.aws_region}): {source} acknowledges an "
-        "unverified connection (database_tls: unverified_acknowledged). Name the region's RDS CA bundle instead "
-        "(src/regiongate/store/rds-ca/README.md).",
+        f"OPEN residency finding {RULE_ID} ({len(clients)} database client(s)): database TLS is NOT verified in "
+        f"{region.stack_name} ({region.aws_region}): {source} acknowledges an unverified connection (database_tls: "
+        "unverified_acknowledged), so synthesis passes and the residency report lists the finding as open "
+        "(open-acknowledged). Name the region's RDS CA bundle instead (src/regiongate/store/rds-ca/README.md).",
     )
     for client in clients:
-        acknowledge(client, RULE_ID, reason)
+        acknowledge(client, RULE_ID, reason, still_open=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aws_cdk import Annotations, CfnOutput, Duration, Environment, Fn, Stack, Stage, Tags
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
@@ -28,11 +26,12 @@ from regiongate.network import endpoint_policies
 from regiongate.network.egress import egress_plan
 from regiongate.network.infrastructure import Network
 from regiongate.rotation.infrastructure import SecretRotation
-from regiongate.shared_constructs.lambda_defaults import LambdaDefaults
-from regiongate.shared_constructs.region_key import RegionKey
+from regiongate.shared_constructs.lambda_defaults import ARCHITECTURES, LambdaDefaults
+from regiongate.shared_constructs.queue_grants import grant_send_to_encrypted_queue
+from regiongate.shared_constructs.region_key import RegionKey, grant_assume_org_roles, grant_org_credentials
 from regiongate.store.infrastructure import AuditStore
 
-# Built by `make setup` (pure-Python wheels of gateway/lambda-requirements.txt).
+# Built by `make setup`: one layer per Lambda architecture (<arch>/python, wheels of gateway/lambda-requirements.txt).
 LAMBDA_DEPS_DIR = PROJECT_DIR / "build" / "lambda-deps"
 CONSOLE_IMAGE = "console"
 GATEWAY_IMAGE = "gateway"  # gateway.runtime: container
@@ -84,6 +83,7 @@ class RegionStack(Stack):
                 common_environment,
                 audit_queue_url=self.audit_pipeline.queue.queue_url,
                 provider_secret_arn=self.secrets.provider_credentials.secret_arn,
+                credentials_key_arn=self.key.key_arn,
             ),
             memory_mb=region.sizing.lambda_memory_mb,
             reserved_concurrency=region.sizing.reserved_concurrency,
@@ -92,7 +92,7 @@ class RegionStack(Stack):
             runtime=gateway_config.deployment_runtime(region),
         )
         self.gateway.add_outputs(region.api_domain)
-        self._connect_functions()
+        self._connect_functions(region.code)
         # Rotated every 30 days; the gateway and writer read the secret again when the database rejects the
         # password they had (regiongate.store.connections).
         self.audit_store_rotation = SecretRotation(
@@ -132,6 +132,8 @@ class RegionStack(Stack):
             allocated_storage_gb=region.sizing.db_allocated_storage_gb,
             dead_letter_alarm=self.audit_pipeline.dead_letter_alarm,
             console_targets=self.console.target_group if self.console is not None else None,
+            gateway_tasks=self.gateway_service.service if self.gateway_service is not None else None,
+            gateway_targets=self.gateway_service.target_group if self.gateway_service is not None else None,
         )
         if region.hosted_zone:
             self._add_dns(region, self.gateway)
@@ -144,6 +146,7 @@ class RegionStack(Stack):
                 log_group_prefix=self._log_prefix(region),
                 repositories=tuple(r.repository for r in self.image_repositories.values()),
                 bedrock_arns=self.gateway.bedrock_arns,
+                org_bedrock_arns=self.gateway.org_bedrock_arns,
             )
         self._describe(region, construct_id)
 
@@ -176,6 +179,7 @@ class RegionStack(Stack):
             allocated_storage_gb=sizing.db_allocated_storage_gb,
             backup_retention_days=sizing.db_backup_retention_days,
             log_retention_days=sizing.log_retention_days,
+            memory_content=gateway_config.runtime_config(region).memory is not None,
         )
 
     def _function_defaults(self, region: RegionConfig) -> LambdaDefaults:
@@ -195,8 +199,12 @@ class RegionStack(Stack):
                 lambda_.LayerVersion(
                     self,
                     "Dependencies",
-                    code=lambda_.Code.from_asset(str(_required_dir(LAMBDA_DEPS_DIR))),
-                    description="Pure-Python dependencies of the regiongate functions (gateway/lambda-requirements.txt)",
+                    code=lambda_.Code.from_asset(
+                        str(assets.dependency_layer_dir(LAMBDA_DEPS_DIR, region.sizing.lambda_architecture))
+                    ),
+                    compatible_architectures=[ARCHITECTURES[region.sizing.lambda_architecture]],
+                    description=f"Dependencies of the regiongate functions (gateway/lambda-requirements.txt), "
+                    f"{region.sizing.lambda_architecture}",
                 ),
                 lambda_.LayerVersion(
                     self,
@@ -212,7 +220,7 @@ class RegionStack(Stack):
             log_group_prefix=self._log_prefix(region),
         )
 
-    def _connect_functions(self) -> None:
+    def _connect_functions(self, region_code: str) -> None:
         """Who may talk to whom, and who may read what."""
         store, gateway, pipeline = self.audit_store, self.gateway, self.audit_pipeline
         lambda_gateway = gateway.function is not None  # else the container service connects itself
@@ -229,8 +237,11 @@ class RegionStack(Stack):
             return
         # The gateway alone reaches providers outside AWS (or Bedrock in another inference region) through the NAT.
         self._open_aws_apis(gateway.security_group, "the gateway", internet=self.network.plan.gateway_needs_internet)
-        pipeline.queue.grant_send_messages(gateway.function)
+        grant_send_to_encrypted_queue(pipeline.queue, self.key, gateway.function)
         self.secrets.provider_credentials.grant_read(gateway.function)
+        # Orgs' own provider credentials: open (never seal) this region's, assume the orgs' Bedrock roles.
+        grant_org_credentials(self.key, gateway.function, region_code=region_code, seal=False)
+        grant_assume_org_roles(gateway.function)
         # Both functions sign in with the generated database credentials (TLS forced by the parameter group).
         store.secret.grant_read(gateway.function)
 
@@ -283,6 +294,9 @@ class RegionStack(Stack):
         example_image = image is not None and image.is_example
         # The pinned digest is not in this deployment's repository yet (it is created by the first deploy).
         not_mirrored = not example_image and not images_lock.in_repository(CONSOLE_IMAGE, deployment, region.aws_region)
+        # Refuses a task architecture the pinned image does not hold, naming the command that fixes it.
+        architecture = region.sizing.container_architecture
+        images_lock.require_platform(CONSOLE_IMAGE, architecture, deployment, region.aws_region)
         console = ConsoleService(
             self,
             "Console",
@@ -302,9 +316,14 @@ class RegionStack(Stack):
             environment=environment.console_environment(
                 region=gateway_config.runtime_config(region),
                 database={**database_environment, **database_tls.console_environment(region)},
+                credentials_key_arn=key.key_arn,
             ),
             log_retention_days=region.sizing.log_retention_days,
+            oidc=region.console_oidc,
+            console_domain=region.console_domain,
+            architecture=architecture,
         )
+        grant_org_credentials(key, console.task_role, region_code=region.code, seal=True)  # seals, never opens
         if example_image:
             Annotations.of(console).add_warning_v2(
                 "regiongate:example-image",
@@ -324,7 +343,10 @@ class RegionStack(Stack):
         console.security_group.add_egress_rule(
             store.security_group, ec2.Port.tcp(DATABASE_PORT), "PostgreSQL audit store"
         )
-        self._open_aws_apis(console.security_group, "the console tasks")
+        # Its identity provider (console_oidc) through the NAT, by name behind the DNS firewall.
+        self._open_aws_apis(
+            console.security_group, "the console tasks", internet=self.network.plan.console_needs_internet
+        )
         CfnOutput(self, "ConsoleUrl", value=f"https://{region.console_domain}/", description="regional console")
         return console
 
@@ -340,6 +362,8 @@ class RegionStack(Stack):
         self.image_repositories[GATEWAY_IMAGE] = repository
         # Refuses an image that is not in the lock, naming the `regiongate mirror` command that adds it.
         digest = images_lock.pinned_digest(GATEWAY_IMAGE, deployment, region.aws_region)
+        architecture = region.sizing.container_architecture
+        images_lock.require_platform(GATEWAY_IMAGE, architecture, deployment, region.aws_region)
         image = images_lock.images[GATEWAY_IMAGE]
         not_mirrored = not image.is_example and not images_lock.in_repository(
             GATEWAY_IMAGE, deployment, region.aws_region
@@ -370,6 +394,7 @@ class RegionStack(Stack):
                     function_environment,
                     audit_queue_url=self.audit_pipeline.queue.queue_url,
                     provider_secret_arn=self.secrets.provider_credentials.secret_arn,
+                    credentials_key_arn=self.key.key_arn,
                 ),
                 region=gateway_config.runtime_config(region),
             ),
@@ -378,6 +403,7 @@ class RegionStack(Stack):
             secrets=(self.secrets.provider_credentials, self.audit_store.secret),
             bedrock_arns=self.gateway.bedrock_arns,
             log_retention_days=region.sizing.log_retention_days,
+            architecture=architecture,
         )
         if image.is_example:
             Annotations.of(service).add_warning_v2(
@@ -402,6 +428,8 @@ class RegionStack(Stack):
         self._open_aws_apis(
             service.security_group, "the gateway tasks", internet=self.network.plan.gateway_needs_internet
         )
+        grant_org_credentials(self.key, service.task_role, region_code=region.code, seal=False)
+        grant_assume_org_roles(service.task_role)
         return service
 
     def _add_dns(self, region: RegionConfig, gateway: Gateway) -> None:
@@ -427,9 +455,3 @@ class RegionStack(Stack):
     def availability_zones(self) -> list[str]:
         """The configured zones: CDK would otherwise look them up in the account (needs credentials)."""
         return list(self.region_config.availability_zones)
-
-
-def _required_dir(path: Path) -> Path:
-    if not path.is_dir():
-        raise FileNotFoundError(f"{path} is missing: run `make setup` (it builds the Lambda dependency layer)")
-    return path

@@ -61,6 +61,13 @@ class ImagePlan:
         return self.manifest.digest
 
     @property
+    def platforms(self) -> tuple[str, ...]:
+        """The platforms the copied digest holds, sorted: an index's runnable manifests (attestations and
+        manifests without a platform left out), or a single manifest's own (from its image config)."""
+        manifests = self.manifest.children or [self.manifest]
+        return tuple(sorted({m.platform for m in manifests if m.platform and not m.platform.startswith("unknown/")}))
+
+    @property
     def up_to_date(self) -> bool:
         return not self.missing_blobs and not self.missing_manifests and self.tag_points_to == self.digest
 
@@ -74,6 +81,7 @@ class ImagePlan:
         lines = [f"{self.name}: {self.source} -> {where}", f"  {self.digest} ({kind}, {self.manifest.media_type})"]
         for child in self.manifest.children:
             lines.append(f"    {child.platform or 'unknown platform'}: {child.digest}")
+        lines.append(f"  platforms: {', '.join(self.platforms) or 'none recorded in the manifest'}")
         skipped = len(self.blobs) - len(self.missing_blobs)
         lines.append(
             f"  blobs: {len(self.missing_blobs)} to copy ({self.bytes_to_copy / (1024 * 1024):.1f} MiB), "
@@ -95,11 +103,16 @@ class ImageResult:
 
 
 def _platform(descriptor: dict) -> str | None:
-    platform = descriptor.get("platform") or {}
-    if not platform:
+    """``os/architecture[/variant]`` of an index entry's ``platform`` or of an image config (same fields)."""
+    platform = descriptor.get("platform", descriptor) or {}
+    if not isinstance(platform, dict) or not (platform.get("os") or platform.get("architecture")):
         return None
     text = f"{platform.get('os', '?')}/{platform.get('architecture', '?')}"
     return text + (f"/{platform['variant']}" if platform.get("variant") else "")
+
+
+# An image config is a small JSON document; a larger one is not read for its platform.
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 
 class Copier:
@@ -151,7 +164,22 @@ class Copier:
                         descriptor.get("mediaType", ""),
                     )
                 )
+            if manifest.platform is None:  # a single manifest, not one of an index's: its config names it
+                manifest.platform = self._config_platform(client, ref, manifest.blobs[0], what)
         return manifest
+
+    @staticmethod
+    def _config_platform(client: RegistryClient, ref: ImageReference, config: Blob, what: str) -> str | None:
+        if config.size > MAX_CONFIG_BYTES:
+            return None
+        data = b"".join(
+            VerifyingChunks(client.blob_chunks(ref.repository, config.digest), config.digest, config.size, what)
+        )
+        try:
+            document = json.loads(data)
+        except ValueError:
+            return None
+        return _platform(document) if isinstance(document, dict) else None
 
     def plan(self, name: str, ref: ImageReference, repository: str) -> ImagePlan:
         client = self.source_client_for(ref)

@@ -19,6 +19,7 @@ The format (strict: unknown keys are refused, like ``regions.yaml``)::
         tag: 1.4.2                            # tag pushed with it (absent for a digest source)
         digest: sha256:…                      # manifest (or index) digest in the target repository
         media_type: application/vnd.oci.image.index.v1+json
+        platforms: [linux/amd64, linux/arm64] # what the digest holds: an index's platforms, or the one image's
         deployments: [tenant-pekingbank]      # single-tenant repositories holding the same digest
         regions:                              # repositories in other regions holding the same digest
           eu-west-1: [regiongate/console, regiongate/tenant-acme/console]
@@ -29,6 +30,9 @@ in ``target_region`` (the Cn stack's), ``regions`` records where else the pinned
 ``target_region`` clears both records: those repositories still hold the previous digest.
 
 An entry without ``digest`` declares an image that has not been mirrored yet; ``digest_for`` refuses it.
+``platforms`` (recorded by ``regiongate mirror`` from the manifest it copies; absent in a lock written before it
+did) tells synth whether a task of a given CPU architecture finds its image: ``require_platform`` refuses one
+the digest does not hold, naming the command that fixes it.
 A single-tenant deployment has a repository of its own (``regiongate/<deployment id>/<image>``), so tenants can
 share an account and region with the Cn stack and with each other; ``digest_for(name, deployment)`` refuses a
 deployment whose repository has not received the pinned digest (``regiongate mirror --deployment <id>``).
@@ -62,8 +66,12 @@ IMAGE_NAME_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 REPOSITORY_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 
 _TOP_KEYS = {"version", "target_region", "images"}
-_ENTRY_KEYS = {"repository", "source", "tag", "digest", "media_type", "deployments", "regions"}
+_ENTRY_KEYS = {"repository", "source", "tag", "digest", "media_type", "platforms", "deployments", "regions"}
 REGION_RE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
+# An OCI platform as ``os/architecture[/variant]`` (linux/amd64, linux/arm64, linux/arm64/v8).
+PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
+# The platform an ECS task of each CPU architecture (``sizing.container_architecture``) pulls from an index.
+TASK_PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
 
 _HEADER = """\
 # Container images mirrored into the stacks' ECR repositories, pinned by digest.
@@ -90,6 +98,8 @@ class LockedImage:
     tag: str | None = None
     digest: str | None = None
     media_type: str | None = None
+    # The platforms ``digest`` holds (``os/architecture[/variant]``, sorted); empty: not recorded.
+    platforms: tuple[str, ...] = ()
     # Single-tenant deployments whose own repository holds ``digest`` too (sorted).
     deployments: tuple[str, ...] = ()
     # Region (other than the lock's target region) → repositories there that hold ``digest`` too (sorted).
@@ -107,11 +117,20 @@ class LockedImage:
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
+        if self.platforms:
+            out["platforms"] = list(self.platforms)
         if self.deployments:
             out["deployments"] = list(self.deployments)
         if self.regions:
             out["regions"] = {region: list(self.regions[region]) for region in sorted(self.regions)}
         return out
+
+    def holds_platform(self, platform: str) -> bool | None:
+        """Whether ``digest`` holds ``platform`` (``linux/arm64`` also matches ``linux/arm64/v8``); None when
+        the lock does not record the platforms."""
+        if not self.platforms:
+            return None
+        return any(p == platform or p.startswith(platform + "/") for p in self.platforms)
 
     def with_repository(self, region: str, repository: str) -> LockedImage:
         """This entry, recording that ``repository`` in ``region`` (not the lock's target region) holds ``digest``."""
@@ -169,6 +188,48 @@ class ImagesLock:
             )
         return digest
 
+    def require_platform(
+        self,
+        name: str,
+        architecture: str,
+        deployment: str | None = None,
+        region: str | None = None,
+        *,
+        setting: str = "sizing.container_architecture",
+    ) -> None:
+        """Refuse (:class:`LockError`) a task of CPU ``architecture`` (``x86_64`` or ``arm64``) for the pinned
+        digest of ``name`` unless the lock records that the digest holds its platform. A lock that records no
+        platforms (written before ``regiongate mirror`` recorded them) is accepted for x86_64, what every task ran
+        before the architecture was configurable, and refused for arm64."""
+        digest = self.pinned_digest(name, deployment, region)
+        entry = self.images[name]
+        platform = TASK_PLATFORMS[architecture]
+        held = entry.holds_platform(platform)
+        if held or (held is None and architecture == "x86_64"):
+            return
+        command = self.mirror_command(name, deployment, region)
+        if held is None:
+            raise LockError(
+                self.path,
+                f"images.{name}.platforms",
+                f"the lock does not record which platforms {digest} holds, so an {architecture} task ({setting}) "
+                f"cannot be known to find {platform} in it. Mirror it again (it records them; layers already in "
+                f"the target are not copied again), then synth again: {command}",
+            )
+        first = (
+            ""
+            if (deployment is None and region in (None, self.target_region))
+            else (f" (first for the lock's target region: {self.mirror_command(name)})")
+        )
+        raise LockError(
+            self.path,
+            f"images.{name}.platforms",
+            f"{digest} holds {', '.join(entry.platforms)}, not {platform}, which an {architecture} task ({setting}) "
+            f"pulls. Set {setting}: {_architecture_of(entry.platforms)}, or build the image for both platforms "
+            f"(docker buildx build --platform linux/amd64,linux/arm64) and mirror it{first}, then synth "
+            f"again: {command}",
+        )
+
     def in_repository(self, name: str, deployment: str | None = None, region: str | None = None) -> bool:
         """Whether the pinned digest of ``name`` is in the repository of ``deployment`` (a region stack's: None)
         in ``region`` (default: the lock's target region)."""
@@ -217,6 +278,16 @@ class ImagesLock:
             "target_region": self.target_region,
             "images": {name: self.images[name].to_yaml() for name in sorted(self.images)},
         }
+
+
+def _architecture_of(platforms: tuple[str, ...]) -> str:
+    """The task architectures that ``platforms`` can run, for the refusal's advice (``x86_64 | arm64``)."""
+    fits = [
+        arch
+        for arch, platform in TASK_PLATFORMS.items()
+        if LockedImage("_", "_", platforms=platforms).holds_platform(platform)
+    ]
+    return " | ".join(fits) or "(none: the image holds no linux/amd64 or linux/arm64 manifest)"
 
 
 def _is_china(region: str) -> bool:
@@ -273,7 +344,7 @@ def _parse_entry(path: Path, name: str, raw: Any) -> LockedImage:
         raise LockError(
             path, f"{key}.{sorted(unknown)[0]}", f"unknown key; valid keys: {', '.join(sorted(_ENTRY_KEYS))}"
         )
-    for field_name in _ENTRY_KEYS - {"deployments", "regions"}:
+    for field_name in _ENTRY_KEYS - {"deployments", "regions", "platforms"}:
         if field_name in raw and not isinstance(raw[field_name], str):
             raise LockError(path, f"{key}.{field_name}", f"must be a string, got {raw[field_name]!r}")
     repository = raw.get("repository", repository_name_for(name))
@@ -290,6 +361,11 @@ def _parse_entry(path: Path, name: str, raw: Any) -> LockedImage:
     if deployments and digest is None:
         raise LockError(path, f"{key}.deployments", "an image without a digest cannot be mirrored into a deployment")
     regions = _parse_regions(path, key, raw.get("regions"), digest)
+    platforms = raw.get("platforms") or []
+    if not isinstance(platforms, list) or not all(isinstance(p, str) and PLATFORM_RE.match(p) for p in platforms):
+        raise LockError(path, f"{key}.platforms", f"must be a list of platforms such as linux/amd64, got {platforms!r}")
+    if platforms and digest is None:
+        raise LockError(path, f"{key}.platforms", "an image without a digest holds no platforms")
     return LockedImage(
         name=name,
         repository=repository,
@@ -297,6 +373,7 @@ def _parse_entry(path: Path, name: str, raw: Any) -> LockedImage:
         tag=raw.get("tag"),
         digest=digest,
         media_type=raw.get("media_type"),
+        platforms=tuple(sorted(set(platforms))),
         deployments=tuple(sorted(set(deployments))),
         regions=regions,
     )

@@ -138,11 +138,14 @@ def mirror(
         pinned = lock.images.get(plan.name)
         if other_region and pinned is not None:
             # The pinned digest, now also in this repository of another region.
-            image = pinned.with_repository(target_region, plan.repository)
+            # (Same digest, same content: its platforms are recorded too, for a lock written before they were.)
+            image = replace(pinned.with_repository(target_region, plan.repository), platforms=plan.platforms)
         elif deployments and pinned is not None:
             # The same digest, now also in this deployment's repository.
             deployment = plan.repository.removeprefix(REPOSITORY_PREFIX).rsplit("/", 1)[0]
-            image = replace(pinned, deployments=tuple(sorted({*pinned.deployments, deployment})))
+            image = replace(
+                pinned, deployments=tuple(sorted({*pinned.deployments, deployment})), platforms=plan.platforms
+            )
         else:
             # A new digest for the Cn stack: the deployments' (and other regions') repositories hold the previous one.
             same = pinned is not None and pinned.digest == plan.digest
@@ -154,6 +157,7 @@ def mirror(
                 tag=plan.tag,
                 digest=plan.digest,
                 media_type=plan.manifest.media_type,
+                platforms=plan.platforms,
                 deployments=kept,
                 regions=pinned.regions if pinned is not None and same else {},
             )

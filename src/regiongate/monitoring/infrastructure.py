@@ -1,7 +1,7 @@
 """Alarms that reach someone, and a dashboard, per stack.
 
 Every alarm notifies one SNS topic of the stack's own, encrypted with the stack's KMS key, with the optional
-e-mail subscribers of regions.yaml (``alarms.email``). The gateway's metrics are the embedded-metric-format
+e-mail subscribers of regions.yaml or the tenant file (``alarms.email``). The gateway's metrics are the embedded-metric-format
 lines its runtime writes (``regiongate.gateway.runtime.metrics``), in the namespace and with the names of
 ``regiongate.contract.metrics``; the database's and the console's are the services' own.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
@@ -22,6 +23,10 @@ from regiongate.contract import metrics as names
 
 PERIOD = Duration.seconds(names.ALARM_PERIOD_SECONDS)
 GIB = 1024**3
+# ECS Container Insights (enabled on the container gateway's cluster): the service's task counts.
+CONTAINER_INSIGHTS_NAMESPACE = "ECS/ContainerInsights"
+RUNNING_TASKS = "RunningTaskCount"
+DESIRED_TASKS = "DesiredTaskCount"
 
 
 class Monitoring(Construct):
@@ -38,6 +43,8 @@ class Monitoring(Construct):
         allocated_storage_gb: int,
         dead_letter_alarm: cloudwatch.Alarm,
         console_targets: elbv2.ApplicationTargetGroup | None = None,
+        gateway_tasks: ecs.FargateService | None = None,
+        gateway_targets: elbv2.ApplicationTargetGroup | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(
@@ -146,12 +153,58 @@ class Monitoring(Construct):
                     left=[unhealthy, console_targets.metrics.healthy_host_count(period=PERIOD, statistic="Minimum")],
                 )
             )
+        if gateway_tasks is not None and gateway_targets is not None:
+            widgets.append(self._gateway_task_alarms(gateway_tasks, gateway_targets))
         widgets.append(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24))
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
             dashboard_name=f"regiongate-{deployment_id}",
             widgets=[widgets[i : i + 2] for i in range(0, len(widgets), 2)],
+        )
+
+    def _gateway_task_alarms(
+        self, service: ecs.FargateService, targets: elbv2.ApplicationTargetGroup
+    ) -> cloudwatch.IWidget:
+        """gateway.runtime: container: fewer tasks running than the service wants (Container Insights, enabled
+        on the gateway's cluster), and tasks failing the load balancer's health check, each for 15 minutes."""
+
+        def insights(name: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace=CONTAINER_INSIGHTS_NAMESPACE,
+                metric_name=name,
+                dimensions_map={"ClusterName": service.cluster.cluster_name, "ServiceName": service.service_name},
+                statistic="Minimum" if name == RUNNING_TASKS else "Maximum",
+                period=PERIOD,
+            )
+
+        running, desired = insights(RUNNING_TASKS), insights(DESIRED_TASKS)
+        missing = cloudwatch.MathExpression(
+            expression="IF(desired > running, desired - running, 0)",
+            using_metrics={"desired": desired, "running": running},
+            label="tasks missing (desired - running)",
+            period=PERIOD,
+        )
+        self._alarm(
+            "GatewayTasksMissing",
+            missing,
+            0,
+            "Fewer gateway tasks are running than the service wants for 15 minutes (tasks failing to start or "
+            "stopping: images, capacity, the database)",
+            evaluation_periods=3,
+        )
+        unhealthy = targets.metrics.unhealthy_host_count(period=PERIOD, statistic="Maximum")
+        self._alarm(
+            "GatewayUnhealthyTasks",
+            unhealthy,
+            0,
+            "A gateway task fails its load balancer health check for 15 minutes",
+            evaluation_periods=3,
+        )
+        return cloudwatch.GraphWidget(
+            title="Gateway tasks",
+            left=[running, desired],
+            right=[unhealthy, targets.metrics.healthy_host_count(period=PERIOD, statistic="Minimum")],
         )
 
     def _alarm(

@@ -66,6 +66,8 @@ class EgressPlan:
     external_hosts: tuple[ExternalHost, ...]
     # The AWS services the stack's code calls in its home region (with or without endpoints).
     aws_services: tuple[str, ...] = ()
+    # Hosts only the console reaches through the NAT: its single sign-on issuer (regions.yaml console_oidc).
+    console_hosts: tuple[ExternalHost, ...] = ()
 
     @property
     def dns_suffix(self) -> str:
@@ -74,12 +76,17 @@ class EgressPlan:
     @property
     def needs_nat(self) -> bool:
         """A NAT gateway only when some path leaves the VPC other than through an endpoint."""
-        return not self.endpoints or bool(self.external_hosts)
+        return not self.endpoints or bool(self.external_hosts) or bool(self.console_hosts)
 
     @property
     def gateway_needs_internet(self) -> bool:
         """The gateway function's security group gets 443 to 0.0.0.0/0 (through the NAT, behind the DNS firewall)."""
-        return self.needs_nat
+        return not self.endpoints or bool(self.external_hosts)
+
+    @property
+    def console_needs_internet(self) -> bool:
+        """The console tasks get 443 to 0.0.0.0/0 (NAT, DNS firewall) for their identity provider."""
+        return bool(self.console_hosts)
 
     @property
     def aws_services_need_internet(self) -> bool:
@@ -96,6 +103,7 @@ class EgressPlan:
         """What the DNS firewall lets the VPC resolve: :meth:`aws_names`, then the external hosts."""
         domains = list(self.aws_names())
         domains += [host.host for host in self.external_hosts if host.host not in domains]
+        domains += [host.host for host in self.console_hosts if host.host not in domains]
         return tuple(domains)
 
 
@@ -131,7 +139,14 @@ def egress_plan(region: RegionConfig) -> EgressPlan:
     unique: dict[str, ExternalHost] = {}
     for host in external:
         unique.setdefault(host.host, host)
+    console_hosts: tuple[ExternalHost, ...] = ()
+    if region.console and region.console_oidc is not None:
+        console_hosts = tuple(
+            ExternalHost(host, f"the console's single sign-on ({region.console_oidc.issuer})")
+            for host in region.console_oidc.hosts
+        )
     return EgressPlan(
+        console_hosts=console_hosts,
         aws_region=region.aws_region,
         partition=region.partition,
         endpoints=endpoints,

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import ArnFormat, Aws, Stack
 from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 
 from regiongate.network.endpoints import ServiceEndpoints, account_statement
+
+ORG_ROLE_PATH = "regiongate/"  # the orgs' Bedrock roles (regiongate.store.provider_credentials.ROLE_PATH)
 
 QUEUE_ACTIONS = (
     "sqs:SendMessage",
@@ -52,6 +55,7 @@ def limit_to_stack(
     log_group_prefix: str,
     repositories: Sequence[ecr.IRepository],
     bedrock_arns: Sequence[str],
+    org_bedrock_arns: Sequence[str] = (),
 ) -> None:
     """Give every endpoint of ``endpoints`` its policy; raise if one is left without (it would allow everything)."""
     stack = Stack.of(endpoints)
@@ -71,6 +75,9 @@ def limit_to_stack(
     )
     endpoints.allow("logs", account_statement(LOG_ACTIONS, [log_groups], "StackLogGroups"))
     endpoints.allow("sts", account_statement(["sts:GetCallerIdentity"], ["*"], "CallerIdentity"))
+    # Orgs' own Bedrock roles (regiongate.store.provider_credentials.ROLE_PATH), assumed by the gateway.
+    org_roles = f"arn:{Aws.PARTITION}:iam::*:role/{ORG_ROLE_PATH}*"
+    endpoints.allow("sts", account_statement(["sts:AssumeRole"], [org_roles], "OrgBedrockRoles"))
     endpoints.allow("monitoring", account_statement(["cloudwatch:PutMetricData"], ["*"], "StackMetrics"))
     for service in ("ecr.api", "ecr.dkr"):
         endpoints.allow(service, account_statement(["ecr:GetAuthorizationToken"], ["*"], "RegistryToken"))
@@ -80,6 +87,18 @@ def limit_to_stack(
             )
     if bedrock_arns:
         endpoints.allow("bedrock-runtime", account_statement(BEDROCK_ACTIONS, bedrock_arns, "ConfiguredModels"))
+    if org_bedrock_arns:
+        # The same models and profiles, called by an org's assumed role (a principal of the org's account).
+        endpoints.allow(
+            "bedrock-runtime",
+            iam.PolicyStatement(
+                sid="ConfiguredModelsOfOrgRoles",
+                principals=[iam.AnyPrincipal()],
+                actions=list(BEDROCK_ACTIONS),
+                resources=list(org_bedrock_arns),
+                conditions={"ArnLike": {"aws:PrincipalArn": org_roles}},
+            ),
+        )
     missing = endpoints.unpoliced()
     if missing:
         raise ValueError(

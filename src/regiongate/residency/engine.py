@@ -23,6 +23,10 @@ STACK_RULE = Rule(
     "Give the stack env=Environment(account=..., region=...) and a ResidencyPolicy for its name.",
 )
 ALL_RULE_IDS = tuple(rule.id for rule in RULES) + (STACK_RULE_ID,)
+# How an acknowledgement that does not close its finding is recorded: its reason starts with this. Synthesis does not
+# fail on it (it is acknowledged), but the report lists it under the open findings ("open-acknowledged"): the
+# operator accepted a known gap, nobody fixed it.
+STILL_OPEN_PREFIX = "STILL OPEN (acknowledged, not fixed): "
 
 
 @dataclass(frozen=True)

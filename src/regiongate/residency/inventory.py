@@ -62,7 +62,7 @@ def describe_key(resource: Resource) -> str:
         if not default or default.get("SSEAlgorithm") == "AES256":
             return "SSE-S3 (AES256, key managed by Amazon S3)"
         value = default.get("KMSMasterKeyID")
-        return _key_name(value, resource) if value is not None else "aws/s3 (AWS-managed KMS key)"
+        return key_name(value, resource) if value is not None else "aws/s3 (AWS-managed KMS key)"
     path = KEY_PROPERTY.get(resource.type)
     if path is None:
         return "-"
@@ -73,10 +73,11 @@ def describe_key(resource: Resource) -> str:
         if resource.type == "AWS::SQS::Queue" and resource.properties.get("SqsManagedSseEnabled") is not False:
             return "SQS-managed SSE (not the stack's key)"
         return "AWS-owned/managed key (not the stack's key)"
-    return _key_name(value, resource)
+    return key_name(value, resource)
 
 
-def _key_name(value: Any, resource: Resource) -> str:
+def key_name(value: Any, resource: Resource) -> str:
+    """How the report names the key ``value`` refers to: ``stack key <alias> (<logical id>)``, or as given."""
     target = _reference_target(value)
     if target and resource.type_of(target) == "AWS::KMS::Key":
         aliases = [

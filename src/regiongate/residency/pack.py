@@ -40,6 +40,7 @@ from regiongate.residency.engine import (
     PLUGIN_NAME,
     PLUGIN_VERSION,
     STACK_RULE,
+    STILL_OPEN_PREFIX,
     Finding,
     evaluate_template,
 )
@@ -49,13 +50,19 @@ from regiongate.residency.rules import RULES_BY_ID, Rule
 __all__ = ["ALL_RULE_IDS", "PLUGIN_NAME", "Finding", "ResidencyChecks", "acknowledge", "evaluate_template"]
 
 
-def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
-    """Acknowledge one residency rule on ``construct`` (and everything below it), with a specific reason."""
+def acknowledge(construct: IConstruct, rule_id: str, reason: str, *, still_open: bool = False) -> None:
+    """Acknowledge one residency rule on ``construct`` (and everything below it), with a specific reason.
+
+    ``still_open``: the operator accepts a gap nobody fixed (an unverified database connection): synthesis does not
+    fail, but the report lists the finding as open (``open-acknowledged``), with this reason."""
     if rule_id not in ALL_RULE_IDS:
         raise ValueError(f"{rule_id!r} is not a residency rule; valid: {', '.join(ALL_RULE_IDS)}")
     if len(reason.strip()) < 20:
         raise ValueError("an acknowledgement needs a specific reason (at least a sentence), not a placeholder")
-    Validations.of(construct).acknowledge(Acknowledgment(id=f"{PLUGIN_NAME}::{rule_id}", reason=reason))
+    if reason.startswith(STILL_OPEN_PREFIX):
+        raise ValueError("say still_open=True instead of writing the prefix into the reason")
+    recorded = f"{STILL_OPEN_PREFIX}{reason}" if still_open else reason
+    Validations.of(construct).acknowledge(Acknowledgment(id=f"{PLUGIN_NAME}::{rule_id}", reason=recorded))
 
 
 @jsii.implements(IPolicyValidationPlugin)

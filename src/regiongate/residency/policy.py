@@ -58,6 +58,16 @@ class ResidencyPolicy:
     # The regions the stack may call model providers in (default: its home region alone). A geography profile
     # called there may still process in any of ``inference_regions``.
     call_regions: tuple[str, ...] = ()
+    # Foundation models an operator explicitly opted into a wider, named processing area, each with the regions of
+    # that area: ((model id, (region, ...)), ...). Only these models may be granted beyond ``inference_regions``.
+    widened_models: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def processing_regions_of(self, model_id: str) -> tuple[str, ...]:
+        """Where Bedrock may process ``model_id``: ``inference_regions``, or its opted-in area's regions too."""
+        for widened, regions in self.widened_models:
+            if widened == model_id:
+                return tuple(dict.fromkeys((*self.inference_regions, *regions)))
+        return self.inference_regions
 
     def __post_init__(self) -> None:
         if not self.inference_regions:
@@ -79,6 +89,7 @@ class ResidencyPolicy:
             inference_regions=tuple(region.inference_regions),
             account=getattr(region, "account", None),
             call_regions=tuple(getattr(region, "provider_regions", None) or ()),
+            widened_models=_widened_models(getattr(region, "gateway", None)),
         )
 
     @classmethod
@@ -91,3 +102,17 @@ class ResidencyPolicy:
             inference_regions=(aws_region,),
             account=account,
         )
+
+
+def _widened_models(gateway: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(foundation model id, area regions) of each model that opted into a processing area (duck-typed: a model
+    with ``area.regions`` and a ``target`` that is a geography profile id or a model id)."""
+    found: dict[str, tuple[str, ...]] = {}
+    for model in getattr(gateway, "models", ()) or ():
+        area = getattr(model, "area", None)
+        if area is None:
+            continue
+        target = str(getattr(model, "target", ""))
+        foundation = target.split(".", 1)[1] if target.count(".") >= 2 else target
+        found[foundation] = tuple(sorted({*found.get(foundation, ()), *area.regions}))
+    return tuple(sorted(found.items()))

@@ -7,8 +7,9 @@ from html import escape
 from regiongate.residency.inventory import Flow
 from regiongate.residency.junit import FAILED, PASSED, SKIPPED
 from regiongate.residency.policy import partition_of
-from regiongate.residency.report_data import Report, StackReport, rows_for_kind
+from regiongate.residency.report_data import OPEN_ACKNOWLEDGED, Report, StackReport, rows_for_kind
 from regiongate.residency.rules import RULES
+from regiongate.residency.sealed import sentences as sealed_sentences
 
 NOT_STORED = "not stored"
 NOT_MARKED = "No resource in any template is marked as holding it."
@@ -121,6 +122,23 @@ def _stack_rows(report: Report) -> list[list[str]]:
     ]
 
 
+MODEL_HEADERS = ["Stack", "Model", "Provider", "May be processed in", "Under"]
+
+
+def _model_rows(report: Report) -> list[list[str]]:
+    """Per model: its processing regions, and whether that is the stack's promise or an opted-in wider area."""
+    rows = []
+    for s in report.stacks:
+        for m in s.models:
+            under = (
+                f"WIDER AREA opted in: {m.area} ({', '.join(m.area_regions)})"
+                if m.area
+                else f"the stack's promise (inference regions {', '.join(s.policy.inference_regions)})"
+            )
+            rows.append([s.name, m.name, m.provider, ", ".join(m.processing_regions) or "-", under])
+    return rows
+
+
 def _provider_rows(report: Report) -> list[list[str]]:
     return [
         [s.name, p.name, p.type, p.where, ", ".join(p.may_process_in) or "-"]
@@ -158,13 +176,35 @@ def _unclassified_rows(report: Report) -> list[list[str]]:
     ]
 
 
+def _sealed_sections(report: Report) -> list[tuple[str, list[str]]]:
+    """(title, sentences) per kind of sealed secrets, each stack's sentences prefixed with the stack."""
+    sections = []
+    for spec in report.data_kinds.sealed:
+        title = report.data_kinds.title(spec.kind)
+        lines = [
+            f"{stack.name} ({stack.region}): {line}"
+            for stack in report.stacks
+            for placement in stack.sealed
+            if placement.kind == spec.kind
+            for line in sealed_sentences(placement, spec)
+        ]
+        if lines:
+            sections.append((title, lines))
+    return sections
+
+
 def _finding_rows(report: Report, acknowledged: bool) -> list[list[str]]:
+    """The open findings (``acknowledged=False``: unacknowledged and open-acknowledged) or the closed ones."""
     rows = []
     for stack in report.stacks:
-        for f in stack.findings:
-            if f.acknowledged != acknowledged:
-                continue
-            row = [stack.name, f.rule_id, f.logical_id, f.resource_type, f.message]
+        for f in stack.acknowledgements if acknowledged else stack.open_findings:
+            message = f.message
+            if f.state == OPEN_ACKNOWLEDGED:
+                message += (
+                    f" [{OPEN_ACKNOWLEDGED}: synthesis passes because the operator acknowledged it"
+                    f"{' on ' + f.acknowledged_at if f.acknowledged_at else ''}; not fixed: {f.reason}]"
+                )
+            row = [stack.name, f.rule_id, f.logical_id, f.resource_type, message]
             if acknowledged:
                 row += [f.reason or "(no reason recorded)", f.acknowledged_at]
             rows.append(row)
@@ -207,6 +247,9 @@ def render_markdown(report: Report) -> str:
     providers = _provider_rows(report)
     if providers:
         out += ["### Inference providers (from the configuration)", ""] + _md_table(PROVIDER_HEADERS, providers) + [""]
+    models = _model_rows(report)
+    if models:
+        out += ["### Model processing (from the configuration)", ""] + _md_table(MODEL_HEADERS, models) + [""]
 
     out += ["## What is stored where", ""]
     for kind in report.kinds():
@@ -218,6 +261,8 @@ def render_markdown(report: Report) -> str:
         if kind in report.data_kinds.never_stored:
             out += [f"**{_marked_never_stored_note(report, kind)}**", ""]
         out += _md_table(STORED_HEADERS, rows) + [""]
+    for title, lines in _sealed_sections(report):
+        out += [f"### {title}: where they are sealed and opened", ""] + [f"- {line}" for line in lines] + [""]
     unclassified = _unclassified_rows(report)
     out += ["### Unclassified stateful resources", ""]
     if unclassified:
@@ -416,6 +461,9 @@ def render_html(report: Report) -> str:
     providers = _provider_rows(report)
     if providers:
         parts += ["<h3>Inference providers (from the configuration)</h3>", _table(PROVIDER_HEADERS, providers)]
+    models = _model_rows(report)
+    if models:
+        parts += ["<h3>Model processing (from the configuration)</h3>", _table(MODEL_HEADERS, models)]
 
     parts.append("<h2>What is stored where</h2>")
     for kind in report.kinds():
@@ -427,6 +475,9 @@ def render_html(report: Report) -> str:
         if kind in report.data_kinds.never_stored:
             parts.append(f'<p class="bad">{escape(_marked_never_stored_note(report, kind))}</p>')
         parts.append(_table(STORED_HEADERS, rows, mono=(1,)))
+    for title, lines in _sealed_sections(report):
+        parts.append(f"<h3>{escape(title)}: where they are sealed and opened</h3>")
+        parts.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in lines) + "</ul>")
     parts.append("<h3>Unclassified stateful resources</h3>")
     unclassified = _unclassified_rows(report)
     if unclassified:

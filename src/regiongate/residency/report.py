@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from regiongate.residency.claims import ENCRYPTION_RULE_ID
-from regiongate.residency.engine import PLUGIN_NAME, STACK_RULE_ID, evaluate_template
+from regiongate.residency.engine import PLUGIN_NAME, STACK_RULE_ID, STILL_OPEN_PREFIX, evaluate_template
 from regiongate.residency.inventory import Flow, StoredItem, request_flow, stored_items
 from regiongate.residency.junit import JUnitResults
 from regiongate.residency.network_paths import network_paths
@@ -34,6 +34,7 @@ from regiongate.residency.report_data import (
     StackReport,
     rows_for_kind,
 )
+from regiongate.residency.sealed import sealed_placement
 
 STACK_ARTIFACT = "aws:cloudformation:stack"
 UNKNOWN_REGION = "unknown-region"
@@ -163,6 +164,7 @@ def build_report(
             findings.append(FindingRow(STACK_RULE_ID, "(stack)", "AWS::CloudFormation::Stack", problem))
         for finding in evaluate_template(template, policy):
             reason, where = acks.get((Path(template_file).name, finding.logical_id, finding.rule_id), ("", ""))
+            still_open = reason.startswith(STILL_OPEN_PREFIX)
             findings.append(
                 FindingRow(
                     finding.rule_id,
@@ -170,8 +172,9 @@ def build_report(
                     finding.resource_type,
                     finding.message,
                     bool(reason or where),
-                    reason,
+                    reason.removeprefix(STILL_OPEN_PREFIX),
                     where,
+                    still_open,
                 )
             )
         classified, unclassified = stored_items(template, metadata_key=data_kinds.metadata_key, region=region)
@@ -192,6 +195,17 @@ def build_report(
                 providers=list(context.providers),
                 application_retention=context.application_retention,
                 network=network_paths(template, policy, host_locations),
+                models=list(context.models),
+                sealed=[
+                    placement
+                    for spec in data_kinds.sealed
+                    if (
+                        placement := sealed_placement(
+                            template, spec, metadata_key=data_kinds.metadata_key, region=region, policy=policy
+                        )
+                    )
+                    is not None
+                ],
             )
         )
     if not report_found:

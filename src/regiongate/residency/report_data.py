@@ -20,6 +20,41 @@ HTML_NAME = "residency-report.html"
 
 
 @dataclass(frozen=True)
+class SealedSecrets:
+    """Secrets an app keeps in one of its own stores, each sealed (envelope encryption) with a data key of a KMS key
+    of the stack: what to look for in the template, so the report can compute where they are (``residency.sealed``).
+
+    ``kind``: the data kind marked on the store that holds them; ``key_variable``: the runtime environment variable
+    naming the KMS key they are sealed with; ``seal_sid``/``open_sid``: the policy statements (Sids) that let a
+    runtime seal (kms:GenerateDataKey) or open (kms:Decrypt) them; ``assume_sid``: the statement that lets a runtime
+    assume the roles some of them name (``roles``: what those roles are), if any."""
+
+    kind: str
+    key_variable: str
+    seal_sid: str
+    open_sid: str
+    assume_sid: str = ""
+    roles: str = "roles"
+
+
+@dataclass(frozen=True)
+class SealedPlacement:
+    """Where one ``SealedSecrets`` kind is in one stack, computed from its template (``residency.sealed``)."""
+
+    kind: str
+    stores: tuple[str, ...]  # "<logical id> (<type>) in <region>, at rest under <key>"
+    key: str  # the KMS key they are sealed with, as the template names it
+    key_region: str  # where that key is ("" where the template does not say)
+    sealers: tuple[str, ...]  # roles (logical ids) that may seal
+    openers: tuple[str, ...]
+    context: str  # the encryption context the grants require, e.g. "region = eu"
+    assumed_roles: str = ""  # the role ARNs the assume statement allows ("" if none)
+    assumed_by: tuple[str, ...] = ()
+    sts_region: str = ""  # where STS is reached (the stack's interface endpoint), "" if not in the template
+    problems: tuple[str, ...] = ()  # what is not as a reader would expect (a key elsewhere, no store found, ...)
+
+
+@dataclass(frozen=True)
 class DataKinds:
     """How an app records what its resources hold.
 
@@ -33,6 +68,8 @@ class DataKinds:
     titles: Mapping[str, str] = field(default_factory=dict)
     never_stored: tuple[str, ...] = ()
     where_to_mark: str = ""
+    # Secrets the app seals into its own stores: the report says where they are and who may open them.
+    sealed: tuple[SealedSecrets, ...] = ()
 
     def title(self, kind: str) -> str:
         return self.titles.get(kind, kind)
@@ -51,6 +88,18 @@ class Provider:
 
 
 @dataclass(frozen=True)
+class ModelProcessing:
+    """Where one configured model may be processed, and under which promise: the stack's inference regions
+    (``area`` empty) or a wider area the operator opted the model into, by its name and regions."""
+
+    name: str
+    provider: str
+    processing_regions: tuple[str, ...]
+    area: str = ""
+    area_regions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class StackContext:
     """What the caller knows about a stack beyond its template: its policy, where that came from, its providers."""
 
@@ -58,6 +107,12 @@ class StackContext:
     source: str = "given policy"
     providers: tuple[Provider, ...] = ()
     application_retention: str = ""
+    models: tuple[ModelProcessing, ...] = ()
+
+
+OPEN = "open"
+ACKNOWLEDGED = "acknowledged"
+OPEN_ACKNOWLEDGED = "open-acknowledged"
 
 
 @dataclass(frozen=True)
@@ -69,6 +124,14 @@ class FindingRow:
     acknowledged: bool = False
     reason: str = ""
     acknowledged_at: str = ""
+    # Acknowledged so synthesis passes, but not fixed (pack.acknowledge(..., still_open=True)): listed as open.
+    still_open: bool = False
+
+    @property
+    def state(self) -> str:
+        if not self.acknowledged:
+            return OPEN
+        return OPEN_ACKNOWLEDGED if self.still_open else ACKNOWLEDGED
 
 
 @dataclass
@@ -85,14 +148,18 @@ class StackReport:
     providers: list[Provider] = field(default_factory=list)
     application_retention: str = ""
     network: list[NetworkPath] = field(default_factory=list)
+    models: list[ModelProcessing] = field(default_factory=list)
+    sealed: list[SealedPlacement] = field(default_factory=list)
 
     @property
     def open_findings(self) -> list[FindingRow]:
-        return [f for f in self.findings if not f.acknowledged]
+        """Every finding not closed: unacknowledged ones and those acknowledged as still open."""
+        return [f for f in self.findings if f.state != ACKNOWLEDGED]
 
     @property
     def acknowledgements(self) -> list[FindingRow]:
-        return [f for f in self.findings if f.acknowledged]
+        """Findings closed by a reasoned acknowledgement (still-open ones are listed with the open findings)."""
+        return [f for f in self.findings if f.state == ACKNOWLEDGED]
 
 
 @dataclass
@@ -115,6 +182,11 @@ class Report:
     @property
     def open_finding_count(self) -> int:
         return sum(len(s.open_findings) for s in self.stacks)
+
+    @property
+    def unacknowledged_finding_count(self) -> int:
+        """Open findings nobody acknowledged: what fails synthesis (and `regiongate report`)."""
+        return sum(1 for s in self.stacks for f in s.findings if f.state == OPEN)
 
 
 def rows_for_kind(report: Report, kind: str) -> list[tuple[StackReport, StoredItem]]:

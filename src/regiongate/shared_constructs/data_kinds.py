@@ -19,8 +19,11 @@ AUDIT_METADATA = "audit-metadata"
 GUARDRAIL_VIOLATIONS = "guardrail-violations"
 SPEND_AND_USAGE = "spend-and-usage"
 API_KEY_HASHES = "api-key-hashes"
+MEMORY_CONTENT = "memory-content"
 PROVIDER_CREDENTIALS = "provider-credentials"
+ORG_PROVIDER_CREDENTIALS = "org-provider-credentials"
 DATABASE_CREDENTIALS = "database-credentials"
+CONSOLE_SSO_CLIENT_SECRET = "console-sso-client-secret"
 AUDIT_EVENTS_IN_TRANSIT = "audit-events-in-transit"
 FUNCTION_LOGS = "function-logs"
 DATABASE_LOGS = "database-logs"
@@ -38,8 +41,17 @@ TITLES: dict[str, str] = {
     GUARDRAIL_VIOLATIONS: "Guardrail violations (type and message, not the blocked content)",
     SPEND_AND_USAGE: "Spend and usage aggregates",
     API_KEY_HASHES: "API key hashes",
+    MEMORY_CONTENT: (
+        "Memory content: facts an org asked to be remembered and their vector embeddings (Memory-as-a-Service, "
+        "only for orgs that enable it; this is content)"
+    ),
     PROVIDER_CREDENTIALS: "Provider credentials (API keys of the LLM providers)",
+    ORG_PROVIDER_CREDENTIALS: (
+        "Organisations' own provider credentials (their API keys, each sealed with a KMS data key of its own, and "
+        "the ARNs of their Bedrock roles)"
+    ),
     DATABASE_CREDENTIALS: "Database credentials",
+    CONSOLE_SSO_CLIENT_SECRET: "Console single sign-on client secret (OpenID Connect)",
     AUDIT_EVENTS_IN_TRANSIT: "Audit events in transit (queue)",
     FUNCTION_LOGS: "Function logs",
     DATABASE_LOGS: "Database logs",

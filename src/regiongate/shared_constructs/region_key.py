@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
+
+from regiongate.shared_constructs.nag import acknowledge
 
 
 class RegionKey(Construct):
@@ -43,4 +45,51 @@ class RegionKey(Construct):
                     }
                 },
             )
+        )
+
+
+# Orgs' own provider credentials (regiongate.store.provider_credentials): the encryption context every envelope
+# carries. Only these grants use it, each conditioned on this region's context.
+CREDENTIAL_CONTEXT_KEYS = ("org", "region", "provider")
+ORG_ROLE_PATH = "regiongate/"  # regiongate.store.provider_credentials.ROLE_PATH: the only roles the gateway assumes
+# The statements' Sids: the residency report finds the grants by them (cli.commands.report.DATA_KINDS).
+SEAL_SID = "SealOrgProviderCredentials"
+OPEN_SID = "OpenOrgProviderCredentials"
+ASSUME_SID = "AssumeOrgBedrockRoles"
+
+
+def grant_org_credentials(key: kms.IKey, grantee: iam.IGrantable, *, region_code: str, seal: bool) -> None:
+    """``seal`` (the console): kms:GenerateDataKey; else (the gateway): kms:Decrypt. Either only on the stack key
+    and only with an org credential's encryption context of this region, so neither grant opens anything else."""
+    action = "kms:GenerateDataKey" if seal else "kms:Decrypt"
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid=SEAL_SID if seal else OPEN_SID,
+            actions=[action],
+            resources=[key.key_arn],
+            conditions={
+                "StringEquals": {"kms:EncryptionContext:region": region_code},
+                "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": list(CREDENTIAL_CONTEXT_KEYS)},
+                "Null": {"kms:EncryptionContext:org": "false", "kms:EncryptionContext:provider": "false"},
+            },
+        )
+    )
+
+
+def grant_assume_org_roles(grantee: iam.IGrantable) -> None:
+    """sts:AssumeRole on the orgs' Bedrock roles: roles under /regiongate/ in any account of the stack's partition
+    (each org's trust policy requires the gateway's ExternalId ``regiongate:<region>:<org>``)."""
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid=ASSUME_SID,
+            actions=["sts:AssumeRole"],
+            resources=[f"arn:{Aws.PARTITION}:iam::*:role/{ORG_ROLE_PATH}*"],
+        )
+    )
+    if isinstance(grantee.grant_principal, Construct):
+        acknowledge(
+            grantee.grant_principal,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/{ORG_ROLE_PATH}*]",
+            "Orgs' own Bedrock roles live in the orgs' accounts, named when an org admin adds one: only roles under "
+            f"/{ORG_ROLE_PATH}, and each role's trust policy requires the gateway's ExternalId regiongate:<region>:<org>.",
         )

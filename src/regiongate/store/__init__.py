@@ -100,7 +100,7 @@ class SpendHold:
 @dataclass(frozen=True)
 class BudgetDecision:
     admitted: bool
-    scope: str | None = None  # key or org: the budget that refused
+    scope: str | None = None  # key, org or team: the budget that refused
     budget_usd: Decimal | None = None
     spent_usd: Decimal | None = None  # rollups plus holds, when refused
 
@@ -146,11 +146,22 @@ class LimitStore(Protocol):
 
     def set_rate_limits(self, scope: str, scope_id: str, limits: RateLimits) -> None: ...
     def rate_limits(self, scope: str, scope_id: str) -> RateLimits: ...
+    def set_team_budget(self, org_id: str, team_id: str, monthly_budget_usd: Decimal | None) -> None:
+        """Set (None: clear) the monthly budget of team ``team_id`` of ``org_id``, shared by the team's keys."""
+
+    def team_budget(self, org_id: str, team_id: str) -> Decimal | None: ...
+    def team_budgets(self, org_id: str | None = None) -> list[tuple[str, str, Decimal]]:
+        """(org, team, budget) of every team budget (of ``org_id`` unless None), by org and team."""
+
     def reserve_spend(self, hold: SpendHold) -> BudgetDecision:
-        """Admit and record ``hold`` unless the key's or org's budget is used up (rollups of the month plus
-        unexpired holds), atomically: a request is admitted only while its scopes are under budget."""
+        """Admit and record ``hold`` unless the key's, org's or team's budget is used up (rollups of the month
+        plus unexpired holds), atomically: a request is admitted only while its scopes are under budget."""
 
     def settle_spend(self, request_id: str, cost_usd: Decimal, expires_at: datetime) -> bool: ...
+    def release_spend(self, request_id: str) -> bool:
+        """Remove the hold of ``request_id`` (settled or not): its request was not answered and will never be
+        rolled up. False when there was none (never held, already rolled up or released)."""
+
     def held_spend(self, scope: str, scope_id: str, month: date, now: datetime) -> Decimal:
         """Unexpired holds of the month (not yet in the rollups): what to add to ``month_spend``."""
 

@@ -82,6 +82,7 @@ class AuditStore(Construct):
         allocated_storage_gb: int,
         backup_retention_days: int,
         log_retention_days: int,
+        memory_content: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         engine = rds.DatabaseInstanceEngine.postgres(version=POSTGRES_VERSION)
@@ -163,7 +164,12 @@ class AuditStore(Construct):
             data_kinds.AUDIT_METADATA,
             data_kinds.GUARDRAIL_VIOLATIONS,
             data_kinds.SPEND_AND_USAGE,
+            data_kinds.ORG_PROVIDER_CREDENTIALS,  # sealed under the stack key (store.provider_credentials)
             data_kinds.API_KEY_HASHES,
+            # Memory-as-a-Service facts and embeddings (migration 0006): only where the region offers memory to
+            # its orgs. pgvector ships with RDS for PostgreSQL and the default rds.allowed_extensions ('*') allows
+            # it; the migrations run as the master user (rds_superuser), who may CREATE EXTENSION vector.
+            *((data_kinds.MEMORY_CONTENT,) if memory_content else ()),
         )
         data_kinds.mark(self.credentials_secret, data_kinds.DATABASE_CREDENTIALS)
         data_kinds.mark(self.log_group, data_kinds.DATABASE_LOGS)

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from regiongate.common.clock import Clock, utc_now
 from regiongate.contract.errors import InvalidApiKey, InvalidRequest, RegionMismatch
+from regiongate.contract.limits import BUDGET_RULE, budget_problem
 from regiongate.store import KeyRecord, KeyStore, LimitStore, RateLimits
 
 SECRET_BYTES = 24  # 192 bits
@@ -176,6 +177,24 @@ class KeyService:
         self.store.ensure_org(org_id)
         self.store.set_rate_limits("org", org_id, limits)
 
+    def set_team_budget(self, org_id: str, team_id: str, monthly_budget_usd: Decimal | None) -> None:
+        """Set (None: clear) the monthly budget shared by every key of team ``team_id`` of ``org_id``; the
+        gateway applies it within its key cache TTL."""
+        _check_id(org_id, "org")
+        _check_id(team_id, "team")
+        if not org_id or not team_id:
+            raise InvalidRequest("a team budget needs an org and a team")
+        _check_budget(monthly_budget_usd, "a team budget")
+        self.store.set_team_budget(org_id, team_id, monthly_budget_usd)
+
+    def set_org_budget(self, org_id: str, monthly_budget_usd: Decimal | None) -> None:
+        """Set (None: clear) the monthly budget of ``org_id``, shared by all its keys."""
+        _check_id(org_id, "org")
+        if not org_id:
+            raise InvalidRequest("org is required")
+        _check_budget(monthly_budget_usd, "an org budget")
+        self.store.set_org_budget(org_id, monthly_budget_usd)
+
     def revoke(self, key_id: str) -> bool:
         return self.store.revoke_key(key_id, self.clock())
 
@@ -203,9 +222,10 @@ class KeyService:
         )
 
 
-def _check_budget(monthly_budget_usd: Decimal | None) -> None:
-    if monthly_budget_usd is not None and (not monthly_budget_usd.is_finite() or monthly_budget_usd < 0):
-        raise InvalidRequest("budget must be a non-negative amount of USD")
+def _check_budget(monthly_budget_usd: Decimal | None, what: str = "a key budget") -> None:
+    """Refuses what a budget column cannot hold (contract.limits.budget_problem: one bound for every caller)."""
+    if monthly_budget_usd is not None and budget_problem(monthly_budget_usd) is not None:
+        raise InvalidRequest(f"{what} must be {BUDGET_RULE}")
 
 
 class KeyAuthenticator:

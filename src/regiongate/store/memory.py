@@ -23,11 +23,13 @@ from regiongate.store import (
     team_scope_id,
 )
 from regiongate.store import rate_window as rw
+from regiongate.store.provider_credentials import MemoryCredentials
 
 
-class MemoryStore:
+class MemoryStore(MemoryCredentials):  # org provider credentials: store/provider_credentials.py
     def __init__(self) -> None:
         self.orgs: dict[str, Decimal | None] = {}
+        self.team_budget_usd: dict[tuple[str, str], Decimal] = {}  # (org, team) -> monthly budget
         self.keys: dict[str, KeyRecord] = {}
         self.audit: dict[str, dict[str, Any]] = {}
         self.violations: list[dict[str, Any]] = []
@@ -162,6 +164,22 @@ class MemoryStore:
                 total += hold.amount_usd
         return total
 
+    def set_team_budget(self, org_id: str, team_id: str, monthly_budget_usd: Decimal | None) -> None:
+        with self._lock:
+            if monthly_budget_usd is None:
+                self.team_budget_usd.pop((org_id, team_id), None)
+                return
+            self.orgs.setdefault(org_id, None)
+            self.team_budget_usd[(org_id, team_id)] = monthly_budget_usd
+
+    def team_budget(self, org_id: str, team_id: str) -> Decimal | None:
+        return self.team_budget_usd.get((org_id, team_id))
+
+    def team_budgets(self, org_id: str | None = None) -> list[tuple[str, str, Decimal]]:
+        with self._lock:
+            rows = [(o, t, b) for (o, t), b in self.team_budget_usd.items() if org_id is None or o == org_id]
+        return sorted(rows)
+
     def held_spend(self, scope: str, scope_id: str, month: date, now: datetime) -> Decimal:
         start, end = month_bounds(datetime(month.year, month.month, 1, tzinfo=UTC))
         with self._lock:
@@ -174,6 +192,9 @@ class MemoryStore:
             key = self.keys.get(hold.key_id)
             budgets = [("key", hold.key_id, key.monthly_budget_usd if key else None)]
             budgets.append(("org", hold.org_id, self.orgs.get(hold.org_id)))
+            if hold.team_id:
+                team = team_scope_id(hold.org_id, hold.team_id)
+                budgets.append(("team", team, self.team_budget_usd.get((hold.org_id, hold.team_id))))
             for scope, scope_id, budget in budgets:
                 if budget is None:
                     continue
@@ -191,6 +212,11 @@ class MemoryStore:
             self.holds[request_id] = replace(hold, amount_usd=cost_usd, expires_at=expires_at)
             self.settled.add(request_id)
             return True
+
+    def release_spend(self, request_id: str) -> bool:
+        with self._lock:
+            self.settled.discard(request_id)
+            return self.holds.pop(request_id, None) is not None
 
     def admit_rate(self, admission: RateAdmission) -> RateDecision:
         now, width = admission.now, admission.window_seconds

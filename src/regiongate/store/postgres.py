@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
+import socket
 import ssl
 import threading
 import time
@@ -18,8 +19,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from regiongate.common.clock import Clock, utc_now
 from regiongate.contract.audit_event import parse_event
 from regiongate.contract.limits import DATABASE_PORT
-from regiongate.store import KeyRecord, SpendRow, rollup_scopes, tls
+from regiongate.store import KeyRecord, SpendRow, memory_facts, rollup_scopes, tls
 from regiongate.store import migrate as migrations
+from regiongate.store.postgres_credentials import PostgresCredentials
 from regiongate.store.postgres_limits import PostgresLimits
 
 T = TypeVar("T")
@@ -44,6 +46,7 @@ _AUDIT_COLUMNS = (
     "error_type",
     "is_stream",
     "guardrail",
+    "credential_source",
 )
 _KEY_COLUMNS = (
     "key_id, key_hash, display_prefix, region, org_id, team_id, user_id, monthly_budget_usd, model_allowlist, "
@@ -86,6 +89,23 @@ _INSERT_VIOLATIONS = (
 
 def _json(rows: list[dict[str, Any]]) -> str:
     return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+
+
+_FIXED_STATEMENTS: dict[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {}
+
+
+def _run_fixed(conn: Any, sql: str, **params: Any) -> Any:
+    """``conn.run`` for the audit writer's fixed statements. pg8000 turns ``:name`` placeholders into ``$n`` with
+    a per-character parser on every ``run`` (about 2 ms of CPU for these long statements, measured in
+    bench/bench_gateway.py, several times per batch, in the process that serves requests); the conversion only
+    depends on the SQL text, so it is done once per statement here."""
+    converted = _FIXED_STATEMENTS.get(sql)
+    if converted is None:
+        from pg8000.native import to_statement
+
+        converted = _FIXED_STATEMENTS[sql] = to_statement(sql)
+    statement, make_values = converted
+    return conn.execute_unnamed(statement, make_values(params), oids=()).rows
 
 
 def _audit_row(e: Mapping[str, Any]) -> dict[str, Any]:
@@ -134,7 +154,7 @@ class ConnectionParams:
 
         context = tls.client_context(self.ssl_mode, self.ca_bundle)
         try:
-            return pg8000.native.Connection(
+            conn = pg8000.native.Connection(
                 user=self.user,
                 password=self.password,
                 host=self.host,
@@ -146,6 +166,16 @@ class ConnectionParams:
             )
         except ssl.SSLCertVerificationError as exc:
             raise tls.verification_error(exc, self.host, self.port, self.ca_bundle) from None
+        no_delay(conn)
+        return conn
+
+
+def no_delay(conn: Any) -> None:
+    """Turn Nagle's algorithm off on the connection's socket, as libpq does. pg8000 (1.31) leaves it on, and its
+    extended protocol writes a large Bind (a 1024-dimension embedding is ~20 kB of text) in several segments
+    between waits for the server: the last small segment then waits for the ACK the server delays (~40 ms on
+    Linux), so such a query took ~45 ms instead of ~3 (bench/bench_memory.py, issue 16)."""
+    conn._usock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class ConnectionPool:
@@ -337,7 +367,7 @@ def connection_lost(exc: BaseException) -> bool:
     return False
 
 
-class PostgresStore(PostgresLimits):  # budgets and rate limits: store/postgres_limits.py
+class PostgresStore(PostgresLimits, PostgresCredentials):  # see postgres_limits.py, postgres_credentials.py
     def __init__(self, pool: ConnectionPool, clock: Clock = utc_now) -> None:
         self.pool = pool
         self.clock = clock
@@ -366,10 +396,13 @@ class PostgresStore(PostgresLimits):  # budgets and rate limits: store/postgres_
 
     def maintain(self, retention_months: int, today: date | None = None) -> list[str]:
         """Partitions for ``today``'s month and the next; drop what is older than the retention (``today``
-        defaults to the store's clock, in UTC, like every event's partition)."""
+        defaults to the store's clock, in UTC, like every event's partition). Memory facts expired by the
+        store's clock are deleted too (regiongate.store.memory_facts)."""
         day = today or self.clock().astimezone(UTC).date()
         with self.pool.connection() as conn:
-            return migrations.maintain(conn, retention_months, day)
+            dropped = migrations.maintain(conn, retention_months, day)
+            memory_facts.purge_expired(conn, self.clock())
+            return dropped
 
     # --- keys and orgs ------------------------------------------------------------------------------------
     def ensure_org(self, org_id: str) -> None:
@@ -493,14 +526,17 @@ class PostgresStore(PostgresLimits):  # budgets and rate limits: store/postgres_
         unique: dict[str, dict[str, Any]] = {}
         for e in batch:
             unique.setdefault(e["request_id"], e)  # the same message twice in one batch
-        inserted = conn.run(_INSERT_AUDIT, rows=_json([_audit_row(e) for e in unique.values()]))
+        inserted = _run_fixed(conn, _INSERT_AUDIT, rows=_json([_audit_row(e) for e in unique.values()]))
         written = [unique[row[0]] for row in inserted]
         if not written:
             return 0
         # Their costs are in the rollups from now on: their spend holds stop counting in the same transaction.
-        conn.run(
+        # The ids as one array literal: parse_event has normalised each to a UUID's canonical text (hex digits and
+        # dashes, nothing to quote); a Python list would be escaped by pg8000 character by character.
+        _run_fixed(
+            conn,
             "DELETE FROM spend_holds WHERE request_id = ANY(CAST(:ids AS uuid[]))",
-            ids=[str(e["request_id"]) for e in written],
+            ids="{" + ",".join(str(e["request_id"]) for e in written) + "}",
         )
         rollups: dict[tuple[date, str, str], list[Any]] = {}
         violations = []
@@ -513,7 +549,8 @@ class PostgresStore(PostgresLimits):  # budgets and rate limits: store/postgres_
                 row[3] += e["cost_usd"]
             violations += [(e, v) for v in e["violations"]]
         if rollups:
-            conn.run(
+            _run_fixed(
+                conn,
                 _UPSERT_SPEND,
                 rows=_json(
                     [
@@ -531,7 +568,8 @@ class PostgresStore(PostgresLimits):  # budgets and rate limits: store/postgres_
                 ),
             )
         if violations:
-            conn.run(
+            _run_fixed(
+                conn,
                 _INSERT_VIOLATIONS,
                 rows=_json(
                     [

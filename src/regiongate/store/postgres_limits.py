@@ -27,6 +27,7 @@ from regiongate.store import rate_window as rw
 T = TypeVar("T")
 
 _LOCK2 = "SELECT pg_advisory_xact_lock(hashtextextended(:a, 0)), pg_advisory_xact_lock(hashtextextended(:b, 0))"
+_LOCK3 = _LOCK2 + ", pg_advisory_xact_lock(hashtextextended(:c, 0))"  # key, org, team: always in this order
 _HELD = (
     "SELECT COALESCE(SUM(amount_usd), 0) FROM spend_holds WHERE {column} = :{param} "
     "AND created_at >= :t0 AND created_at < :t1 AND expires_at > :now"
@@ -38,7 +39,12 @@ _BUDGET_STATE = (
     f"({_HELD.format(column='key_id', param='k')}), "
     "(SELECT COALESCE(SUM(cost_usd), 0) FROM daily_spend WHERE scope = 'org' AND scope_id = :o AND day >= :d0 AND day < :d1), "
     f"({_HELD.format(column='org_id', param='o')}), "
-    "EXISTS (SELECT 1 FROM spend_holds WHERE request_id = CAST(:r AS uuid))"
+    "EXISTS (SELECT 1 FROM spend_holds WHERE request_id = CAST(:r AS uuid)), "
+    "(SELECT monthly_budget_usd FROM team_budgets WHERE org_id = :o AND team_id = CAST(:team_id AS text)), "
+    "(SELECT COALESCE(SUM(cost_usd), 0) FROM daily_spend WHERE scope = 'team' AND scope_id = CAST(:team AS text) "
+    "AND day >= :d0 AND day < :d1), "
+    "(SELECT COALESCE(SUM(amount_usd), 0) FROM spend_holds WHERE team_scope = CAST(:team AS text) "
+    "AND created_at >= :t0 AND created_at < :t1 AND expires_at > :now)"
 )
 _INSERT_HOLD = (
     "WITH expired AS (DELETE FROM spend_holds WHERE key_id = :k AND expires_at <= :now) "
@@ -137,18 +143,68 @@ class PostgresLimits:
         return _limits(rows[0]) if rows else RateLimits()
 
     # --- budgets -----------------------------------------------------------------------------------------------
+    def set_team_budget(self, org_id: str, team_id: str, monthly_budget_usd: Decimal | None) -> None:
+        def write(conn: Any) -> None:
+            if monthly_budget_usd is None:
+                conn.run("DELETE FROM team_budgets WHERE org_id = :o AND team_id = :t", o=org_id, t=team_id)
+                return
+            conn.run("INSERT INTO orgs (org_id) VALUES (:o) ON CONFLICT DO NOTHING", o=org_id)
+            conn.run(
+                "INSERT INTO team_budgets (org_id, team_id, monthly_budget_usd) VALUES (:o, :t, :b) "
+                "ON CONFLICT (org_id, team_id) DO UPDATE SET monthly_budget_usd = EXCLUDED.monthly_budget_usd",
+                o=org_id,
+                t=team_id,
+                b=monthly_budget_usd,
+            )
+
+        self._run(write)
+
+    def team_budget(self, org_id: str, team_id: str) -> Decimal | None:
+        rows = self._run(
+            lambda conn: conn.run(
+                "SELECT monthly_budget_usd FROM team_budgets WHERE org_id = :o AND team_id = :t", o=org_id, t=team_id
+            )
+        )
+        return Decimal(rows[0][0]) if rows else None
+
+    def team_budgets(self, org_id: str | None = None) -> list[tuple[str, str, Decimal]]:
+        rows = self._run(
+            lambda conn: conn.run(
+                "SELECT org_id, team_id, monthly_budget_usd FROM team_budgets "
+                "WHERE CAST(:o AS text) IS NULL OR org_id = :o ORDER BY org_id, team_id",
+                o=org_id,
+            )
+        )
+        return [(r[0], r[1], Decimal(r[2])) for r in rows]
+
     def reserve_spend(self, hold: SpendHold) -> BudgetDecision:
         start, end = month_bounds(hold.created_at)
         team = team_scope_id(hold.org_id, hold.team_id) if hold.team_id else None
 
         def reserve(conn: Any) -> BudgetDecision:
             def work() -> BudgetDecision:
-                conn.run(_LOCK2, a=f"spend:key:{hold.key_id}", b=f"spend:org:{hold.org_id}")
-                key_budget, org_budget, key_rolled, key_held, org_rolled, org_held, exists = conn.run(
+                if team is None:
+                    conn.run(_LOCK2, a=f"spend:key:{hold.key_id}", b=f"spend:org:{hold.org_id}")
+                else:
+                    conn.run(_LOCK3, a=f"spend:key:{hold.key_id}", b=f"spend:org:{hold.org_id}", c=f"spend:team:{team}")
+                (
+                    key_budget,
+                    org_budget,
+                    key_rolled,
+                    key_held,
+                    org_rolled,
+                    org_held,
+                    exists,
+                    team_budget,
+                    team_rolled,
+                    team_held,
+                ) = conn.run(
                     _BUDGET_STATE,
                     k=hold.key_id,
                     o=hold.org_id,
                     r=hold.request_id,
+                    team=team,
+                    team_id=hold.team_id,
                     d0=start.date(),
                     d1=end.date(),
                     t0=start,
@@ -160,6 +216,7 @@ class PostgresLimits:
                 for scope, budget, spent in (
                     ("key", key_budget, Decimal(key_rolled) + Decimal(key_held)),
                     ("org", org_budget, Decimal(org_rolled) + Decimal(org_held)),
+                    ("team", team_budget, Decimal(team_rolled) + Decimal(team_held)),
                 ):
                     if budget is not None and spent >= budget:
                         return BudgetDecision(False, scope, Decimal(budget), spent)
@@ -188,6 +245,14 @@ class PostgresLimits:
                 c=cost_usd,
                 x=expires_at,
                 r=request_id,
+            )
+        )
+        return bool(rows)
+
+    def release_spend(self, request_id: str) -> bool:
+        rows = self._run(
+            lambda conn: conn.run(
+                "DELETE FROM spend_holds WHERE request_id = CAST(:r AS uuid) RETURNING 1", r=request_id
             )
         )
         return bool(rows)

@@ -187,7 +187,7 @@ def traffic(browser_store, eu_runtime, fakes, gateway):
     }
     bedrock, azure = fakes
     plan = [  # (key, model, requests per day)
-        ("acme-ml", "claude-3-7-sonnet", 3),
+        ("acme-ml", "claude-sonnet-4-5", 3),
         ("acme-ml", "gpt-4o", 2),
         ("acme-web", "nova-pro", 4),
         ("acme-batch", "gpt-4o", 1),
@@ -286,7 +286,7 @@ def test_dashboard_shows_the_gateways_data(browser, console_url, traffic, browse
     assert page.locator('[data-kpi="spend"]').inner_text() == f"${Decimal(cost):,.2f}"
     assert page.locator("svg.chart").count() == 2
     assert page.locator("svg.chart rect").count() > 10  # bars, one per day and team
-    assert "claude-3-7-sonnet" in page.locator("text=Top models >> xpath=..").inner_text()
+    assert "claude-sonnet-4-5" in page.locator("text=Top models >> xpath=..").inner_text()
     assert page.get_by_text("org acme").is_visible()  # budget use
     assert "globex" not in page.content()
     shoot(page, "console-dashboard")
@@ -313,11 +313,11 @@ def test_create_use_and_revoke_a_key(browser, console_url, gateway, traffic):
     page.goto(f"{console_url}/keys")
     page.fill("#team", "browser")
     page.fill("#budget", "12.50")
-    page.get_by_label("claude-3-7-sonnet").check()
+    page.get_by_label("claude-sonnet-4-5").check()
     page.get_by_role("button", name="Create key").click()
     secret = page.get_by_test_id("new-key").input_value()
     assert re.fullmatch(r"rk-eu-[A-Za-z0-9_-]{32}", secret)
-    assert call_gateway(gateway, secret, "claude-3-7-sonnet", "hello") == 200
+    assert call_gateway(gateway, secret, "claude-sonnet-4-5", "hello") == 200
     assert call_gateway(gateway, secret, "gpt-4o", "hello") == 403  # not on the key's allowlist
     page.get_by_role("link", name="Done, I have copied it").click()
     assert secret not in page.content()
@@ -334,7 +334,7 @@ def test_create_use_and_revoke_a_key(browser, console_url, gateway, traffic):
     page.get_by_role("button", name=re.compile("Revoke key")).click()
     assert page.get_by_text("The key was revoked").is_visible()
     assert page.locator("h1 .tag").inner_text() == "revoked"
-    assert call_gateway(gateway, secret, "claude-3-7-sonnet", "hello") == 401
+    assert call_gateway(gateway, secret, "claude-sonnet-4-5", "hello") == 401
 
 
 def test_org_user_is_denied_another_orgs_pages(browser, console_url, traffic):

@@ -62,18 +62,18 @@ def audit_row(store, request_id: str, wait: float = 5.0) -> list:
 
 def test_create(client, store, bedrock):
     raw = client.messages.with_raw_response.create(
-        model="claude-3-7-sonnet-20250219",
+        model="claude-sonnet-4-5-20250929",
         max_tokens=64,
         system="Be brief.",
         messages=[{"role": "user", "content": "Capital of France?"}],
     )
     message = raw.parse()
     assert message.content[0].type == "text" and message.content[0].text == "The capital of France is Paris"
-    assert message.model == "claude-3-7-sonnet-20250219" and message.stop_reason == "end_turn"
+    assert message.model == "claude-sonnet-4-5-20250929" and message.stop_reason == "end_turn"
     assert (message.usage.input_tokens, message.usage.output_tokens) == (12, 7)
-    assert bedrock.requests[-1]["path"] == "/model/eu.anthropic.claude-3-7-sonnet-20250219-v1:0/invoke"
+    assert bedrock.requests[-1]["path"] == "/model/eu.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke"
     [row] = audit_row(store, raw.headers["x-request-id"])
-    assert row == ["messages", 200, "claude-3-7-sonnet", 12, 7, False]
+    assert row == ["messages", 200, "claude-sonnet-4-5", 12, 7, False]
 
 
 def test_stream_arrives_event_by_event(client, bedrock):
@@ -81,7 +81,7 @@ def test_stream_arrives_event_by_event(client, bedrock):
     bedrock.gate = threading.Event()
     try:
         with client.messages.stream(
-            model="claude-3-7-sonnet", max_tokens=64, messages=[{"role": "user", "content": "Hi"}]
+            model="claude-sonnet-4-5", max_tokens=64, messages=[{"role": "user", "content": "Hi"}]
         ) as stream:
             texts = stream.text_stream
             assert next(texts) == "The"
@@ -107,7 +107,7 @@ def test_tools_round_trip(client, bedrock):
     ]
     try:
         first = client.messages.create(
-            model="claude-3-7-sonnet",
+            model="claude-sonnet-4-5",
             max_tokens=256,
             tools=tools,
             tool_choice={"type": "any"},
@@ -116,7 +116,7 @@ def test_tools_round_trip(client, bedrock):
         [use] = [b for b in first.content if b.type == "tool_use"]
         assert (use.name, use.input, first.stop_reason) == ("get_weather", {"city": "Paris"}, "tool_use")
         with client.messages.stream(
-            model="claude-3-7-sonnet",
+            model="claude-sonnet-4-5",
             max_tokens=256,
             tools=tools,
             messages=[
@@ -137,10 +137,29 @@ def test_tools_round_trip(client, bedrock):
 
 def test_count_tokens(client, bedrock):
     counted = client.messages.count_tokens(
-        model="claude-3-7-sonnet", messages=[{"role": "user", "content": "How many tokens is this?"}]
+        model="claude-sonnet-4-5", messages=[{"role": "user", "content": "How many tokens is this?"}]
     )
     assert counted.input_tokens == max(1, len('[{"role": "user", "content": "How many tokens is this?"}]') // 4)
-    assert bedrock.requests[-1]["path"] == "/model/anthropic.claude-3-7-sonnet-20250219-v1:0/count-tokens"
+    assert bedrock.requests[-1]["path"] == "/model/anthropic.claude-sonnet-4-5-20250929-v1:0/count-tokens"
+
+
+def test_models_list_and_retrieve(client):
+    """The SDK lists models with x-api-key and anthropic-version: the region's Claude models, by the names
+    /v1/messages takes."""
+    listed = client.models.list()
+    assert [m.id for m in listed] == ["claude-sonnet-4-5"]
+    assert listed.has_more is False and listed.data[0].type == "model"
+    assert client.models.retrieve("claude-sonnet-4-5").display_name == "claude-sonnet-4-5 (claude-sonnet-4-5-20250929)"
+    with pytest.raises(anthropic.NotFoundError, match="not served"):
+        client.models.retrieve("gpt-4o")  # served in the region, but not through /v1/messages
+
+
+def test_a_body_over_the_limit_is_the_sdks_too_large_error(client):
+    with pytest.raises(anthropic.RequestTooLargeError, match="the limit is") as too_large:
+        client.messages.create(
+            model="claude-sonnet-4-5", max_tokens=10, messages=[{"role": "user", "content": "x" * 1_100_000}]
+        )
+    assert too_large.value.status_code == 413 and too_large.value.body["error"]["type"] == "invalid_request_error"
 
 
 def test_errors_are_the_sdks_exceptions(client, served, store):
@@ -152,10 +171,10 @@ def test_errors_are_the_sdks_exceptions(client, served, store):
     us_key = KeyService(store).create(region_code="us", org_id="e2e-anthropic").key
     other = anthropic.Anthropic(api_key=us_key, base_url=served.base_url.removesuffix("/v1"), max_retries=0)
     with pytest.raises(anthropic.PermissionDeniedError, match="region") as mismatch:
-        other.messages.create(model="claude-3-7-sonnet", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+        other.messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=[{"role": "user", "content": "x"}])
     assert mismatch.value.body["error"]["message"] == "API key is for region US, but request was made to EU"
     bearer = anthropic.Anthropic(
         auth_token=us_key.replace("rk-us-", "rk-eu-"), base_url=served.base_url.removesuffix("/v1"), max_retries=0
     )
     with pytest.raises(anthropic.AuthenticationError, match="not valid"):
-        bearer.messages.create(model="claude-3-7-sonnet", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+        bearer.messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=[{"role": "user", "content": "x"}])

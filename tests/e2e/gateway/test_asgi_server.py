@@ -216,6 +216,39 @@ def test_http_edges_are_answered_as_openai_json(world):
                 assert head.startswith(b"HTTP/1.1 200") and json.loads(body)["object"] == "list"
 
 
+def test_http_edges_on_the_messages_paths_are_answered_in_anthropics_envelope(world):
+    """The server's own refusals (before the service sees the request) choose the envelope by path, too."""
+    gateway, _, _, key = world
+    limits = ServerLimits(header_timeout=0.3, body_timeout=0.3)
+
+    def anthropic(reply: bytes, status: int, error_type: str) -> dict:
+        assert reply.startswith(b"HTTP/1.1 %d" % status), reply[:200]
+        body = json_body(reply)
+        assert body["type"] == "error" and set(body["error"]) == {"type", "message"}, body
+        assert body["error"]["type"] == error_type, body
+        return body
+
+    with running(gateway, limits) as (server, _):
+        port = server.server_address[1]
+        reply = raw_exchange(port, b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n\r\n")
+        anthropic(reply, 413, "invalid_request_error")
+        reply = raw_exchange(
+            port, b"POST /v1/messages/count_tokens HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"
+        )
+        anthropic(reply, 408, "timeout_error")
+        chunked = b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        anthropic(raw_exchange(port, chunked), 400, "invalid_request_error")
+        reply = raw_exchange(port, f"GET /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: {key}\r\n\r\n".encode())
+        anthropic(reply, 405, "invalid_request_error")
+        assert b"\r\nallow: POST\r\n" in reply.partition(b"\r\n\r\n")[0]
+        bad = b"{not json"
+        head = f"POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: {key}\r\nContent-Length: {len(bad)}\r\n\r\n"
+        anthropic(raw_exchange(port, head.encode() + bad), 400, "invalid_request_error")
+        # The chat path next to it keeps OpenAI's.
+        reply = raw_exchange(port, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n\r\n")
+        assert json_body(reply)["error"]["code"] == "request_too_large"
+
+
 def test_requests_beyond_the_concurrency_limit_get_503(world):
     gateway, _, azure, key = world
     azure.gate = threading.Event()

@@ -64,10 +64,11 @@ def run_claude(served, key: str, workdir: Path, prompt: str, *extra: str) -> dic
         "HOME": str(home),
         "ANTHROPIC_BASE_URL": served.base_url.removesuffix("/v1"),
         "ANTHROPIC_API_KEY": key,
-        # The catalogue's name; Claude Code's own default model ids have no in-region mapping in EU.
-        "ANTHROPIC_MODEL": "claude-3-7-sonnet",
-        "ANTHROPIC_SMALL_FAST_MODEL": "claude-3-7-sonnet",
-        "ANTHROPIC_DEFAULT_HAIKU_MODEL": "claude-3-7-sonnet",
+        # The test catalogue's name (tests/fixtures/processing_area.py: the shipped EU serves Claude only by
+        # explicit opt-in); Claude Code's own default model ids need not be in a region's catalogue.
+        "ANTHROPIC_MODEL": "claude-sonnet-4-5",
+        "ANTHROPIC_SMALL_FAST_MODEL": "claude-sonnet-4-5",
+        "ANTHROPIC_DEFAULT_HAIKU_MODEL": "claude-sonnet-4-5",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         "DISABLE_AUTOUPDATER": "1",
         "DISABLE_TELEMETRY": "1",
@@ -110,9 +111,9 @@ def test_claude_code_answers_a_prompt(served, store, bedrock, tmp_path):
     assert result["is_error"] is False and result["result"] == "The note says hello"
     sent = bedrock.requests[before:]
     assert sent and all(r["path"].endswith("/invoke-with-response-stream") for r in sent)
-    assert all(r["path"].startswith("/model/eu.anthropic.claude-3-7-sonnet") for r in sent)
+    assert all(r["path"].startswith("/model/eu.anthropic.claude-sonnet-4-5") for r in sent)
     rows = audit_rows(store, created.record.key_id, len(sent))
-    assert rows and all(row == ["messages", 200, "claude-3-7-sonnet", True] for row in rows)
+    assert rows and all(row == ["messages", 200, "claude-sonnet-4-5", True] for row in rows)
 
 
 def test_claude_code_uses_a_tool(served, store, bedrock, tmp_path):

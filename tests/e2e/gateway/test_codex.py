@@ -61,7 +61,7 @@ def test_codex_exec_completes_a_turn(world, store, tmp_path):
     provider = "model_providers.regiongate"
     config = {
         "model_provider": '"regiongate"',
-        "model": '"claude-3-7-sonnet"',
+        "model": '"claude-sonnet-4-5"',
         f"{provider}.name": '"regiongate EU"',
         f"{provider}.base_url": f'"{served.base_url}"',
         f"{provider}.env_key": '"REGIONGATE_API_KEY"',
@@ -88,7 +88,7 @@ def test_codex_exec_completes_a_turn(world, store, tmp_path):
     assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-2000:])
     assert done.stdout.strip() == "Hello from the region"  # the last message, on stdout
     [sent] = bedrock.requests
-    assert sent["path"] == "/model/eu.anthropic.claude-3-7-sonnet-20250219-v1:0/converse-stream"
+    assert sent["path"] == "/model/eu.anthropic.claude-sonnet-4-5-20250929-v1:0/converse-stream"
     assert sent["json"]["messages"][-1]["content"][-1]["text"] == "Say hello"
     deadline = time.monotonic() + 5
     while True:
@@ -100,4 +100,4 @@ def test_codex_exec_completes_a_turn(world, store, tmp_path):
         if rows or time.monotonic() > deadline:
             break
         time.sleep(0.05)
-    assert rows == [["responses", 200, "claude-3-7-sonnet", True, 12, 7]]
+    assert rows == [["responses", 200, "claude-sonnet-4-5", True, 12, 7]]

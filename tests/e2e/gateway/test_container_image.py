@@ -29,6 +29,7 @@ import pytest
 from regiongate.contract.document import ModelEntry, ProviderEntry
 from regiongate.contract.limits import GATEWAY_PORT
 from regiongate.gateway.container_infrastructure import COMMAND, HEALTH_PATH
+from tests.e2e.gateway.test_asgi_server import EndlessOpenAI
 from tests.fixtures.fake_sqs import FakeSqs
 from tests.fixtures.gateway import new_key
 from tests.fixtures.registries import free_port
@@ -88,7 +89,8 @@ def image_command() -> list[str]:
 def test_base_image_is_a_pinned_slim_python_like_the_consoles():
     froms = [rest.split()[0] for keyword, rest in instructions() if keyword == "FROM"]
     assert len(froms) == 1
-    assert re.fullmatch(r"(docker\.io/library/)?python:\d+\.\d+\.\d+-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?", froms[0])
+    # An exact patch release, pinned by the digest of its multi-arch index (a tag alone can be re-pointed).
+    assert re.fullmatch(r"(docker\.io/library/)?python:\d+\.\d+\.\d+-slim(-[a-z]+)?@sha256:[0-9a-f]{64}", froms[0])
     console = (REPO_ROOT / "src" / "regiongate" / "console" / "Dockerfile").read_text()
     assert f"\nFROM {froms[0]}\n" in console  # one base to inspect, pin and patch
 
@@ -221,6 +223,8 @@ def _document(eu_runtime, upstream) -> str:
         },
         allowed_hosts=(),
         max_generation_seconds=30,
+        # Only the one chat model is served here, so the region's memory offer (its embedding model) is not.
+        memory=None,
     )
     return runtime.to_json()
 
@@ -357,7 +361,20 @@ def test_a_queue_outage_is_buffered_then_refused_with_503_and_nothing_answered_i
         assert sqs.events() == []
         sqs.available = True  # the queue is back: the buffered events go, and requests are served again
         wait_until(lambda: len(sqs.events()) == 3, "the buffered events to reach the queue")
-        assert chat(client).choices[0].message.content == "one two three four"
+        served: list[str] = []
+
+        def served_again() -> bool:
+            # The fake queue records the events before the sink has read its answer and freed their room: for
+            # that moment the buffer is still full, and a request is refused (with no event), never lost.
+            try:
+                served.append(chat(client).choices[0].message.content)
+                return True
+            except openai.APIStatusError as exc:
+                assert exc.status_code == 503 and exc.body["type"] == "audit_unavailable"
+                return False
+
+        wait_until(served_again, "requests to be served again once the buffer has drained")
+        assert served == ["one two three four"]
         wait_until(lambda: len(sqs.events()) == 4, "the next event")
     events = sqs.events()
     assert [e["status"] for e in events] == [200] * 4  # requests answered == events in the queue
@@ -387,6 +404,34 @@ def test_sigterm_stops_accepting_lets_the_stream_in_flight_finish_and_hands_on_i
         assert container.process.wait(timeout=60) == 0
     (event,) = sqs.events()  # handed on before the process exited
     assert event["status"] == 200 and event["output_tokens"] == upstream.usage[1]
+
+
+def test_a_client_disconnect_mid_stream_stops_the_upstream_and_its_event_carries_499_and_the_tokens_relayed(
+    image_app, tmp_path, database_url, eu_runtime, sqs, pg_store
+):
+    key = new_key(pg_store)
+    # The in-process server's disconnect test's upstream: one word, then it waits for its gate, then words until
+    # the gateway hangs up (EOF or a failed write), recording that it did.
+    upstream = EndlessOpenAI()
+    try:
+        with running(image_app, tmp_path, database_url, eu_runtime, upstream, sqs) as container:
+            stream = chat(container.client(key), stream=True)
+            first = next(c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content)
+            assert first == "w0"
+            stream.close()  # the client goes away mid-answer
+            upstream.gate.set()
+            assert upstream.ended.wait(timeout=60), "the upstream never saw the end of its stream"
+            assert upstream.closed_by_gateway and upstream.sent < upstream.limit  # the gateway hung up on it
+            wait_until(lambda: len(sqs.events()) == 1, "the cut stream's audit event in the queue")
+            assert container.process.poll() is None  # the disconnect cost a request, not the server
+    finally:
+        upstream.gate.set()
+        upstream.close()
+    (event,) = sqs.events()
+    assert (event["status"], event["error_type"], event["stream"]) == (499, "client_closed_request", True)
+    # Usage never came (the stream was cut): the prompt's estimate and one token per delta relayed so far.
+    assert event["input_tokens"] >= 1 and 1 <= event["output_tokens"] <= upstream.sent
+    assert float(event["cost_usd"]) > 0
 
 
 @pytest.mark.parametrize("missing", ["REGIONGATE_REGION_DOCUMENT", "AUDIT_QUEUE_URL"])

@@ -69,7 +69,7 @@ def audit_rows(store, request_id: str, wait: float = 5.0) -> list:
 
 def test_chat(client, store):
     raw = client.chat.completions.with_raw_response.create(
-        model="claude-3-7-sonnet",
+        model="claude-sonnet-4-5",
         messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Capital of France?"}],
         max_tokens=20,
         temperature=0.1,
@@ -80,7 +80,7 @@ def test_chat(client, store):
     request_id = raw.headers["x-request-id"]
     assert float(raw.headers["x-regiongate-added-ms"]) >= 0 and raw.headers["x-regiongate-region"] == "eu"
     [row] = audit_rows(store, request_id)
-    assert row[:5] == [200, "claude-3-7-sonnet", "bedrock-eu", 12, 7] and row[5] == Decimal("0.000141")
+    assert row[:5] == [200, "claude-sonnet-4-5", "bedrock-eu", 12, 7] and row[5] == Decimal("0.000141")
 
 
 def test_streaming_arrives_chunk_by_chunk(client, store, fakes):
@@ -132,13 +132,13 @@ def test_tools(client, fakes):
             }
         ]
         completion = client.chat.completions.create(
-            model="claude-3-7-sonnet", messages=[{"role": "user", "content": "Weather?"}], tools=tools
+            model="claude-sonnet-4-5", messages=[{"role": "user", "content": "Weather?"}], tools=tools
         )
         call = completion.choices[0].message.tool_calls[0]
         assert completion.choices[0].finish_reason == "tool_calls"
         assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "Paris"}
         follow_up = client.chat.completions.create(
-            model="claude-3-7-sonnet",
+            model="claude-sonnet-4-5",
             tools=tools,
             messages=[
                 {"role": "user", "content": "Weather?"},
@@ -159,7 +159,7 @@ def test_tools(client, fakes):
         sent = bedrock.requests[-1]["json"]["messages"]
         assert sent[-1]["content"][0]["toolResult"]["toolUseId"] == call.id
         stream = client.chat.completions.create(
-            model="claude-3-7-sonnet", messages=[{"role": "user", "content": "Weather?"}], tools=tools, stream=True
+            model="claude-sonnet-4-5", messages=[{"role": "user", "content": "Weather?"}], tools=tools, stream=True
         )
         args = "".join(
             tc.function.arguments or "" for c in stream if c.choices for tc in (c.choices[0].delta.tool_calls or [])
@@ -180,13 +180,13 @@ def test_fidelity_tool_choice_none_unsupported_parameters_and_answer_fields(clie
         },
         {"role": "tool", "tool_call_id": "c1", "content": "18C"},
     ]
-    done = client.chat.completions.create(model="claude-3-7-sonnet", messages=history, tools=tools, tool_choice="none")
+    done = client.chat.completions.create(model="claude-sonnet-4-5", messages=history, tools=tools, tool_choice="none")
     assert done.choices[0].message.content == "The capital of France is Paris"
     assert "toolConfig" not in bedrock.requests[-1]["json"]
     with pytest.raises(
         openai.BadRequestError, match=r"^Error code: 400 - seed is not supported by provider bedrock-eu"
     ) as info:
-        client.chat.completions.create(model="claude-3-7-sonnet", messages=history[:1], seed=7)
+        client.chat.completions.create(model="claude-sonnet-4-5", messages=history[:1], seed=7)
     assert info.value.param == "seed" and info.value.body["type"] == "invalid_request_error"
     azure.fingerprint = "fp_e2e"
     try:
@@ -223,7 +223,7 @@ def test_embeddings(client):
 
 def test_models(client):
     models = [m.id for m in client.models.list()]
-    assert models == ["claude-3-7-sonnet", "nova-pro", "titan-embed-text-v2", "gpt-4o", "text-embedding-3-small"]
+    assert models == ["claude-sonnet-4-5", "nova-pro", "titan-embed-text-v2", "gpt-4o", "text-embedding-3-small"]
     assert client.models.retrieve("gpt-4o").owned_by == "regiongate-eu"
 
 
@@ -231,7 +231,7 @@ def test_errors(served, store):
     def call(key, **kwargs):
         c = openai.OpenAI(api_key=key, base_url=served.base_url, max_retries=0)
         return c.chat.completions.create(
-            **{"model": "claude-3-7-sonnet", "messages": [{"role": "user", "content": "x"}], **kwargs}
+            **{"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "x"}], **kwargs}
         )
 
     us_key = KeyService(store).create(region_code="us", org_id="e2e-org").key
@@ -255,7 +255,7 @@ def test_errors(served, store):
         call(revoked.key)
     good = service.create(region_code="eu", org_id="e2e-org", model_allowlist=("gpt-4o",)).key
     with pytest.raises(
-        openai.PermissionDeniedError, match="model claude-3-7-sonnet is not allowed for this API key"
+        openai.PermissionDeniedError, match="model claude-sonnet-4-5 is not allowed for this API key"
     ) as info:
         call(good)
     assert info.value.body["type"] == "model_not_allowed"
@@ -285,7 +285,7 @@ def test_upstream_failure_is_502_and_audited(client, store, fakes):
     with pytest.raises(
         openai.InternalServerError, match=r"^Error code: 502 - Bedrock failed \(ServiceUnavailableException\)"
     ) as info:
-        client.chat.completions.create(model="claude-3-7-sonnet", messages=[{"role": "user", "content": "x"}])
+        client.chat.completions.create(model="claude-sonnet-4-5", messages=[{"role": "user", "content": "x"}])
     assert info.value.status_code == 502 and info.value.body["type"] == "upstream_error"
     assert len(azure.requests) == before  # never another provider
     [row] = audit_rows(store, info.value.response.headers["x-request-id"])

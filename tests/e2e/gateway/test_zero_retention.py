@@ -18,10 +18,13 @@ from moto import mock_aws
 from regiongate.audit.runtime import writer as audit_writer
 from regiongate.audit.runtime.events import SqsAuditSink
 from regiongate.common import logs
+from regiongate.gateway.runtime.reasoning import encode_item
 from regiongate.store.keys import KeyService
 from tests.fixtures.fakes import FakeBedrock, FakeOpenAI
 from tests.fixtures.gateway import make_gateway, post
 from tests.fixtures.gateway_db import dump_database
+from tests.fixtures.memory import enable_memory
+from tests.fixtures.processing_area import write_opted_in_catalogue
 from tests.fixtures.served import Served
 
 pytestmark = pytest.mark.postgres
@@ -60,11 +63,11 @@ def canary_requests(canary: str) -> list[tuple[str, dict]]:
         {"role": "user", "content": [{"type": "text", "text": f"part {canary}"}]},
     ]
     return [
-        (CHAT, {"model": "claude-3-7-sonnet", "messages": conversation, "tools": tools, "user": canary}),
+        (CHAT, {"model": "claude-sonnet-4-5", "messages": conversation, "tools": tools, "user": canary}),
         (
             CHAT,
             {
-                "model": "claude-3-7-sonnet",
+                "model": "claude-sonnet-4-5",
                 "messages": conversation,
                 "tools": tools,
                 "stream": True,
@@ -116,7 +119,7 @@ def messages_canary_requests(canary: str) -> list[tuple[str, dict]]:
         },
     ]
     base = {
-        "model": "claude-3-7-sonnet",
+        "model": "claude-sonnet-4-5",
         "max_tokens": 2048,
         "system": [{"type": "text", "text": f"system {canary}", "cache_control": {"type": "ephemeral"}}],
         "messages": conversation,
@@ -148,10 +151,23 @@ def responses_canary_requests(canary: str) -> list[tuple[str, dict]]:
         {"type": "function_call", "call_id": "call_1", "name": "lookup", "arguments": json.dumps({"q": canary})},
         {"type": "function_call_output", "call_id": "call_1", "output": f"tool result {canary}"},
     ]
-    base = {"model": "claude-3-7-sonnet", "instructions": f"system {canary}", "input": items, "tools": tools}
+    base = {"model": "claude-sonnet-4-5", "instructions": f"system {canary}", "input": items, "tools": tools}
+    # Extended thinking: the turn's signed reasoning sent back (encrypted_content), the answer's reasoning asked for.
+    thought = {"type": "thinking", "thinking": f"thought {canary}"}
+    thought["signature"] = FakeBedrock.reasoning_signature(thought["thinking"])
+    summary = [{"type": "summary_text", "text": thought["thinking"]}]
+    reasoning_item = {"type": "reasoning", "id": "rs_1", "summary": summary, "encrypted_content": encode_item(thought)}
+    thinking = {
+        **base,
+        "input": [items[0], reasoning_item, *items[1:]],
+        "reasoning": {"effort": "low", "summary": "auto"},
+        "include": ["reasoning.encrypted_content"],
+    }
     return [
         (RESPONSES, base),
         (RESPONSES, {**base, "stream": True}),
+        (RESPONSES, thinking),
+        (RESPONSES, {**thinking, "stream": True}),
         (RESPONSES, {**base, "model": "gpt-4o", "user": canary}),
         (RESPONSES, {**base, "store": True}),
     ]
@@ -170,6 +186,11 @@ def value_parts(value: str, length: int = 8) -> set[str]:
     return parts
 
 
+def memory_facts(store) -> int:
+    with store.pool.connection() as conn:
+        return int(conn.run("SELECT count(*) FROM memory_facts")[0][0])
+
+
 def test_value_parts_cover_the_whole_value_in_both_spellings():
     parts = value_parts("4111 1111 1111 1111")
     assert {"4111 111", "1111 111", "41111111", "11111111"} <= parts
@@ -181,6 +202,7 @@ def answer_with_canary(canary: str):
         reply=f"completion {canary}", tool_call={"name": "lookup", "input": {"q": f"answer {canary}"}}
     )
     bedrock.thinking = {"thinking": f"thinking {canary}", "signature": f"signature-{canary}"}
+    bedrock.reasoning = f"reasoning {canary}"  # Converse's reasoningContent, when thinking is on
     bedrock.cache_usage = (5, 9)
     azure = FakeOpenAI(reply=f"completion {canary}", tool_call={"name": "lookup", "input": {"q": f"answer {canary}"}})
     return bedrock, azure
@@ -211,6 +233,7 @@ def test_canary_never_reaches_database_queue_or_logs(eu_runtime, pg_store):
             sink = SqsAuditSink(queue_url, "eu-central-1", client_factory=lambda: sqs)
             gateway, _ = make_gateway(eu_runtime, pg_store, bedrock=bedrock, azure=azure, sink=sink)
             key = KeyService(pg_store).create(region_code="eu", org_id="acme", team_id="ml").key
+            enable_memory(pg_store, "acme")  # memory is on for the org: still nothing of these requests is kept
             statuses = []
             for path, body in canary_requests(canary):
                 response = post(gateway, path, body, key)
@@ -257,7 +280,7 @@ def test_canary_never_reaches_database_queue_or_logs(eu_runtime, pg_store):
     assert statuses == [
         *(200, 200, 200, 200, 200, 400, 404, 400, 200, 200),  # chat completions and embeddings
         *(200, 200, 200, 404, 400),  # messages and count_tokens
-        *(200, 200, 200, 400),  # responses
+        *(200, 200, 200, 200, 200, 400),  # responses (two with extended thinking)
         *(502, 502, 401),  # failing upstreams, a key carrying the canary
     ]
     # One audit event and one request log line per request, except failed authentications: those are counted
@@ -265,6 +288,7 @@ def test_canary_never_reaches_database_queue_or_logs(eu_runtime, pg_store):
     authenticated = len(statuses) - statuses.count(401)
     assert len(messages) == authenticated and failed == []
     database = dump_database(pg_store)
+    assert memory_facts(pg_store) == 0  # chat, messages, responses and embeddings never write memory
     assert database.count("flag") >= 1 and "payment card number" in database  # violations are kept, as metadata
     log_output = captured.getvalue()
     assert log_output.count('"message":"request"') == authenticated
@@ -285,9 +309,11 @@ def test_canary_through_regiongate_serve(tmp_path, database_url, pg_store):
         database_url,
         {"bedrock-eu": bedrock.url, "azure-weu": azure.url},
         extra_env={"REGIONGATE_PROVIDER_AZURE_WEU_API_KEY": "k", "REGIONGATE_LOG_LEVEL": "DEBUG"},
+        config=write_opted_in_catalogue(tmp_path),
     )
     try:
         key = KeyService(pg_store).create(region_code="eu", org_id="acme").key
+        enable_memory(pg_store, "acme")
         client = openai.OpenAI(api_key=key, base_url=served.base_url, max_retries=0)
         count = 0
         for path, body in canary_requests(canary):
@@ -340,3 +366,4 @@ def test_canary_through_regiongate_serve(tmp_path, database_url, pg_store):
     output = served.output()
     assert output.count('"message":"request"') == count
     assert canary not in output and canary not in dump_database(pg_store)
+    assert memory_facts(pg_store) == 0

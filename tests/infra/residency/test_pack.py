@@ -146,7 +146,7 @@ def test_plugin_declares_every_rule():
     plugin = ResidencyChecks({})
     assert plugin.name == "Residency"
     assert set(plugin.rule_ids) == set(ALL_RULE_IDS) == {r.id for r in RULES} | {"KnownHomeRegion"}
-    assert len(RULES) == 21
+    assert len(RULES) == 22
 
 
 def test_rules_md_has_one_row_per_rule_with_its_module():

@@ -290,10 +290,10 @@ def test_global_inference_profile_fails():
 
 def test_geography_profile_passes():
     def build(stack):
-        _function(stack, {"BEDROCK_MODEL": "eu.anthropic.claude-3-7-sonnet-20250219-v1:0"})
+        _function(stack, {"BEDROCK_MODEL": "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"})
         _bedrock_grant(
             stack,
-            f"arn:aws:bedrock:eu-central-1:{EU_ACCOUNT}:inference-profile/eu.anthropic.claude-3-7-sonnet-20250219-v1:0",
+            f"arn:aws:bedrock:eu-central-1:{EU_ACCOUNT}:inference-profile/eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
         )
 
     template = synth(build)

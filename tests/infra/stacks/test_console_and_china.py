@@ -155,8 +155,16 @@ def test_task_role_reads_only_the_database_secret_and_the_execution_role_none(cn
         k for k, r in resources(cn, "AWS::SecretsManager::Secret").items() if "GenerateSecretString" in r["Properties"]
     ]
     task_statements = attached[task_role_id]["PolicyDocument"]["Statement"]
-    assert [s["Resource"] for s in task_statements] == [{"Ref": secret_id}]
+    (key_id,) = resources(cn, "AWS::KMS::Key")
+    assert [s["Resource"] for s in task_statements] == [{"Ref": secret_id}, {"Fn::GetAtt": [key_id, "Arn"]}]
     assert set(task_statements[0]["Action"]) == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+    # Orgs' own provider keys (#16): the console seals them (a data key per secret) and can never open one.
+    assert task_statements[1]["Action"] == "kms:GenerateDataKey"
+    assert task_statements[1]["Condition"] == {
+        "StringEquals": {"kms:EncryptionContext:region": "cn"},
+        "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["org", "region", "provider"]},
+        "Null": {"kms:EncryptionContext:org": "false", "kms:EncryptionContext:provider": "false"},
+    }
     execution_actions = {
         a
         for s in attached[execution_role_id]["PolicyDocument"]["Statement"]

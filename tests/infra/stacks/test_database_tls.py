@@ -62,6 +62,7 @@ def test_the_example_china_stack_acknowledges_an_unverified_connection_and_warns
     assert all(env == {"DB_TLS": "unverified-acknowledged"} for env in found.values()), found
     warnings = [m for m in cn.stack.node.metadata if m.type == "aws:cdk:warning"]
     assert any("database TLS is NOT verified in Cn" in str(w.data) for w in warnings)
+    assert any("OPEN residency finding DatabaseTlsVerified (4 database client(s))" in str(w.data) for w in warnings)
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ no NAT gateway where nothing needs one."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -88,6 +89,23 @@ def test_every_endpoint_policy_is_limited_to_the_stack_account_and_its_own_resou
         assert statements, f"{logical_id}: an endpoint without a policy allows everything"
         for statement in statements:
             assert statement["Effect"] == "Allow"
+            if statement.get("Sid") == "ConfiguredModelsOfOrgRoles":
+                # An org's own Bedrock role (its account, the org-role path only) may call the stack's configured
+                # models through this endpoint: the same models and regions as the stack's own statement.
+                assert logical_id.startswith("NetworkEndpointsBedrockRuntime")
+                assert statement["Principal"] == {"AWS": "*"}
+                assert statement["Condition"] == {
+                    "ArnLike": {
+                        "aws:PrincipalArn": {
+                            "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::*:role/regiongate/*"]]
+                        }
+                    }
+                }
+                (own,) = [s for s in statements if s.get("Sid") == "ConfiguredModels"]
+                assert json.dumps(statement["Resource"]).count(":bedrock:") == json.dumps(own["Resource"]).count(
+                    ":bedrock:"
+                )
+                continue
             assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}}
             wildcard = statement["Resource"] == "*"
             assert not wildcard or statement["Action"] in (
@@ -116,9 +134,12 @@ def test_endpoint_policies_name_the_queues_secrets_key_and_models_of_the_stack(e
     (logs,) = policy("logs")
     assert logs["Resource"].endswith(f":log-group:/regiongate/{region.deployment_id}/*")
     if region.partition == "aws":
-        (models,) = policy("bedrock-runtime")
-        assert models["Action"] == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-        assert all(":bedrock:" in str(arn) for arn in models["Resource"])
+        statements = {s["Sid"]: s for s in policy("bedrock-runtime")}
+        assert sorted(statements) == ["ConfiguredModels", "ConfiguredModelsOfOrgRoles"]
+        for models in statements.values():
+            assert models["Action"] == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+            arns = models["Resource"] if isinstance(models["Resource"], list) else [models["Resource"]]
+            assert arns and all(":bedrock:" in str(arn) for arn in arns)
 
 
 def test_s3_gateway_endpoint_reads_only_the_region_ecr_layer_bucket(each_stack):

@@ -31,6 +31,8 @@ ALARM_NAMES = (
     "DatabaseFreeStorage",
     "DatabaseConnections",
     "ConsoleUnhealthyTasks",
+    "GatewayTasksMissing",
+    "GatewayUnhealthyTasks",
 )
 
 
@@ -57,6 +59,8 @@ def test_every_alarm_notifies_the_stacks_own_topic(any_stack):
     expected = {*GATEWAY_ALARMS, "DeadLetterAlarm", "DatabaseCpu", "DatabaseFreeStorage", "DatabaseConnections"}
     if any_stack.stack.console is not None:
         expected.add("ConsoleUnhealthyTasks")
+    if any_stack.stack.gateway_service is not None:
+        expected |= {"GatewayTasksMissing", "GatewayUnhealthyTasks"}
     assert set(alarms) == expected
     for name, alarm in alarms.items():
         assert alarm["AlarmActions"] == [_topic_ref(any_stack)], name
@@ -138,3 +142,43 @@ def test_one_dashboard_per_stack_with_the_gateway_metrics(any_stack):
     for metric in (names.REQUESTS, names.ERRORS_5XX, names.LATENCY, names.UPSTREAM_LATENCY, names.COST_USD):
         assert metric in body
     assert names.NAMESPACE in body
+
+
+def test_the_container_gateway_alarms_on_missing_and_unhealthy_tasks(any_stack):
+    service = any_stack.stack.gateway_service
+    alarms = _alarms(any_stack)
+    if service is None:
+        assert not {"GatewayTasksMissing", "GatewayUnhealthyTasks"} & set(alarms)
+        return
+    missing = alarms["GatewayTasksMissing"]
+    assert (missing["Threshold"], missing["EvaluationPeriods"], missing["ComparisonOperator"]) == (
+        0,
+        3,
+        "GreaterThanThreshold",
+    )
+    expressions = [q for q in missing["Metrics"] if "Expression" in q]
+    assert [(q["Expression"], q["ReturnData"]) for q in expressions] == [
+        ("IF(desired > running, desired - running, 0)", True)
+    ]
+    stats = {q["Id"]: q["MetricStat"] for q in missing["Metrics"] if "MetricStat" in q}
+    assert {k: (v["Metric"]["Namespace"], v["Metric"]["MetricName"], v["Stat"]) for k, v in stats.items()} == {
+        "desired": ("ECS/ContainerInsights", "DesiredTaskCount", "Maximum"),
+        "running": ("ECS/ContainerInsights", "RunningTaskCount", "Minimum"),
+    }
+    (cluster_id,) = [c for c in resources(any_stack, "AWS::ECS::Cluster") if c.startswith("GatewayService")]
+    (service_id,) = [c for c in resources(any_stack, "AWS::ECS::Service") if c.startswith("GatewayService")]
+    for stat in stats.values():
+        dimensions = {d["Name"]: d["Value"] for d in stat["Metric"]["Dimensions"]}
+        assert dimensions == {
+            "ClusterName": {"Ref": cluster_id},
+            "ServiceName": {"Fn::GetAtt": [service_id, "Name"]},
+        }
+    unhealthy = alarms["GatewayUnhealthyTasks"]
+    assert (unhealthy["Namespace"], unhealthy["MetricName"], unhealthy["Threshold"]) == (
+        "AWS/ApplicationELB",
+        "UnHealthyHostCount",
+        0,
+    )
+    (target_group,) = [d["Value"] for d in unhealthy["Dimensions"] if d["Name"] == "TargetGroup"]
+    (group_id,) = [g for g in resources(any_stack, "AWS::ElasticLoadBalancingV2::TargetGroup") if "GatewayTasks" in g]
+    assert target_group == {"Fn::GetAtt": [group_id, "TargetGroupFullName"]}

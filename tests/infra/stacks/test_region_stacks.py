@@ -392,7 +392,7 @@ def test_function_code_is_the_runtime_part_of_the_package_staged_under_the_assem
         ), module
     for fn in functions(each_stack).values():
         assert set(fn["Properties"]["Code"]) == {"S3Bucket", "S3Key"}
-        assert len(fn["Properties"]["Layers"]) == 2  # pure-Python dependencies + region configuration
+        assert len(fn["Properties"]["Layers"]) == 2  # dependencies (of its architecture) + region configuration
 
 
 def test_environment_carries_no_secret_values(each_stack):

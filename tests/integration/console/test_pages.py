@@ -152,7 +152,7 @@ def test_dashboard_numbers_are_the_orgs_own(login, world, store):
     # 2 of 7 failed (blocked card, unknown model); 2 of 7 hit a guardrail (iban flagged, card blocked)
     assert re.search(r'data-kpi="errors">28\.6%<', html)
     assert re.search(r'data-kpi="violations">28\.6%<', html)
-    assert "claude-3-7-sonnet" in html and "<svg" in html
+    assert "claude-sonnet-4-5" in html and "<svg" in html
     assert "org acme" in html  # the org budget meter
 
 
@@ -208,7 +208,7 @@ def test_csv_export(login, world):
     assert {r["org_id"] for r in rows} == {"acme"}
     assert sum(int(r["requests"]) for r in rows) == 7
     assert sum(int(r["errors"]) for r in rows) == 2
-    ml = [r for r in rows if r["team_id"] == "ml" and r["model"] == "claude-3-7-sonnet"]
+    ml = [r for r in rows if r["team_id"] == "ml" and r["model"] == "claude-sonnet-4-5"]
     assert len(ml) == 1 and ml[0]["requests"] == "2" and ml[0]["key_prefix"].startswith("rk-eu-")
     admin_rows = list(csv.DictReader(io.StringIO(login("platform").get("/usage.csv").text)))
     assert {r["org_id"] for r in admin_rows} == {"acme", "globex"}
@@ -253,21 +253,21 @@ def test_org_admin_creates_a_key_shown_once_that_the_gateway_accepts_then_revoke
             "csrf": client.csrf,
             "team": "ops",
             "budget": "25.5",
-            "models": ["claude-3-7-sonnet"],
+            "models": ["claude-sonnet-4-5"],
             "expires": (NOW + timedelta(days=30)).date().isoformat(),
         },
     )
     assert response.status_code == 201
     key = re.search(r'value="(rk-eu-[A-Za-z0-9_-]+)"', response.text).group(1)
     record = next(r for r in KeyService(store, clock=pinned()).list(org_id="acme") if r.team_id == "ops")
-    assert record.monthly_budget_usd == Decimal("25.5") and record.model_allowlist == ("claude-3-7-sonnet",)
+    assert record.monthly_budget_usd == Decimal("25.5") and record.model_allowlist == ("claude-sonnet-4-5",)
     assert record.expires_at is not None
     # shown once: nowhere afterwards
     assert key not in client.get("/keys").text and key not in client.get(f"/keys/{record.key_id}").text
     bedrock = FakeBedrock()
     try:
         gateway, _ = make_gateway(eu_runtime, store, bedrock=bedrock, key_cache_ttl=0)
-        body = {"model": "claude-3-7-sonnet", "messages": [{"role": "user", "content": "hi"}]}
+        body = {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]}
         assert post(gateway, "/v1/chat/completions", body, key).status == 200
         assert post(gateway, "/v1/chat/completions", {**body, "model": "gpt-4o"}, key).status == 403  # allowlist
         revoked = client.post(f"/keys/{record.key_id}/revoke", data={"csrf": client.csrf})
@@ -291,7 +291,7 @@ def test_a_gateway_with_a_key_cache_refuses_the_revoked_key_once_the_cache_expir
     bedrock = FakeBedrock()
     try:
         gateway, _ = make_gateway(eu_runtime, store, bedrock=bedrock, key_cache_ttl=30, monotonic=lambda: now[0])
-        body = {"model": "claude-3-7-sonnet", "messages": [{"role": "user", "content": "hi"}]}
+        body = {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]}
         assert post(gateway, "/v1/chat/completions", body, key).status == 200
         assert client.post(f"/keys/{key_id}/revoke", data={"csrf": client.csrf}).status_code == 303
         now[0] += 31  # past the key cache TTL

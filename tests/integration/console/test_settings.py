@@ -80,7 +80,7 @@ def test_the_region_comes_from_the_document_the_stack_puts_in_the_environment():
     )
     settings = ConsoleSettings.from_env(env)
     assert settings.region == Region(code="eu", display_name=document.display_name, models=tuple(document.models))
-    assert "claude-3-7-sonnet" in settings.region.models and settings.db_host == "db.internal"
+    assert "nova-pro" in settings.region.models and settings.db_host == "db.internal"
     with pytest.raises(SettingsError, match=r"^REGIONGATE_REGION_DOCUMENT: models\[0\]\.kind: missing key"):
         ConsoleSettings.from_env(
             {**env, "REGIONGATE_REGION_DOCUMENT": env["REGIONGATE_REGION_DOCUMENT"].replace('"kind":"chat",', "", 1)}

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 
+from regiongate.contract.errors import error_code
 from regiongate.gateway.runtime.metrics import MetricsEmitter
 from regiongate.gateway.runtime.providers.retries import RetryPolicy
 from regiongate.store.memory import MemoryStore
@@ -90,11 +91,13 @@ def test_an_upstream_fault_gives_a_clear_openai_error_in_bounded_time_and_one_au
     else:
         error = json.loads(response.body)["error"]
     if mode == "slow_5xx":  # two slow attempts fit before the deadline (0.8 + 0.8 + back-off < 2.0), not three
-        status, error_type = (504, "upstream_timeout") if error["code"] == 504 else (502, "upstream_error")
+        status, error_type = (
+            (504, "upstream_timeout") if error["code"] == "upstream_timeout" else (502, "upstream_error")
+        )
         fragment = "deadline" if status == 504 else "the provider failed with HTTP 500"
         assert upstream.requests in (2, 3)
     assert set(error) == {"message", "type", "param", "code"}
-    assert error["type"] == error_type and error["code"] == status
+    assert error["type"] == error_type and error["code"] == error_code(error_type)
     if not stream:
         assert response.status == status and response.headers["content-type"] == "application/json"
     assert fragment in error["message"]

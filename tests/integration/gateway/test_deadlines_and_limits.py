@@ -235,6 +235,10 @@ def test_fifty_concurrent_requests_on_three_instances_overshoot_a_budget_by_at_m
         def get(self, name):
             return Provider()
 
+        def for_context(self, ctx, name):
+            ctx.credential_source = "platform"
+            return self.get(name)
+
     stores = [_store(database_url) for _ in range(3)]
     try:
         sinks = [ListAuditSink() for _ in stores]
@@ -244,12 +248,12 @@ def test_fifty_concurrent_requests_on_three_instances_overshoot_a_budget_by_at_m
         ]
         budget = Decimal("0.01")
         key = new_key(pg_store, monthly_budget_usd=budget)
-        body = chat("claude-3-7-sonnet", max_tokens=200)
-        model = eu_runtime.models["claude-3-7-sonnet"]
+        body = chat("claude-sonnet-4-5", max_tokens=200)
+        model = eu_runtime.models["claude-sonnet-4-5"]
         reservation = cost_usd(
             estimate_tokens(chat_texts(body)),
             max_output_tokens(body),
-            model.input_usd_per_mtok,
+            model.highest_input_price,  # what the budget check reserves an input token at
             model.output_usd_per_mtok,
         )
 

@@ -172,3 +172,27 @@ def test_an_unreachable_audit_queue_withholds_the_answer_with_503_audit_unavaila
     # Requests answered == audit events: exactly the one answered request, none of the withheld ones.
     assert [json.loads(r["body"])["request_id"] for r in records] == [response["headers"]["x-request-id"]]
     assert not set(withheld) & {json.loads(r["body"])["request_id"] for r in records}
+
+
+def test_a_withheld_answer_is_a_503_in_its_metric_and_releases_its_budget_reservation(
+    lambda_env, azure, monkeypatch, capsys
+):
+    """What the client got is what CloudWatch counts; the spend it was never answered for is not held."""
+    from decimal import Decimal
+
+    from regiongate.contract import metrics as names
+
+    store = lambda_env["store"]
+    key = KeyService(store).create(region_code="eu", org_id="acme", team_id="ml", monthly_budget_usd=Decimal("5")).key
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", "http://127.0.0.1:9")  # nothing listens: every send is refused
+
+    response = handler.handle(load_event("alb_chat.json", key), None)
+
+    assert response["statusCode"] == 503 and len(azure.requests) == 1
+    # The function's stdout, where CloudWatch Logs reads the embedded metric format line.
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    (document,) = [line for line in lines if line.get("logger") == "regiongate.metrics"]
+    assert document[names.ERRORS_5XX] == 1
+    assert document[names.DIMENSION_ERROR_TYPE] == "audit_unavailable"
+    with store.pool.connection() as conn:
+        assert conn.run("SELECT count(*) FROM spend_holds") == [[0]]  # released, not settled

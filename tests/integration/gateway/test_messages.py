@@ -12,7 +12,7 @@ from regiongate.store.memory import MemoryStore
 from tests.fixtures.gateway import body_of, make_gateway, new_key, post
 
 MESSAGES = "/v1/messages"
-PROFILE = "eu.anthropic.claude-3-7-sonnet-20250219-v1:0"
+PROFILE = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def store():
     return MemoryStore()
 
 
-def message(model="claude-3-7-sonnet", **extra):
+def message(model="claude-sonnet-4-5", **extra):
     return {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": "Hello"}], **extra}
 
 
@@ -48,7 +48,7 @@ def test_create_sends_the_native_body_in_region_and_prices_cache_tokens(eu_runti
     )
     assert response.status == 200, response.body
     answer = body_of(response)
-    assert answer["type"] == "message" and answer["model"] == "claude-3-7-sonnet"
+    assert answer["type"] == "message" and answer["model"] == "claude-sonnet-4-5"
     assert answer["content"] == [{"type": "text", "text": "Hello from Bedrock"}]
     assert answer["id"] == "msg_" + response.headers["x-request-id"].replace("-", "")
     assert answer["usage"] == {
@@ -73,28 +73,30 @@ def test_create_sends_the_native_body_in_region_and_prices_cache_tokens(eu_runti
     assert (event["endpoint"], event["status"], event["model"], event["provider"]) == (
         "messages",
         200,
-        "claude-3-7-sonnet",
+        "claude-sonnet-4-5",
         "bedrock-eu",
     )
-    # Every input token the model read is billed: 12 uncached + 100 written to + 200 read from the cache.
+    # Every input token the model read is audited: 12 uncached + 100 written to + 200 read from the cache, each
+    # at its price in regions.yaml (3.00 input, 3.75 cache write, 0.30 cache read, 15.00 output per million).
     assert (event["input_tokens"], event["output_tokens"]) == (312, 7)
-    assert Decimal(event["cost_usd"]) == (Decimal(312 * 3 + 7 * 15) / 1_000_000).quantize(Decimal("1e-10"))
+    cost = Decimal(12) * 3 + Decimal(100) * Decimal("3.75") + Decimal(200) * Decimal("0.30") + Decimal(7) * 15
+    assert Decimal(event["cost_usd"]) == (cost / 1_000_000).quantize(Decimal("1e-10")) == Decimal("0.000576")
 
 
 def test_anthropic_model_ids_map_to_the_in_region_profile_and_nothing_else(eu_runtime, store, bedrock):
     gateway, _ = make_gateway(eu_runtime, store, bedrock=bedrock)
     key = new_key(store)
-    assert anthropic_post(gateway, MESSAGES, message("claude-3-7-sonnet-20250219"), key).status == 200
+    assert anthropic_post(gateway, MESSAGES, message("claude-sonnet-4-5-20250929"), key).status == 200
     assert bedrock.requests[-1]["path"] == f"/model/{PROFILE}/invoke"
-    missing = anthropic_post(gateway, MESSAGES, message("claude-sonnet-4-5-20250929"), key)
+    missing = anthropic_post(gateway, MESSAGES, message("claude-haiku-4-5-20251001"), key)
     assert missing.status == 404
     assert body_of(missing) == {
         "type": "error",
         "error": {
             "type": "not_found_error",
-            "message": "model 'claude-sonnet-4-5-20250929' has no in-region mapping in region "
+            "message": "model 'claude-haiku-4-5-20251001' has no in-region mapping in region "
             f"{eu_runtime.display_name}; Claude models served here (catalogue name and Anthropic id): "
-            "claude-3-7-sonnet (claude-3-7-sonnet-20250219)",
+            "claude-sonnet-4-5 (claude-sonnet-4-5-20250929)",
         },
     }
     other = anthropic_post(gateway, MESSAGES, message("nova-pro"), key)
@@ -106,11 +108,11 @@ def test_global_profiles_are_never_an_anthropic_id():
     from regiongate.gateway.runtime.translate_messages import anthropic_id, foundation_model_id
 
     assert anthropic_id("global.anthropic.claude-sonnet-4-5-20250929-v1:0") is None
-    assert anthropic_id("eu.anthropic.claude-3-7-sonnet-20250219-v1:0") == "claude-3-7-sonnet-20250219"
+    assert anthropic_id("eu.anthropic.claude-sonnet-4-5-20250929-v1:0") == "claude-sonnet-4-5-20250929"
     assert anthropic_id("anthropic.claude-3-haiku-20240307-v1:0") == "claude-3-haiku-20240307"
     assert anthropic_id("eu.amazon.nova-pro-v1:0") is None
-    assert foundation_model_id("eu.anthropic.claude-3-7-sonnet-20250219-v1:0") == (
-        "anthropic.claude-3-7-sonnet-20250219-v1:0"
+    assert foundation_model_id("eu.anthropic.claude-sonnet-4-5-20250929-v1:0") == (
+        "anthropic.claude-sonnet-4-5-20250929-v1:0"
     )
     assert foundation_model_id("anthropic.claude-3-haiku-20240307-v1:0") == "anthropic.claude-3-haiku-20240307-v1:0"
 
@@ -133,7 +135,7 @@ def test_tools_tool_results_thinking_and_betas_pass_through(eu_runtime, store, b
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "18 C"}]},
     ]
     body = {
-        "model": "claude-3-7-sonnet",
+        "model": "claude-sonnet-4-5",
         "max_tokens": 4096,
         "messages": history,
         "tools": tools,
@@ -167,7 +169,7 @@ def test_stream_relays_anthropic_events_with_ping_and_meters(eu_runtime, store, 
     assert names[:2] == ["message_start", "ping"] and names[-2:] == ["message_delta", "message_stop"]
     assert all(name == data["type"] for name, data in events)
     start = events[0][1]["message"]
-    assert start["model"] == "claude-3-7-sonnet" and start["id"].startswith("msg_")
+    assert start["model"] == "claude-sonnet-4-5" and start["id"].startswith("msg_")
     text = "".join(d["delta"]["text"] for n, d in events if n == "content_block_delta" and "text" in d["delta"])
     assert text == "Hello from Bedrock"
     assert "amazon-bedrock-invocationMetrics" not in events[-1][1]
@@ -192,12 +194,12 @@ def test_stream_failure_is_an_error_event_and_audited(eu_runtime, store, bedrock
 
 def test_count_tokens_asks_bedrock_with_the_foundation_model(eu_runtime, store, bedrock):
     gateway, sink = make_gateway(eu_runtime, store, bedrock=bedrock)
-    body = {"model": "claude-3-7-sonnet", "messages": [{"role": "user", "content": "Hello there"}]}
+    body = {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "Hello there"}]}
     response = anthropic_post(gateway, "/v1/messages/count_tokens", body, new_key(store))
     assert response.status == 200, response.body
     [counted] = bedrock.counted
     assert body_of(response) == {"input_tokens": max(1, len(json.dumps(counted["messages"])) // 4)}
-    assert bedrock.requests[0]["path"] == "/model/anthropic.claude-3-7-sonnet-20250219-v1:0/count-tokens"
+    assert bedrock.requests[0]["path"] == "/model/anthropic.claude-sonnet-4-5-20250929-v1:0/count-tokens"
     assert counted == {"anthropic_version": "bedrock-2023-05-31", "messages": body["messages"], "max_tokens": 1}
     [event] = sink.events
     assert (event["endpoint"], event["input_tokens"], event["cost_usd"]) == ("count_tokens", 0, "0")
@@ -217,7 +219,7 @@ def test_errors_are_in_anthropics_envelope(eu_runtime, catalogue, store, bedrock
     assert missing.status == 401 and body_of(missing)["error"]["type"] == "authentication_error"
     bearer = post(gateway, MESSAGES, message(), key)  # Authorization: Bearer works too
     assert bearer.status == 200
-    no_max = anthropic_post(gateway, MESSAGES, {"model": "claude-3-7-sonnet", "messages": []}, key)
+    no_max = anthropic_post(gateway, MESSAGES, {"model": "claude-sonnet-4-5", "messages": []}, key)
     assert body_of(no_max)["error"] == {
         "type": "invalid_request_error",
         "message": "max_tokens: must be an integer, got null",

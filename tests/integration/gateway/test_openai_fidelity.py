@@ -31,14 +31,14 @@ def store():
     return MemoryStore()
 
 
-def chat(model="claude-3-7-sonnet", **extra):
+def chat(model="claude-sonnet-4-5", **extra):
     return {"model": model, "messages": [{"role": "user", "content": "Hi"}], **extra}
 
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_tool_choice_none_with_tool_history_reaches_bedrock_without_tool_blocks(eu_runtime, store, bedrock, stream):
     gateway, _ = make_gateway(eu_runtime, store, bedrock=bedrock)
-    body = {"model": "claude-3-7-sonnet", "messages": HISTORY, "tools": TOOLS, "tool_choice": "none", "stream": stream}
+    body = {"model": "claude-sonnet-4-5", "messages": HISTORY, "tools": TOOLS, "tool_choice": "none", "stream": stream}
     response = post(gateway, CHAT, body, new_key(store))
     assert response.status == 200, response.body
     sent = bedrock.requests[0]["json"]
@@ -173,7 +173,7 @@ def test_titan_v2_takes_dimensions_and_refuses_token_arrays(eu_runtime, store, b
         "message": "dimensions must be one of 256, 512, 1024 for this model",
         "type": "invalid_request_error",
         "param": "dimensions",
-        "code": 400,
+        "code": None,
     }
     tokens = body_of(post(gateway, EMBEDDINGS, {"model": "titan-embed-text-v2", "input": [[1, 2]]}, key))["error"]
     assert tokens["param"] == "input"
@@ -207,7 +207,7 @@ def test_token_arrays_are_refused_where_content_guardrails_apply(eu_runtime, sto
 def test_malformed_token_arrays_are_a_400(eu_runtime, store, azure, bad):
     gateway, _ = make_gateway(no_detectors(eu_runtime), store, azure=azure)
     error = body_of(post(gateway, EMBEDDINGS, {"model": "text-embedding-3-small", "input": bad}, new_key(store)))
-    assert error["error"]["param"] == "input" and error["error"]["code"] == 400
+    assert error["error"]["param"] == "input" and error["error"]["code"] is None
     assert azure.requests == []
 
 
@@ -234,4 +234,7 @@ def test_alb_handler_answers_other_methods_with_openai_json(
     answer = handler.handle(event, None)
     assert answer["statusCode"] == status and answer["headers"]["content-type"] == "application/json"
     error = json.loads(answer["body"])["error"]
-    assert error["type"] == type_ and error["code"] == status and error["param"] is None and error["message"]
+    code = None if type_ == "not_found" else type_  # OpenAI's error.code: a string, or null for generic types
+    assert error["type"] == type_ and error["code"] == code and error["param"] is None and error["message"]
+    if status == 405:
+        assert answer["headers"]["allow"] == ("GET" if path == "/v1/models" else "POST")

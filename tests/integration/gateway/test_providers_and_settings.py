@@ -23,7 +23,7 @@ from tests.fixtures.gateway import body_of, make_gateway, new_key, post
 CHAT = "/v1/chat/completions"
 
 
-def chat(model="claude-3-7-sonnet", content="Hello"):
+def chat(model="claude-sonnet-4-5", content="Hello"):
     return {"model": model, "messages": [{"role": "user", "content": content}]}
 
 
@@ -135,7 +135,7 @@ def test_org_guardrail_overrides(eu_runtime, bedrock):
     strict = GuardrailPolicy(
         max_request_bytes=2048,
         max_input_tokens=10,
-        model_allowlist=("claude-3-7-sonnet",),
+        model_allowlist=("claude-sonnet-4-5",),
         detectors=({"name": "secret-project", "type": "regex", "pattern": "ORION", "action": "block"},),
     )
     runtime = replace(eu_runtime, org_guardrails={"strict-org": strict})
@@ -148,4 +148,4 @@ def test_org_guardrail_overrides(eu_runtime, bedrock):
     assert post(gateway, CHAT, chat(content="word " * 20), strict_key).status == 400
     assert post(gateway, CHAT, chat(content="x" * 3000), strict_key).status == 413
     models = gateway.handle(Request("GET", "/v1/models", {"authorization": f"Bearer {strict_key}"}))
-    assert [m["id"] for m in body_of(models)["data"]] == ["claude-3-7-sonnet"]
+    assert [m["id"] for m in body_of(models)["data"]] == ["claude-sonnet-4-5"]

@@ -32,7 +32,7 @@ def events(raw: bytes) -> list[dict]:
 def test_text_input_and_instructions_become_a_chat_call(eu_runtime, store, bedrock):
     gateway, sink = make_gateway(eu_runtime, store, bedrock=bedrock)
     body = {
-        "model": "claude-3-7-sonnet",
+        "model": "claude-sonnet-4-5",
         "instructions": "Be brief.",
         "input": "Hello",
         "max_output_tokens": 50,
@@ -42,7 +42,7 @@ def test_text_input_and_instructions_become_a_chat_call(eu_runtime, store, bedro
     response = post(gateway, RESPONSES, body, new_key(store))
     assert response.status == 200, response.body
     answer = body_of(response)
-    assert answer["object"] == "response" and answer["status"] == "completed" and answer["store"] is False
+    assert answer["object"] == "response" and answer["status"] == "completed" and "store" not in answer
     assert answer["id"] == "resp_" + response.headers["x-request-id"].replace("-", "")
     [item] = answer["output"]
     assert item["type"] == "message" and item["content"][0] == {
@@ -117,7 +117,7 @@ def test_stream_emits_the_responses_events_in_order(eu_runtime, store, bedrock):
     response = post(
         gateway,
         RESPONSES,
-        {"model": "claude-3-7-sonnet", "input": "Hi", "tools": tools, "stream": True},
+        {"model": "claude-sonnet-4-5", "input": "Hi", "tools": tools, "stream": True},
         new_key(store),
     )
     assert response.headers["content-type"] == "text/event-stream"
@@ -140,7 +140,7 @@ def test_stream_emits_the_responses_events_in_order(eu_runtime, store, bedrock):
 def test_stream_failure_is_an_error_and_a_failed_response(eu_runtime, store, bedrock):
     bedrock.stream_error_after = 2
     gateway, sink = make_gateway(eu_runtime, store, bedrock=bedrock)
-    response = post(gateway, RESPONSES, {"model": "claude-3-7-sonnet", "input": "Hi", "stream": True}, new_key(store))
+    response = post(gateway, RESPONSES, {"model": "claude-sonnet-4-5", "input": "Hi", "stream": True}, new_key(store))
     stream = events(response.body)
     assert [e["type"] for e in stream][-2:] == ["error", "response.failed"]
     assert stream[-1]["response"]["status"] == "failed"
@@ -150,11 +150,11 @@ def test_stream_failure_is_an_error_and_a_failed_response(eu_runtime, store, bed
 def test_nothing_is_stored_and_the_client_is_told_how_to_send_the_conversation(eu_runtime, store, bedrock):
     gateway, sink = make_gateway(eu_runtime, store, bedrock=bedrock)
     key = new_key(store)
-    stored = post(gateway, RESPONSES, {"model": "claude-3-7-sonnet", "input": "Hi", "store": True}, key)
+    stored = post(gateway, RESPONSES, {"model": "claude-sonnet-4-5", "input": "Hi", "store": True}, key)
     assert stored.status == 400
     message = body_of(stored)["error"]["message"]
     assert message.startswith("store must be false or absent") and "send the whole conversation in input" in message
-    chained = post(gateway, RESPONSES, {"model": "claude-3-7-sonnet", "input": "Hi", "previous_response_id": "r"}, key)
+    chained = post(gateway, RESPONSES, {"model": "claude-sonnet-4-5", "input": "Hi", "previous_response_id": "r"}, key)
     assert chained.status == 400 and "never stored" in body_of(chained)["error"]["message"]
     for method, path in (
         ("GET", "/v1/responses/resp_123"),
@@ -179,23 +179,57 @@ def test_nothing_is_stored_and_the_client_is_told_how_to_send_the_conversation(e
         ({"text": {"format": {"type": "json_schema", "name": "a"}}}, "response_format.json_schema.schema must be"),
         ({"input": [{"type": "item_reference", "id": "x"}]}, "input[0]: item references are not supported"),
         ({"input": [{"role": "user", "content": [{"type": "input_image"}]}]}, "input[0].content[0].type"),
-        ({"parallel_tool_calls": False}, "parallel_tool_calls false is not supported"),
+        (
+            {
+                "parallel_tool_calls": False,
+                "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}],
+            },
+            "parallel_tool_calls is not supported by provider bedrock-eu (Bedrock)",
+        ),
         ({"background": True}, "background is not supported"),
-        ({"reasoning": {"effort": "high"}}, "reasoning.effort is not supported"),
+        ({"reasoning": {"effort": "xhigh"}}, "reasoning.effort must be one of none, minimal, low, medium, high"),
     ],
 )
 def test_what_cannot_be_served_is_refused_clearly(eu_runtime, store, bedrock, extra, expected):
     gateway, _ = make_gateway(eu_runtime, store, bedrock=bedrock)
-    body = {"model": "claude-3-7-sonnet", "input": "Hi", **extra}
+    body = {"model": "claude-sonnet-4-5", "input": "Hi", **extra}
     response = post(gateway, RESPONSES, body, new_key(store))
     assert response.status == 400 and body_of(response)["error"]["message"].startswith(expected)
     assert bedrock.requests == []
 
 
+def test_parallel_tool_calls_false_is_honoured_where_the_provider_can(eu_runtime, store, bedrock, azure):
+    """Carried into chat: forwarded to Azure and echoed; on Bedrock without tools offered it changes nothing (with
+    tools, Converse cannot honour it: the 400 above)."""
+    gateway, _ = make_gateway(eu_runtime, store, bedrock=bedrock, azure=azure)
+    key = new_key(store)
+    tools = [{"type": "function", "name": "f", "parameters": {"type": "object"}}]
+    body = {"model": "gpt-4o", "input": "Hi", "tools": tools, "parallel_tool_calls": False}
+    answer = body_of(post(gateway, RESPONSES, body, key))
+    assert answer["parallel_tool_calls"] is False and azure.requests[0]["json"]["parallel_tool_calls"] is False
+    plain = post(gateway, RESPONSES, {"model": "claude-sonnet-4-5", "input": "Hi", "parallel_tool_calls": False}, key)
+    assert plain.status == 200 and body_of(plain)["parallel_tool_calls"] is False
+    assert body_of(post(gateway, RESPONSES, {"model": "gpt-4o", "input": "Hi"}, key))["parallel_tool_calls"] is True
+
+
+def test_an_upstream_refusal_is_a_refusal_part(eu_runtime, store, azure):
+    azure.refusal = "I can't help with that."
+    gateway, _ = make_gateway(eu_runtime, store, azure=azure)
+    key = new_key(store)
+    [item] = body_of(post(gateway, RESPONSES, {"model": "gpt-4o", "input": "Hi"}, key))["output"]
+    assert item["type"] == "message" and item["content"] == [{"type": "refusal", "refusal": "I can't help with that."}]
+    raw = post(gateway, RESPONSES, {"model": "gpt-4o", "input": "Hi", "stream": True}, key).body.decode()
+    events = [json.loads(line[6:]) for line in raw.split("\n") if line.startswith("data: ")]
+    refused = "".join(e["delta"] for e in events if e["type"] == "response.refusal.delta")
+    [done] = [e for e in events if e["type"] == "response.refusal.done"]
+    assert refused == done["refusal"] == "I can't help with that."
+    assert events[-1]["response"]["output"][0]["content"] == [{"type": "refusal", "refusal": refused}]
+
+
 def test_guardrails_see_function_outputs(eu_runtime, store, bedrock):
     gateway, sink = make_gateway(eu_runtime, store, bedrock=bedrock)
     body = {
-        "model": "claude-3-7-sonnet",
+        "model": "claude-sonnet-4-5",
         "input": [
             {"role": "user", "content": "pay"},
             {"type": "function_call", "call_id": "c1", "name": "card", "arguments": "{}"},
@@ -211,7 +245,7 @@ def test_what_codex_sends_besides_the_conversation_is_accepted(eu_runtime, store
     """Codex's hints (prompt-cache key, client metadata, a reasoning summary, encrypted reasoning) change nothing."""
     gateway, _ = make_gateway(eu_runtime, store, bedrock=bedrock)
     body = {
-        "model": "claude-3-7-sonnet",
+        "model": "claude-sonnet-4-5",
         "input": [{"type": "message", "role": "developer", "content": "Rules"}, {"role": "user", "content": "Hi"}],
         "store": False,
         "parallel_tool_calls": True,
@@ -232,7 +266,7 @@ def test_a_json_schema_text_format_is_honoured(eu_runtime, store, bedrock):
     schema = {"type": "object", "properties": {"city": {"type": "string"}}}
     fmt = {"type": "json_schema", "name": "answer", "schema": schema, "strict": True}
     response = post(
-        gateway, RESPONSES, {"model": "claude-3-7-sonnet", "input": "Where?", "text": {"format": fmt}}, new_key(store)
+        gateway, RESPONSES, {"model": "claude-sonnet-4-5", "input": "Where?", "text": {"format": fmt}}, new_key(store)
     )
     answer = body_of(response)
     assert json.loads(answer["output"][0]["content"][0]["text"]) == {"city": "Paris"}

@@ -22,7 +22,7 @@ def store():
     return MemoryStore()
 
 
-def chat(model="claude-3-7-sonnet", **extra):
+def chat(model="claude-sonnet-4-5", **extra):
     return {"model": model, "messages": [{"role": "user", "content": "Hello"}], **extra}
 
 
@@ -32,13 +32,13 @@ def test_bedrock_chat_translates_prices_times_and_audits(eu_runtime, store, bedr
     response = post(gateway, CHAT, chat(max_tokens=50, temperature=0.3), key)
     assert response.status == 200, response.body
     answer = body_of(response)
-    assert answer["model"] == "claude-3-7-sonnet"
+    assert answer["model"] == "claude-sonnet-4-5"
     assert answer["choices"][0]["message"] == {"role": "assistant", "content": "Hello from Bedrock", "refusal": None}
     assert answer["choices"][0]["finish_reason"] == "stop"
     assert answer["usage"] == {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19}
     # boto3 called the profile id in the configured region with Converse's fields.
     sent = bedrock.requests[0]
-    assert sent["path"] == "/model/eu.anthropic.claude-3-7-sonnet-20250219-v1:0/converse"
+    assert sent["path"] == "/model/eu.anthropic.claude-sonnet-4-5-20250929-v1:0/converse"
     assert "eu-central-1/bedrock/aws4_request" in sent["headers"]["Authorization"]
     assert sent["json"]["inferenceConfig"] == {"maxTokens": 50, "temperature": 0.3}
     for header in ("x-request-id", "x-regiongate-added-ms", "x-regiongate-upstream-ms"):
@@ -53,7 +53,7 @@ def test_bedrock_chat_translates_prices_times_and_audits(eu_runtime, store, bedr
         event["org_id"],
         event["team_id"],
         event["user_id"],
-    ) == (200, "claude-3-7-sonnet", "bedrock-eu", "acme", "ml", "ana")
+    ) == (200, "claude-sonnet-4-5", "bedrock-eu", "acme", "ml", "ana")
     assert Decimal(event["cost_usd"]) == Decimal("0.000141")  # 12 × 3 + 7 × 15 per million
     assert event["stream"] is False and event["guardrail"] == "pass"
 
@@ -143,7 +143,7 @@ def test_models_lists_only_this_regions_models_and_respects_allowlists(eu_runtim
     limited = new_key(store, model_allowlist=("gpt-4o",))
     assert [m["id"] for m in body_of(get(gateway, "/v1/models", limited))["data"]] == ["gpt-4o"]
     assert get(gateway, "/v1/models/gpt-4o", limited).status == 200
-    assert get(gateway, "/v1/models/claude-3-7-sonnet", limited).status == 404
+    assert get(gateway, "/v1/models/claude-sonnet-4-5", limited).status == 404
 
 
 def test_health_needs_no_auth_and_does_no_io(eu_runtime, store):
@@ -196,12 +196,12 @@ def test_unknown_and_disallowed_models(eu_runtime, store):
 def test_guardrail_block_and_flag_record_type_and_message_only(eu_runtime, store, bedrock):
     gateway, sink = make_gateway(eu_runtime, store, bedrock=bedrock)
     key = new_key(store)
-    card = {"model": "claude-3-7-sonnet", "messages": [{"role": "user", "content": "my card is 4111 1111 1111 1111"}]}
+    card = {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "my card is 4111 1111 1111 1111"}]}
     response = post(gateway, CHAT, card, key)
     assert response.status == 400 and body_of(response)["error"]["type"] == "guardrail_violation"
     assert "4111" not in response.body.decode()
     assert bedrock.requests == []
-    iban = {"model": "claude-3-7-sonnet", "messages": [{"role": "user", "content": "IBAN DE89 3704 0044 0532 0130 00"}]}
+    iban = {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "IBAN DE89 3704 0044 0532 0130 00"}]}
     assert post(gateway, CHAT, iban, key).status == 200
     blocked, flagged = sink.events
     assert blocked["guardrail"] == "block" and blocked["violations"] == [
@@ -219,7 +219,7 @@ def test_guardrail_block_and_flag_record_type_and_message_only(eu_runtime, store
 
 def test_input_token_limit_is_a_guardrail_violation(eu_runtime, store, bedrock):
     gateway, _ = make_gateway(eu_runtime, store, bedrock=bedrock)
-    long = {"model": "claude-3-7-sonnet", "messages": [{"role": "user", "content": "word " * 130_000}]}
+    long = {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "word " * 130_000}]}
     response = post(gateway, CHAT, long, new_key(store))
     assert response.status == 400 and "limit is 150000" in body_of(response)["error"]["message"]
 

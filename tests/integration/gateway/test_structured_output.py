@@ -19,7 +19,7 @@ def store():
 
 
 def chat(**extra):
-    return {"model": "claude-3-7-sonnet", "messages": [{"role": "user", "content": "Capital of France?"}], **extra}
+    return {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "Capital of France?"}], **extra}
 
 
 def test_json_schema_is_a_forced_tool_and_comes_back_as_content(eu_runtime, store, bedrock):

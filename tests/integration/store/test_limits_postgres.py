@@ -78,6 +78,62 @@ def test_concurrent_reservations_overshoot_a_budget_by_at_most_one_reservation(p
     assert admitted == 15  # 14 × 0.0007 = 0.0098 < 0.01: the fifteenth is the one over
 
 
+def test_concurrent_reservations_of_a_teams_keys_overshoot_its_budget_by_at_most_one_reservation(pg_store, instances):
+    budget = Decimal("0.01")
+    pg_store.set_team_budget("acme", "ml", budget)
+    assert pg_store.team_budget("acme", "ml") == budget
+    keys = [_key(pg_store) for _ in range(5)]  # no key or org budget: only the team's holds them back
+    others = [_key(pg_store, team="web"), _key(pg_store, team=None)]
+    threads = 50
+    holds = [_hold(keys[i % len(keys)]) for i in range(threads)]
+    start = threading.Barrier(threads)
+
+    def reserve(i):
+        start.wait()
+        return instances[i % len(instances)].reserve_spend(holds[i])
+
+    with ThreadPoolExecutor(threads) as pool:
+        decisions = list(pool.map(reserve, range(threads)))
+    admitted = sum(d.admitted for d in decisions)
+    total = pg_store.held_spend("team", "acme/ml", NOW.date(), NOW)
+    print(
+        f"{threads} threads, 5 keys of one team on {len(instances)} stores, team budget {budget} USD: "
+        f"{admitted} admitted, reserved {total} USD (bound {budget + RESERVATION})"
+    )
+    assert total == admitted * RESERVATION
+    assert total <= budget + RESERVATION and total - RESERVATION < budget
+    assert admitted == 15
+    refused = next(d for d in decisions if not d.admitted)
+    assert (refused.scope, refused.budget_usd) == ("team", budget)
+    assert all(pg_store.reserve_spend(_hold(k)).admitted for k in others)  # another team, no team
+    pg_store.set_team_budget("acme", "ml", None)
+    assert pg_store.team_budget("acme", "ml") is None and pg_store.team_budgets() == []
+    assert pg_store.reserve_spend(_hold(keys[0])).admitted
+
+
+def test_a_team_budget_counts_rollups_and_is_kept_apart_per_org(pg_store):
+    key = _key(pg_store)
+    pg_store.set_team_budget("acme", "ml", Decimal("0.0002"))
+    pg_store.set_team_budget("beta", "ml", Decimal("5"))
+    assert pg_store.team_budgets("beta") == [("beta", "ml", Decimal("5"))]
+    event = new_event(
+        request_id=str(uuid.uuid4()),
+        created_at=NOW.isoformat(),
+        region="eu",
+        endpoint="chat",
+        key_id=key.key_id,
+        org_id="acme",
+        team_id="ml",
+        cost_usd="0.0002",
+        status=200,
+    )
+    assert pg_store.write_audit_events([event]) == 1
+    refused = pg_store.reserve_spend(_hold(key))
+    assert (refused.admitted, refused.scope, refused.spent_usd) == (False, "team", Decimal("0.0002"))
+    beta = KeyService(pg_store, clock=pinned()).create(region_code="eu", org_id="beta", team_id="ml").record
+    assert pg_store.reserve_spend(_hold(beta)).admitted
+
+
 def test_settled_spend_is_counted_once_through_the_writer(pg_store):
     key = _key(pg_store, Decimal("1"))
     hold = _hold(key)

@@ -30,7 +30,7 @@ def event(key, **values):
         org_id=key.org_id,
         team_id=key.team_id,
         user_id=key.user_id,
-        model="claude-3-7-sonnet",
+        model="claude-sonnet-4-5",
         provider="bedrock-eu",
         input_tokens=100,
         output_tokens=50,

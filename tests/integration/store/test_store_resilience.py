@@ -26,7 +26,7 @@ def event(key, **values):
         endpoint="chat",
         key_id=key.key_id,
         org_id=key.org_id,
-        model="claude-3-7-sonnet",
+        model="claude-sonnet-4-5",
         provider="bedrock-eu",
         input_tokens=10,
         output_tokens=5,

@@ -8,10 +8,20 @@ import json
 import pytest
 import yaml
 
-from regiongate.config.gateway import PROFILE_DESTINATIONS, BedrockGrant, bedrock_grants, host_allowed, runtime_document
+from regiongate.config.gateway import PROFILE_DESTINATIONS, BedrockGrant, bedrock_grants, runtime_document
 from regiongate.config.regions import DEFAULT_CONFIG_PATH, ConfigError, parse_catalogue
+from tests.fixtures.processing_area import AREA_NAME, MODEL, PROFILE, opted_in_eu
 
 RAW = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+
+
+def index_of(code: str, name: str) -> int:
+    """The index of model ``name`` in the shipped catalogue of region ``code``."""
+    return [m["name"] for m in RAW["regions"][code]["gateway"]["models"]].index(name)
+
+
+EU_GPT, SG_GPT = index_of("eu", "gpt-4o"), index_of("sg", "gpt-4o")
+EU_MODEL_COUNT = len(RAW["regions"]["eu"]["gateway"]["models"])
 
 
 def catalogue_with(code: str, edit) -> object:
@@ -87,16 +97,16 @@ def test_bedrock_provider_outside_inference_regions_is_refused():
 @pytest.mark.parametrize("deployment_type", ["GlobalStandard", "GlobalProvisionedManaged", "GlobalBatch"])
 def test_azure_global_deployments_are_refused(deployment_type):
     def edit(g):
-        g["models"][3]["deployment_type"] = deployment_type
+        g["models"][EU_GPT]["deployment_type"] = deployment_type
 
     error = refused("eu", edit)
-    assert error.key == "regions.eu.gateway.models[3].deployment_type"
+    assert error.key == f"regions.eu.gateway.models[{EU_GPT}].deployment_type"
     assert "Global deployments" in error.problem and "DataZoneStandard" in error.problem
 
 
 def test_azure_data_zone_is_refused_where_there_is_none():
     def edit(g):
-        g["models"][3]["deployment_type"] = "DataZoneStandard"
+        g["models"][SG_GPT]["deployment_type"] = "DataZoneStandard"
 
     assert "APAC has no Azure data zone" in refused("sg", edit).problem
 
@@ -140,7 +150,7 @@ def test_plain_http_upstream_is_refused():
         ),
         (lambda g: g["models"][0].update(output_usd_per_mtok=-1), "regions.eu.gateway.models[0].output_usd_per_mtok"),
         (lambda g: g["models"][0].update(provider="nope"), "regions.eu.gateway.models[0].provider"),
-        (lambda g: g["models"].append(dict(g["models"][0])), "regions.eu.gateway.models[5].name"),
+        (lambda g: g["models"].append(dict(g["models"][0])), f"regions.eu.gateway.models[{EU_MODEL_COUNT}].name"),
         (
             lambda g: g["guardrails"]["detectors"].append({"type": "regex", "pattern": "(", "action": "block"}),
             "regions.eu.gateway.guardrails.detectors[2].pattern",
@@ -167,22 +177,46 @@ def test_mistakes_name_the_key(edit, key):
     assert refused("eu", edit).key == key
 
 
-def test_host_allowlist_wildcards_match_subdomains_only():
-    assert host_allowed("a.example.com", ("*.example.com",))
-    assert not host_allowed("example.com", ("*.example.com",))
-    assert not host_allowed("evilexample.com", ("*.example.com",))
-    assert host_allowed("API.example.com", ("api.example.com",))
-
-
 def test_profile_grants_the_profile_at_home_and_the_model_in_every_destination(catalogue):
     grants = bedrock_grants(catalogue.region("eu"))
-    profile = "eu.anthropic.claude-3-7-sonnet-20250219-v1:0"
+    profile = "eu.amazon.nova-pro-v1:0"
     assert BedrockGrant("eu-central-1", "inference-profile", profile) in grants
-    model_regions = {g.aws_region for g in grants if g.resource_id == "anthropic.claude-3-7-sonnet-20250219-v1:0"}
+    model_regions = {g.aws_region for g in grants if g.resource_id == "amazon.nova-pro-v1:0"}
     assert model_regions == set(PROFILE_DESTINATIONS[profile])
     assert all(g.aws_region in catalogue.region("eu").inference_regions for g in grants)
     assert BedrockGrant("eu-central-1", "foundation-model", "amazon.titan-embed-text-v2:0") in grants
     assert not any("*" in g.resource_id for g in grants)
+    # No Claude without the opt-in: every current Claude EU profile also reaches London and Zurich.
+    assert not any("anthropic" in g.resource_id for g in grants)
+
+
+# Retired by Anthropic or past their Bedrock end of life (src/regiongate/config/bedrock-profiles.yaml notes).
+RETIRED = ("claude-3-7-sonnet-20250219", "claude-3-5-sonnet-20240620", "claude-3-haiku-20240307", "claude-3-5-haiku")
+
+
+def test_the_shipped_catalogue_offers_no_retired_model_and_every_region_chat_and_embeddings(catalogue):
+    for region in catalogue.regions:
+        models = region.gateway.models
+        assert not [m.name for m in models if any(r in m.target for r in RETIRED)], region.code
+        assert {m.kind for m in models} == {"chat", "embedding"}, region.code
+
+
+def test_claude_is_served_in_the_eu_only_through_the_explicit_opt_in(catalogue):
+    """The shipped EU offers no Claude model; the commented opt-in (claude-sonnet-4-5 in europe-uk-ch) serves one,
+    stating its wider area, and its grants reach London and Zurich for that model alone."""
+    shipped = catalogue.region("eu")
+    assert not [m.name for m in shipped.gateway.models if "anthropic" in m.target]
+    assert "europe-uk-ch" in shipped.processing_areas  # defined, offering nothing by itself
+    opted = opted_in_eu()
+    claude = next(m for m in opted.gateway.models if m.name == MODEL)
+    assert claude.target == PROFILE and claude.area is not None and claude.area.name == AREA_NAME
+    wider = {
+        g.aws_region for g in bedrock_grants(opted) if g.resource_id == "anthropic.claude-sonnet-4-5-20250929-v1:0"
+    }
+    assert {"eu-west-2", "eu-central-2"} <= wider
+    assert {g.aws_region for g in bedrock_grants(opted) if "anthropic" not in g.resource_id} <= set(
+        opted.inference_regions
+    )
 
 
 def test_singapore_grants_stay_in_singapore_and_china_has_none(catalogue):
@@ -196,6 +230,6 @@ def test_runtime_document_is_json_without_secrets(catalogue):
     text = json.dumps(document, sort_keys=True)
     assert json.loads(text) == document
     assert document["code"] == "eu" and document["display_name"] == "EU"
-    assert {m["name"] for m in document["models"]} >= {"claude-3-7-sonnet", "gpt-4o", "titan-embed-text-v2"}
+    assert {m["name"] for m in document["models"]} >= {"nova-pro", "gpt-4o", "titan-embed-text-v2"}
     assert "api_key" not in text and "secret" not in text.lower()
     assert document["guardrails"]["detectors"][0] == {"name": "payment-card", "type": "payment_card", "action": "block"}

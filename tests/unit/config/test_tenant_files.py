@@ -130,6 +130,7 @@ DERIVED_KEYS = (
     "database_ca_bundle",
     "database_ca_bundle_sha256",
     "database_tls",
+    "alarms",  # default: nobody is subscribed; the file shows how to add e-mail addresses
 )
 
 
@@ -364,6 +365,22 @@ def test_optional_console_keys_are_taken(catalogue, valid, path):
     region = tenants.parse_tenant(valid, path, catalogue).region
     assert region.console_availability_zones == ("eu-west-1b", "eu-west-1c")
     assert region.console_certificate_arn.endswith("/11111111-0000-0000-0000-000000000000")
+
+
+def test_alarm_subscribers_of_a_tenant_stack_are_taken_and_checked(catalogue, valid, path):
+    assert tenants.parse_tenant(valid, path, catalogue).region.alarms.email == ()  # default: nobody
+    valid["alarms"] = {"email": ["oncall@acme.example", "sre@acme.example"]}
+    region = tenants.parse_tenant(valid, path, catalogue).region
+    assert region.alarms.email == ("oncall@acme.example", "sre@acme.example")
+    valid["alarms"] = {"email": ["not-an-address"]}
+    error = refusal(catalogue, valid, path)
+    assert (error.key, error.problem) == ("alarms.email[0]", "'not-an-address' is not an e-mail address")
+    valid["alarms"] = {"pager": ["x"]}
+    assert refusal(catalogue, valid, path).key == "alarms.pager"
+    valid["alarms"] = {"email": ["oncall@acme.example"]}
+    Draft7Validator(schema.tenant_document()).validate(valid)  # the published schema takes it too
+    valid["alarms"] = {"email": ["oncall@acme.example"], "sms": []}
+    assert list(Draft7Validator(schema.tenant_document()).iter_errors(valid))
 
 
 def test_bad_sizing_is_refused(catalogue, valid, path):

@@ -3,14 +3,16 @@ region's gateway; a model that cannot be processed there is refused with the nea
 
 from __future__ import annotations
 
+import copy
 import re
 
 import pytest
+import yaml
 
 from regiongate.config import tenants
 from regiongate.config.gateway import bedrock_grants
 from regiongate.config.reader import load_yaml
-from regiongate.config.regions import ConfigError
+from regiongate.config.regions import DEFAULT_CONFIG_PATH, ConfigError, parse_catalogue
 
 
 def tenant_data(catalogue, tmp_path, slug="acme", aws_region="eu-west-1", **options) -> dict:
@@ -69,11 +71,34 @@ def test_an_ap_southeast_2_tenant_is_never_served_from_singapore(catalogue, tmp_
     assert {g.aws_region for g in bedrock_grants(region)} == {"ap-southeast-2"}
     for name, expected in (
         ("gpt-4o", "processed in Azure southeastasia (SG), outside the countries of inference_regions (AU)"),
-        ("claude-3-5-sonnet", "to opt in, add ap-northeast-1, ap-northeast-2, ap-south-1, ap-southeast-1 to"),
+        # The shipped Singapore catalogue offers no Claude model: none current is served inside Singapore.
+        ("claude-3-5-sonnet", "'claude-3-5-sonnet' is not a model of regions.sg; valid: "),
     ):
         data["models"] = [name]
         error = refusal(catalogue, tmp_path, data)
         assert error.key == "models[0]" and expected in error.problem
+
+
+def test_a_singapore_model_not_offered_in_sydney_is_refused_with_the_nearest_apac_opt_in(tmp_path):
+    """A single-region model of regions.sg that Bedrock offers in Singapore but not in Sydney (Claude 3.5 Sonnet,
+    in a test catalogue: the shipped one no longer offers it) is refused naming the in-geography opt-in."""
+    data = copy.deepcopy(yaml.safe_load(DEFAULT_CONFIG_PATH.read_text()))
+    data["regions"]["sg"]["gateway"]["models"].append(
+        {
+            "name": "claude-3-5-sonnet",
+            "provider": "bedrock-sg",
+            "target": "anthropic.claude-3-5-sonnet-20240620-v1:0",
+            "input_usd_per_mtok": "3.00",
+            "output_usd_per_mtok": "15.00",
+        }
+    )
+    with_claude = parse_catalogue(data, "regions.yaml")
+    tenant = tenant_data(with_claude, tmp_path, "oz", aws_region="ap-southeast-2")
+    tenant["models"] = ["claude-3-5-sonnet"]
+    error = refusal(with_claude, tmp_path, tenant)
+    assert error.key == "models[0]"
+    assert "anthropic.claude-3-5-sonnet-20240620-v1:0 is not offered on demand in ap-southeast-2" in error.problem
+    assert "to opt in, add ap-northeast-1, ap-northeast-2, ap-south-1, ap-southeast-1 to" in error.problem
 
 
 def test_a_tenant_file_without_models_must_be_servable_as_a_whole(catalogue, tmp_path):
@@ -81,7 +106,7 @@ def test_a_tenant_file_without_models_must_be_servable_as_a_whole(catalogue, tmp
     del data["models"]
     error = refusal(catalogue, tmp_path, data)
     assert error.key == "inference_regions"
-    assert "not served in eu-west-1: anthropic.claude-3-7-sonnet-20250219-v1:0 is not offered" in error.problem
+    assert "not served in eu-west-1: amazon.nova-pro-v1:0 is not offered" in error.problem
 
 
 @pytest.mark.parametrize(

@@ -101,7 +101,9 @@ def test_a_reservation_is_the_estimate_at_the_models_prices_and_settles_to_the_a
     call = _call(eu_runtime, clock, key, text="x" * 400, max_tokens=1000)  # 100 input tokens (4 characters each)
     guard(call)
     model = call.model
-    expected = cost_usd(100, 1000, model.input_usd_per_mtok, model.output_usd_per_mtok)
+    # Input at the highest price an input token can have: written to the prompt cache (3.75 > 3.00 for this model).
+    assert model.highest_input_price == model.cache_write_usd_per_mtok > model.input_usd_per_mtok
+    expected = cost_usd(100, 1000, model.highest_input_price, model.output_usd_per_mtok)
     assert store.holds[call.ctx.request_id].amount_usd == expected
     assert store.held_spend("key", "k1", NOW.date(), NOW) == expected
     assert store.held_spend("team", "acme/ml", NOW.date(), NOW) == expected
@@ -202,6 +204,53 @@ def test_without_any_budget_nothing_is_reserved_and_an_org_budget_applies_within
     now[0] = 31.0
     with pytest.raises(BudgetExceeded, match=r"^organisation acme has used its monthly budget of 0 USD$"):
         guard(_call(eu_runtime, clock, _key()))
+
+
+def test_a_team_budget_refuses_every_key_of_the_team_and_only_that_team(eu_runtime):
+    store, clock = MemoryStore(), Clock()
+    ml, other_team, other_org = (
+        _key(),
+        _key(key_id="k2", key_hash=b"h2", team_id="web"),
+        _key(key_id="k3", key_hash=b"h3", org_id="beta"),
+    )
+    for key in (ml, other_team, other_org):
+        store.insert_key(key)
+    budget = Decimal("0.00005")
+    store.set_team_budget("acme", "ml", budget)
+    assert store.team_budget("acme", "ml") == budget and store.team_budgets() == [("acme", "ml", budget)]
+    guard = BudgetGuard(store, clock)
+    first = _call(eu_runtime, clock, ml)
+    guard(first)  # under budget: admitted, and its reservation counts against the team
+    assert first.ctx.spend_held
+    reserved = store.held_spend("team", "acme/ml", NOW.date(), NOW)
+    assert reserved > budget  # one reservation is over: the overshoot of at most one request
+    with pytest.raises(
+        BudgetExceeded, match=r"^team ml of organisation acme has used its monthly budget of 0.00005 USD$"
+    ):
+        guard(_call(eu_runtime, clock, dataclasses.replace(ml)))
+    guard(_call(eu_runtime, clock, other_team))  # another team of the org has no budget: nothing reserved
+    guard(_call(eu_runtime, clock, other_org))  # beta's ml team is another team
+    assert store.held_spend("team", "acme/web", NOW.date(), NOW) == 0
+    assert store.held_spend("team", "beta/ml", NOW.date(), NOW) == 0
+    store.set_team_budget("acme", "ml", None)
+    assert store.team_budget("acme", "ml") is None
+    guard(_call(eu_runtime, clock, ml))  # cleared: admitted again
+
+
+def test_a_team_budget_counts_the_rolled_up_spend_of_the_month(eu_runtime):
+    store, clock = MemoryStore(), Clock()
+    key = _key()
+    store.insert_key(key)
+    store.set_team_budget("acme", "ml", Decimal("0.01"))
+    call = _call(eu_runtime, clock, key)
+    guard = BudgetGuard(store, clock)
+    guard(call)
+    call.ctx.cost = Decimal("0.01")
+    guard.settle(call.ctx)
+    assert store.write_audit_events([_event(call.ctx, key, Decimal("0.01"))]) == 1
+    assert store.month_spend("team", "acme/ml", NOW.date()) == Decimal("0.01")
+    with pytest.raises(BudgetExceeded, match=r"^team ml of organisation acme has used"):
+        guard(_call(eu_runtime, clock, key))
 
 
 # --- the sliding window ------------------------------------------------------------------------------------

@@ -191,7 +191,10 @@ def test_update_changes_settings_of_an_active_key_of_its_own_region_and_org_only
     assert service.update(key_id, region_code="eu", org_id="acme", **settings) is True
     (record,) = service.list(region_code="eu")
     assert (record.monthly_budget_usd, record.model_allowlist) == (Decimal("12.50"), ("gpt-4o",))
-    with pytest.raises(InvalidRequest, match=r"^budget must be a non-negative amount of USD$"):
+    with pytest.raises(
+        InvalidRequest,
+        match=r"^a key budget must be a non-negative amount below 100,000,000 USD with at most 6 decimals$",
+    ):
         service.update(
             key_id, region_code="eu", monthly_budget_usd=Decimal("-1"), model_allowlist=None, expires_at=None
         )

@@ -12,7 +12,7 @@ from regiongate.gateway.runtime import translate_messages as tm
 
 
 def request(**extra):
-    return {"model": "claude-3-7-sonnet", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}], **extra}
+    return {"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}], **extra}
 
 
 def test_the_bedrock_body_carries_the_version_and_betas_and_not_model_stream_or_metadata():
@@ -102,7 +102,7 @@ def test_broken_or_impossible_answers_are_upstream_errors(answer):
 
 
 def test_the_stream_is_rewritten_and_metered():
-    state = tm.StreamState(request_id="00000000-0000-4000-8000-000000000001", model="claude-3-7-sonnet")
+    state = tm.StreamState(request_id="00000000-0000-4000-8000-000000000001", model="claude-sonnet-4-5")
     start = state.event(
         {
             "type": "message_start",
@@ -116,7 +116,7 @@ def test_the_stream_is_rewritten_and_metered():
     name, data = start.decode().split("\n")[:2]
     message = json.loads(data[len("data: ") :])["message"]
     assert name == "event: message_start"
-    assert (message["id"], message["model"]) == ("msg_00000000000040008000000000000001", "claude-3-7-sonnet")
+    assert (message["id"], message["model"]) == ("msg_00000000000040008000000000000001", "claude-sonnet-4-5")
     state.event({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 9}})
     stop = state.event({"type": "message_stop", "amazon-bedrock-invocationMetrics": {"inputTokenCount": 5}})
     assert b"invocationMetrics" not in stop and state.stopped

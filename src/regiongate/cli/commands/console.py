@@ -49,6 +49,20 @@ def register(subparsers) -> None:
     add.add_argument("--config", default=str(DEFAULT_CONFIG_PATH), help="path of regions.yaml")
     add.set_defaults(func=run_user_add)
 
+    orgs = subparsers.add_parser("console-org", help="console settings of an organisation in a region (DATABASE_URL)")
+    org_sub = orgs.add_subparsers(dest="console_org_command", metavar="ACTION", required=True)
+    settings = org_sub.add_parser(
+        "settings",
+        help="show or change how an organisation's users sign in to the console",
+        description="Without --password-sign-in, shows the settings. --password-sign-in off: the org's users sign "
+        "in by single sign-on only (regions.yaml console_oidc); a password sign-in is refused, pointing at SSO.",
+    )
+    settings.add_argument("--region", required=True, help="region code: the console of this region")
+    settings.add_argument("--org", required=True, help="organisation id")
+    settings.add_argument("--password-sign-in", choices=("on", "off"), help="allow password sign-in or not")
+    settings.add_argument("--config", default=str(DEFAULT_CONFIG_PATH), help="path of regions.yaml")
+    settings.set_defaults(func=run_org_settings)
+
 
 def _settings(args: argparse.Namespace, port: int = CONSOLE_PORT, host: str = "127.0.0.1"):
     from dataclasses import replace
@@ -127,4 +141,35 @@ def run_user_add(args: argparse.Namespace) -> int:
         f"created {user.role} {user.email} ({user.user_id}) in region {settings.region.code}"
         + (f", org {user.org_id}" if user.org_id else "")
     )
+    return 0
+
+
+def run_org_settings(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from regiongate.console.runtime.auth import Accounts, AuthError, check_org_id
+    from regiongate.console.runtime.hygiene import Hygiene
+    from regiongate.console.runtime.server import open_store
+
+    try:
+        check_org_id(args.org)
+    except AuthError as exc:
+        print(f"regiongate console-org settings: {exc}", file=sys.stderr)
+        return 2
+    region = load_catalogue(args.config).region(args.region)
+    store = open_store(settings, pool_size=1)
+    try:
+        store.migrate()
+        hygiene = Hygiene(Accounts(store.pool, settings.region.code))
+        if args.password_sign_in is not None:
+            hygiene.set_password_sign_in(args.org, args.password_sign_in == "on", by="cli")
+        enabled = hygiene.password_sign_in(args.org)
+    finally:
+        store.pool.close()
+    print(f"org {args.org} in region {settings.region.code}: password sign-in {'on' if enabled else 'off'}")
+    if not enabled and region.console_oidc is None:
+        print(
+            f"regiongate: warning: region {args.region} has no console_oidc in {args.config}: the org's users "
+            "cannot sign in to the console at all until single sign-on is configured",
+            file=sys.stderr,
+        )
     return 0

@@ -1,4 +1,4 @@
-"""``regiongate keys create|list|update|revoke|org-budget|org-limits``: region-bound API keys, their budgets and
+"""``regiongate keys create|show|list|update|revoke|org-budget|team-budget|org-limits``: region-bound API keys, their budgets and
 rate limits in the audit store (DATABASE_URL)."""
 
 from __future__ import annotations
@@ -7,8 +7,9 @@ import argparse
 import sys
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
-from regiongate.contract.limits import DEFAULT_KEY_CACHE_TTL_SECONDS
+from regiongate.contract.limits import BUDGET_RULE, DEFAULT_KEY_CACHE_TTL_SECONDS, budget_problem
 
 
 def _decimal(value: str) -> Decimal:
@@ -16,8 +17,8 @@ def _decimal(value: str) -> Decimal:
         amount = Decimal(value)
     except InvalidOperation:
         raise argparse.ArgumentTypeError(f"{value!r} is not an amount of USD") from None
-    if not amount.is_finite() or amount < 0:
-        raise argparse.ArgumentTypeError("a budget is a non-negative amount of USD")
+    if budget_problem(amount) is not None:  # the one bound of every budget (contract.limits)
+        raise argparse.ArgumentTypeError(f"a budget must be {BUDGET_RULE}")
     return amount
 
 
@@ -91,6 +92,11 @@ def register(subparsers) -> None:
     listing.add_argument("--org")
     listing.set_defaults(func=run_list)
 
+    show = sub.add_parser("show", help="show a key (never the key itself) and where its models may be processed")
+    show.add_argument("key_id")
+    show.add_argument("--config", help="path of regions.yaml (where the region's models are processed)")
+    show.set_defaults(func=run_show)
+
     revoke = sub.add_parser(
         "revoke",
         help="revoke a key by id (stops working within the region's key cache TTL, "
@@ -105,6 +111,18 @@ def register(subparsers) -> None:
     group.add_argument("--budget-usd", type=_decimal)
     group.add_argument("--clear", action="store_true")
     budget.set_defaults(func=run_org_budget)
+
+    team_budget = sub.add_parser(
+        "team-budget",
+        help="set (or clear with --clear) a team's monthly budget, shared by every key of the team; "
+        "without --budget-usd or --clear, list the team budgets (of --org)",
+    )
+    team_budget.add_argument("--org", required=True)
+    team_budget.add_argument("--team", help="team id (the keys' --team)")
+    group = team_budget.add_mutually_exclusive_group()
+    group.add_argument("--budget-usd", type=_decimal)
+    group.add_argument("--clear", action="store_true")
+    team_budget.set_defaults(func=run_team_budget)
 
     org_limits = sub.add_parser(
         "org-limits",
@@ -164,6 +182,42 @@ def run_create(args: argparse.Namespace) -> int:
         f"key id {created.record.key_id} (org {created.record.org_id}); store the key now: it is not shown again",
         file=sys.stderr,
     )
+    for line in processing_lines(region, models):
+        print(f"processed {line}", file=sys.stderr)
+    return 0
+
+
+def processing_lines(region: Any, model_allowlist: tuple[str, ...] | None) -> list[str]:
+    """Where a key's models may be processed (regiongate.contract.processing), from the region's configuration."""
+    from regiongate.config.gateway import runtime_config
+    from regiongate.contract import processing
+
+    return processing.describe_key(runtime_config(region), model_allowlist)
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from regiongate.config.regions import DEFAULT_CONFIG_PATH, load_catalogue
+
+    service, store = _service()
+    try:
+        record = next((r for r in service.list() if r.key_id == args.key_id), None)
+    finally:
+        store.pool.close()
+    if record is None:
+        print(f"regiongate keys show: no key {args.key_id}", file=sys.stderr)
+        return 1
+    region = load_catalogue(args.config or DEFAULT_CONFIG_PATH).region(record.region)
+    now = service.clock()
+    status = (
+        "revoked" if record.revoked_at else "expired" if record.expires_at and record.expires_at <= now else "active"
+    )
+    print(f"key id    {record.key_id} ({record.display_prefix}…), {status}")
+    print(f"region    {record.region} (works only on this region's gateway)")
+    print(f"org       {record.org_id}, team {record.team_id or '-'}, user {record.user_id or '-'}")
+    models = ", ".join(record.model_allowlist) if record.model_allowlist else "all of the region's"
+    print(f"models    {models}")
+    for line in processing_lines(region, record.model_allowlist):
+        print(f"processed {line}")
     return 0
 
 
@@ -240,12 +294,41 @@ def run_org_limits(args: argparse.Namespace) -> int:
 
 
 def run_org_budget(args: argparse.Namespace) -> int:
-    from regiongate.cli.commands.db import open_store
+    from regiongate.contract.errors import GatewayError
 
-    store = open_store()
+    service, store = _service()
     try:
-        store.set_org_budget(args.org, None if args.clear else args.budget_usd)
+        service.set_org_budget(args.org, None if args.clear else args.budget_usd)  # checked there as everywhere
+    except GatewayError as exc:
+        print(f"regiongate keys org-budget: {exc.message}", file=sys.stderr)
+        return 2
     finally:
         store.pool.close()
     print(f"org {args.org}: monthly budget {'cleared' if args.clear else f'{args.budget_usd} USD'}")
+    return 0
+
+
+def run_team_budget(args: argparse.Namespace) -> int:
+    from regiongate.contract.errors import GatewayError
+
+    if (args.budget_usd is not None or args.clear) and not args.team:
+        print("regiongate keys team-budget: --team is required to set or clear a budget", file=sys.stderr)
+        return 2
+    service, store = _service()
+    try:
+        if args.budget_usd is None and not args.clear:
+            rows = [r for r in store.team_budgets(args.org) if args.team is None or r[1] == args.team]
+            for org, team, budget in rows:
+                print(f"org {org} team {team}: monthly budget {budget} USD")
+            if not rows:
+                print(f"org {args.org}: no team budgets")
+            return 0
+        service.set_team_budget(args.org, args.team, None if args.clear else args.budget_usd)
+    except GatewayError as exc:
+        print(f"regiongate keys team-budget: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        store.pool.close()
+    what = "cleared" if args.clear else f"{args.budget_usd} USD"
+    print(f"org {args.org} team {args.team}: monthly budget {what}")
     return 0

@@ -54,6 +54,18 @@ def used_profiles(region: Any) -> list[tuple[str, str]]:
     return sorted(used.items())
 
 
+def allowed_regions(region: Any, profile_id: str) -> tuple[str, ...]:
+    """Where ``profile_id`` may process for ``region``: its inference_regions, widened by a named processing area
+    only when every model of the region that uses the profile opted into one (regiongate.config.processing_areas)."""
+    gateway = region.gateway
+    allowed = tuple(region.inference_regions)
+    users = [m for m in (gateway.models if gateway else ()) if m.target == profile_id]
+    if users and all(m.area is not None for m in users):
+        common = set.intersection(*(set(m.area.regions) for m in users))
+        allowed = tuple(dict.fromkeys((*allowed, *sorted(common))))
+    return allowed
+
+
 def run_check(args: argparse.Namespace) -> int:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
@@ -93,7 +105,7 @@ def run_check(args: argparse.Namespace) -> int:
             called_from=called_from,
             listed=table[profile_id].destinations,
             live=live,
-            allowed=tuple(region.inference_regions),
+            allowed=allowed_regions(region, profile_id),
         )
         for line in result.lines():
             print(line)

@@ -13,11 +13,12 @@ from urllib.parse import urlsplit
 
 from regiongate.config import tenants
 from regiongate.config.regions import DEFAULT_CONFIG_PATH, PROJECT_DIR, Catalogue, load_catalogue
+from regiongate.contract.environment import CREDENTIALS_KEY_ARN
 from regiongate.residency.junit import JUnitResults, read_results
 from regiongate.residency.policy import ResidencyPolicy
 from regiongate.residency.report import build_report, write_report
-from regiongate.residency.report_data import DataKinds, Provider, StackContext
-from regiongate.shared_constructs import data_kinds
+from regiongate.residency.report_data import DataKinds, ModelProcessing, Provider, SealedSecrets, StackContext
+from regiongate.shared_constructs import data_kinds, region_key
 
 # `make test` writes this (the first pytest run of the Makefile's test target); the report quotes it.
 DEFAULT_TEST_RESULTS = Path("build/test-results/junit.xml")
@@ -29,6 +30,17 @@ DATA_KINDS = DataKinds(
     titles=data_kinds.TITLES,
     never_stored=data_kinds.NEVER_STORED,
     where_to_mark=data_kinds.WHERE_TO_MARK,
+    # Orgs' own provider credentials (#16): where they are sealed and opened, computed from each template.
+    sealed=(
+        SealedSecrets(
+            kind=data_kinds.ORG_PROVIDER_CREDENTIALS,
+            key_variable=CREDENTIALS_KEY_ARN,
+            seal_sid=region_key.SEAL_SID,
+            open_sid=region_key.OPEN_SID,
+            assume_sid=region_key.ASSUME_SID,
+            roles="the organisations' own Bedrock roles",
+        ),
+    ),
 )
 
 
@@ -89,6 +101,19 @@ def stack_context(config: Any, source: str) -> StackContext:
         source=source,
         providers=providers,
         application_retention=f"{months} months (audit_retention_months)" if months else "",
+        models=tuple(_model_processing(m) for m in getattr(gateway, "models", ())) if gateway is not None else (),
+    )
+
+
+def _model_processing(model: Any) -> ModelProcessing:
+    """Where a configured model may be processed (its destinations) and the opted-in area, if any."""
+    area = getattr(model, "area", None)
+    return ModelProcessing(
+        name=model.name,
+        provider=model.provider,
+        processing_regions=tuple(getattr(model, "destinations", ())),
+        area=area.name if area is not None else "",
+        area_regions=tuple(area.regions) if area is not None else (),
     )
 
 
@@ -127,8 +152,12 @@ def run(args) -> int:
         print(f"regiongate: {exc}", file=sys.stderr)
         return 2
     markdown, html = write_report(report, args.out)
+    still_open = report.open_finding_count - report.unacknowledged_finding_count
     print(
         f"wrote {markdown} and {html}: {len(report.stacks)} stack(s), {report.open_finding_count} open residency "
-        f"finding(s); zero-retention tests: {report.test_results.summary() if report.test_results else 'not read'}"
+        f"finding(s)"
+        + (f" ({still_open} acknowledged by the operator but not fixed: open-acknowledged)" if still_open else "")
+        + f"; zero-retention tests: {report.test_results.summary() if report.test_results else 'not read'}"
     )
-    return 1 if report.open_finding_count else 0
+    # Open-acknowledged findings are listed as open but, like synthesis, do not fail the command.
+    return 1 if report.unacknowledged_finding_count else 0

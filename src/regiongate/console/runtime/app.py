@@ -29,7 +29,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from regiongate.common.clock import Clock, utc_now
-from regiongate.console.runtime import charts
+from regiongate.console.runtime import account_pages, budget_pages, charts, credentials_pages
 from regiongate.console.runtime.auth import (
     ROLE_NAMES,
     Accounts,
@@ -39,8 +39,11 @@ from regiongate.console.runtime.auth import (
     new_token,
     tokens_equal,
 )
+from regiongate.console.runtime.devices import DEVICE_LIFETIME, DeviceTrust
+from regiongate.console.runtime.hygiene import Hygiene
 from regiongate.console.runtime.queries import GROUPS, MAX_PAGE, ConsoleQueries, Period
 from regiongate.console.runtime.settings import Region
+from regiongate.console.runtime.sso import SingleSignOn
 from regiongate.console.runtime.web import (
     MAX_FORM_BYTES,
     BadInput,
@@ -70,6 +73,8 @@ MESSAGES = {  # the only texts a redirect may ask a page to show
     "saved": "The key's settings were saved.",
     "user-added": "The account was created. Give its owner the password by a separate channel.",
     "user-disabled": "The account was disabled and signed out.",
+    "org-settings": "The organisation's sign-in settings were saved.",
+    "password-set": "Your new password is set. Sign in with it.",
 }
 
 SECURITY_HEADERS = [
@@ -180,13 +185,21 @@ class Console:
     store: Any
     secure_cookies: bool = True
     clock: Clock = utc_now  # the one clock of every page, key write and sign-in (tests pin it)
+    oidc: Any = None  # an oidc.OidcClient when single sign-on is set up (regions.yaml console_oidc)
+    # Orgs' own provider keys (store.provider_credentials.ProviderCredentials; credentials_pages). None: built
+    # from the region document without a KMS key (list, delete, roles; adding an API key is refused).
+    credentials: Any = None
 
     def __post_init__(self) -> None:
         self.keys = KeyService(self.store, clock=self.clock)
         self.accounts = Accounts(self.store.pool, self.region.code, clock=self.clock)
+        self.hygiene = Hygiene(self.accounts)
+        self.sso = SingleSignOn(self.accounts, self.oidc) if self.oidc is not None else None
         self.queries = ConsoleQueries(self.store.pool, self.region.code)
         self.session_cookie = "__Host-rg_session" if self.secure_cookies else "rg_session"
         self.login_cookie = "__Host-rg_login" if self.secure_cookies else "rg_login"
+        self.devices = DeviceTrust(self.store.pool, self.region.code, clock=self.clock)
+        self.device_cookie = "__Host-rg_device" if self.secure_cookies else "rg_device"
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html"]),
@@ -204,6 +217,7 @@ class Console:
             role_names=ROLE_NAMES,
             swatch=charts.swatch,
             meter=charts.meter,
+            sso_enabled=self.oidc is not None,
         )
 
     def today(self) -> date:
@@ -365,7 +379,14 @@ def login_page(ctx: Ctx) -> Response:
     if ctx.session is not None:
         return RedirectResponse(safe_next(ctx.query.get("next")), status_code=303)
     token = new_token()
-    response = ctx.render("login.html", next=safe_next(ctx.query.get("next")), login_csrf=token, email="", error=None)
+    response = ctx.render(
+        "login.html",
+        next=safe_next(ctx.query.get("next")),
+        login_csrf=token,
+        email="",
+        error=None,
+        message=MESSAGES.get(ctx.query.get("done")),
+    )
     ctx.console.set_cookie(response, ctx.console.login_cookie, token, max_age=3600)
     return response
 
@@ -379,10 +400,13 @@ def login_submit(ctx: Ctx) -> Response:
     email = ctx.form.get("email")[:254]
     password = ctx.form.get("password")
     target = safe_next(ctx.form.get("next"))
-    result, token = console.accounts.login(email, password, source=client_address(ctx.request))
+    trusted = console.devices.trusted(email, ctx.request.cookies.get(console.device_cookie))
+    result, token = console.accounts.login(email, password, source=client_address(ctx.request), trusted_device=trusted)
     if result == LoginResult.OK:
         response = RedirectResponse(target, status_code=303)
         console.set_cookie(response, console.session_cookie, token, max_age=8 * 3600)
+        max_age = int(DEVICE_LIFETIME.total_seconds())
+        console.set_cookie(response, console.device_cookie, console.devices.issue(email), max_age=max_age)
         response.delete_cookie(
             console.login_cookie, path="/", secure=console.secure_cookies, httponly=True, samesite="strict"
         )
@@ -390,6 +414,9 @@ def login_submit(ctx: Ctx) -> Response:
     fresh = new_token()
     if result == LoginResult.LOCKED:
         status, error = 429, "Too many failed sign-ins. Wait a few minutes, then try again."
+    elif result == LoginResult.SSO_ONLY:
+        status = 403
+        error = "Your organisation has turned password sign-in off: sign in with single sign-on instead."
     else:
         status, error = 401, "Wrong e-mail address or password."
     response = ctx.render("login.html", status, next=target, login_csrf=fresh, email=email, error=error)
@@ -580,6 +607,7 @@ def keys_page(ctx: Ctx, *, status: int = 200, error: str | None = None, form: di
         error=error,
         form=form or {},
         models=ctx.console.region.models,
+        processing=ctx.console.region.processing(None),
     )
 
 
@@ -615,7 +643,13 @@ def create_key(ctx: Ctx) -> Response:
         refill["models"] = form.get_all("models")[:100]
         return keys_page(ctx, status=400, error=exc.message, form=refill)
     log.info("key created", extra={"key_id": created.record.key_id, "org_id": org_id, "by": ctx.user.user_id})
-    return ctx.render("key_created.html", 201, key=created.key, record=created.record)
+    return ctx.render(
+        "key_created.html",
+        201,
+        key=created.key,
+        record=created.record,
+        processing=ctx.console.region.processing(created.record.model_allowlist),
+    )
 
 
 def _key_limits(ctx: Ctx) -> RateLimits:
@@ -648,6 +682,7 @@ def key_page(ctx: Ctx) -> Response:
         message=message,
         models=ctx.console.region.models,
         limits=ctx.console.keys.limits(record.key_id),
+        processing=ctx.console.region.processing(record.model_allowlist),
     )
 
 
@@ -698,6 +733,7 @@ def users_page(ctx: Ctx, *, status: int = 200, error: str | None = None, form: d
         error=error,
         form=form or {},
         message=MESSAGES.get(ctx.query.get("done")),
+        org_password_sign_in=ctx.console.hygiene.password_sign_in(org) if org and ctx.user.is_platform_admin else None,
         roles=("org_viewer", "org_admin", "platform_admin")
         if ctx.user.is_platform_admin
         else ("org_viewer", "org_admin"),
@@ -796,6 +832,19 @@ def create_app(console: Console) -> Starlette:
         r("/users", users_page),
         r("/users", add_user, ("POST",)),
         r("/users/{user_id}/disable", disable_user, ("POST",)),
+        # Single sign-on and account hygiene (account_pages).
+        r("/login/sso", account_pages.sso_start, signed_in=False),
+        r("/login/sso/callback", account_pages.sso_callback, signed_in=False),
+        r("/password-reset", account_pages.reset_page, signed_in=False),
+        r("/password-reset", account_pages.reset_submit, ("POST",), signed_in=False),
+        r("/account", account_pages.account_page),
+        r("/account/password", account_pages.change_password, ("POST",)),
+        r("/users/{user_id}/reset", account_pages.reset_user, ("POST",)),
+        r("/org-settings", account_pages.org_settings, ("POST",)),
+        # Orgs' own provider keys (credentials_pages).
+        *credentials_pages.routes(r),
+        # Team budgets (budget_pages; shown on the dashboard).
+        *budget_pages.routes(r),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
     app.state.console = console

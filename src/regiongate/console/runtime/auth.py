@@ -150,6 +150,8 @@ def _user(row: Any) -> User:
 
 class LoginResult:
     OK, BAD, LOCKED = "ok", "bad", "locked"
+    # The right password, but the user's org turned password sign-in off (console_org_settings): SSO only.
+    SSO_ONLY = "sso-only"
 
 
 class Accounts:
@@ -247,8 +249,10 @@ class Accounts:
         return bool(rows)
 
     # --- sign-in -----------------------------------------------------------------------------------------
-    def is_locked(self, email: str, source: str | None = None) -> bool:
-        """Whether a sign-in to ``email`` from ``source`` is throttled now (see LOCKOUT_FAILURES)."""
+    def is_locked(self, email: str, source: str | None = None, *, trusted_device: bool = False) -> bool:
+        """Whether a sign-in to ``email`` from ``source`` is throttled now (see LOCKOUT_FAILURES). A browser
+        that signed in to the account before (``trusted_device``: its device cookie, devices.py) is past the
+        account-wide hold, not the per-address ones."""
         now = self.clock()
         with self.pool.connection() as conn:
             rows = conn.run(
@@ -263,9 +267,13 @@ class Accounts:
         pair, from_source, account, last = rows[0]
         if pair >= LOCKOUT_FAILURES or from_source >= SOURCE_FAILURES:
             return True
+        if trusted_device:
+            return False
         return account >= ACCOUNT_FAILURES and last is not None and last > now - ACCOUNT_COOLDOWN
 
-    def login(self, email: str, password: str, source: str | None = None) -> tuple[str, str | None]:
+    def login(
+        self, email: str, password: str, source: str | None = None, *, trusted_device: bool = False
+    ) -> tuple[str, str | None]:
         """(result, session token). Throttled sign-ins are refused even with the right password; ``source``
         is the client's address (failures are counted per address and per account)."""
         try:
@@ -273,16 +281,17 @@ class Accounts:
         except AuthError:
             email = (email or "")[:254].strip().lower()
         source = source[:64] if source else None
-        if self.is_locked(email, source):
+        if self.is_locked(email, source, trusted_device=trusted_device):
             return LoginResult.LOCKED, None
         with self.pool.connection() as conn:
             rows = conn.run(
-                "SELECT user_id, password_hash FROM console_users WHERE email = :e AND region = :r "
-                "AND disabled_at IS NULL",
+                "SELECT u.user_id, u.password_hash, COALESCE(o.password_sign_in, true) FROM console_users u "
+                "LEFT JOIN console_org_settings o ON o.org_id = u.org_id WHERE u.email = :e AND u.region = :r "
+                "AND u.disabled_at IS NULL",
                 e=email,
                 r=self.region,
             )
-        encoded = rows[0][1] if rows else _DUMMY_HASH
+        encoded = (rows[0][1] if rows else None) or _DUMMY_HASH  # no password (SSO user, reset): never matches
         too_long = len(password or "") > PASSWORD_MAX  # never a valid password: no prefix of it may match
         ok = verify_password(password or "", encoded) and bool(rows) and not too_long
         now = self.clock()
@@ -296,6 +305,8 @@ class Accounts:
                 )
                 conn.run("DELETE FROM console_login_failures WHERE failed_at < :t", t=now - 4 * LOCKOUT_WINDOW)
                 return LoginResult.BAD, None
+            if not rows[0][2]:
+                return LoginResult.SSO_ONLY, None
             token = new_token()
             conn.run("BEGIN")
             try:
@@ -349,3 +360,32 @@ class Accounts:
     def logout(self, token: str) -> None:
         with self.pool.connection() as conn:
             conn.run("DELETE FROM console_sessions WHERE token_hash = :h", h=token_hash(token))
+
+    # --- sessions opened and ended by single sign-on and password changes (regiongate.console.runtime.sso,
+    # .hygiene) -------------------------------------------------------------------------------------------
+    def open_session(self, user_id: str) -> str:
+        """A new session for ``user_id`` (already authenticated by the caller); returns its cookie token."""
+        now = self.clock()
+        token = new_token()
+        with self.pool.connection() as conn:
+            conn.run("DELETE FROM console_sessions WHERE expires_at < :t", t=now)
+            conn.run(
+                "INSERT INTO console_sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) "
+                "VALUES (:h, :u, :c, :t, :t, :x)",
+                h=token_hash(token),
+                u=user_id,
+                c=new_token(),
+                t=now,
+                x=now + SESSION_LIFETIME,
+            )
+            conn.run("UPDATE console_users SET last_login_at = :t WHERE user_id = :u", t=now, u=user_id)
+        return token
+
+    def end_sessions(self, conn: Any, user_id: str, keep_token: str | None = None) -> int:
+        """Ends every session of ``user_id`` (but the one of ``keep_token``) on ``conn``: the caller's transaction."""
+        rows = conn.run(
+            "DELETE FROM console_sessions WHERE user_id = :u AND token_hash <> :k RETURNING 1",
+            u=user_id,
+            k=token_hash(keep_token) if keep_token else b"\0" * 32,
+        )
+        return len(rows)

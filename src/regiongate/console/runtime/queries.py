@@ -78,7 +78,7 @@ class Series:
 
 @dataclass(frozen=True)
 class Budget:
-    scope: str  # org or key
+    scope: str  # org, team or key
     scope_id: str
     label: str
     budget: Decimal
@@ -183,7 +183,7 @@ class ConsoleQueries:
         ]
 
     def budgets(self, org: str | None, today: date) -> list[Budget]:
-        """Month-to-date spend against every org and key budget in scope (from the gateway's daily rollups)."""
+        """Month-to-date spend against every org, team and key budget in scope (from the gateway's daily rollups)."""
         month = month_start(today)
         params = {"a": month, "b": add_months(month, 1), "r": self.region, "o": org}
         org_rows = self._run(
@@ -201,7 +201,18 @@ class ConsoleQueries:
             "AND (CAST(:o AS text) IS NULL OR k.org_id = :o) ORDER BY k.org_id, k.created_at",
             **params,
         )
+        team_rows = self._run(
+            "SELECT t.org_id, t.team_id, t.monthly_budget_usd, COALESCE((SELECT sum(cost_usd) FROM daily_spend d "
+            "WHERE d.scope = 'team' AND d.scope_id = t.org_id || '/' || t.team_id AND d.day >= :a AND d.day < :b), 0) "
+            "FROM team_budgets t WHERE (CAST(:o AS text) IS NULL OR t.org_id = :o) AND (EXISTS (SELECT 1 FROM api_keys k "
+            "WHERE k.org_id = t.org_id AND k.region = :r) OR EXISTS (SELECT 1 FROM console_users u "
+            "WHERE u.org_id = t.org_id AND u.region = :r)) ORDER BY t.org_id, t.team_id",
+            **params,
+        )
         out = [Budget("org", r[0], f"org {r[0]}", Decimal(r[1]), Decimal(r[2])) for r in org_rows]
+        out += [
+            Budget("team", f"{r[0]}/{r[1]}", f"team {r[1]} ({r[0]})", Decimal(r[2]), Decimal(r[3])) for r in team_rows
+        ]
         out += [Budget("key", r[0], f"{r[1]}… ({r[2]})", Decimal(r[3]), Decimal(r[4])) for r in key_rows]
         return out
 
@@ -243,7 +254,7 @@ class ConsoleQueries:
                 params["like"] = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
                 where += (
                     " AND (a.key_id = :q OR a.model = :q OR a.team_id = :q OR a.user_id = :q OR a.error_type = :q "
-                    "OR a.provider = :q OR a.endpoint = :q OR k.display_prefix LIKE :like)"
+                    "OR a.provider = :q OR a.endpoint = :q OR a.credential_source = :q OR k.display_prefix LIKE :like)"
                 )
         if status == "ok":
             where += " AND a.status < 400"
@@ -255,7 +266,7 @@ class ConsoleQueries:
         rows = self._run(
             "SELECT a.created_at, a.request_id::text, a.org_id, a.team_id, a.key_id, k.display_prefix, a.endpoint, a.model, "
             "a.provider, a.status, a.error_type, a.input_tokens, a.output_tokens, a.cost_usd, a.total_ms, a.upstream_ms, "
-            "a.stream, a.guardrail FROM audit_events a LEFT JOIN api_keys k ON k.key_id = a.key_id "
+            "a.stream, a.guardrail, a.credential_source FROM audit_events a LEFT JOIN api_keys k ON k.key_id = a.key_id "
             f"WHERE {where} ORDER BY a.created_at DESC, a.request_id LIMIT :limit OFFSET :offset",
             **params,
         )
@@ -278,6 +289,7 @@ class ConsoleQueries:
             "upstream_ms",
             "stream",
             "guardrail",
+            "credential_source",  # platform or org: whose provider credentials served it (never the credential)
         )
         return [dict(zip(names, r)) for r in rows[:PAGE_SIZE]], len(rows) > PAGE_SIZE
 

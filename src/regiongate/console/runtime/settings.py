@@ -6,13 +6,16 @@ task's environment carries the same document the functions read, so the console 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from regiongate.contract import processing
+from regiongate.contract.console_oidc import OidcSettings
 from regiongate.contract.document import RuntimeConfig
-from regiongate.contract.environment import DB_SECRET_ARN, ConsoleEnvironment, SettingsError
+from regiongate.contract.environment import CREDENTIALS_KEY_ARN, DB_SECRET_ARN, ConsoleEnvironment, SettingsError
 from regiongate.contract.limits import DATABASE_PORT
 from regiongate.store.connections import refreshing_connect
 from regiongate.store.postgres import ConnectionParams
@@ -29,10 +32,19 @@ class Region:
     code: str
     display_name: str
     models: tuple[str, ...] = ()  # the region's model names (for key allowlists); empty: free text
+    # The region document (None in tests that build a Region by hand): where the key pages say a key's models
+    # may be processed (regiongate.contract.processing).
+    document: RuntimeConfig | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, document: RuntimeConfig) -> Region:
-        return cls(code=document.code, display_name=document.display_name, models=tuple(document.models))
+        return cls(
+            code=document.code, display_name=document.display_name, models=tuple(document.models), document=document
+        )
+
+    def processing(self, model_allowlist: tuple[str, ...] | None) -> list[str]:
+        """Where a key with ``model_allowlist`` may have its prompts processed, one line per place."""
+        return processing.describe_key(self.document, model_allowlist) if self.document is not None else []
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,8 @@ class ConsoleSettings:
     db_name: str | None = None
     db_ca_bundle: str | None = None
     db_tls: str | None = None
+    oidc: OidcSettings | None = None  # single sign-on (CONSOLE_OIDC_*), when the region configures it
+    credentials_key_arn: str | None = None  # the stack key that seals orgs' provider keys (credentials_pages)
 
     @property
     def database_url(self) -> str | None:
@@ -70,6 +84,16 @@ class ConsoleSettings:
         """ECS: REGIONGATE_REGION_CODE, REGIONGATE_REGION_DOCUMENT, CONSOLE_PORT, DB_HOST/DB_PORT/DB_NAME +
         DB_SECRET_ARN (TLS). Locally: DATABASE_URL instead of the DB_* variables. A ``region`` given by the
         caller replaces the first two."""
+        settings = cls._from_env(env, region)
+        variables = os.environ if env is None else env
+        return replace(
+            settings,
+            oidc=OidcSettings.from_env(variables),
+            credentials_key_arn=variables.get(CREDENTIALS_KEY_ARN) or None,
+        )
+
+    @classmethod
+    def _from_env(cls, env: Mapping[str, str] | None, region: Region | None) -> ConsoleSettings:
         read = ConsoleEnvironment.from_env(env, read_region=region is None)
         if region is None:
             assert read.region is not None

@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qsl
 
+from regiongate.contract.limits import BUDGET_RULE, budget_problem
+
 MAX_FORM_BYTES = 16 * 1024
 MAX_FIELDS = 64
 MAX_FIELD_CHARS = 1024
@@ -90,8 +92,8 @@ def optional_amount(value: str, what: str = "Budget") -> Decimal | None:
         amount = Decimal(value)
     except InvalidOperation:
         raise BadInput(f"{what} must be an amount of USD, like 250 or 99.50.") from None
-    if not amount.is_finite() or amount < 0 or amount > Decimal("100000000") or amount.as_tuple().exponent < -6:
-        raise BadInput(f"{what} must be between 0 and 100,000,000 USD with at most 6 decimals.")
+    if budget_problem(amount) is not None:  # the one bound of every budget (contract.limits)
+        raise BadInput(f"{what} must be {BUDGET_RULE}.")
     return amount
 
 

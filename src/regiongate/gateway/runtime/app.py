@@ -9,6 +9,7 @@ from regiongate.contract.document import RuntimeConfig
 from regiongate.contract.environment import Settings
 from regiongate.gateway.runtime.providers import Registry
 from regiongate.gateway.runtime.providers.credentials import Credentials, file_loader, secret_loader
+from regiongate.gateway.runtime.providers.org_credentials import OrgCredentialResolver
 from regiongate.gateway.runtime.providers.retries import RetryPolicy
 from regiongate.store.connections import postgres_store
 
@@ -25,6 +26,38 @@ def credentials_for(settings: Settings, region_name: str) -> Credentials:
     return Credentials(lambda: {})
 
 
+def registry_for(
+    runtime: RuntimeConfig, settings: Settings, store: Any, overrides: Mapping[str, str] | None = None
+) -> Registry:
+    """The region's providers with the platform's credentials, and the orgs' own ones (``org_credentials_for``)."""
+    return Registry(
+        runtime.providers,
+        credentials_for(settings, runtime.aws_region),
+        overrides=overrides,
+        org_credentials=org_credentials_for(settings, runtime, store),
+    )
+
+
+def org_credentials_for(settings: Settings, runtime: RuntimeConfig, store: Any) -> OrgCredentialResolver:
+    """Orgs' own credentials, opened with the stack key (none set: an org's API key cannot be opened, 503),
+    cached as long as API keys are (``key_cache_ttl_seconds``)."""
+    from regiongate.gateway.runtime.providers.org_credentials import sts_assume_role
+    from regiongate.store.provider_credentials import Envelope
+
+    envelope = (
+        Envelope(settings.credentials_key_arn, runtime.code, runtime.aws_region)
+        if settings.credentials_key_arn
+        else None
+    )
+    return OrgCredentialResolver(
+        store,
+        envelope,
+        runtime.code,
+        assume_role=sts_assume_role(runtime.aws_region),
+        ttl=float(runtime.key_cache_ttl_seconds),
+    )
+
+
 def lambda_gateway(settings: Settings) -> Gateway:
     """The gateway as the ALB-fronted Lambda runs it: SQS audit, whole (non-streamed) responses."""
     from regiongate.audit.runtime.events import SqsAuditSink
@@ -34,10 +67,11 @@ def lambda_gateway(settings: Settings) -> Gateway:
     runtime = settings.region_document()
     if not settings.audit_queue_url:
         raise ServiceUnavailable("AUDIT_QUEUE_URL is not set: the gateway refuses to serve without an audit trail")
+    store = postgres_store(settings, runtime.aws_region)
     return Gateway(
         runtime,
-        store=postgres_store(settings, runtime.aws_region),
-        registry=Registry(runtime.providers, credentials_for(settings, runtime.aws_region)),
+        store=store,
+        registry=registry_for(runtime, settings, store),
         audit=SqsAuditSink(settings.audit_queue_url, runtime.aws_region),
         whole_responses=True,
         upstream_deadline=runtime.max_generation_seconds,  # gateway.max_generation_seconds (at most 100 s here)
@@ -66,7 +100,7 @@ def local_gateway(
     gateway = Gateway(
         runtime,
         store=store,
-        registry=Registry(runtime.providers, credentials_for(settings, runtime.aws_region), overrides=overrides),
+        registry=registry_for(runtime, settings, store, overrides),
         audit=sink,
         retry=retry,
         key_cache_ttl=key_cache_ttl,

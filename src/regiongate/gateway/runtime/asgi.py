@@ -8,7 +8,8 @@ reads before it pulls the next chunk: it then closes the iterator on its own thr
 upstream connection and records the request (status 499) with the tokens streamed so far.
 
 The event loop itself reads headers and bodies under deadlines (``ServerLimits``), refuses an announced
-body above the limit with 413 before reading it, and answers malformed HTTP with OpenAI-shaped JSON.
+body above the limit with 413 before reading it, and answers malformed HTTP with OpenAI-shaped JSON (a request
+whose path is known, on ``/v1/messages*``, is refused in Anthropic's envelope: ``envelopes``).
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ from regiongate.contract.errors import (
     InvalidRequest,
     RequestTooLarge,
     ServiceUnavailable,
-    error_response,
     reason,
 )
+from regiongate.gateway.runtime.envelopes import error_response_for
 from regiongate.gateway.runtime.transport import Request, Response
 
 if TYPE_CHECKING:
@@ -67,8 +68,9 @@ class ServerLimits:
                 raise ValueError(f"ServerLimits.{name} must be positive")
 
 
-def _json_error(exc: GatewayError, close: bool = True) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    status, headers, body = error_response(exc)
+def _json_error(exc: GatewayError, close: bool = True, path: str = "") -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """``path``: the request's, when known (its API chooses the envelope); "" before a request head is read."""
+    status, headers, body = error_response_for(path, exc)
     raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
     raw.append((b"content-length", str(len(body)).encode()))
     if close:
@@ -157,25 +159,80 @@ def protocol_class(limits: ServerLimits) -> type[GatewayProtocol]:
 class _Channel:
     """From one worker thread to the request's coroutine: the response, then its chunks, then the end.
 
-    ``credit`` bounds the chunks in flight (a slow client makes the worker wait, not the memory grow);
-    ``cancel()`` tells the worker to stop pulling the stream.
+    The worker appends to a list under a lock and wakes the event loop only when no wake-up is pending
+    already, so a response costs one hand-off to the loop, and chunks that arrive while the loop is busy are
+    taken (and written) together on its next turn instead of one wake-up each. ``credit`` bounds the chunks in
+    flight (a slow client makes the worker wait, not the memory grow); ``cancel()`` tells the worker to stop
+    pulling the stream; ``finish()`` (the worker's last call) runs ``on_finished`` once, on the loop.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, credit: int) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, credit: int, on_finished: Callable[[], None] | None = None
+    ) -> None:
         self.loop = loop
-        self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self.cancelled = threading.Event()
         self.credit = threading.Semaphore(credit)
+        self.on_finished = on_finished
+        self._lock = threading.Lock()
+        self._items: list[tuple[str, Any]] = []
+        self._wake_pending = False
+        self._finished = False  # the worker is done (set on its thread, acted on in _wake on the loop)
+        self._waiter: asyncio.Future[None] | None = None
 
+    # --- the worker's side -----------------------------------------------------------------------------
     def put(self, kind: str, value: Any = None) -> None:
+        with self._lock:
+            self._items.append((kind, value))
+            schedule = not self._wake_pending
+            self._wake_pending = True
+        if schedule:
+            self._schedule_wake()
+
+    def finish(self) -> None:
+        with self._lock:
+            self._finished = True
+            schedule = not self._wake_pending
+            self._wake_pending = True
+        if schedule:
+            self._schedule_wake()
+
+    def _schedule_wake(self) -> None:
         try:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, (kind, value))
+            self.loop.call_soon_threadsafe(self._wake)
         except RuntimeError:  # the loop is gone (forced shutdown): nobody reads any more
             self.cancelled.set()
 
     def wait_credit(self) -> bool:
         self.credit.acquire()
         return not self.cancelled.is_set()
+
+    # --- the loop's side -------------------------------------------------------------------------------
+    def _wake(self) -> None:
+        with self._lock:
+            self._wake_pending = False
+            waiter, self._waiter = self._waiter, None
+            finished, on_finished = self._finished, self.on_finished
+            if finished:
+                self.on_finished = None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if finished and on_finished is not None:
+            on_finished()
+
+    async def take(self) -> list[tuple[str, Any]]:
+        """Everything the worker has put since the last call, in order; waits while there is nothing."""
+        while True:
+            with self._lock:
+                if self._items:
+                    items, self._items = self._items, []
+                    return items
+                self._waiter = self.loop.create_future()
+                waiter = self._waiter
+            await waiter
+
+    def release(self, count: int) -> None:
+        """``count`` chunks were written (or dropped): the worker may read that many more ahead."""
+        self.credit.release(count)
 
     def cancel(self) -> None:
         if not self.cancelled.is_set():
@@ -209,7 +266,7 @@ class GatewayApp:
         path = scope.get("raw_path") or scope["path"].encode("latin-1")
         if scope.get("query_string") and b"?" not in path:
             path += b"?" + scope["query_string"]
-        body = await self._read_body(headers, receive, send)
+        body = await self._read_body(path.decode("latin-1"), headers, receive, send)
         if body is None:
             return
         request = Request(
@@ -226,35 +283,43 @@ class GatewayApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _refuse(self, send: Send, exc: GatewayError, close: bool = True) -> None:
-        status, headers, body = _json_error(exc, close=close)
+    async def _refuse(self, send: Send, exc: GatewayError, close: bool = True, *, path: str) -> None:
+        status, headers, body = _json_error(exc, close=close, path=path)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
-    async def _read_body(self, headers: dict[str, str], receive: Receive, send: Send) -> bytes | None:
+    async def _read_body(self, path: str, headers: dict[str, str], receive: Receive, send: Send) -> bytes | None:
         """The whole body, or None when the request was answered here (400, 408, 413) or the client left."""
         limit = self.gateway.max_request_bytes
         if "chunked" in headers.get("transfer-encoding", "").lower():
-            await self._refuse(send, InvalidRequest("chunked request bodies are not supported; send Content-Length"))
+            await self._refuse(
+                send, InvalidRequest("chunked request bodies are not supported; send Content-Length"), path=path
+            )
             return None
         try:
             length = int(headers.get("content-length") or 0)
             if length < 0:
                 raise ValueError
         except ValueError:
-            await self._refuse(send, InvalidRequest("Content-Length is not a number"))
+            await self._refuse(send, InvalidRequest("Content-Length is not a number"), path=path)
             return None
         if length > limit:  # answered before a byte of the body is read
             await self._refuse(
-                send, RequestTooLarge(f"the request body is {length} bytes; the limit is {limit}"), close=True
+                send,
+                RequestTooLarge(f"the request body is {length} bytes; the limit is {limit}"),
+                close=True,
+                path=path,
             )
             return None
         chunks: list[bytes] = []
-        deadline = time.monotonic() + self.limits.body_timeout
+        # asyncio.timeout_at, not wait_for: wait_for wraps every receive() in a task of its own (measured: a few
+        # per cent of the server's CPU per request), while the body is nearly always there already.
+        deadline = asyncio.get_running_loop().time() + self.limits.body_timeout
         more = length > 0
         while more:
             try:
-                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0.0))
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
             except TimeoutError:
                 await self._refuse(
                     send,
@@ -264,6 +329,7 @@ class GatewayApp:
                         status=408,
                         type="request_timeout",
                     ),
+                    path=path,
                 )
                 return None
             if message["type"] == "http.disconnect":
@@ -277,7 +343,11 @@ class GatewayApp:
             self._slots = asyncio.Semaphore(self.limits.max_concurrency)
         slots = self._slots
         try:
-            await asyncio.wait_for(slots.acquire(), self.limits.queue_timeout)
+            if slots.locked():  # wait for a slot, at most queue_timeout; a free slot is taken without a timer
+                async with asyncio.timeout(self.limits.queue_timeout):
+                    await slots.acquire()
+            else:
+                await slots.acquire()
         except TimeoutError:
             await self._refuse(
                 send,
@@ -285,27 +355,30 @@ class GatewayApp:
                     f"the gateway is serving its limit of {self.limits.max_concurrency} requests at once; retry shortly"
                 ),
                 close=False,
+                path=request.path,
             )
             return
         loop = asyncio.get_running_loop()
-        channel = _Channel(loop, self.limits.stream_buffer)
+
+        def finished() -> None:  # on the loop, once the worker has returned (or never started)
+            self.active -= 1
+            slots.release()
+
+        channel = _Channel(loop, self.limits.stream_buffer, finished)
         self.active += 1
         try:
-            future = loop.run_in_executor(self.pool, self._work, request, channel)
+            # Not run_in_executor: its asyncio future costs a second wake-up of the loop per request; the
+            # worker's channel.finish() releases the slot instead.
+            self.pool.submit(self._work, request, channel)
         except RuntimeError:  # the pool is shut down
-            self.active -= 1
-            slots.release()
-            await self._refuse(send, ServiceUnavailable("the gateway is shutting down"))
+            channel.on_finished = None
+            finished()
+            await self._refuse(send, ServiceUnavailable("the gateway is shutting down"), path=request.path)
             return
-
-        def done(_: Any) -> None:
-            self.active -= 1
-            slots.release()
-
-        future.add_done_callback(done)
         watcher: asyncio.Task[None] | None = None
         try:
-            kind, value = await channel.queue.get()
+            items = await channel.take()
+            kind, value = items.pop(0)
             response: Response = value
             raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
             if response.stream is None:
@@ -315,13 +388,19 @@ class GatewayApp:
                 return
             await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
             watcher = asyncio.ensure_future(self._watch_disconnect(receive, channel))
-            while True:
-                kind, value = await channel.queue.get()
-                if kind == "end":
-                    break
-                if not channel.cancelled.is_set():
-                    await send({"type": "http.response.body", "body": value, "more_body": True})
-                channel.credit.release()
+            ended = False
+            while not ended:
+                if not items:
+                    items = await channel.take()
+                # Chunks that arrived while the loop was busy go out in one write (each already complete SSE
+                # events): nothing waits for a later chunk, and the loop does one send for them instead of many.
+                pieces = [value for kind, value in items if kind == "chunk"]
+                ended = any(kind == "end" for kind, _ in items)
+                items = []
+                if pieces and not channel.cancelled.is_set():
+                    await send({"type": "http.response.body", "body": b"".join(pieces), "more_body": True})
+                if pieces:
+                    channel.release(len(pieces))
             if not channel.cancelled.is_set():
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except BaseException:
@@ -344,11 +423,12 @@ class GatewayApp:
             response = self.gateway.handle(request)
         except BaseException as exc:  # handle turns errors into responses; this is a last resort
             log.error("gateway.handle raised", exc_info=True)
-            status, headers, body = error_response(exc)
+            status, headers, body = error_response_for(request.path, exc)
             response = Response(status, headers, body)
         stream = response.stream
         channel.put("start", response)
         if stream is None:
+            channel.finish()
             return
         try:
             # The first chunk is always pulled: the service records a stream when the stream ends or is closed,
@@ -368,3 +448,4 @@ class GatewayApp:
             if close is not None:
                 close()  # on this thread: GeneratorExit reaches the service and the provider here
             channel.put("end")
+            channel.finish()

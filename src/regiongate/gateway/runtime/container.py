@@ -45,10 +45,9 @@ def main() -> int:
     from regiongate.audit.runtime.events import BackgroundAuditSink
     from regiongate.audit.runtime.queue import SqsBatchSender
     from regiongate.contract.limits import GATEWAY_ANSWER_MARGIN_SECONDS
-    from regiongate.gateway.runtime.app import credentials_for
+    from regiongate.gateway.runtime.app import registry_for
     from regiongate.gateway.runtime.asgi import ServerLimits
     from regiongate.gateway.runtime.local import GatewayHTTPServer
-    from regiongate.gateway.runtime.providers import Registry
     from regiongate.gateway.runtime.service import Gateway
     from regiongate.store.connections import postgres_store
 
@@ -62,7 +61,7 @@ def main() -> int:
     gateway = Gateway(
         region,
         store=store,
-        registry=Registry(region.providers, credentials_for(settings, region.aws_region)),
+        registry=registry_for(region, settings, store),
         audit=sink,
         upstream_deadline=region.max_generation_seconds,
     )

@@ -48,6 +48,7 @@ class RequestContext:
     __slots__ = (
         "cost",
         "created_at",
+        "credential_source",
         "endpoint",
         "error_type",
         "guardrail",
@@ -73,12 +74,13 @@ class RequestContext:
         self.request_id = _request_ids.new()
         self.started = received if received is not None else time.perf_counter()
         self.created_at = clock()
-        self.timer = UpstreamTimer()
+        self.timer = UpstreamTimer(clock=clock)  # the request's clock reaches the providers (Retry-After)
         self.key: KeyRecord | None = None
         self.source: str | None = None  # the client's address (X-Forwarded-For), for failed-sign-in counts
         self.key_prefix = "none"  # the presented key's region part and first characters, never the key
         self.model: str | None = None
         self.provider: str | None = None
+        self.credential_source: str | None = None  # platform or org: whose credentials served it (never them)
         self.input_tokens = 0
         self.output_tokens = 0
         self.cost = Decimal(0)

@@ -147,5 +147,8 @@ def chat_texts(body: dict[str, Any]) -> Iterator[tuple[str, str]]:
                     yield f"messages[{i}].content[{j}]", part.get("text", "")
         for j, call in enumerate(message.get("tool_calls") or ()):
             yield f"messages[{i}].tool_calls[{j}].function.arguments", call["function"].get("arguments", "")
+        for j, block in enumerate(message.get("thinking_blocks") or ()):  # reasoning sent back (reasoning.py)
+            if isinstance(block, dict) and isinstance(block.get("thinking"), str):
+                yield f"messages[{i}].thinking_blocks[{j}].thinking", block["thinking"]
     for i, tool in enumerate(body.get("tools") or ()):
         yield f"tools[{i}].function.description", tool["function"].get("description", "") or ""

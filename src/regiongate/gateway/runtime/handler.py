@@ -12,7 +12,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from regiongate.common import logs
-from regiongate.contract.errors import GatewayError, ServiceUnavailable, error_response, reason
+from regiongate.contract.errors import GatewayError, ServiceUnavailable, reason
+from regiongate.gateway.runtime.envelopes import error_response_for
 from regiongate.gateway.runtime.transport import Request, Response
 
 if TYPE_CHECKING:  # built on the first invocation, not at import
@@ -77,7 +78,8 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         failure = (
             exc if isinstance(exc, GatewayError) else ServiceUnavailable("the gateway is misconfigured; see its logs")
         )
-        status, headers, body = error_response(failure)
+        # In the envelope of the API asked (Anthropic's on /v1/messages*), as the service answers.
+        status, headers, body = error_response_for(str(event.get("path") or "/"), failure)
         return to_alb(Response(status, headers, body))
     request = parse_event(event)
     request.received = received

@@ -1,4 +1,4 @@
-"""The gateway's HTTP server for ``regiongate serve`` and the container: uvicorn (h11) running
+"""The gateway's HTTP server for ``regiongate serve`` and the container: uvicorn (httptools) running
 :class:`~regiongate.gateway.runtime.asgi.GatewayApp`.
 
 ``GatewayHTTPServer`` keeps the shape of a stdlib ``socketserver`` server (``server_address``,
@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
-from regiongate.gateway.runtime.asgi import GatewayApp, ServerLimits, protocol_class
+from regiongate.gateway.runtime.asgi import GatewayApp, ServerLimits
+from regiongate.gateway.runtime.asgi_httptools import protocol_class
 
 if TYPE_CHECKING:
     from regiongate.gateway.runtime.service import Gateway

@@ -12,7 +12,9 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
+from regiongate.contract import processing
 from regiongate.contract.document import ModelEntry
+from regiongate.gateway.runtime import reasoning
 from regiongate.gateway.runtime.translate import ChatResult, Delta
 
 SSE_DONE = b"data: [DONE]\n\n"
@@ -26,20 +28,25 @@ def completion_id(request_id: str) -> str:
     return "chatcmpl-" + request_id.replace("-", "")
 
 
-def usage_body(input_tokens: int, output_tokens: int) -> dict[str, int]:
-    return {
+def usage_body(input_tokens: int, output_tokens: int, *, cached_tokens: int = 0) -> dict[str, Any]:
+    """OpenAI's usage; ``prompt_tokens_details.cached_tokens`` when the provider read some from its cache."""
+    usage: dict[str, Any] = {
         "prompt_tokens": input_tokens,
         "completion_tokens": output_tokens,
         "total_tokens": input_tokens + output_tokens,
     }
+    if cached_tokens:
+        usage["prompt_tokens_details"] = {"cached_tokens": cached_tokens}
+    return usage
 
 
 def chat_completion(
-    *, request_id: str, created: int, model: str, result: ChatResult, usage: dict[str, int]
+    *, request_id: str, created: int, model: str, result: ChatResult, usage: dict[str, Any]
 ) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": result.content, "refusal": result.refusal}
     if result.tool_calls:
         message["tool_calls"] = result.tool_calls
+    message.update(reasoning.chat_fields(result.reasoning))  # only when the client asked for reasoning_effort
     choice = {"index": 0, "message": message, "finish_reason": result.finish_reason, "logprobs": result.logprobs}
     return {
         "id": completion_id(request_id),
@@ -62,6 +69,7 @@ class ChunkWriter:
             "created": created,
             "model": model,
         }
+        self.thinking: dict[int, list[str]] = {}  # thinking block → its text so far (for its final block)
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None, logprobs: Any = None) -> bytes:
         return sse(
@@ -93,9 +101,18 @@ class ChunkWriter:
             )
         if d.kind == "tool_args":
             return self.chunk({"tool_calls": [{"index": d.index, "function": {"arguments": d.text}}]})
+        if d.kind == "reasoning":
+            self.thinking.setdefault(d.index, []).append(d.text)
+            return self.chunk({"reasoning_content": d.text})
+        if d.kind == "reasoning_signature":  # the block is complete: the whole of it, to send back next turn
+            text = "".join(self.thinking.pop(d.index, []))
+            block = {"type": "thinking", "thinking": text, "signature": d.text}
+            return self.chunk({"thinking_blocks": [block]})
+        if d.kind == "reasoning_redacted":
+            return self.chunk({"thinking_blocks": [{"type": "redacted_thinking", "data": d.text}]})
         return None
 
-    def usage(self, usage: dict[str, int]) -> bytes:
+    def usage(self, usage: dict[str, Any]) -> bytes:
         return sse({**self.base, "choices": [], "usage": usage})
 
 
@@ -117,4 +134,12 @@ def embedding_list(
 
 
 def model_card(model: ModelEntry, region_code: str) -> dict[str, Any]:
-    return {"id": model.name, "object": "model", "created": 0, "owned_by": f"regiongate-{region_code}"}
+    """The OpenAI Model object, plus ``regiongate_processing_area`` (name, regions) for a model the operator opted
+    into a wider processing area than the region's inference_regions (an extension field; absent otherwise)."""
+    return {
+        "id": model.name,
+        "object": "model",
+        "created": 0,
+        "owned_by": f"regiongate-{region_code}",
+        **processing.model_extension(model),
+    }

@@ -22,10 +22,9 @@ from regiongate.contract.errors import (
     RequestTooLarge,
     ResponseTooLarge,
     ServiceUnavailable,
-    error_response,
 )
 from regiongate.contract.limits import RATE_WINDOW_SECONDS, UPSTREAM_DEADLINE_SECONDS
-from regiongate.gateway.runtime import embedding_inputs, responses
+from regiongate.gateway.runtime import embedding_inputs, reasoning, responses, translate_messages
 from regiongate.gateway.runtime.auth_failures import UNAUTHENTICATED, AuthFailures, key_prefix, source_address
 from regiongate.gateway.runtime.checks import Call, PreCallCheck, max_output_tokens, run_checks
 from regiongate.gateway.runtime.checks.budget import BudgetGuard
@@ -33,21 +32,24 @@ from regiongate.gateway.runtime.checks.input_guardrails import InputGuardrails
 from regiongate.gateway.runtime.checks.model_allowlist import ModelAllowlist
 from regiongate.gateway.runtime.checks.rate_limit import RateLimiter
 from regiongate.gateway.runtime.context import RequestContext
-from regiongate.gateway.runtime.guardrails import chat_texts, estimate_tokens
+from regiongate.gateway.runtime.envelopes import error_response_for
+from regiongate.gateway.runtime.guardrails import chat_texts
 from regiongate.gateway.runtime.health import readiness
 from regiongate.gateway.runtime.metrics import MetricsEmitter
 from regiongate.gateway.runtime.pricing import cost_usd
 from regiongate.gateway.runtime.providers import Registry
 from regiongate.gateway.runtime.providers.retries import RetryPolicy, with_retries
 from regiongate.gateway.runtime.requests import parse_json, validate_chat, validate_embeddings
-from regiongate.gateway.runtime.routes import ErrorResponse
+from regiongate.gateway.runtime.routes import anthropic_models
+from regiongate.gateway.runtime.routes import memory as memory_routes
 from regiongate.gateway.runtime.routes import messages as messages_routes
 from regiongate.gateway.runtime.routes import responses as responses_routes
 from regiongate.gateway.runtime.store_errors import store_call
-from regiongate.gateway.runtime.translate import ChatResult, Delta
+from regiongate.gateway.runtime.translate import NO_USAGE, ChatResult, Delta, abort_usage
 from regiongate.gateway.runtime.transport import Request, Response
 from regiongate.store import KeyRecord, Store
 from regiongate.store.keys import KeyAuthenticator
+from regiongate.store.memory_facts import MemoryStore, PostgresMemoryStore
 
 log = logging.getLogger("regiongate.gateway")
 
@@ -61,13 +63,14 @@ class AuditSink(Protocol):
         ...
 
 
-def audit_unavailable_response() -> Response:
-    status, headers, body = error_response(
+def audit_unavailable_response(path: str) -> Response:
+    status, headers, body = error_response_for(
+        path,
         ServiceUnavailable(
             "the gateway could not record this request (its audit queue did not accept the event), so it "
             "withholds the answer; retry later",
             type="audit_unavailable",
-        )
+        ),
     )
     return Response(status, headers, body)
 
@@ -89,9 +92,13 @@ class Gateway:
         upstream_deadline: float = UPSTREAM_DEADLINE_SECONDS,
         rate_window_seconds: float = RATE_WINDOW_SECONDS,
         metrics: MetricsEmitter | None = None,
+        memory: MemoryStore | None = None,
     ) -> None:
         self.runtime = runtime
         self.store = store
+        # The memory store (/v1/memory) shares the PostgreSQL store's pool; none for other stores unless given.
+        pool = getattr(store, "pool", None)
+        self.memory = memory if memory is not None else PostgresMemoryStore(pool) if pool is not None else None
         self.registry = registry
         self.audit = audit
         self.metrics = metrics if metrics is not None else MetricsEmitter(runtime.code)
@@ -122,10 +129,6 @@ class Gateway:
             **messages_routes.routes(self),
             **responses_routes.routes(self),
         }
-        # Paths whose API has its own error envelope (Anthropic's for /v1/messages); others answer OpenAI's.
-        self._error_responses: dict[str, ErrorResponse] = {
-            path: messages_routes.ERROR_RESPONSE for path in (messages_routes.MESSAGES, messages_routes.COUNT_TOKENS)
-        }
 
     # --- entry point ---------------------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
@@ -148,12 +151,13 @@ class Gateway:
         admit = getattr(self.audit, "admit", None)  # a buffering sink reserves room for this request's event
         if admit is not None and not admit():
             log.error("audit buffer full: request refused", extra={"fields": {"request_id": ctx.request_id}})
-            status, headers, body = error_response(
+            status, headers, body = error_response_for(
+                path,
                 ServiceUnavailable(
                     "the gateway cannot record requests right now (its audit store is unreachable and its buffer "
                     "is full), so it serves none; retry later",
                     type="audit_unavailable",
-                )
+                ),
             )
             response = Response(status, headers, body)
             self._headers(ctx, response)
@@ -171,13 +175,13 @@ class Gateway:
             if not isinstance(exc, GatewayError):
                 log.error("unhandled error", exc_info=True, extra={"fields": {"request_id": ctx.request_id}})
             ctx.fail(exc)
-            status, headers, body = self._error_responses.get(path, error_response)(exc)
+            status, headers, body = error_response_for(path, exc, request.headers)  # Anthropic's: envelopes
             response = Response(status, headers, body)
         if response.stream is None:
             # Log and audit emit (an SQS send in AWS) count as the gateway's own time. An answer whose audit
             # event could not be handed on is withheld: the client gets 503 and may retry.
-            if not self._recorded(ctx):
-                response = audit_unavailable_response()
+            if not self._recorded(ctx, withhold=True):
+                response = audit_unavailable_response(path)
             self._headers(ctx, response)
         else:
             self._headers(ctx, response)  # for a stream: the time until its first byte
@@ -188,10 +192,12 @@ class Gateway:
         if path.startswith("/v1/models/"):
             ctx.endpoint = "models"
             if request.method != "GET":
-                raise MethodNotAllowed(f"{request.method} is not allowed on {path}; use GET")
+                raise MethodNotAllowed(f"{request.method} is not allowed on {path}; use GET", allow=("GET",))
             return self._model(ctx, request, path[len("/v1/models/") :])
         if path.startswith(responses_routes.PREFIX):  # /v1/responses/{id}…: nothing is stored
             return responses_routes.stored(self, ctx, request)
+        if path == memory_routes.PREFIX or path.startswith(memory_routes.PREFIX + "/"):
+            return memory_routes.route(self, ctx, request, path)
         methods = self._routes.get(path)
         if methods is None:
             raise NotFound(
@@ -200,7 +206,9 @@ class Gateway:
             )
         handler = methods.get(request.method)
         if handler is None:
-            raise MethodNotAllowed(f"{request.method} is not allowed on {path}; use {', '.join(methods)}")
+            raise MethodNotAllowed(
+                f"{request.method} is not allowed on {path}; use {', '.join(methods)}", allow=tuple(methods)
+            )
         return handler(ctx, request)
 
     def _headers(self, ctx: RequestContext, response: Response) -> None:
@@ -220,26 +228,23 @@ class Gateway:
         finally:
             self._recorded(ctx)
 
-    def _recorded(self, ctx: RequestContext) -> bool:
+    def _recorded(self, ctx: RequestContext, *, withhold: bool = False) -> bool:
         """``_finish``, then the audit room ``admit()`` reserved is given back (an event was emitted or not).
-        False when the request's audit event could not be handed on."""
+        False when the request's audit event could not be handed on. ``withhold``: the answer has not been sent
+        yet and is replaced by a 503 ``audit_unavailable`` if so (a stream's has been sent already)."""
         try:
-            return self._finish(ctx)
+            return self._finish(ctx, withhold=withhold)
         finally:
             release = getattr(self.audit, "release", None)
             if release is not None:
                 release()
 
-    def _finish(self, ctx: RequestContext) -> bool:
-        # Before the audit event: the writer removes the settled reservation when it rolls the event up.
-        self.budgets.settle(ctx)
-        self.rate_limits.release(ctx)
-        total, upstream = ctx.timings()
+    def _metric(self, ctx: RequestContext, status: int, error_type: str | None, total: float, upstream: float) -> None:
         self.metrics.request(  # CloudWatch metrics (EMF): counts, tokens, cost, timings; no content, no key
             model=ctx.model,
             provider=ctx.provider,
-            status=ctx.status,
-            error_type=ctx.error_type,
+            status=status,
+            error_type=error_type,
             input_tokens=ctx.input_tokens,
             output_tokens=ctx.output_tokens,
             cost_usd=ctx.cost,
@@ -247,8 +252,14 @@ class Gateway:
             upstream_ms=upstream,
             timestamp_ms=int(ctx.created_at.timestamp() * 1000),
         )
+
+    def _finish(self, ctx: RequestContext, *, withhold: bool = False) -> bool:
+        self.rate_limits.release(ctx)
+        total, upstream = ctx.timings()
         key = ctx.key
         if key is None and ctx.error_type in UNAUTHENTICATED:
+            self.budgets.settle(ctx)
+            self._metric(ctx, ctx.status, ctx.error_type, total, upstream)
             self.auth_failures.record(ctx.source, ctx.key_prefix)  # counted, not one audit event each
             return True
         fields = {
@@ -293,12 +304,26 @@ class Gateway:
                     stream=ctx.stream,
                     guardrail=ctx.guardrail,
                     violations=ctx.violations,
+                    credential_source=ctx.credential_source,
                 )
             )
+            emitted = True
         except Exception:
             log.error("audit emit failed", exc_info=True, extra={"fields": {"request_id": ctx.request_id}})
-            return False
-        return True
+            emitted = False
+        if emitted or not withhold:
+            # After the event: the writer removes the reservation when it rolls the event up, and a settlement
+            # that comes later finds none (its cost is counted once, in the rollups). A stream whose event was
+            # lost has been answered all the same: it is settled, and its metric is what the client got.
+            self.budgets.settle(ctx)
+            self._metric(ctx, ctx.status, ctx.error_type, total, upstream)
+        else:
+            # Withheld: the client gets 503 audit_unavailable and no event will roll the cost up, so the
+            # reservation is released (the org is charged nothing) and the metric counts the 503. Its tokens
+            # and cost are still the provider's usage: what the deployment paid for.
+            self.budgets.release(ctx)
+            self._metric(ctx, 503, "audit_unavailable", total, upstream)
+        return emitted
 
     # --- shared steps -------------------------------------------------------------------------------------
     def _authenticate(self, ctx: RequestContext, request: Request) -> KeyRecord:
@@ -327,10 +352,40 @@ class Gateway:
             raise InvalidRequest(f"model {model.name} is an {model.kind} model; use the matching endpoint")
         return model
 
-    def _price(self, ctx: RequestContext, model: ModelEntry, input_tokens: int, output_tokens: int) -> dict[str, int]:
+    def _price(
+        self,
+        ctx: RequestContext,
+        model: ModelEntry,
+        input_tokens: int,
+        output_tokens: int,
+        *,
+        cache_read: int = 0,
+        cache_write: int = 0,
+    ) -> dict[str, Any]:
+        """Audit and price the usage; ``input_tokens`` counts every input token, ``cache_read``/``cache_write``
+        those of them read from / written to the prompt cache (priced at the model's cache prices)."""
         ctx.input_tokens, ctx.output_tokens = input_tokens, output_tokens
-        ctx.cost = cost_usd(input_tokens, output_tokens, model.input_usd_per_mtok, model.output_usd_per_mtok)
-        return responses.usage_body(input_tokens, output_tokens)
+        ctx.cost = cost_usd(
+            input_tokens,
+            output_tokens,
+            model.input_usd_per_mtok,
+            model.output_usd_per_mtok,
+            cache_read_tokens=cache_read,
+            cache_write_tokens=cache_write,
+            cache_read_per_mtok=model.cache_read_price,
+            cache_write_per_mtok=model.cache_write_price,
+        )
+        return responses.usage_body(input_tokens, output_tokens, cached_tokens=cache_read)
+
+    def _price_usage(self, ctx: RequestContext, model: ModelEntry, usage: Delta) -> dict[str, Any]:
+        return self._price(
+            ctx,
+            model,
+            usage.input_tokens,
+            usage.output_tokens,
+            cache_read=usage.cache_read_tokens,
+            cache_write=usage.cache_write_tokens,
+        )
 
     # --- routes -------------------------------------------------------------------------------------------
     def _chat(self, ctx: RequestContext, request: Request) -> Response:
@@ -343,9 +398,10 @@ class Gateway:
         body = validate_chat(self._body(ctx, request, key))
         ctx.stream = bool(body.get("stream"))
         model = self._resolve_model(ctx, body["model"], "chat")
+        reasoning.prepare(body, model, self.runtime.models, self.runtime.providers)  # reasoning_effort
         texts = list(chat_texts(body))
         run_checks(self.checks, Call(ctx, key, model, texts, max_output_tokens(body)))
-        provider = self.registry.get(model.provider)
+        provider = self.registry.for_context(ctx, model.provider)
         if ctx.stream:
             deltas = with_retries(
                 lambda: provider.chat_stream(model, body, ctx.timer), self.retry, ctx.timer, self.sleep
@@ -359,7 +415,14 @@ class Gateway:
         result: ChatResult = with_retries(
             lambda: provider.chat(model, body, ctx.timer), self.retry, ctx.timer, self.sleep
         )
-        usage = self._price(ctx, model, result.input_tokens, result.output_tokens)
+        usage = self._price(
+            ctx,
+            model,
+            result.input_tokens,
+            result.output_tokens,
+            cache_read=result.cache_read_tokens,
+            cache_write=result.cache_write_tokens,
+        )
         answer = responses.chat_completion(
             request_id=ctx.request_id,
             created=int(ctx.created_at.timestamp()),
@@ -382,7 +445,8 @@ class Gateway:
         writer = responses.ChunkWriter(
             request_id=ctx.request_id, created=int(ctx.created_at.timestamp()), model=model.name
         )
-        finish, usage = None, (0, 0)
+        finish, usage = None, NO_USAGE
+        reported = False
         streamed = 0  # content deltas relayed: what a closed stream is charged for (usage comes at the end)
         try:
             yield writer.chunk({"role": "assistant", "content": ""})
@@ -394,15 +458,13 @@ class Gateway:
                 elif d.kind == "finish":
                     finish = d.finish_reason
                 elif d.kind == "usage":
-                    usage = (d.input_tokens, d.output_tokens)
-        except GeneratorExit:  # the client went away: the upstream is closed below, usage is estimated
-            if usage == (0, 0):
-                usage = (estimate_tokens(prompt), streamed)
-            self._price(ctx, model, *usage)
+                    usage, reported = d, True
+        except GeneratorExit:  # the client went away: the upstream is closed below
+            self._price_usage(ctx, model, abort_usage(usage if reported else None, prompt, streamed))
             raise
         except GatewayError as exc:
             ctx.fail(exc)
-            self._price(ctx, model, *usage)
+            self._price_usage(ctx, model, usage)
             yield responses.sse(exc.body())
             yield responses.SSE_DONE
             return
@@ -410,7 +472,10 @@ class Gateway:
             close = getattr(deltas, "close", None)
             if close is not None:
                 close()  # closes the provider's response (and its connection) now, on this thread
-        usage_body = self._price(ctx, model, *usage)
+        if not reported:
+            # The upstream finished without the usage it was asked for: meter the estimate, never nothing.
+            usage = abort_usage(None, prompt, streamed)
+        usage_body = self._price_usage(ctx, model, usage)
         yield writer.chunk({}, finish or "stop")
         if include_usage:
             yield writer.usage(usage_body)
@@ -428,7 +493,7 @@ class Gateway:
         model = self._resolve_model(ctx, name, "embedding")
         texts = embedding_inputs.check_texts(inputs, self.runtime.guardrails_for(key.org_id))
         run_checks(self.checks, Call(ctx, key, model, texts))
-        provider = self.registry.get(model.provider)
+        provider = self.registry.for_context(ctx, model.provider)
         dimensions = body.get("dimensions")
         result = with_retries(
             lambda: provider.embed(model, inputs, ctx.timer, dimensions=dimensions), self.retry, ctx.timer, self.sleep
@@ -438,6 +503,9 @@ class Gateway:
             model=model.name, vectors=result.vectors, encoding=encoding, prompt_tokens=usage["prompt_tokens"]
         )
         return Response(200, {"content-type": "application/json"}, json.dumps(answer).encode("utf-8"))
+
+    def _claude_models(self) -> list[ModelEntry]:
+        return translate_messages.claude_models(self.runtime.models, self.runtime.providers)
 
     def _visible_models(self, key: KeyRecord) -> list[ModelEntry]:
         policy = self.runtime.guardrails_for(key.org_id)
@@ -450,16 +518,22 @@ class Gateway:
 
     def _models(self, ctx: RequestContext, request: Request) -> Response:
         ctx.endpoint = "models"
-        key = self._authenticate(ctx, request)
+        key = self._authenticate(ctx, anthropic_models.with_x_api_key(request))
+        if anthropic_models.wants_anthropic(request.headers):
+            page = anthropic_models.listing(m for m in self._visible_models(key) if m in self._claude_models())
+            return Response(200, {"content-type": "application/json"}, json.dumps(page).encode())
         cards = [responses.model_card(m, self.runtime.code) for m in self._visible_models(key)]
         body = {"object": "list", "data": cards}
         return Response(200, {"content-type": "application/json"}, json.dumps(body).encode())
 
     def _model(self, ctx: RequestContext, request: Request, name: str) -> Response:
-        key = self._authenticate(ctx, request)
+        key = self._authenticate(ctx, anthropic_models.with_x_api_key(request))
+        anthropic = anthropic_models.wants_anthropic(request.headers)
         for model in self._visible_models(key):
-            if model.name == name:
-                card = responses.model_card(model, self.runtime.code)
+            if model.name == name and (not anthropic or model in self._claude_models()):
+                card = (
+                    anthropic_models.model_info(model) if anthropic else responses.model_card(model, self.runtime.code)
+                )
                 return Response(200, {"content-type": "application/json"}, json.dumps(card).encode())
         raise NotFound(
             f"model {name[:100]!r} is not served in region {self.runtime.display_name}", type="model_not_found"

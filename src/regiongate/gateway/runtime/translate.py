@@ -6,12 +6,15 @@ both into OpenAI responses and SSE chunks, so every provider streams the same wa
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, TypedDict
 
 from regiongate.contract.errors import InvalidRequest, UpstreamError
+from regiongate.gateway.runtime import reasoning
+from regiongate.gateway.runtime.guardrails import estimate_tokens
 
 MAX_USAGE_TOKENS = 2**31 - 1  # what the audit store's integer columns hold; no real request comes near it
 
@@ -48,12 +51,19 @@ class ChatResult:
     refusal: str | None = None  # the upstream's refusal text (OpenAI models); Bedrock has none
     logprobs: Any = None  # the upstream's choice logprobs, passed on as they came
     system_fingerprint: str | None = None
+    # Of input_tokens (every input token the model read): read from / written to the provider's prompt cache.
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    # Claude's extended thinking (Bedrock reasoningContent) in order, as thinking blocks (``reasoning``).
+    reasoning: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Delta:
     """One streaming event: kind is text, refusal, tool_start, tool_args, fingerprint (``text`` holds the
-    upstream's system_fingerprint), finish or usage. A text delta may carry the upstream's logprobs."""
+    upstream's system_fingerprint), finish or usage. A text delta may carry the upstream's logprobs.
+    Extended thinking: reasoning (``text``), reasoning_signature (``text``: the block's signature, at its end)
+    and reasoning_redacted (``text``: base64 of the redacted content), ``index`` numbering the thinking blocks."""
 
     kind: str
     text: str = ""
@@ -64,6 +74,21 @@ class Delta:
     input_tokens: int = 0
     output_tokens: int = 0
     logprobs: Any = field(default=None, compare=False, hash=False)
+    cache_read_tokens: int = 0  # of input_tokens, as in ChatResult
+    cache_write_tokens: int = 0
+
+
+NO_USAGE = Delta("usage")
+
+
+def abort_usage(reported: Delta | None, prompt: Iterable[tuple[str, str]], streamed: int) -> Delta:
+    """What a stream the client closed is metered at. The upstream's usage when it reported one before the
+    close (some OpenAI-compatible servers send it with every chunk; Bedrock and Azure only at the end), its
+    output at least the content deltas relayed; otherwise an estimate: the prompt's estimated tokens and one
+    output token per content delta relayed."""
+    if reported is not None:
+        return replace(reported, output_tokens=max(reported.output_tokens, streamed))
+    return Delta("usage", input_tokens=estimate_tokens(prompt), output_tokens=streamed)
 
 
 @dataclass
@@ -71,6 +96,43 @@ class EmbeddingResult:
     vectors: list[list[float]]
     input_tokens: int
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+class UsageFields(TypedDict):
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+
+
+def converse_usage(usage: Any) -> UsageFields:
+    """Converse's usage → input (every token read: Converse's inputTokens counts the uncached ones only), output
+    and the cache reads and writes among the input."""
+    read, write = usage_tokens(usage, "cacheReadInputTokens"), usage_tokens(usage, "cacheWriteInputTokens")
+    uncached = usage_tokens(usage, "inputTokens")
+    if uncached + read + write > MAX_USAGE_TOKENS:
+        raise UpstreamError(f"the provider reported more than {MAX_USAGE_TOKENS} input tokens")
+    return {
+        "input_tokens": uncached + read + write,
+        "output_tokens": usage_tokens(usage, "outputTokens"),
+        "cache_read_tokens": read,
+        "cache_write_tokens": write,
+    }
+
+
+def openai_usage(usage: Any) -> UsageFields:
+    """An OpenAI-format usage → the same fields: prompt_tokens counts the cached ones (prompt_tokens_details)."""
+    prompt = usage_tokens(usage, "prompt_tokens")
+    details = usage.get("prompt_tokens_details") if isinstance(usage, dict) else None
+    cached = usage_tokens(details, "cached_tokens") if isinstance(details, dict) else 0
+    if cached > prompt:
+        raise UpstreamError("the provider reported more cached prompt tokens than prompt tokens")
+    return {
+        "input_tokens": prompt,
+        "output_tokens": usage_tokens(usage, "completion_tokens"),
+        "cache_read_tokens": cached,
+        "cache_write_tokens": 0,
+    }
 
 
 def finish_reason(stop_reason: str | None) -> str:
@@ -125,6 +187,7 @@ def to_converse(body: dict[str, Any]) -> dict[str, Any]:
     shown no tools cannot call one.
     """
     tools_as_text = not _sends_tools(body)
+    thinking = reasoning.thinking_config(body)
     system: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
 
@@ -147,6 +210,8 @@ def to_converse(body: dict[str, Any]) -> dict[str, Any]:
             append("user", [{"text": text}] if text else [])
         elif role == "assistant":
             blocks: list[dict[str, Any]] = []
+            if message.get("thinking_blocks") and thinking is not None:  # only with thinking on (else unread)
+                blocks += reasoning.converse_blocks(message["thinking_blocks"], f"messages[{i}].thinking_blocks")
             text = _text_of(message.get("content"))
             if text:
                 blocks.append({"text": text})
@@ -159,6 +224,9 @@ def to_converse(body: dict[str, Any]) -> dict[str, Any]:
         raise InvalidRequest("the conversation must start with a user message (after any system messages)")
 
     request: dict[str, Any] = {"messages": messages}
+    if thinking is not None:
+        reasoning.check_tool_turn(messages)
+        request["additionalModelRequestFields"] = thinking
     if system:
         request["system"] = system
     inference: dict[str, Any] = {}
@@ -204,8 +272,13 @@ def from_converse(response: dict[str, Any]) -> ChatResult:
     blocks = response.get("output", {}).get("message", {}).get("content", [])
     texts = []
     tool_calls = []
+    thinking: list[dict[str, Any]] = []
     for block in blocks:
-        if "text" in block:
+        if "reasoningContent" in block:
+            found = reasoning.from_converse_block(block["reasoningContent"])
+            if found is not None:
+                thinking.append(found)
+        elif "text" in block:
             texts.append(block["text"])
         elif "toolUse" in block:
             use = block["toolUse"]
@@ -224,14 +297,16 @@ def from_converse(response: dict[str, Any]) -> ChatResult:
         content="".join(texts) if texts or not tool_calls else None,
         tool_calls=tool_calls,
         finish_reason=finish_reason(response.get("stopReason")),
-        input_tokens=usage_tokens(usage, "inputTokens"),
-        output_tokens=usage_tokens(usage, "outputTokens"),
+        **converse_usage(usage),
+        reasoning=thinking,
     )
 
 
 def from_converse_stream(events: Iterable[dict[str, Any]]) -> Iterator[Delta]:
-    """ConverseStream events → deltas. Tool blocks are numbered in order of appearance (OpenAI's index)."""
+    """ConverseStream events → deltas. Tool blocks are numbered in order of appearance (OpenAI's index), and so
+    are thinking blocks (Converse streams them as reasoningContent deltas, with no contentBlockStart)."""
     tool_index: dict[int, int] = {}
+    thinking_index: dict[int, int] = {}
     for event in events:
         if "contentBlockStart" in event:
             start = event["contentBlockStart"]
@@ -244,18 +319,30 @@ def from_converse_stream(events: Iterable[dict[str, Any]]) -> Iterator[Delta]:
             delta = block.get("delta", {})
             if "text" in delta:
                 yield Delta("text", text=delta["text"])
+            elif "reasoningContent" in delta:
+                yield from _reasoning_delta(
+                    delta["reasoningContent"], block.get("contentBlockIndex", 0), thinking_index
+                )
             elif "toolUse" in delta:
                 index = tool_index.get(block.get("contentBlockIndex", 0), 0)
                 yield Delta("tool_args", index=index, text=delta["toolUse"].get("input", ""))
         elif "messageStop" in event:
             yield Delta("finish", finish_reason=finish_reason(event["messageStop"].get("stopReason")))
         elif "metadata" in event:
-            usage = event["metadata"].get("usage", {})
-            yield Delta(
-                "usage",
-                input_tokens=usage_tokens(usage, "inputTokens"),
-                output_tokens=usage_tokens(usage, "outputTokens"),
-            )
+            yield Delta("usage", **converse_usage(event["metadata"].get("usage", {})))
+
+
+def _reasoning_delta(delta: Any, block: int, numbers: dict[int, int]) -> Iterator[Delta]:
+    index = numbers.setdefault(block, len(numbers))
+    if not isinstance(delta, dict):
+        return
+    if isinstance(delta.get("text"), str):
+        yield Delta("reasoning", text=delta["text"], index=index)
+    elif isinstance(delta.get("signature"), str):
+        yield Delta("reasoning_signature", text=delta["signature"], index=index)
+    elif isinstance(delta.get("redactedContent"), (bytes, bytearray)):
+        data = base64.b64encode(bytes(delta["redactedContent"])).decode("ascii")
+        yield Delta("reasoning_redacted", text=data, index=index)
 
 
 def from_openai(response: dict[str, Any]) -> ChatResult:
@@ -270,8 +357,7 @@ def from_openai(response: dict[str, Any]) -> ChatResult:
         content=message.get("content"),
         tool_calls=list(message.get("tool_calls") or []),
         finish_reason=choice.get("finish_reason") or "stop",
-        input_tokens=usage_tokens(usage, "prompt_tokens"),
-        output_tokens=usage_tokens(usage, "completion_tokens"),
+        **openai_usage(usage),
         refusal=_string_or_none(message.get("refusal")),
         logprobs=choice.get("logprobs"),
         system_fingerprint=_string_or_none(response.get("system_fingerprint")),
@@ -309,8 +395,4 @@ def from_openai_chunks(chunks: Iterable[dict[str, Any]]) -> Iterator[Delta]:
             if choice.get("finish_reason"):
                 yield Delta("finish", finish_reason=choice["finish_reason"])
         if usage:
-            yield Delta(
-                "usage",
-                input_tokens=usage_tokens(usage, "prompt_tokens"),
-                output_tokens=usage_tokens(usage, "completion_tokens"),
-            )
+            yield Delta("usage", **openai_usage(usage))

@@ -413,6 +413,12 @@ class StreamState:
             self.usage = usage_of(message.get("usage"), self.usage)
             data = {**data, "message": {**message, "id": message_id(self.request_id), "model": self.model}}
             self.started = True
+        elif kind == "content_block_start":
+            block = data.get("content_block")
+            if isinstance(block, dict) and block.get("type") == "thinking" and "signature" not in block:
+                # Bedrock starts a thinking block without its signature (it comes in a signature_delta); the
+                # SDK's ThinkingBlock requires one, so the start carries an empty one, as Anthropic's API sends.
+                data = {**data, "content_block": {**block, "signature": ""}}
         elif kind == "message_delta":
             self.usage = usage_of(data.get("usage"), self.usage)
         elif kind == "message_stop":
@@ -421,12 +427,18 @@ class StreamState:
         return sse(kind, data)
 
 
+# Anthropic's error types by status. 413: Anthropic's error documentation names a ``request_too_large`` type, but
+# the SDK's ErrorResponse (the conformance reference, tests/fixtures/conformance) has no such member, and the SDKs
+# raise their too-large error by the status alone; so a 413 is an ``invalid_request_error`` (as Anthropic's own
+# invalid requests are). 408 (a request that did not arrive in time) and 504 are ``timeout_error``.
 _ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
     403: "permission_error",
     404: "not_found_error",
-    413: "request_too_large",
+    405: "invalid_request_error",
+    408: "timeout_error",
+    413: "invalid_request_error",
     429: "rate_limit_error",
     504: "timeout_error",
     529: "overloaded_error",
@@ -442,11 +454,15 @@ def error_body(exc: BaseException) -> dict[str, Any]:
 
 
 def error_response(exc: BaseException) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers (``Retry-After``, ``WWW-Authenticate`` and ``Allow`` as on the OpenAI paths) and body."""
     status = exc.status if isinstance(exc, GatewayError) else 500
     body = error_body(exc)
-    if not isinstance(exc, GatewayError):
+    headers = {"content-type": "application/json"}
+    if isinstance(exc, GatewayError):
+        headers.update(exc.headers())
+    else:
         body["error"]["message"] = "internal error; the request id identifies it in the gateway's logs"
-    return status, {"content-type": "application/json"}, json.dumps(body).encode()
+    return status, headers, json.dumps(body).encode()
 
 
 def error_event(exc: BaseException) -> bytes:

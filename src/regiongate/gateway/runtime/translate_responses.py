@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from regiongate.contract.errors import GatewayError, InvalidRequest
+from regiongate.gateway.runtime import reasoning as thinking
 from regiongate.gateway.runtime.translate import ChatResult, Delta
 
 STATELESS = (
@@ -48,6 +49,8 @@ _ACCEPTED = frozenset(
     }
 )
 _ROLES = ("user", "assistant", "system", "developer")
+# The Responses names of the chat fields ``to_chat`` fills, for the errors a chat check raises about them.
+CHAT_NAMES = {"max_tokens": "max_output_tokens", "response_format": "text.format"}
 
 
 def _where(value: Any, types: tuple[type, ...], where: str, what: str) -> Any:
@@ -104,10 +107,10 @@ def to_chat(body: dict[str, Any]) -> dict[str, Any]:
     for name in ("temperature", "top_p", "user", "stream"):
         if body.get(name) is not None:
             chat[name] = body[name]
-    if body.get("parallel_tool_calls") is False:
-        raise InvalidRequest(
-            "parallel_tool_calls false is not supported: the region's models may answer with several calls at once"
-        )
+    if body.get("parallel_tool_calls") is not None:
+        # Carried into chat as it is: OpenAI-format providers honour it; Bedrock refuses false with tools
+        # offered (converse_params: Converse cannot stop the model calling several tools at once).
+        chat["parallel_tool_calls"] = body["parallel_tool_calls"]
     text_format = (body.get("text") or {}).get("format") or {"type": "text"}
     if text_format.get("type") == "json_object":
         chat["response_format"] = {"type": "json_object"}
@@ -119,11 +122,14 @@ def to_chat(body: dict[str, Any]) -> dict[str, Any]:
     if body.get("truncation") not in (None, "disabled"):
         raise InvalidRequest("truncation must be disabled: the gateway never drops part of the conversation")
     reasoning = body.get("reasoning")
-    if isinstance(reasoning, dict) and reasoning.get("effort") not in (None, "none"):
-        # A summary alone is accepted: these models return no reasoning, so there is nothing to summarise.
-        raise InvalidRequest("reasoning.effort is not supported by the region's chat models through this endpoint")
-    for i, wanted in enumerate(body.get("include") or ()):
-        if wanted != "reasoning.encrypted_content":  # nothing to include: these models return no reasoning items
+    if reasoning is not None:
+        _where(reasoning, (dict,), "reasoning", "an object")
+        if reasoning.get("effort") is not None:
+            # Checked against the model with chat's reasoning_effort (reasoning.prepare, param reasoning.effort).
+            chat["reasoning_effort"] = reasoning["effort"]
+        # A summary alone changes nothing: the thinking text is the reasoning item's summary whenever there is one.
+    for i, wanted in enumerate(_where(body.get("include") or [], (list,), "include", "an array")):
+        if wanted != "reasoning.encrypted_content":
             raise InvalidRequest(f"include[{i}] {str(wanted)[:60]!r} is not supported")
     tools = body.get("tools")
     if tools:
@@ -189,7 +195,15 @@ def _item(messages: list[dict[str, Any]], item: dict[str, Any], where: str) -> N
     elif kind == "item_reference":
         raise InvalidRequest(f"{where}: item references are not supported: {STATELESS}")
     elif kind == "reasoning":
-        raise InvalidRequest(f"{where}: reasoning items are not supported: the region's chat models produce none")
+        # Only its encrypted_content can go back to the model (with the signature Bedrock checks); an item without
+        # one is left out, as Claude leaves out the thinking of earlier turns.
+        if item.get("encrypted_content") is not None:
+            block = thinking.decode_item(item["encrypted_content"], where)
+            last = messages[-1] if messages else None
+            if last is not None and last["role"] == "assistant" and not last["content"] and "tool_calls" not in last:
+                last.setdefault("thinking_blocks", []).append(block)  # the same turn's reasoning items
+            else:
+                messages.append({"role": "assistant", "content": "", "thinking_blocks": [block]})
     else:
         raise InvalidRequest(f"{where}.type {str(kind)[:40]!r} is not supported here")
 
@@ -199,10 +213,13 @@ def response_id(request_id: str) -> str:
     return "resp_" + request_id.replace("-", "")
 
 
-def usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+def usage(input_tokens: int, output_tokens: int, cache_read: int = 0, cache_write: int = 0) -> dict[str, Any]:
+    """The Responses usage: ``input_tokens`` counts every input token, of which ``cached_tokens`` were read from
+    the provider's prompt cache and ``cache_write_tokens`` written to it. ``reasoning_tokens`` stays 0: Converse
+    reports no thinking tokens apart (they are in ``output_tokens``, and priced there)."""
     return {
         "input_tokens": input_tokens,
-        "input_tokens_details": {"cached_tokens": 0},
+        "input_tokens_details": {"cache_write_tokens": cache_write, "cached_tokens": cache_read},
         "output_tokens": output_tokens,
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": input_tokens + output_tokens,
@@ -226,28 +243,47 @@ class ResponseShape:
             "top_p": body.get("top_p"),
             "tools": list(body.get("tools") or []),
             "tool_choice": body.get("tool_choice", "auto"),
-            "parallel_tool_calls": True,
+            "parallel_tool_calls": body.get("parallel_tool_calls") is not False,
             "previous_response_id": None,
-            "store": False,
             "text": {"format": (body.get("text") or {}).get("format") or {"type": "text"}},
             "truncation": "disabled",
             "metadata": body.get("metadata") or {},
             "user": body.get("user"),
-            "reasoning": None,
+            "reasoning": _reasoning_echo(body.get("reasoning")),
             "error": None,
             "incomplete_details": None,
         }
+        # The signature goes to the client only when asked for (include), as OpenAI's encrypted reasoning does.
+        self.encrypted = "reasoning.encrypted_content" in (body.get("include") or ())
+
+    def reasoning_id(self, index: int) -> str:
+        return f"rs_{self.hex}_{index}"
+
+    def reasoning_item(self, index: int, block: dict[str, Any] | None, status: str = "completed") -> dict[str, Any]:
+        """A reasoning item: the thinking text as its one summary part (none for redacted thinking), and the
+        whole block, signature included, as ``encrypted_content`` when the request's include asked for it."""
+        item: dict[str, Any] = {"type": "reasoning", "id": self.reasoning_id(index), "summary": [], "status": status}
+        if block is not None and status == "completed":
+            if block.get("type") == "thinking" and block.get("thinking"):
+                item["summary"] = [{"type": "summary_text", "text": block["thinking"]}]
+            if self.encrypted:
+                item["encrypted_content"] = thinking.encode_item(block)
+        return item
 
     def message_id(self, index: int) -> str:
         return f"msg_{self.hex}_{index}"
 
-    def message_item(self, text: str, status: str = "completed", index: int = 0) -> dict[str, Any]:
+    def message_item(
+        self, text: str, status: str = "completed", index: int = 0, kind: str = "output_text"
+    ) -> dict[str, Any]:
+        """A message item whose one content part is ``kind``: ``output_text``, or ``refusal`` (the upstream's
+        refusal text, which chat completions carry in ``message.refusal``)."""
         return {
             "type": "message",
             "id": self.message_id(index),
             "status": status,
             "role": "assistant",
-            "content": [{"type": "output_text", "text": text, "annotations": []}] if status == "completed" else [],
+            "content": [content_part(kind, text)] if status == "completed" else [],
         }
 
     def call_item(
@@ -275,15 +311,30 @@ class ResponseShape:
         return answer
 
     def from_result(self, result: ChatResult, usage_body: dict[str, Any]) -> dict[str, Any]:
-        output = []
+        output = [self.reasoning_item(i, block) for i, block in enumerate(result.reasoning)]
         if result.content:
             output.append(self.message_item(result.content))
+        if result.refusal:
+            output.append(self.message_item(result.refusal, index=len(output), kind="refusal"))
         for call in result.tool_calls:
             fn = call.get("function") or {}
             output.append(
                 self.call_item(len(output), str(call.get("id")), str(fn.get("name")), str(fn.get("arguments", "")))
             )
         return self.response("completed", output, usage_body, result.finish_reason)
+
+
+def _reasoning_echo(requested: Any) -> dict[str, Any] | None:
+    """The Response's ``reasoning``: the effort and summary asked for, when an effort was."""
+    if not isinstance(requested, dict) or requested.get("effort") is None:
+        return None
+    return {"effort": requested["effort"], "summary": requested.get("summary")}
+
+
+def content_part(kind: str, text: str) -> dict[str, Any]:
+    if kind == "refusal":
+        return {"type": "refusal", "refusal": text}
+    return {"type": "output_text", "text": text, "annotations": []}
 
 
 def sse(event: Mapping[str, Any]) -> bytes:
@@ -305,9 +356,14 @@ class EventWriter:
         self.sequence = 0
         self.items: dict[int, dict[str, Any]] = {}  # output index → finished item
         self.opened = 0
-        self.text: tuple[int, list[str]] | None = None  # the open message item: its index and text
+        # The open message item: its index, its text so far and its one part's kind (output_text or refusal).
+        self.text: tuple[int, list[str], str] | None = None
         self.calls: dict[int, tuple[int, dict[str, Any]]] = {}  # delta index → (output index, item)
         self.finish: str | None = None
+        # The open reasoning item: its thinking block's delta index (number), its output index, its text so far
+        # (pieces), the block once its signature or redacted content arrived, and whether its summary part opened.
+        self.thinking: dict[str, Any] | None = None
+        self._pending: list[bytes] = []  # events of items closed and opened by a thinking delta, in order
 
     def _event(self, kind: str, **fields: Any) -> bytes:
         event = {"type": kind, "sequence_number": self.sequence, **fields}
@@ -325,12 +381,22 @@ class EventWriter:
     def _close_text(self) -> Iterator[bytes]:
         if self.text is None:
             return
-        index, pieces = self.text
+        index, pieces, kind = self.text
         text = "".join(pieces)
-        item = self.shape.message_item(text, index=index)
-        yield self._event(
-            "response.output_text.done", item_id=item["id"], output_index=index, content_index=0, text=text, logprobs=[]
-        )
+        item = self.shape.message_item(text, index=index, kind=kind)
+        if kind == "refusal":
+            yield self._event(
+                "response.refusal.done", item_id=item["id"], output_index=index, content_index=0, refusal=text
+            )
+        else:
+            yield self._event(
+                "response.output_text.done",
+                item_id=item["id"],
+                output_index=index,
+                content_index=0,
+                text=text,
+                logprobs=[],
+            )
         yield self._event(
             "response.content_part.done",
             item_id=item["id"],
@@ -342,31 +408,109 @@ class EventWriter:
         self.items[index] = item
         self.text = None
 
+    def _open_thinking(self, d: Delta) -> dict[str, Any]:
+        """The open reasoning item of ``d``'s thinking block, opened now if another (or none) is open."""
+        if self.thinking is not None and self.thinking["number"] == d.index:
+            return self.thinking
+        self._pending += list(self._close_thinking()) + list(self._close_text())
+        index = self.opened
+        self.opened += 1
+        self.thinking = {"number": d.index, "index": index, "pieces": [], "block": None, "summary": False}
+        item = self.shape.reasoning_item(index, None, status="in_progress")
+        self._pending.append(self._event("response.output_item.added", output_index=index, item=item))
+        return self.thinking
+
+    def _close_thinking(self) -> Iterator[bytes]:
+        state, self.thinking = self.thinking, None
+        if state is None:
+            return
+        index, text = state["index"], "".join(state["pieces"])
+        block = state["block"]
+        item = self.shape.reasoning_item(index, block if block is not None else {"type": "thinking", "thinking": text})
+        if block is None:  # no signature came (a cut stream): the text alone cannot go back to the model
+            item.pop("encrypted_content", None)
+        if state["summary"]:
+            item_id = item["id"]
+            yield self._event(
+                "response.reasoning_summary_text.done", item_id=item_id, output_index=index, summary_index=0, text=text
+            )
+            part = {"type": "summary_text", "text": text}
+            yield self._event(
+                "response.reasoning_summary_part.done", item_id=item_id, output_index=index, summary_index=0, part=part
+            )
+        yield self._event("response.output_item.done", output_index=index, item=item)
+        self.items[index] = item
+
+    def _thinking_delta(self, d: Delta) -> Iterator[bytes]:
+        state = self._open_thinking(d)
+        yield from self._pending
+        self._pending = []
+        item_id, index = self.shape.reasoning_id(state["index"]), state["index"]
+        if d.kind == "reasoning" and d.text:
+            if not state["summary"]:
+                state["summary"] = True
+                yield self._event(
+                    "response.reasoning_summary_part.added",
+                    item_id=item_id,
+                    output_index=index,
+                    summary_index=0,
+                    part={"type": "summary_text", "text": ""},
+                )
+            state["pieces"].append(d.text)
+            yield self._event(
+                "response.reasoning_summary_text.delta",
+                item_id=item_id,
+                output_index=index,
+                summary_index=0,
+                delta=d.text,
+            )
+        elif d.kind == "reasoning_signature":
+            state["block"] = {"type": "thinking", "thinking": "".join(state["pieces"]), "signature": d.text}
+        elif d.kind == "reasoning_redacted":
+            state["block"] = {"type": "redacted_thinking", "data": d.text}
+
     def delta(self, d: Delta) -> Iterator[bytes]:
-        if d.kind == "text" and d.text:
+        if d.kind in ("reasoning", "reasoning_signature", "reasoning_redacted"):
+            yield from self._thinking_delta(d)
+            return
+        if d.kind != "usage":
+            yield from self._close_thinking()  # a thinking block ends where the answer's next block starts
+        if d.kind in ("text", "refusal") and d.text:
+            kind = "refusal" if d.kind == "refusal" else "output_text"
+            if self.text is not None and self.text[2] != kind:
+                yield from self._close_text()  # text, then a refusal (or back): one message item each
             if self.text is None:
-                self.text = (self.opened, [])
+                self.text = (self.opened, [], kind)
                 self.opened += 1
                 index = self.text[0]
-                item = self.shape.message_item("", status="in_progress", index=index)
+                item = self.shape.message_item("", status="in_progress", index=index, kind=kind)
                 yield self._event("response.output_item.added", output_index=index, item=item)
                 yield self._event(
                     "response.content_part.added",
                     item_id=item["id"],
                     output_index=index,
                     content_index=0,
-                    part={"type": "output_text", "text": "", "annotations": []},
+                    part=content_part(kind, ""),
                 )
-            index, pieces = self.text
+            index, pieces, _ = self.text
             pieces.append(d.text)
-            yield self._event(
-                "response.output_text.delta",
-                item_id=self.shape.message_id(index),
-                output_index=index,
-                content_index=0,
-                delta=d.text,
-                logprobs=[],
-            )
+            if kind == "refusal":
+                yield self._event(
+                    "response.refusal.delta",
+                    item_id=self.shape.message_id(index),
+                    output_index=index,
+                    content_index=0,
+                    delta=d.text,
+                )
+            else:
+                yield self._event(
+                    "response.output_text.delta",
+                    item_id=self.shape.message_id(index),
+                    output_index=index,
+                    content_index=0,
+                    delta=d.text,
+                    logprobs=[],
+                )
         elif d.kind == "tool_start":
             yield from self._close_text()
             index = self.opened
@@ -384,6 +528,7 @@ class EventWriter:
             self.finish = d.finish_reason
 
     def done(self, usage_body: dict[str, Any]) -> Iterator[bytes]:
+        yield from self._close_thinking()
         yield from self._close_text()
         for index, item in sorted(self.calls.values(), key=lambda c: c[0]):
             item = {**item, "status": "completed"}
@@ -391,7 +536,6 @@ class EventWriter:
                 "response.function_call_arguments.done",
                 item_id=item["id"],
                 output_index=index,
-                name=item["name"],
                 arguments=item["arguments"],
             )
             yield self._event("response.output_item.done", output_index=index, item=item)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from regiongate.residency.model import Check
 from regiongate.residency.rules import (
+    alarm_actions_in_region,
     backup_copies_in_region,
     bedrock_called_in_allowed_regions,
     bedrock_no_global_profiles,
@@ -120,6 +121,17 @@ RULES: tuple[Rule, ...] = (
         "Target only resources of the same stack (Fn::GetAtt/Ref), or an event bus of the same region and account.",
     ),
     Rule(
+        "AlarmActionsInRegion",
+        alarm_actions_in_region.check,
+        "CloudWatch alarm and composite alarm actions (alarm, OK, insufficient data) that are not an SNS topic of "
+        "the same stack (its region, account and partition), and subscriptions of such a topic outside the home "
+        "region or AWS (e-mail is accepted: it carries only the alarm's name and state).",
+        "An alarm notification names the region's resources and their state; a topic or subscriber elsewhere "
+        "receives it, and an alarm pointing out of the stack notifies no one the region's operators reach.",
+        "Notify the stack's own topic (the Monitoring construct's, Ref/GetAtt); subscribe e-mail addresses or "
+        "in-region queues and functions of the same stack.",
+    ),
+    Rule(
         "NoForeignRegionLiterals",
         no_foreign_region_literals.check,
         "Any literal AWS region other than the home region in a resource's properties, except the stack's "
@@ -168,7 +180,8 @@ RULES: tuple[Rule, ...] = (
         "BedrockScopedToInferenceRegions",
         bedrock_scoped_to_inference_regions.check,
         "Bedrock permissions on arn:…:bedrock:*:… (any region), on a region outside the stack's inference "
-        'regions, or bedrock:Invoke* on Resource "*".',
+        "regions (for a foundation model the operator opted into a named processing area: outside that area), "
+        'or bedrock:Invoke* on Resource "*".',
         "IAM is what stops a cross-region profile from routing to a region outside the promise.",
         "Grant bedrock:InvokeModel* exactly on the profile ARN and the foundation model in each allowed region.",
     ),

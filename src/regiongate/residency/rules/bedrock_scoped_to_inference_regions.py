@@ -1,4 +1,8 @@
-"""Bedrock permissions name exact resources in allowed inference regions: no bedrock:*:… ARNs, no Resource "*"."""
+"""Bedrock permissions name exact resources in allowed inference regions: no bedrock:*:… ARNs, no Resource "*".
+
+A foundation model the operator opted into a wider, named processing area (``ResidencyPolicy.widened_models``)
+may be granted in that area's regions too; every other model only in ``inference_regions``.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,12 @@ def _grants_bedrock(statement) -> bool:
     return any(a.startswith(_INVOKE_PREFIXES) for a in actions)
 
 
+def _allowed(arn_resource: str, policy: ResidencyPolicy) -> tuple[str, ...]:
+    if arn_resource.startswith("foundation-model/"):
+        return policy.processing_regions_of(arn_resource.split("/", 1)[1])
+    return policy.inference_regions
+
+
 def check(resource: Resource, policy: ResidencyPolicy) -> RuleResult:
     details = []
     for path, statement in policy_statements(resource.properties):
@@ -36,7 +46,7 @@ def check(resource: Resource, policy: ResidencyPolicy) -> RuleResult:
             if arn is not None and arn.service == "bedrock":
                 if "*" in arn.region or not arn.region:
                     details.append(Detail(location, f"Bedrock resource in any region: {text!r}"))
-                elif arn.region not in policy.inference_regions:
+                elif arn.region not in _allowed(arn.resource, policy):
                     details.append(
                         Detail(location, f"Bedrock resource in {arn.region}, not an inference region of this stack")
                     )

@@ -1,14 +1,15 @@
-"""Pre-call check: monthly budgets per key and per organisation, held under any concurrency.
+"""Pre-call check: monthly budgets per key, per team and per organisation, held under any concurrency.
 
 Before the provider is called, the request reserves its most expensive outcome (estimated input tokens and
 its max output tokens at the model's prices) in the region's store, atomically with the check that the
-key's and the org's spend (the month's rollups plus every unexpired reservation) is still under budget.
+key's, its team's and the org's spend (the month's rollups plus every unexpired reservation) is still under budget.
 After the call the reservation is settled with the actual cost; the writer removes it when it adds the
 request's audit event to the rollups. So the spend past a budget is at most one request's reservation, on
 every instance of the region at once; a reservation a crashed instance never settled expires.
 
-A request of a key without a budget, in an org without one, reserves nothing (no store round trip). The org's
-budget is cached for the key cache TTL: a new org budget applies within that time, as a key's does.
+A request of a key without a budget, in an org and a team without one, reserves nothing (no store round
+trip). The org's and the team's budgets are cached for the key cache TTL: a new one applies within that time,
+as a key's does.
 """
 
 from __future__ import annotations
@@ -50,29 +51,41 @@ class BudgetGuard:
         self.monotonic = monotonic
         self.hold = timedelta(seconds=hold_seconds)
         self.settled = timedelta(seconds=settled_seconds)
-        self._org_budgets: dict[str, tuple[float, Decimal | None]] = {}
+        self._budgets: dict[tuple[str, str, str], tuple[float, Decimal | None]] = {}
         self._lock = threading.Lock()
 
-    def _org_budget(self, org_id: str) -> Decimal | None:
+    def _cached(self, name: tuple[str, str, str], load: Callable[[], Decimal | None]) -> Decimal | None:
         now = self.monotonic()
         with self._lock:
-            hit = self._org_budgets.get(org_id)
+            hit = self._budgets.get(name)
         if hit is not None and hit[0] > now:
             return hit[1]
-        budget = store_call(lambda: self.store.org_budget(org_id))
+        budget = store_call(load)
         with self._lock:
-            if len(self._org_budgets) >= 10_000:
-                self._org_budgets.clear()
-            self._org_budgets[org_id] = (now + self.ttl, budget)
+            if len(self._budgets) >= 10_000:
+                self._budgets.clear()
+            self._budgets[name] = (now + self.ttl, budget)
         return budget
+
+    def _org_budget(self, org_id: str) -> Decimal | None:
+        return self._cached(("org", org_id, ""), lambda: self.store.org_budget(org_id))
+
+    def _team_budget(self, org_id: str, team_id: str | None) -> Decimal | None:
+        if not team_id:
+            return None
+        return self._cached(("team", org_id, team_id), lambda: self.store.team_budget(org_id, team_id))
 
     def __call__(self, call: Call) -> None:
         ctx, key, model = call.ctx, call.key, call.model
-        if key.monthly_budget_usd is None and self._org_budget(key.org_id) is None:
+        if (
+            key.monthly_budget_usd is None
+            and self._org_budget(key.org_id) is None
+            and self._team_budget(key.org_id, key.team_id) is None
+        ):
             return  # no budget to hold spend against
         estimate = cost_usd(
-            estimate_tokens(call.texts), call.max_output_tokens, model.input_usd_per_mtok, model.output_usd_per_mtok
-        )
+            estimate_tokens(call.texts), call.max_output_tokens, model.highest_input_price, model.output_usd_per_mtok
+        )  # the highest input price: every input token may be written to the prompt cache
         hold = SpendHold(
             request_id=ctx.request_id,
             key_id=key.key_id,
@@ -86,6 +99,11 @@ class BudgetGuard:
         if not decision.admitted:
             if decision.scope == "key":
                 raise BudgetExceeded(f"this key has used its monthly budget of {decision.budget_usd} USD")
+            if decision.scope == "team":
+                raise BudgetExceeded(
+                    f"team {key.team_id} of organisation {key.org_id} has used its monthly budget of "
+                    f"{decision.budget_usd} USD"
+                )
             raise BudgetExceeded(f"organisation {key.org_id} has used its monthly budget of {decision.budget_usd} USD")
         ctx.spend_held = True
 
@@ -100,5 +118,20 @@ class BudgetGuard:
         except Exception as exc:
             log.error(
                 "budget settlement failed",
+                extra={"fields": {"request_id": ctx.request_id, "error": type(exc).__name__}},
+            )
+
+    def release(self, ctx: RequestContext) -> None:
+        """Remove the reservation instead of settling it: the answer was withheld (its audit event could not be
+        handed on), so no event will roll its cost up and the client was charged nothing. A failure only logs:
+        the reservation then counts its estimate until it expires."""
+        if not ctx.spend_held:
+            return
+        ctx.spend_held = False
+        try:
+            self.store.release_spend(ctx.request_id)
+        except Exception as exc:
+            log.error(
+                "budget release failed",
                 extra={"fields": {"request_id": ctx.request_id, "error": type(exc).__name__}},
             )

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
+from regiongate.common.clock import Clock, utc_now
 from regiongate.contract.document import ModelEntry, ProviderEntry
 from regiongate.contract.errors import InvalidRequest, UpstreamError, UpstreamRateLimited, UpstreamTimeout
 from regiongate.gateway.runtime import converse_params, structured_output
@@ -32,15 +33,17 @@ _TIMEOUT = {"ModelTimeoutException"}
 _CLIENT = {"ValidationException", "ModelErrorException", "ResourceNotFoundException"}
 
 
-def _map_error(exc: Exception) -> UpstreamError:
+def _map_error(exc: Exception, clock: Clock = utc_now) -> UpstreamError:
+    """The gateway's error for a botocore one; ``clock`` (the request's) measures an HTTP-date ``Retry-After``
+    that comes without a ``Date``."""
     from botocore import exceptions as bx
 
     if isinstance(exc, bx.ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in _THROTTLED or status == 429:
+        if code in _THROTTLED or (status == 429 and code not in _RETRYABLE):
             return UpstreamRateLimited(
-                retry_after=retry_after_seconds(exc.response.get("ResponseMetadata", {}).get("HTTPHeaders"))
+                retry_after=retry_after_seconds(exc.response.get("ResponseMetadata", {}).get("HTTPHeaders"), clock)
             )
         if code in _TIMEOUT:
             return UpstreamTimeout("the model did not answer in time")
@@ -64,9 +67,44 @@ def _map_error(exc: Exception) -> UpstreamError:
     return UpstreamError(f"Bedrock call failed ({type(exc).__name__})")
 
 
+def _stream_read_error(exc: Exception, clock: Clock = utc_now) -> UpstreamError:
+    """The gateway's error for a failure while reading an event stream that had started: the raw urllib3 error
+    of a connection that broke (or stalled) mid-stream says so, as a cut ConverseStream does; anything else
+    as ``_map_error``."""
+    from botocore import exceptions as bx
+    from urllib3 import exceptions as ux
+
+    if isinstance(exc, (ux.ReadTimeoutError, TimeoutError)):
+        return UpstreamTimeout()
+    if isinstance(exc, (ux.ProtocolError, bx.ResponseStreamingError, bx.ConnectionClosedError, ConnectionError)):
+        return UpstreamError(f"the connection to Bedrock broke while streaming ({type(exc).__name__})")
+    return _map_error(exc, clock)
+
+
+def _whole_converse_stream(events: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The events of a ConverseStream answer, refusing one that ends before its ``messageStop`` and its
+    ``metadata`` (the usage) events: a connection closed mid-stream leaves botocore's parser without an error
+    (a partial last message is dropped), and would otherwise pass for a complete, unbilled answer."""
+    stopped = metered = False
+    for event in events:
+        stopped = stopped or "messageStop" in event
+        metered = metered or "metadata" in event
+        yield event
+    if not (stopped and metered):
+        missing = "messageStop" if not stopped else "metadata"
+        raise UpstreamError(f"the connection to Bedrock broke while streaming (the stream ended before {missing})")
+
+
 class BedrockProvider:
-    def __init__(self, entry: ProviderEntry, endpoint_url: str | None, timeouts: tuple[float, float]) -> None:
+    def __init__(
+        self,
+        entry: ProviderEntry,
+        endpoint_url: str | None,
+        timeouts: tuple[float, float],
+        aws_credentials: dict[str, str] | None = None,  # an org's assumed role (providers.org_credentials)
+    ) -> None:
         self.name = entry.name
+        self.aws_credentials = aws_credentials
         self.entry = entry
         self.endpoint_url = endpoint_url
         self.timeouts = timeouts
@@ -98,10 +136,10 @@ class BedrockProvider:
         import boto3
         from botocore.config import Config
 
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = dict(self.aws_credentials or {})
         if self.endpoint_url:
             kwargs["endpoint_url"] = self.endpoint_url
-            if is_loopback_url(self.endpoint_url):
+            if is_loopback_url(self.endpoint_url) and not self.aws_credentials:
                 # A local fake: sign with throw-away credentials, never an account's.
                 kwargs.update(aws_access_key_id="local", aws_secret_access_key="local", aws_session_token=None)
         session = boto3.session.Session()
@@ -124,7 +162,7 @@ class BedrockProvider:
         except UpstreamError:
             raise
         except Exception as exc:
-            raise _map_error(exc) from None
+            raise _map_error(exc, timer.clock) from None
 
     def chat(self, model: ModelEntry, body: dict[str, Any], timer: UpstreamTimer) -> ChatResult:
         converse_params.check_chat(body, self.name)
@@ -140,7 +178,8 @@ class BedrockProvider:
         forced = structured_output.apply(request, body)
         client = self.client(timer)
         response = self._call(timer, lambda: client.converse_stream(modelId=model.target, **request))
-        return structured_output.deltas(from_converse_stream(self._events(response["stream"], timer)), forced)
+        events = _whole_converse_stream(self._events(response["stream"], timer))
+        return structured_output.deltas(from_converse_stream(events), forced)
 
     def _events(self, stream: Iterable[dict[str, Any]], timer: UpstreamTimer) -> Iterator[dict[str, Any]]:
         iterator = iter(stream)
@@ -152,7 +191,7 @@ class BedrockProvider:
                 except StopIteration:
                     return
                 except Exception as exc:
-                    raise _map_error(exc) from None
+                    raise _stream_read_error(exc, timer.clock) from None
                 for name in (
                     "internalServerException",
                     "modelStreamErrorException",

@@ -1,7 +1,7 @@
 """Route modules, one per API the gateway speaks beside OpenAI's chat completions and embeddings.
 
-Each module exposes ``routes(host)`` (path → method → handler) and, where its API has its own error
-envelope, ``ERROR_RESPONSE`` for ``Gateway.handle`` to render refusals with. A route module sees the
+Each module exposes ``routes(host)`` (path → method → handler); the error envelope a path answers in is
+``envelopes.error_response_for`` (Anthropic's on ``/v1/messages*``), on every transport. A route module sees the
 gateway through ``Host``, the shared steps every route takes (authenticate, read the body, run the checks,
 price), so it never imports the service (no cycle) and the steps stay one implementation.
 """
@@ -16,11 +16,11 @@ from regiongate.gateway.runtime.checks import PreCallCheck
 from regiongate.gateway.runtime.context import RequestContext
 from regiongate.gateway.runtime.providers import Registry
 from regiongate.gateway.runtime.providers.retries import RetryPolicy
+from regiongate.gateway.runtime.translate import Delta
 from regiongate.gateway.runtime.transport import Request, Response
 from regiongate.store import KeyRecord
 
 Handler = Callable[[RequestContext, Request], Response]
-ErrorResponse = Callable[[BaseException], tuple[int, dict[str, str], bytes]]
 
 
 class Host(Protocol):
@@ -36,5 +36,13 @@ class Host(Protocol):
     def _authenticate(self, ctx: RequestContext, request: Request) -> KeyRecord: ...
     def _body(self, ctx: RequestContext, request: Request, key: KeyRecord) -> dict[str, Any]: ...
     def _price(
-        self, ctx: RequestContext, model: ModelEntry, input_tokens: int, output_tokens: int
-    ) -> dict[str, int]: ...
+        self,
+        ctx: RequestContext,
+        model: ModelEntry,
+        input_tokens: int,
+        output_tokens: int,
+        *,
+        cache_read: int = 0,
+        cache_write: int = 0,
+    ) -> dict[str, Any]: ...
+    def _price_usage(self, ctx: RequestContext, model: ModelEntry, usage: Delta) -> dict[str, Any]: ...

@@ -1,7 +1,7 @@
 """``POST /v1/messages`` and ``POST /v1/messages/count_tokens``: Anthropic's Messages API, served by the
 region's Claude models on Bedrock through InvokeModel / InvokeModelWithResponseStream with Anthropic's
 native body (``translate_messages``). The same key, region, allowlist, guardrail, budget, audit and
-pricing steps as chat completions; refusals in Anthropic's error envelope.
+pricing steps as chat completions; refusals in Anthropic's error envelope (``envelopes``, every transport).
 """
 
 from __future__ import annotations
@@ -25,12 +25,11 @@ from regiongate.gateway.runtime.checks import Call, run_checks
 from regiongate.gateway.runtime.context import RequestContext
 from regiongate.gateway.runtime.providers.bedrock import BedrockProvider
 from regiongate.gateway.runtime.providers.retries import with_retries
-from regiongate.gateway.runtime.routes import ErrorResponse, Handler, Host
+from regiongate.gateway.runtime.routes import Handler, Host, anthropic_models
 from regiongate.gateway.runtime.transport import Request, Response
 
 MESSAGES = "/v1/messages"
 COUNT_TOKENS = "/v1/messages/count_tokens"
-ERROR_RESPONSE: ErrorResponse = tm.error_response
 _HEADER_SAFE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -43,12 +42,10 @@ def routes(host: Host) -> dict[str, dict[str, Handler]]:
 
 def _key_request(request: Request) -> Request:
     """Anthropic clients send ``x-api-key``; the key store reads ``Authorization: Bearer`` or ``api-key``."""
-    headers = dict(request.headers)
-    if not headers.get("authorization") and not headers.get("api-key"):
-        if not headers.get("x-api-key"):
-            raise InvalidApiKey("no API key: send x-api-key: <key> or Authorization: Bearer <key>")
-        headers["api-key"] = headers["x-api-key"]
-    return Request(request.method, request.path, headers, request.body, request.received)
+    headers = request.headers
+    if not headers.get("authorization") and not headers.get("api-key") and not headers.get("x-api-key"):
+        raise InvalidApiKey("no API key: send x-api-key: <key> or Authorization: Bearer <key>")
+    return anthropic_models.with_x_api_key(request)
 
 
 def _start(host: Host, ctx: RequestContext, request: Request, endpoint: str) -> tuple[Any, dict[str, Any]]:
@@ -72,7 +69,7 @@ def _model(host: Host, ctx: RequestContext, name: str) -> tuple[ModelEntry, Bedr
             type="model_not_found",
         )
     ctx.model, ctx.provider = model.name, model.provider
-    provider = host.registry.get(model.provider)
+    provider = host.registry.for_context(ctx, model.provider)
     if model not in served or not isinstance(provider, BedrockProvider):
         raise InvalidRequest(
             f"model {model.name} is not a Claude model on Bedrock; /v1/messages serves {names} "
@@ -108,7 +105,7 @@ def create(host: Host, ctx: RequestContext, request: Request) -> Response:
         lambda: provider.invoke_json(model.target, native, ctx.timer), host.retry, ctx.timer, host.sleep
     )
     message, usage = tm.message(answer, request_id=ctx.request_id, model=body["model"])
-    host._price(ctx, model, usage.billed_input, usage.output_tokens)
+    _price(host, ctx, model, usage)
     return Response(200, _headers(dropped, False), json.dumps(message, ensure_ascii=False).encode("utf-8"))
 
 
@@ -132,7 +129,19 @@ def _stream(
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
-        host._price(ctx, model, state.usage.billed_input, state.usage.output_tokens)
+        _price(host, ctx, model, state.usage)
+
+
+def _price(host: Host, ctx: RequestContext, model: ModelEntry, usage: tm.Usage) -> None:
+    """Every input token the model read is audited; cache writes and reads at the model's cache prices."""
+    host._price(
+        ctx,
+        model,
+        usage.billed_input,
+        usage.output_tokens,
+        cache_read=usage.cache_read_input_tokens,
+        cache_write=usage.cache_creation_input_tokens,
+    )
 
 
 def count_tokens(host: Host, ctx: RequestContext, request: Request) -> Response:

@@ -1,0 +1,101 @@
+"""uvicorn's httptools protocol with the gateway's header-read deadline and JSON answers to malformed HTTP.
+
+The same behaviour as :class:`~regiongate.gateway.runtime.asgi.GatewayProtocol` (uvicorn's h11 protocol), on the
+llhttp parser in C: the event loop's share of the server's CPU per request was 0.56-0.71 ms with h11 and
+0.26-0.44 ms with httptools, measured back to back (docs/benchmarks.md). ``local.GatewayHTTPServer`` serves it.
+
+- A timer runs from the connection, and from the first byte of each later request, until the request head is
+  complete; when it fires the client gets 408 and the connection is closed (uvicorn arms no timer while a head
+  is arriving, only between keep-alive requests).
+- A request line with a method llhttp does not know (``BREW``) is answered 405 as OpenAI-shaped JSON, as the
+  service answers a known method on a path that does not take it; any other malformed request gets 400 JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from regiongate.contract.errors import GatewayError, InvalidRequest, MethodNotAllowed
+from regiongate.gateway.runtime.asgi import ServerLimits, _raw_response
+
+
+class GatewayHttpToolsProtocol(HttpToolsProtocol):
+    header_timeout: float = ServerLimits.header_timeout
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._head_pending = True  # no request head yet: it must arrive within header_timeout
+        self._arm_header_timer()
+
+    def _arm_header_timer(self) -> None:
+        if getattr(self, "_header_timer", None) is None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._header_timeout_fired)
+
+    def _disarm_header_timer(self) -> None:
+        timer = getattr(self, "_header_timer", None)
+        if timer is not None:
+            timer.cancel()
+            self._header_timer = None
+
+    def _header_timeout_fired(self) -> None:
+        self._header_timer = None
+        if self.transport.is_closing() or not self._head_pending:
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            return  # a request is being answered (a pipelined head waits for it); re-armed when it is done
+        self._answer_and_close(
+            GatewayError(
+                f"the request headers did not arrive within {self.header_timeout:g} s",
+                status=408,
+                type="request_timeout",
+            )
+        )
+
+    def _answer_and_close(self, exc: GatewayError) -> None:
+        self._disarm_header_timer()
+        self.transport.write(_raw_response(exc))
+        self.transport.close()
+
+    # --- parser callbacks -----------------------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_pending = True
+        self._arm_header_timer()  # keeps the connection's deadline when this is its first request
+
+    def on_headers_complete(self) -> None:
+        self._head_pending = False
+        self._disarm_header_timer()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._head_pending and not self.transport.is_closing():
+            self._arm_header_timer()  # a pipelined head that is still incomplete
+
+    def data_received(self, data: bytes) -> None:
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserInvalidMethodError:
+            self._answer_and_close(MethodNotAllowed("the HTTP method of this request is not supported"))
+        except httptools.HttpParserError as exc:
+            self.send_400_response(str(exc) or "invalid HTTP request")
+        except httptools.HttpParserUpgrade:
+            self._unsupported_upgrade_warning()  # no WebSocket here: answered as plain HTTP, as uvicorn does
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_timer()
+        super().connection_lost(exc)
+
+    def send_400_response(self, msg: str) -> None:
+        self._answer_and_close(InvalidRequest(f"malformed HTTP request: {msg.rstrip('.')}"))
+
+
+def protocol_class(limits: ServerLimits) -> type[GatewayHttpToolsProtocol]:
+    return type(
+        "ConfiguredGatewayHttpToolsProtocol", (GatewayHttpToolsProtocol,), {"header_timeout": limits.header_timeout}
+    )
