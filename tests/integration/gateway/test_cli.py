@@ -7,22 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from regiongate.cli.main import main
 from regiongate.store.keys import hash_key
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def cli(monkeypatch, database_url, pg_store, capsys):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def test_db_migrate_is_idempotent(cli):

@@ -6,22 +6,9 @@ import re
 
 import pytest
 
-from regiongate.cli.main import main
 from regiongate.store import RateLimits
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def cli(monkeypatch, database_url, pg_store, capsys):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def test_key_rate_limits_are_set_at_creation_and_changed_one_by_one(cli, pg_store):

@@ -4,22 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from regiongate.cli.main import main
 from regiongate.store.memory_facts import MemorySettings, PostgresMemoryStore
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def cli(monkeypatch, database_url, pg_store, capsys):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def test_enable_status_disable(cli, pg_store):

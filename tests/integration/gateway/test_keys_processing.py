@@ -7,22 +7,9 @@ import re
 
 import pytest
 
-from regiongate.cli.main import main
 from tests.fixtures.processing_area import AREA_NAME, MODEL, opted_in_eu, write_opted_in_catalogue
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def cli(monkeypatch, database_url, pg_store, capsys):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def _key_id(err: str) -> str:

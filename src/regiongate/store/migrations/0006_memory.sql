@@ -42,6 +42,6 @@ CREATE INDEX memory_facts_org_expiry ON memory_facts (org_id, expires_at);
 CREATE INDEX memory_facts_expiry ON memory_facts (expires_at);
 -- Approximate nearest neighbours by cosine distance (the embeddings are unit vectors). m and ef_construction are
 -- pgvector's defaults, stated because they were measured: with the store's hnsw.ef_search (store/memory_facts.py
--- DEFAULT_EF_SEARCH) recall@10 >= 0.95 on clustered data at 10^4..10^6 facts (docs/benchmarks.md).
+-- DEFAULT_EF_SEARCH, 400) recall@10 >= 0.95 on clustered data at 10^4..10^6 facts (docs/benchmarks.md).
 CREATE INDEX memory_facts_embedding ON memory_facts USING hnsw (embedding vector_cosine_ops)
     WITH (m = 16, ef_construction = 64);
