@@ -231,7 +231,7 @@ def main() -> int:
     finally:
         conn = admin.connect()
         conn.run(
-            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{bench_db}' AND pid <> pg_backend_pid()"
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{bench_db}' AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
         )
         conn.run(f'DROP DATABASE IF EXISTS "{bench_db}"')
         conn.close()

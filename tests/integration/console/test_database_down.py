@@ -53,7 +53,7 @@ def test_after_a_database_restart_sign_in_works_at_once(app, store, world, datab
     name = ConnectionParams.from_url(database_url).database
     admin = ConnectionParams.from_url(database_url).connect()
     admin.run(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
         d=name,
     )
     admin.close()

@@ -43,7 +43,7 @@ def _terminate_all(database_url: str) -> int:
     admin = ConnectionParams.from_url(database_url).connect()
     try:
         rows = admin.run(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
             d=name,
         )
     finally:
