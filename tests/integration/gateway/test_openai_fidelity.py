@@ -78,7 +78,8 @@ def test_defaults_that_change_nothing_pass_on_bedrock(eu_runtime, store, bedrock
     response = post(gateway, CHAT, chat(tools=TOOLS, **extra), new_key(store))
     assert response.status == 200, response.body
     answer = body_of(response)
-    assert answer["system_fingerprint"] is None and answer["choices"][0]["message"]["refusal"] is None
+    # No fingerprint from Bedrock: absent (the OpenAPI document types it as a string, not nullable).
+    assert "system_fingerprint" not in answer and answer["choices"][0]["message"]["refusal"] is None
     assert answer["choices"][0]["logprobs"] is None
 
 
@@ -98,7 +99,8 @@ def test_openai_parameters_reach_azure_and_its_answer_fields_come_back(eu_runtim
     sent = azure.requests[0]["json"]
     assert {k: sent[k] for k in extra} == extra
     assert answer["system_fingerprint"] == "fp_up_1"
-    assert answer["choices"][0]["logprobs"] == azure.logprobs_of("Hello from Azure")
+    # As Azure sent them, plus the refusal logprobs the OpenAPI document requires of the object (null).
+    assert answer["choices"][0]["logprobs"] == {**azure.logprobs_of("Hello from Azure"), "refusal": None}
     assert answer["choices"][0]["message"]["refusal"] is None
 
 
@@ -120,7 +122,8 @@ def test_azure_streamed_logprobs_are_passed_on(eu_runtime, store, azure):
     chunks = [c for c in sse_events(response.body) if c != "[DONE]" and c["choices"]]
     texts = [c for c in chunks if c["choices"][0]["delta"].get("content")]
     assert texts and all(
-        c["choices"][0]["logprobs"] == azure.logprobs_of(c["choices"][0]["delta"]["content"]) for c in texts
+        c["choices"][0]["logprobs"] == {**azure.logprobs_of(c["choices"][0]["delta"]["content"]), "refusal": None}
+        for c in texts
     )
     assert azure.requests[0]["json"]["logprobs"] is True
 

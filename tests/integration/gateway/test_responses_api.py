@@ -49,6 +49,7 @@ def test_text_input_and_instructions_become_a_chat_call(eu_runtime, store, bedro
         "type": "output_text",
         "text": "Hello from Bedrock",
         "annotations": [],
+        "logprobs": [],
     }
     assert answer["usage"]["input_tokens"] == 12 and answer["usage"]["total_tokens"] == 19
     sent = bedrock.requests[0]["json"]

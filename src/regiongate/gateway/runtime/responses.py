@@ -47,16 +47,31 @@ def chat_completion(
     if result.tool_calls:
         message["tool_calls"] = result.tool_calls
     message.update(reasoning.chat_fields(result.reasoning))  # only when the client asked for reasoning_effort
-    choice = {"index": 0, "message": message, "finish_reason": result.finish_reason, "logprobs": result.logprobs}
-    return {
+    choice = {
+        "index": 0,
+        "message": message,
+        "finish_reason": result.finish_reason,
+        "logprobs": choice_logprobs(result.logprobs),
+    }
+    answer: dict[str, Any] = {
         "id": completion_id(request_id),
         "object": "chat.completion",
         "created": created,
         "model": model,
-        "system_fingerprint": result.system_fingerprint,
         "choices": [choice],
         "usage": usage,
     }
+    if result.system_fingerprint is not None:  # a string in the OpenAPI document, not nullable: absent when unknown
+        answer["system_fingerprint"] = result.system_fingerprint
+    return answer
+
+
+def choice_logprobs(upstream: Any) -> Any:
+    """A choice's logprobs as the upstream sent them, with both ``content`` and ``refusal``, which the OpenAPI
+    document requires of the object (either may be null); ``None`` when the upstream sent none."""
+    if not isinstance(upstream, dict):
+        return upstream
+    return {"content": upstream.get("content"), "refusal": upstream.get("refusal"), **upstream}
 
 
 class ChunkWriter:
@@ -73,7 +88,12 @@ class ChunkWriter:
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None, logprobs: Any = None) -> bytes:
         return sse(
-            {**self.base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": logprobs}]}
+            {
+                **self.base,
+                "choices": [
+                    {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": choice_logprobs(logprobs)}
+                ],
+            }
         )
 
     def delta(self, d: Delta) -> bytes | None:

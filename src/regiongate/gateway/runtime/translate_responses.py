@@ -241,18 +241,19 @@ class ResponseShape:
             "max_output_tokens": body.get("max_output_tokens"),
             "temperature": body.get("temperature"),
             "top_p": body.get("top_p"),
-            "tools": list(body.get("tools") or []),
+            "tools": [_tool_echo(tool) for tool in body.get("tools") or []],
             "tool_choice": body.get("tool_choice", "auto"),
             "parallel_tool_calls": body.get("parallel_tool_calls") is not False,
             "previous_response_id": None,
             "text": {"format": (body.get("text") or {}).get("format") or {"type": "text"}},
             "truncation": "disabled",
             "metadata": body.get("metadata") or {},
-            "user": body.get("user"),
             "reasoning": _reasoning_echo(body.get("reasoning")),
             "error": None,
             "incomplete_details": None,
         }
+        if body.get("user") is not None:  # a string in the OpenAPI document, not nullable: absent when not sent
+            self.base["user"] = body["user"]
         # The signature goes to the client only when asked for (include), as OpenAI's encrypted reasoning does.
         self.encrypted = "reasoning.encrypted_content" in (body.get("include") or ())
 
@@ -301,7 +302,9 @@ class ResponseShape:
     def response(
         self, status: str, output: list[dict[str, Any]], usage_body: dict[str, Any] | None, finish: str | None = None
     ) -> dict[str, Any]:
-        answer = {**self.base, "status": status, "output": output, "usage": usage_body}
+        answer = {**self.base, "status": status, "output": output}
+        if usage_body is not None:  # not nullable in the OpenAPI document: absent until the usage is known
+            answer["usage"] = usage_body
         if finish == "length":
             answer["status"] = "incomplete"
             answer["incomplete_details"] = {"reason": "max_output_tokens"}
@@ -324,6 +327,14 @@ class ResponseShape:
         return self.response("completed", output, usage_body, result.finish_reason)
 
 
+def _tool_echo(tool: Any) -> Any:
+    """A request tool as the Response echoes it: a function tool with ``strict`` and ``parameters``, which the
+    OpenAPI ``FunctionTool`` requires (null when the request left them out)."""
+    if isinstance(tool, dict) and tool.get("type") == "function":
+        return {**tool, "strict": tool.get("strict"), "parameters": tool.get("parameters")}
+    return tool
+
+
 def _reasoning_echo(requested: Any) -> dict[str, Any] | None:
     """The Response's ``reasoning``: the effort and summary asked for, when an effort was."""
     if not isinstance(requested, dict) or requested.get("effort") is None:
@@ -334,7 +345,7 @@ def _reasoning_echo(requested: Any) -> dict[str, Any] | None:
 def content_part(kind: str, text: str) -> dict[str, Any]:
     if kind == "refusal":
         return {"type": "refusal", "refusal": text}
-    return {"type": "output_text", "text": text, "annotations": []}
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
 
 
 def sse(event: Mapping[str, Any]) -> bytes:
@@ -535,6 +546,7 @@ class EventWriter:
             yield self._event(
                 "response.function_call_arguments.done",
                 item_id=item["id"],
+                name=item["name"],
                 output_index=index,
                 arguments=item["arguments"],
             )
