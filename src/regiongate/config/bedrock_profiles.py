@@ -23,10 +23,10 @@ PROFILES_VERSION = 1
 _PROFILE_ID_RE = re.compile(r"^(eu|us|apac|jp|au|ca|us-gov)\.[a-z0-9-]+\.[a-zA-Z0-9.:_-]+$")
 _REGION_RE = re.compile(r"^[a-z]{2}(?:-gov)?-[a-z]+-\d$")
 _SOURCE_RE = re.compile(r"^https://\S+$")
-_ENTRY_KEYS = ("destinations", "source", "checked", "note")
+_ENTRY_KEYS = ("destinations", "source", "checked", "note", "retired")
 _REQUIRED_ENTRY_KEYS = ("destinations", "source", "checked")
 _MODEL_ID_RE = re.compile(r"^[a-z0-9-]+\.[a-zA-Z0-9.:_-]+$")
-_MODEL_KEYS = ("in_region", "source", "checked", "note")
+_MODEL_KEYS = ("in_region", "source", "checked", "note", "retired")
 _REQUIRED_MODEL_KEYS = ("in_region", "source", "checked")
 
 
@@ -39,6 +39,7 @@ class FoundationModel:
     source: str
     checked: datetime.date
     note: str | None = None
+    retired: datetime.date | None = None  # retired by its provider: never offered
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,14 @@ class Table:
         entry = self.foundation_models.get(model_id)
         return entry.in_region if entry else ()
 
+    def retired(self, target: str) -> datetime.date | None:
+        """When the model behind ``target`` (a model id or a geography profile id) was retired, if it was."""
+        profile = self.profiles.get(target)
+        if profile is not None and profile.retired is not None:
+            return profile.retired
+        model = self.foundation_models.get(profile.foundation_model if profile is not None else target)
+        return model.retired if model is not None else None
+
 
 @dataclass(frozen=True)
 class InferenceProfile:
@@ -59,6 +68,7 @@ class InferenceProfile:
     source: str  # where the destinations were read
     checked: datetime.date  # when
     note: str | None = None
+    retired: datetime.date | None = None  # retired by its provider: never offered
 
     @property
     def foundation_model(self) -> str:
@@ -87,6 +97,16 @@ def _provenance(reader: Reader, entry: Mapping[str, Any], key: str) -> tuple[str
     return source, checked, note
 
 
+def _retired(reader: Reader, entry: Mapping[str, Any], key: str) -> datetime.date | None:
+    if entry.get("retired") is None:
+        return None
+    text = reader.string(str(entry["retired"]), f"{key}.retired")
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise reader.fail(f"{key}.retired", f"{text!r} is not a date such as 2026-02-19") from None
+
+
 def parse_table(data: Any, path: Path) -> Table:
     reader = Reader(path)
     raw = data if isinstance(data, dict) else {}
@@ -98,7 +118,7 @@ def parse_table(data: Any, path: Path) -> Table:
         entry = reader.mapping(entry, key, _MODEL_KEYS, _REQUIRED_MODEL_KEYS)
         in_region = _regions(reader, entry["in_region"], f"{key}.in_region")
         source, checked, note = _provenance(reader, entry, key)
-        models[model_id] = FoundationModel(model_id, in_region, source, checked, note)
+        models[model_id] = FoundationModel(model_id, in_region, source, checked, note, _retired(reader, entry, key))
     return Table(profiles=parse_profiles(data, path), foundation_models=models)
 
 
@@ -121,7 +141,12 @@ def parse_profiles(data: Any, path: Path) -> dict[str, InferenceProfile]:
         destinations = _regions(reader, entry["destinations"], f"{key}.destinations")
         source, checked, note = _provenance(reader, entry, key)
         profiles[profile_id] = InferenceProfile(
-            profile_id=profile_id, destinations=destinations, source=source, checked=checked, note=note
+            profile_id=profile_id,
+            destinations=destinations,
+            source=source,
+            checked=checked,
+            note=note,
+            retired=_retired(reader, entry, key),
         )
     return profiles
 

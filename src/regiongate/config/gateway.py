@@ -596,7 +596,7 @@ def _bedrock_destinations(
             f"use a single-region model id or a geography profile whose destinations are all in {', '.join(region.inference_regions)}",
         )
     if not _BEDROCK_ID_RE.match(target):
-        raise reader.fail(key, f"{target!r} is not a Bedrock model id such as anthropic.claude-3-haiku-20240307-v1:0")
+        raise reader.fail(key, f"{target!r} is not a Bedrock model id such as amazon.nova-pro-v1:0")
     if target.startswith(_GEOGRAPHY_PROFILE_PREFIXES):
         if target not in PROFILE_DESTINATIONS:
             known = ", ".join(sorted(p for p in PROFILE_DESTINATIONS if p.split(".", 1)[0] == target.split(".", 1)[0]))
@@ -634,6 +634,7 @@ def _bedrock_destinations(
                 key,
                 f"inference profile {target!r} cannot be called from {provider.aws_region}; its regions: {', '.join(destinations)}",
             )
+        _refuse_retired(reader, key, target)
         return destinations
     if area is not None:
         raise reader.fail(
@@ -641,7 +642,19 @@ def _bedrock_destinations(
             f"{target!r} is a single-region model id, processed in {provider.aws_region} only: it needs no wider area; "
             "remove processing_area",
         )
+    _refuse_retired(reader, key, target)
     return (provider.aws_region or "",)
+
+
+def _refuse_retired(reader: Reader, key: str, target: str) -> None:
+    """After the residency checks (which say more about a model than its age): a retired model is never offered."""
+    retired = bedrock_profiles.shipped_table().retired(target)
+    if retired is not None:
+        raise reader.fail(
+            key,
+            f"{target!r} was retired by its provider on {retired.isoformat()} (bedrock-profiles.yaml) and is not "
+            "offered; choose a current model",
+        )
 
 
 def _parse_guardrails(reader: Reader, raw: Any, key: str, base: Guardrails, models: Mapping[str, Model]) -> Guardrails:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import replace
 
 import pytest
 import yaml
 
-from regiongate.config import tenants
+from regiongate.config import bedrock_profiles, tenants
 from regiongate.config.gateway import bedrock_grants
 from regiongate.config.reader import load_yaml
 from regiongate.config.regions import DEFAULT_CONFIG_PATH, ConfigError, parse_catalogue
@@ -79,9 +80,18 @@ def test_an_ap_southeast_2_tenant_is_never_served_from_singapore(catalogue, tmp_
         assert error.key == "models[0]" and expected in error.problem
 
 
-def test_a_singapore_model_not_offered_in_sydney_is_refused_with_the_nearest_apac_opt_in(tmp_path):
+def test_a_singapore_model_not_offered_in_sydney_is_refused_with_the_nearest_apac_opt_in(tmp_path, monkeypatch):
     """A single-region model of regions.sg that Bedrock offers in Singapore but not in Sydney (Claude 3.5 Sonnet,
     in a test catalogue: the shipped one no longer offers it) is refused naming the in-geography opt-in."""
+    # Claude 3.5 Sonnet is marked retired (tests/unit/config/test_retired_models.py); this test is about where a
+    # model is offered, so it uses the shipped table with that one mark removed.
+    table = bedrock_profiles.shipped_table()
+    sonnet = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+    unretired = replace(
+        table,
+        foundation_models={**table.foundation_models, sonnet: replace(table.foundation_models[sonnet], retired=None)},
+    )
+    monkeypatch.setattr(bedrock_profiles, "shipped_table", lambda: unretired)
     data = copy.deepcopy(yaml.safe_load(DEFAULT_CONFIG_PATH.read_text()))
     data["regions"]["sg"]["gateway"]["models"].append(
         {
