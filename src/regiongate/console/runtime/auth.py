@@ -316,17 +316,7 @@ class Accounts:
                     e=email,
                     s=source,
                 )
-                conn.run("DELETE FROM console_sessions WHERE expires_at < :t", t=now)
-                conn.run(
-                    "INSERT INTO console_sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) "
-                    "VALUES (:h, :u, :c, :t, :t, :x)",
-                    h=token_hash(token),
-                    u=rows[0][0],
-                    c=new_token(),
-                    t=now,
-                    x=now + SESSION_LIFETIME,
-                )
-                conn.run("UPDATE console_users SET last_login_at = :t WHERE user_id = :u", t=now, u=rows[0][0])
+                _insert_session(conn, rows[0][0], token, now)
                 conn.run("COMMIT")
             except BaseException:
                 conn.run("ROLLBACK")
@@ -368,17 +358,7 @@ class Accounts:
         now = self.clock()
         token = new_token()
         with self.pool.connection() as conn:
-            conn.run("DELETE FROM console_sessions WHERE expires_at < :t", t=now)
-            conn.run(
-                "INSERT INTO console_sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) "
-                "VALUES (:h, :u, :c, :t, :t, :x)",
-                h=token_hash(token),
-                u=user_id,
-                c=new_token(),
-                t=now,
-                x=now + SESSION_LIFETIME,
-            )
-            conn.run("UPDATE console_users SET last_login_at = :t WHERE user_id = :u", t=now, u=user_id)
+            _insert_session(conn, user_id, token, now)
         return token
 
     def end_sessions(self, conn: Any, user_id: str, keep_token: str | None = None) -> int:
@@ -389,3 +369,18 @@ class Accounts:
             k=token_hash(keep_token) if keep_token else b"\0" * 32,
         )
         return len(rows)
+
+
+def _insert_session(conn: Any, user_id: str, token: str, now: datetime) -> None:
+    """Stores a new session of ``user_id`` for ``token`` (password and single sign-on alike), dropping expired ones."""
+    conn.run("DELETE FROM console_sessions WHERE expires_at < :t", t=now)
+    conn.run(
+        "INSERT INTO console_sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) "
+        "VALUES (:h, :u, :c, :t, :t, :x)",
+        h=token_hash(token),
+        u=user_id,
+        c=new_token(),
+        t=now,
+        x=now + SESSION_LIFETIME,
+    )
+    conn.run("UPDATE console_users SET last_login_at = :t WHERE user_id = :u", t=now, u=user_id)
