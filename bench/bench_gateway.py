@@ -14,6 +14,7 @@ Method
   separately everything the first request imports (service, providers, pg8000, boto3), median of 5 runs.
 Everything runs on this machine; with 2 cores, client, gateway and upstream compete for CPU at c=16.
 BENCH_QUICK=1 runs one short round per concurrency (a smoke run, not figures to publish).
+BENCH_SERVE_PROCESSES=N (default 1) serves with `regiongate serve --processes N`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ TARGETS = {"p50": 2.0, "p99": 10.0, "import": 150.0}
 OVERHEAD_TARGETS = {(1, 50): 1.0, (16, 99): 5.0, (64, 99): 20.0}
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 UPSTREAM_MS = float(os.environ.get("BENCH_UPSTREAM_MS", "20"))
+# `regiongate serve --processes N`: worker processes sharing the port (sizing.gateway_task_vcpus of a task).
+SERVE_PROCESSES = int(os.environ.get("BENCH_SERVE_PROCESSES", "1"))
 WARMUP = 64 if QUICK else 320
 REQUESTS = {1: 100, 16: 320, 64: 640} if QUICK else {1: 500, 16: 1600, 64: 3200}  # per round
 ROUNDS = 1 if QUICK else 3
@@ -236,6 +239,8 @@ def _measure(database_url: str) -> int:
             "0",
             "--upstream",
             f"azure-weu=http://127.0.0.1:{upstream_port}",
+            "--processes",
+            str(SERVE_PROCESSES),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -300,7 +305,7 @@ def _measure(database_url: str) -> int:
 
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
-        f"Fake upstream answers after {UPSTREAM_MS:g} ms. "
+        f"Fake upstream answers after {UPSTREAM_MS:g} ms; serve processes: {SERVE_PROCESSES}. "
         f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load} (1/5/15 min) at the end; "
         f"requests per row as listed, after {WARMUP} warm-up requests.\n"
     )

@@ -17,7 +17,9 @@ Method
 Everything is bounded: N streams, each with its own deadline, and a deadline for the whole run.
 Environment: BENCH_STREAMS (default 1000), BENCH_STREAMS_QUICK=1 (100 streams, 20 chunks over 2 s),
 BENCH_STREAMS_RAMP (seconds, default 2), BENCH_SERVE_CPUS (a CPU list for `taskset -c`, e.g. `0`: the serve
-process is pinned to those CPUs, one CPU standing in for a 1 vCPU task; default: not pinned).
+process is pinned to those CPUs, one CPU standing in for a 1 vCPU task; default: not pinned), BENCH_LOAD_CPUS
+(likewise for the fake upstream and this client process, e.g. `1`, so that they do not take the serve
+process's CPU; default: not pinned).
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ CHUNKS = 20 if QUICK else 200
 SECONDS = 2.0 if QUICK else 10.0
 RAMP = float(os.environ.get("BENCH_STREAMS_RAMP", "2"))
 SERVE_CPUS = os.environ.get("BENCH_SERVE_CPUS", "")
+# `regiongate serve --processes N`: worker processes sharing the port; RSS, threads and CPU below are then the sums
+# over the parent and its workers (RSS counts pages they share once per process).
+SERVE_PROCESSES = int(os.environ.get("BENCH_SERVE_PROCESSES", "1"))
+LOAD_CPUS = os.environ.get("BENCH_LOAD_CPUS", "")
 STREAM_DEADLINE = SECONDS + RAMP + 60  # one stream, from its request to its last byte
 TARGETS = {"errors": 0, "ttft_p99_ms": 50.0, "rss_mib": 512.0}
 
@@ -169,14 +175,46 @@ def proc_status(pid: int) -> dict[str, int]:
     return out
 
 
+def serve_pids(pid: int) -> list[int]:
+    """The serve process and its workers (with BENCH_SERVE_PROCESSES > 1)."""
+    pids = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int(entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def serve_status(pid: int) -> dict[str, int]:
+    """proc_status summed over serve_pids (a single process: its own)."""
+    total: dict[str, int] = {}
+    for one in serve_pids(pid):
+        try:
+            status = proc_status(one)
+        except OSError:
+            continue
+        for name, value in status.items():
+            total[name] = total.get(name, 0) + value
+    return total
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for one in serve_pids(pid):
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 async def sample_rss(pid: int, peak: dict[str, int], stop: asyncio.Event) -> None:
     for _ in range(int((RAMP + STREAM_DEADLINE + 60) / 0.2)):
-        status = proc_status(pid)
+        status = serve_status(pid)
         peak["rss"] = max(peak.get("rss", 0), status["VmRSS"])
         peak["threads"] = max(peak.get("threads", 0), status["Threads"])
         try:
@@ -195,7 +233,7 @@ async def gateway_run(pid: int, port: int, headers: dict[str, str], body: bytes)
     cpu, wall = cpu_seconds(pid) - cpu_before, time.monotonic() - start
     stop.set()
     await sampler
-    status = proc_status(pid)
+    status = serve_status(pid)
     return results, {**peak, "hwm": status["VmHWM"], "cpu": cpu, "wall": wall}
 
 
@@ -239,8 +277,13 @@ def _measure(database_url: str) -> int:
     from regiongate.store.postgres import ConnectionParams, ConnectionPool, PostgresStore
 
     load_start = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    load_pin = ["taskset", "-c", LOAD_CPUS] if LOAD_CPUS else []
+    if LOAD_CPUS:  # the client (this process) too
+        os.sched_setaffinity(0, {int(cpu) for cpu in LOAD_CPUS.split(",")})
     upstream = subprocess.Popen(
-        [sys.executable, "-c", UPSTREAM, str(CHUNKS), str(SECONDS / CHUNKS)], stdout=subprocess.PIPE, text=True
+        [*load_pin, sys.executable, "-c", UPSTREAM, str(CHUNKS), str(SECONDS / CHUNKS)],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     upstream_port = int(upstream.stdout.readline())
     log = tempfile.NamedTemporaryFile(prefix="bench-streams-", suffix=".log", delete=False)
@@ -266,6 +309,8 @@ def _measure(database_url: str) -> int:
             "0",
             "--upstream",
             f"azure-weu=http://127.0.0.1:{upstream_port}",
+            "--processes",
+            str(SERVE_PROCESSES),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -297,7 +342,7 @@ def _measure(database_url: str) -> int:
         gateway_headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
         direct_headers = {"api-key": "bench", "content-type": "application/json"}
         direct_path = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
-        rss_idle = proc_status(serve.pid)["VmRSS"]
+        rss_idle = serve_status(serve.pid)["VmRSS"]
         direct = asyncio.run(run_streams(upstream_port, direct_path, direct_headers, body))
         via, stats = asyncio.run(gateway_run(serve.pid, gateway_port, gateway_headers, body))
     finally:
@@ -312,7 +357,7 @@ def _measure(database_url: str) -> int:
     print(
         f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load_start} at the start, "
         f"{load_end} at the end (1/5/15 min). {STREAMS} streams opened over {RAMP:g} s, each {CHUNKS} chunks "
-        f"over {SECONDS:g} s. serve process pinned to CPUs: {SERVE_CPUS or 'no (any CPU)'}.\n"
+        f"over {SECONDS:g} s. serve processes: {SERVE_PROCESSES}; serve process pinned to CPUs: {SERVE_CPUS or 'no (any CPU)'}; upstream and client pinned to: {LOAD_CPUS or 'no (any CPU)'}.\n"
     )
     print("| Run | Streams | Errors | TTFT p50 (ms) | TTFT p99 (ms) | TTFT max (ms) |")
     print("|---|---|---|---|---|---|")

@@ -188,7 +188,15 @@ class ProfileCheck:
 
     @property
     def drifted(self) -> bool:
-        return set(self.live) != set(self.listed)
+        """The account routes somewhere the file does not list (the gateway is not granted it, and the file's
+        promise is out of date). Fewer destinations than listed is not drift: the file lists, per profile, the
+        regions a call from any listed region may reach, and one calling region often reaches fewer."""
+        return bool(set(self.live) - set(self.listed))
+
+    @property
+    def narrower(self) -> tuple[str, ...]:
+        """Listed destinations this calling region is not routed to (informational)."""
+        return tuple(sorted(set(self.listed) - set(self.live)))
 
     def lines(self) -> list[str]:
         head = f"{self.profile_id} (called from {self.called_from}): the account routes to {', '.join(self.live)}"
@@ -200,21 +208,18 @@ class ProfileCheck:
             )
         if self.drifted:
             added = sorted(set(self.live) - set(self.listed))
-            removed = sorted(set(self.listed) - set(self.live))
-            change = "; ".join(
-                part
-                for part in (
-                    f"not in the file: {', '.join(added)}" if added else "",
-                    f"no longer in the account: {', '.join(removed)}" if removed else "",
-                )
-                if part
-            )
             out.append(
-                f"  DRIFT: {PROFILES_PATH.name} lists {', '.join(self.listed)} ({change}); "
-                f"set profiles.{self.profile_id}.destinations to [{', '.join(self.live)}] and checked to today's date"
+                f"  DRIFT: {PROFILES_PATH.name} lists {', '.join(self.listed)} (not in the file: {', '.join(added)}); "
+                f"add them to profiles.{self.profile_id}.destinations (only if inside the region's promise) and set "
+                "checked to today's date"
+            )
+        if self.narrower:
+            out.append(
+                f"  note: from {self.called_from} the account routes to fewer regions than the file lists (not: "
+                f"{', '.join(self.narrower)}); the file lists what a call from any of its regions may reach"
             )
         if not self.outside and not self.drifted:
-            out.append("  ok: matches the file and stays inside inference_regions")
+            out.append("  ok: within the file's destinations and inside inference_regions")
         return out
 
 

@@ -40,6 +40,9 @@ LAMBDA_ARCHITECTURES = ("arm64", "x86_64")
 # The CPU architecture of the ECS Fargate tasks (container gateway, console); the image in images.lock.yaml must
 # hold its platform (linux/amd64, linux/arm64).
 CONTAINER_ARCHITECTURES = ("x86_64", "arm64")
+# The vCPUs of one container gateway task (gateway.runtime: container): its CPU is 1024 units and its memory
+# 2 GiB per vCPU (each a valid Fargate combination), and it runs one server process per vCPU.
+GATEWAY_TASK_VCPUS = (1, 2, 4)
 # The values CloudWatch Logs accepts for RetentionInDays.
 LOG_RETENTION_DAYS = (
     1,
@@ -148,6 +151,8 @@ class Sizing:
     # x86_64 by default: an image built for linux/amd64 only (a common CI default) keeps running; arm64 (Graviton)
     # costs about 20 % less per vCPU-hour on Fargate and needs an image whose lock entry lists linux/arm64.
     container_architecture: str = "x86_64"
+    # One server process per vCPU (docs/gateway.md, "Task size"): 1 is 1024 CPU units / 2048 MiB.
+    gateway_task_vcpus: int = 1
     reserved_concurrency: int = 100
     log_retention_days: int = 365
     nat_gateways: int = 2
@@ -280,6 +285,7 @@ SIZING_RULES: Mapping[str, Rule] = {
     "lambda_memory_mb": WholeNumber(128, 10240),
     "lambda_architecture": Choice(LAMBDA_ARCHITECTURES, "a Lambda architecture"),
     "container_architecture": Choice(CONTAINER_ARCHITECTURES, "an ECS Fargate CPU architecture"),
+    "gateway_task_vcpus": Choice(GATEWAY_TASK_VCPUS, "the vCPUs of a container gateway task"),
     "reserved_concurrency": WholeNumber(1, 10000),
     "log_retention_days": Choice(LOG_RETENTION_DAYS, "a CloudWatch Logs retention"),
     "nat_gateways": WholeNumber(1, 6),

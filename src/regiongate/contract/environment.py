@@ -42,6 +42,9 @@ CONSOLE_LISTEN_PORT = "CONSOLE_PORT"
 GATEWAY_LISTEN_PORT = "GATEWAY_PORT"  # the gateway container
 # The gateway container: audit events it may hold while the queue is unreachable (then new requests get 503).
 AUDIT_BUFFER_EVENTS = "REGIONGATE_AUDIT_BUFFER_EVENTS"
+# The gateway container: how many server processes share its port (the task's vCPUs; regiongate.gateway.runtime.processes).
+GATEWAY_PROCESSES = "REGIONGATE_GATEWAY_PROCESSES"
+MAX_GATEWAY_PROCESSES = 64
 
 _REGION_CODE_RE = re.compile(r"[a-z]{2,8}")
 
@@ -205,6 +208,8 @@ class GatewayContainerEnvironment:
     region: RuntimeConfig
     port: int
     audit_buffer_events: int = DEFAULT_AUDIT_BUFFER_EVENTS
+    # Server processes on the port (1: one process, no supervisor); each holds its own audit buffer.
+    processes: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewayContainerEnvironment:
@@ -236,7 +241,22 @@ class GatewayContainerEnvironment:
         raw_buffer = env.get(AUDIT_BUFFER_EVENTS) or str(DEFAULT_AUDIT_BUFFER_EVENTS)
         if not raw_buffer.isdigit() or int(raw_buffer) < 1:
             raise SettingsError(f"{AUDIT_BUFFER_EVENTS} must be a positive number of events, got {raw_buffer!r}")
-        return cls(settings=settings, region=region, port=port, audit_buffer_events=int(raw_buffer))
+        return cls(
+            settings=settings,
+            region=region,
+            port=port,
+            audit_buffer_events=int(raw_buffer),
+            processes=gateway_processes(env),
+        )
+
+
+def gateway_processes(env: Mapping[str, str]) -> int:
+    raw = env.get(GATEWAY_PROCESSES) or "1"
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_GATEWAY_PROCESSES:
+        raise SettingsError(
+            f"{GATEWAY_PROCESSES} must be a number of server processes from 1 to {MAX_GATEWAY_PROCESSES}, got {raw!r}"
+        )
+    return int(raw)
 
 
 def _document_from_environment(env: Mapping[str, str], code: str) -> RuntimeConfig:
@@ -290,6 +310,13 @@ def gateway_container_environment(gateway: Mapping[str, str], *, region: Runtime
         GATEWAY_LISTEN_PORT: str(GATEWAY_PORT),
         REGION_DOCUMENT_JSON: region.to_json(),
     }
+
+
+def gateway_processes_environment(processes: int) -> dict[str, str]:
+    """The gateway task's server processes (one per vCPU of the task: sizing.gateway_task_vcpus)."""
+    if not 1 <= processes <= MAX_GATEWAY_PROCESSES:
+        raise ValueError(f"processes must be from 1 to {MAX_GATEWAY_PROCESSES}, got {processes}")
+    return {GATEWAY_PROCESSES: str(processes)}
 
 
 def rotation_environment(function: Mapping[str, str]) -> dict[str, str]:

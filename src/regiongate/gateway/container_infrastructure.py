@@ -29,6 +29,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from regiongate.contract.environment import gateway_processes_environment
 from regiongate.contract.limits import GATEWAY_PORT
 from regiongate.gateway.infrastructure import bedrock_statement
 from regiongate.shared_constructs import data_kinds
@@ -47,6 +48,9 @@ HEALTH_COMMAND = f"python -c \"import urllib.request; urllib.request.urlopen('{H
 # One task holds hundreds of streams (docs/benchmarks.md); at least two, one per zone.
 MIN_TASKS = 2
 MAX_TASKS = 10
+# One vCPU's share of a task (sizing.gateway_task_vcpus): every 1, 2 and 4 vCPU task with 2 GiB per vCPU is a
+# valid Fargate combination. The task runs one server process per vCPU (regiongate.gateway.runtime.processes):
+# one process serves on one event loop, so it uses at most one CPU.
 TASK_CPU = 1024
 TASK_MEMORY_MIB = 2048
 CPU_TARGET_PERCENT = 60
@@ -54,6 +58,13 @@ REQUESTS_PER_TARGET_PER_MINUTE = 1000
 # Fargate's most: SIGTERM → SIGKILL. In-flight streams had the deregistration delay before SIGTERM.
 STOP_TIMEOUT = Duration.seconds(120)
 KMS_GRANT_WILDCARDS = ("kms:GenerateDataKey*", "kms:ReEncrypt*")
+
+
+def task_size(vcpus: int) -> tuple[int, int]:
+    """The task's CPU units and memory (MiB) for ``vcpus`` vCPUs."""
+    if vcpus not in (1, 2, 4):
+        raise ValueError(f"a gateway task has 1, 2 or 4 vCPUs, got {vcpus}")
+    return TASK_CPU * vcpus, TASK_MEMORY_MIB * vcpus
 
 
 class GatewayContainerService(Construct):
@@ -79,6 +90,8 @@ class GatewayContainerService(Construct):
         log_retention_days: int,
         # sizing.container_architecture; the image must hold its platform (checked at synth).
         architecture: str = "x86_64",
+        # sizing.gateway_task_vcpus: the task's size, and as many server processes.
+        vcpus: int = 1,
     ) -> None:
         super().__init__(scope, construct_id)
         if len(set(availability_zones)) < 2:
@@ -107,11 +120,12 @@ class GatewayContainerService(Construct):
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
             description="regiongate gateway task execution: pull from the in-region repository, write logs",
         )
+        cpu, memory_mib = task_size(vcpus)
         self.task_definition = ecs.FargateTaskDefinition(
             self,
             "Task",
-            cpu=TASK_CPU,
-            memory_limit_mib=TASK_MEMORY_MIB,
+            cpu=cpu,
+            memory_limit_mib=memory_mib,
             task_role=self.task_role,
             execution_role=self.execution_role,
             runtime_platform=runtime_platform(architecture),
@@ -122,8 +136,9 @@ class GatewayContainerService(Construct):
             image=ecs.ContainerImage.from_ecr_repository(repository, image_digest),
             command=list(COMMAND),
             port_mappings=[ecs.PortMapping(container_port=GATEWAY_PORT)],
-            # regiongate.contract.environment.gateway_container_environment: the Lambda's variables + the document.
-            environment=dict(environment),
+            # regiongate.contract.environment.gateway_container_environment: the Lambda's variables + the document;
+            # and one server process per vCPU.
+            environment={**environment, **gateway_processes_environment(vcpus)},
             logging=ecs.LogDrivers.aws_logs(stream_prefix="gateway", log_group=self.log_group),
             readonly_root_filesystem=True,
             stop_timeout=STOP_TIMEOUT,

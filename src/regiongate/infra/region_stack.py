@@ -404,6 +404,7 @@ class RegionStack(Stack):
             bedrock_arns=self.gateway.bedrock_arns,
             log_retention_days=region.sizing.log_retention_days,
             architecture=architecture,
+            vcpus=region.sizing.gateway_task_vcpus,
         )
         if image.is_example:
             Annotations.of(service).add_warning_v2(

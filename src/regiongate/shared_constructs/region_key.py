@@ -8,6 +8,13 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from regiongate.shared_constructs.nag import acknowledge
+from regiongate.shared_constructs.region_key_statements import (
+    ASSUME_SID,
+    CREDENTIAL_CONTEXT_KEYS,
+    OPEN_SID,
+    ORG_ROLE_PATH,
+    SEAL_SID,
+)
 
 
 class RegionKey(Construct):
@@ -46,16 +53,6 @@ class RegionKey(Construct):
                 },
             )
         )
-
-
-# Orgs' own provider credentials (regiongate.store.provider_credentials): the encryption context every envelope
-# carries. Only these grants use it, each conditioned on this region's context.
-CREDENTIAL_CONTEXT_KEYS = ("org", "region", "provider")
-ORG_ROLE_PATH = "regiongate/"  # regiongate.store.provider_credentials.ROLE_PATH: the only roles the gateway assumes
-# The statements' Sids: the residency report finds the grants by them (cli.commands.report.DATA_KINDS).
-SEAL_SID = "SealOrgProviderCredentials"
-OPEN_SID = "OpenOrgProviderCredentials"
-ASSUME_SID = "AssumeOrgBedrockRoles"
 
 
 def grant_org_credentials(key: kms.IKey, grantee: iam.IGrantable, *, region_code: str, seal: bool) -> None:

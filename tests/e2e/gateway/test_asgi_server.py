@@ -177,6 +177,53 @@ def test_client_disconnect_stops_the_upstream_and_records_the_tokens_streamed(eu
     assert float(event["cost_usd"]) > 0
 
 
+def gateway_threads() -> list[str]:
+    """The process's threads, less the fake upstream's (one per connection, ThreadingHTTPServer's)."""
+    return [t.name for t in threading.enumerate() if "process_request_thread" not in t.name]
+
+
+def test_open_streams_hold_no_thread_each_and_all_finish(world):
+    """Forty streams paused mid-answer at once: the server holds them on its event loop (the service in one
+    greenlet each), not on forty threads; released, every one ends complete and is recorded once."""
+    gateway, sink, azure, key = world
+    azure.gate = threading.Event()
+    count = 40
+    body = json.dumps({**CHAT, "stream": True}).encode()
+    request = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer %s\r\n"
+        b"content-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (key.encode(), len(body), body)
+    )
+    with running(gateway) as (server, base):
+        before = gateway_threads()
+        sockets = [socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=30) for _ in range(count)]
+        try:
+            received = [b""] * count
+            for sock in sockets:
+                sock.sendall(request)
+            for i, sock in enumerate(sockets):  # every stream has its first word: all forty are open now
+                while b"Bonjour" not in received[i]:
+                    received[i] += sock.recv(65536)
+            during = gateway_threads()
+            assert server.app.active == count
+            azure.gate.set()
+            for i, sock in enumerate(sockets):
+                while not received[i].endswith(b"0\r\n\r\n"):
+                    piece = sock.recv(65536)
+                    assert piece, "the stream ended before its last chunk"
+                    received[i] += piece
+        finally:
+            azure.gate.set()
+            for sock in sockets:
+                sock.close()
+    # A thread per stream would add forty; the loop's helpers (blocking calls, log writer) are a handful at most.
+    assert len(during) - len(before) < 8, sorted(set(during) - set(before))
+    assert all(b"data: [DONE]" in r and b" Azure" in r for r in received)
+    deadline = time.monotonic() + 30
+    while len(sink.events) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(sink.events) == count and {e["status"] for e in sink.events} == {200}
+
+
 def test_http_edges_are_answered_as_openai_json(world):
     gateway, _, _, key = world
     limits = ServerLimits(header_timeout=0.3, body_timeout=0.3)

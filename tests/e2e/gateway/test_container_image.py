@@ -434,9 +434,9 @@ def test_a_client_disconnect_mid_stream_stops_the_upstream_and_its_event_carries
     assert float(event["cost_usd"]) > 0
 
 
-@pytest.mark.parametrize("missing", ["REGIONGATE_REGION_DOCUMENT", "AUDIT_QUEUE_URL"])
-def test_a_missing_variable_exits_2_naming_it(image_app, eu_runtime, upstream, sqs, missing):
-    env = {
+def container_env(image_app, eu_runtime, upstream, sqs) -> dict[str, str]:
+    """The task's environment for the image's entry point, with a database that is never reached."""
+    return {
         **os.environ,
         "PYTHONPATH": str(image_app),
         "REGIONGATE_REGION_CODE": "eu",
@@ -444,6 +444,11 @@ def test_a_missing_variable_exits_2_naming_it(image_app, eu_runtime, upstream, s
         "DATABASE_URL": "postgresql://nobody:none@127.0.0.1:1/none",
         "AUDIT_QUEUE_URL": sqs.queue_url,
     }
+
+
+@pytest.mark.parametrize("missing", ["REGIONGATE_REGION_DOCUMENT", "AUDIT_QUEUE_URL"])
+def test_a_missing_variable_exits_2_naming_it(image_app, eu_runtime, upstream, sqs, missing):
+    env = container_env(image_app, eu_runtime, upstream, sqs)
     del env[missing]
     done = subprocess.run(image_command(), env=env, cwd=image_app, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and missing in done.stderr

@@ -122,3 +122,26 @@ def test_a_request_refused_before_the_upstream_holds_nothing_and_releases_nothin
     (document,) = documents
     assert document[names.DIMENSION_ERROR_TYPE] == "audit_unavailable"
     assert _held(limits_store) == 0
+
+
+def test_a_request_refused_because_the_audit_buffer_is_full_is_a_503_in_the_metric(eu_runtime, azure):
+    class FullBuffer:
+        """A buffering sink with no room left (the queue or database has been unreachable for a while)."""
+
+        def admit(self) -> bool:
+            return False
+
+        def release(self) -> None:
+            raise AssertionError("nothing was admitted, so nothing is given back")
+
+        def emit(self, event: dict) -> None:
+            raise AssertionError("a refused request has no event")
+
+    store = MemoryStore()
+    gateway, documents = _gateway(eu_runtime, store, azure, FullBuffer(), whole_responses=False)
+    response = post(gateway, CHAT, BODY, new_key(store))
+    assert response.status == 503 and body_of(response)["error"]["type"] == "audit_unavailable"
+    assert azure.requests == []  # refused before any work
+    (document,) = documents
+    assert document[names.ERRORS_5XX] == 1 and document[names.REQUESTS] == 1
+    assert document[names.DIMENSION_ERROR_TYPE] == "audit_unavailable"

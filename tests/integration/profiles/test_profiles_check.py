@@ -111,8 +111,8 @@ def test_matching_profiles_pass_and_each_is_asked_in_the_region_it_is_called_fro
     assert sorted(r["path"] for r in fake.requests) == sorted(f"/inference-profiles/{p}" for p in eu_profiles)
     # SigV4-signed for the Bedrock control plane of the provider's region (eu-central-1 in regions.yaml).
     assert all("/eu-central-1/bedrock/aws4_request" in r["authorization"] for r in fake.requests)
-    assert out.count("  ok: matches the file and stays inside inference_regions") == len(eu_profiles)
-    assert "All profiles match the file and stay inside inference_regions." in out
+    assert out.count("  ok: within the file's destinations and inside inference_regions") == len(eu_profiles)
+    assert "All profiles stay within the file's destinations and inside inference_regions." in out
 
 
 def test_a_destination_outside_inference_regions_fails_and_names_the_region(eu_profiles, capsys):
@@ -126,11 +126,11 @@ def test_a_destination_outside_inference_regions_fails_and_names_the_region(eu_p
     out = capsys.readouterr().out
     assert code == 1
     assert "  FAIL: eu-west-2 outside inference_regions (eu-central-1, eu-west-1, eu-west-3, eu-north-1" in out
-    assert "(not in the file: eu-west-2); set profiles.eu.amazon.nova-pro-v1:0.destinations to [" in out
+    assert "(not in the file: eu-west-2); add them to profiles.eu.amazon.nova-pro-v1:0.destinations" in out
     assert out.rstrip().endswith("FAILED")
 
 
-def test_drift_inside_the_region_is_reported_with_the_line_to_write(eu_profiles, capsys):
+def test_a_narrower_answer_is_a_note_and_the_check_passes(eu_profiles, capsys):
     narrowed = dict(eu_profiles)
     narrowed["eu.amazon.nova-pro-v1:0"] = ["eu-central-1", "eu-west-1"]
     fake = FakeBedrockControlPlane(narrowed)
@@ -139,10 +139,32 @@ def test_drift_inside_the_region_is_reported_with_the_line_to_write(eu_profiles,
     finally:
         fake.close()
     out = capsys.readouterr().out
+    assert code == 0
+    assert "FAIL:" not in out and "DRIFT:" not in out
+    assert "fewer regions than the file lists (not: eu-north-1, eu-south-1, eu-south-2, eu-west-3)" in out
+
+
+def test_a_new_destination_inside_the_region_is_drift_with_what_to_add(eu_profiles, capsys, monkeypatch):
+    import dataclasses
+
+    from regiongate.config import bedrock_profiles
+
+    shipped = dict(bedrock_profiles.shipped_profiles())
+    nova = shipped["eu.amazon.nova-pro-v1:0"]
+    # The file as if written before AWS added eu-west-3 (inside the EU's inference regions) to the profile.
+    shipped["eu.amazon.nova-pro-v1:0"] = dataclasses.replace(
+        nova, destinations=tuple(r for r in nova.destinations if r != "eu-west-3")
+    )
+    monkeypatch.setattr(bedrock_profiles, "shipped_profiles", lambda: shipped)
+    fake = FakeBedrockControlPlane(eu_profiles)
+    try:
+        code = check(fake)
+    finally:
+        fake.close()
+    out = capsys.readouterr().out
     assert code == 1
     assert "FAIL:" not in out
-    assert "no longer in the account: eu-north-1, eu-south-1, eu-south-2, eu-west-3" in out
-    assert "set profiles.eu.amazon.nova-pro-v1:0.destinations to [eu-central-1, eu-west-1]" in out
+    assert "(not in the file: eu-west-3); add them to profiles.eu.amazon.nova-pro-v1:0.destinations" in out
 
 
 def test_a_profile_the_account_does_not_have_fails_with_the_service_error(eu_profiles, capsys):

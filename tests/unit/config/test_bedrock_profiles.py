@@ -90,4 +90,23 @@ def test_a_check_fails_outside_the_inference_regions_and_reports_drift():
     assert "FAIL: eu-west-2 outside inference_regions (eu-central-1, eu-west-1)" in text
     assert "DRIFT: bedrock-profiles.yaml lists eu-central-1, eu-west-1 (not in the file: eu-west-2)" in text
     same = ProfileCheck("eu.x.y-v1:0", "eu-central-1", ("eu-central-1",), ("eu-central-1",), ("eu-central-1",))
-    assert same.lines()[-1] == "  ok: matches the file and stays inside inference_regions"
+    assert same.lines()[-1] == "  ok: within the file's destinations and inside inference_regions"
+
+
+def test_a_calling_region_routed_to_fewer_regions_than_listed_is_a_note_not_drift():
+    # The file lists what a call from any of its regions may reach (AWS's tables route London's calls further than
+    # Frankfurt's): the account's answer for one calling region may be narrower, and that keeps the promise.
+    check = ProfileCheck(
+        profile_id="eu.x.y-v1:0",
+        called_from="eu-central-1",
+        listed=("eu-central-1", "eu-west-1", "eu-west-2"),
+        live=("eu-central-1", "eu-west-1"),
+        allowed=("eu-central-1", "eu-west-1", "eu-west-2"),
+    )
+    assert not check.drifted and not check.outside and check.narrower == ("eu-west-2",)
+    lines = check.lines()
+    assert (
+        "  note: from eu-central-1 the account routes to fewer regions than the file lists (not: eu-west-2)"
+        in (lines[1])
+    )
+    assert lines[-1] == "  ok: within the file's destinations and inside inference_regions"

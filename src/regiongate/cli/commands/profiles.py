@@ -110,5 +110,5 @@ def run_check(args: argparse.Namespace) -> int:
         for line in result.lines():
             print(line)
         failed = failed or bool(result.outside) or result.drifted
-    print("FAILED" if failed else "All profiles match the file and stay inside inference_regions.")
+    print("FAILED" if failed else "All profiles stay within the file's destinations and inside inference_regions.")
     return 1 if failed else 0

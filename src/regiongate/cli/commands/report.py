@@ -18,7 +18,7 @@ from regiongate.residency.junit import JUnitResults, read_results
 from regiongate.residency.policy import ResidencyPolicy
 from regiongate.residency.report import build_report, write_report
 from regiongate.residency.report_data import DataKinds, ModelProcessing, Provider, SealedSecrets, StackContext
-from regiongate.shared_constructs import data_kinds, region_key
+from regiongate.shared_constructs import data_kinds, region_key_statements
 
 # `make test` writes this (the first pytest run of the Makefile's test target); the report quotes it.
 DEFAULT_TEST_RESULTS = Path("build/test-results/junit.xml")
@@ -35,9 +35,9 @@ DATA_KINDS = DataKinds(
         SealedSecrets(
             kind=data_kinds.ORG_PROVIDER_CREDENTIALS,
             key_variable=CREDENTIALS_KEY_ARN,
-            seal_sid=region_key.SEAL_SID,
-            open_sid=region_key.OPEN_SID,
-            assume_sid=region_key.ASSUME_SID,
+            seal_sid=region_key_statements.SEAL_SID,
+            open_sid=region_key_statements.OPEN_SID,
+            assume_sid=region_key_statements.ASSUME_SID,
             roles="the organisations' own Bedrock roles",
         ),
     ),

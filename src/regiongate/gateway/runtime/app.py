@@ -78,6 +78,47 @@ def lambda_gateway(settings: Settings) -> Gateway:
     )
 
 
+# The store's reads behind the gateway's caches (keys, limits, budgets, orgs' credentials): asked once by all the
+# requests that miss the same entry at the same moment (cooperative.OffLoop).
+SHARED_STORE_READS = (
+    "find_key_by_hash",
+    "rate_limits",
+    "org_budget",
+    "team_budget",
+    "provider_credential",
+    "platform_fallback",
+)
+
+
+def served_gateway(
+    runtime: RuntimeConfig,
+    *,
+    settings: Settings,
+    store: Any,
+    audit: Any,
+    overrides: Mapping[str, str] | None = None,
+    **options: Any,
+) -> Gateway:
+    """The gateway as the served process runs it (``regiongate serve``, the container): each request in a greenlet
+    on the event loop (``cooperative``), so its store calls run on the blocking-call threads and its back-off waits
+    on the loop. ``options``: further ``Gateway`` arguments (retry, key_cache_ttl, upstream_deadline)."""
+    from regiongate.gateway.runtime import cooperative
+    from regiongate.gateway.runtime.service import Gateway
+    from regiongate.store.memory_facts import PostgresMemoryStore
+
+    pool = getattr(store, "pool", None)
+    served_store = cooperative.OffLoop(store, shared=SHARED_STORE_READS)
+    return Gateway(
+        runtime,
+        store=served_store,
+        registry=registry_for(runtime, settings, served_store, overrides),
+        audit=audit,
+        memory=cooperative.OffLoop(PostgresMemoryStore(pool)) if pool is not None else None,
+        sleep=cooperative.sleep,
+        **options,
+    )
+
+
 def local_gateway(
     runtime: RuntimeConfig,
     *,
@@ -92,16 +133,16 @@ def local_gateway(
     from regiongate.audit.runtime.events import BackgroundAuditSink
     from regiongate.audit.runtime.writer import write_bodies
     from regiongate.common import logs
-    from regiongate.gateway.runtime.service import Gateway
 
     logs.write_in_background()  # log lines are written by a thread, off the request path (see logs.BackgroundHandler)
     store = store or postgres_store(settings, runtime.aws_region, pool_size=8)
     sink = BackgroundAuditSink(lambda bodies: write_bodies(store, bodies), interval=audit_interval)
-    gateway = Gateway(
+    gateway = served_gateway(
         runtime,
+        settings=settings,
         store=store,
-        registry=registry_for(runtime, settings, store, overrides),
         audit=sink,
+        overrides=overrides,
         retry=retry,
         key_cache_ttl=key_cache_ttl,
     )

@@ -1,11 +1,12 @@
 """The gateway as an ASGI application, served by uvicorn (``regiongate serve`` and the container).
 
-The service (:class:`~regiongate.gateway.runtime.service.Gateway`) is synchronous: its database and
-provider clients block. Each request runs in one worker of a bounded thread pool: the worker calls
-``Gateway.handle`` and, for a stream, pulls the service's SSE iterator and hands every chunk to the event
-loop as it arrives, which writes it at once (no buffering). A client that goes away sets a flag the worker
-reads before it pulls the next chunk: it then closes the iterator on its own thread, which closes the
-upstream connection and records the request (status 499) with the tokens streamed so far.
+The service (:class:`~regiongate.gateway.runtime.service.Gateway`) is synchronous, the same code as the
+Lambda's. Each request's call of it runs in a greenlet on the event loop (:mod:`.cooperative`): upstream HTTP
+is read on the loop, database and boto3 calls on a few blocking-call threads, so a request, or a stream open
+for minutes, holds no thread. A stream's chunks are written as the service yields them (no buffering; a
+slow client makes the stream wait through the transport's flow control). A client that goes away sets a flag
+read before the next chunk is relayed: the stream is then closed, which closes the upstream connection and
+records the request (status 499) with the tokens streamed so far.
 
 The event loop itself reads headers and bodies under deadlines (``ServerLimits``), refuses an announced
 body above the limit with 413 before reading it, and answers malformed HTTP with OpenAI-shaped JSON (a request
@@ -15,9 +16,7 @@ whose path is known, on ``/v1/messages*``, is refused in Anthropic's envelope: `
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -33,6 +32,8 @@ from regiongate.contract.errors import (
     ServiceUnavailable,
     reason,
 )
+from regiongate.gateway.runtime import cooperative
+from regiongate.gateway.runtime.cooperative import await_only
 from regiongate.gateway.runtime.envelopes import error_response_for
 from regiongate.gateway.runtime.transport import Request, Response
 
@@ -51,18 +52,16 @@ Send = Callable[[Message], Awaitable[None]]
 class ServerLimits:
     """What one server process accepts. The defaults suit one 1 vCPU task behind an ALB."""
 
-    max_concurrency: int = 1024  # requests in the worker pool at once (a stream holds its worker to the end)
-    queue_timeout: float = 5.0  # a request waits this long for a worker, then gets 503
+    max_concurrency: int = 4096  # requests (and open streams) served at once; beyond it a request waits
+    queue_timeout: float = 5.0  # a request waits this long for a slot, then gets 503
     header_timeout: float = 10.0  # from connection (or first byte of a keep-alive request) to the end of headers
     body_timeout: float = 30.0  # from the end of headers to the end of the announced body
     keep_alive: float = 75.0  # idle keep-alive connections; above the ALB's client keep-alive to targets
     graceful_shutdown: float = 300.0  # SIGTERM: in-flight requests and streams may finish this long
-    stream_buffer: int = 64  # chunks read ahead of a slow client before the worker waits
 
     def __post_init__(self) -> None:
-        for name in ("max_concurrency", "stream_buffer"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"ServerLimits.{name} must be at least 1")
+        if self.max_concurrency < 1:
+            raise ValueError("ServerLimits.max_concurrency must be at least 1")
         for name in ("queue_timeout", "header_timeout", "body_timeout", "keep_alive", "graceful_shutdown"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"ServerLimits.{name} must be positive")
@@ -156,104 +155,18 @@ def protocol_class(limits: ServerLimits) -> type[GatewayProtocol]:
     return type("ConfiguredGatewayProtocol", (GatewayProtocol,), {"header_timeout": limits.header_timeout})
 
 
-class _Channel:
-    """From one worker thread to the request's coroutine: the response, then its chunks, then the end.
-
-    The worker appends to a list under a lock and wakes the event loop only when no wake-up is pending
-    already, so a response costs one hand-off to the loop, and chunks that arrive while the loop is busy are
-    taken (and written) together on its next turn instead of one wake-up each. ``credit`` bounds the chunks in
-    flight (a slow client makes the worker wait, not the memory grow); ``cancel()`` tells the worker to stop
-    pulling the stream; ``finish()`` (the worker's last call) runs ``on_finished`` once, on the loop.
-    """
-
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, credit: int, on_finished: Callable[[], None] | None = None
-    ) -> None:
-        self.loop = loop
-        self.cancelled = threading.Event()
-        self.credit = threading.Semaphore(credit)
-        self.on_finished = on_finished
-        self._lock = threading.Lock()
-        self._items: list[tuple[str, Any]] = []
-        self._wake_pending = False
-        self._finished = False  # the worker is done (set on its thread, acted on in _wake on the loop)
-        self._waiter: asyncio.Future[None] | None = None
-
-    # --- the worker's side -----------------------------------------------------------------------------
-    def put(self, kind: str, value: Any = None) -> None:
-        with self._lock:
-            self._items.append((kind, value))
-            schedule = not self._wake_pending
-            self._wake_pending = True
-        if schedule:
-            self._schedule_wake()
-
-    def finish(self) -> None:
-        with self._lock:
-            self._finished = True
-            schedule = not self._wake_pending
-            self._wake_pending = True
-        if schedule:
-            self._schedule_wake()
-
-    def _schedule_wake(self) -> None:
-        try:
-            self.loop.call_soon_threadsafe(self._wake)
-        except RuntimeError:  # the loop is gone (forced shutdown): nobody reads any more
-            self.cancelled.set()
-
-    def wait_credit(self) -> bool:
-        self.credit.acquire()
-        return not self.cancelled.is_set()
-
-    # --- the loop's side -------------------------------------------------------------------------------
-    def _wake(self) -> None:
-        with self._lock:
-            self._wake_pending = False
-            waiter, self._waiter = self._waiter, None
-            finished, on_finished = self._finished, self.on_finished
-            if finished:
-                self.on_finished = None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-        if finished and on_finished is not None:
-            on_finished()
-
-    async def take(self) -> list[tuple[str, Any]]:
-        """Everything the worker has put since the last call, in order; waits while there is nothing."""
-        while True:
-            with self._lock:
-                if self._items:
-                    items, self._items = self._items, []
-                    return items
-                self._waiter = self.loop.create_future()
-                waiter = self._waiter
-            await waiter
-
-    def release(self, count: int) -> None:
-        """``count`` chunks were written (or dropped): the worker may read that many more ahead."""
-        self.credit.release(count)
-
-    def cancel(self) -> None:
-        if not self.cancelled.is_set():
-            self.cancelled.set()
-            self.credit.release()  # wakes a worker waiting for credit
-
-
 class GatewayApp:
-    """ASGI application over one ``Gateway``. ``close()`` waits for the worker pool."""
+    """ASGI application over one ``Gateway``: each request's service call runs in a greenlet on the loop."""
 
     def __init__(self, gateway: Gateway, limits: ServerLimits = ServerLimits()) -> None:
         self.gateway = gateway
         self.limits = limits
-        self.pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=limits.max_concurrency, thread_name_prefix="gateway"
-        )
         self._slots: asyncio.Semaphore | None = None
-        self.active = 0  # requests in the pool now (read by tests and the health of the process)
+        self.active = 0  # requests being served now (read by tests and the health of the process)
+        self.closed = False
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
+        self.closed = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -358,94 +271,62 @@ class GatewayApp:
                 path=request.path,
             )
             return
-        loop = asyncio.get_running_loop()
-
-        def finished() -> None:  # on the loop, once the worker has returned (or never started)
+        if self.closed:
+            slots.release()
+            await self._refuse(send, ServiceUnavailable("the gateway is shutting down"), path=request.path)
+            return
+        self.active += 1
+        try:
+            await cooperative.run(self._serve, request, receive, send)
+        finally:
             self.active -= 1
             slots.release()
 
-        channel = _Channel(loop, self.limits.stream_buffer, finished)
-        self.active += 1
-        try:
-            # Not run_in_executor: its asyncio future costs a second wake-up of the loop per request; the
-            # worker's channel.finish() releases the slot instead.
-            self.pool.submit(self._work, request, channel)
-        except RuntimeError:  # the pool is shut down
-            channel.on_finished = None
-            finished()
-            await self._refuse(send, ServiceUnavailable("the gateway is shutting down"), path=request.path)
-            return
-        watcher: asyncio.Task[None] | None = None
-        try:
-            items = await channel.take()
-            kind, value = items.pop(0)
-            response: Response = value
-            raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
-            if response.stream is None:
-                raw_headers.append((b"content-length", str(len(response.body)).encode()))
-                await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
-                await send({"type": "http.response.body", "body": response.body, "more_body": False})
-                return
-            await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
-            watcher = asyncio.ensure_future(self._watch_disconnect(receive, channel))
-            ended = False
-            while not ended:
-                if not items:
-                    items = await channel.take()
-                # Chunks that arrived while the loop was busy go out in one write (each already complete SSE
-                # events): nothing waits for a later chunk, and the loop does one send for them instead of many.
-                pieces = [value for kind, value in items if kind == "chunk"]
-                ended = any(kind == "end" for kind, _ in items)
-                items = []
-                if pieces and not channel.cancelled.is_set():
-                    await send({"type": "http.response.body", "body": b"".join(pieces), "more_body": True})
-                if pieces:
-                    channel.release(len(pieces))
-            if not channel.cancelled.is_set():
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except BaseException:
-            channel.cancel()  # cancelled (shutdown past its limit) or the transport failed: stop the stream
-            raise
-        finally:
-            if watcher is not None:
-                watcher.cancel()
-
-    async def _watch_disconnect(self, receive: Receive, channel: _Channel) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                channel.cancel()
-                return
-
-    def _work(self, request: Request, channel: _Channel) -> None:
-        """In a worker thread: the service call, then (for a stream) every chunk, then the end."""
+    def _serve(self, request: Request, receive: Receive, send: Send) -> None:
+        """In the request's greenlet: the service call, then the answer or, for a stream, every chunk as it comes."""
         try:
             response = self.gateway.handle(request)
-        except BaseException as exc:  # handle turns errors into responses; this is a last resort
+        except Exception as exc:  # handle turns errors into responses; this is a last resort
             log.error("gateway.handle raised", exc_info=True)
             status, headers, body = error_response_for(request.path, exc)
             response = Response(status, headers, body)
+        raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
         stream = response.stream
-        channel.put("start", response)
         if stream is None:
-            channel.finish()
+            raw_headers.append((b"content-length", str(len(response.body)).encode()))
+            await_only(send({"type": "http.response.start", "status": response.status, "headers": raw_headers}))
+            await_only(send({"type": "http.response.body", "body": response.body, "more_body": False}))
             return
+        gone = asyncio.Event()  # the client disconnected
+        watcher = asyncio.ensure_future(self._watch_disconnect(receive, gone))
         try:
+            await_only(send({"type": "http.response.start", "status": response.status, "headers": raw_headers}))
             # The first chunk is always pulled: the service records a stream when the stream ends or is closed,
             # and closing one that never started would record nothing.
             # A disconnect is acted on before relaying the *next* piece, never right after one is handed over: the
             # client may close as soon as it has the last chunk, and the stream must then still end normally (and be
             # recorded as answered) rather than be closed as cut off.
             for piece in stream:
-                if not channel.wait_credit():
+                if gone.is_set():
                     break
-                channel.put("chunk", piece)
+                # send waits while the client reads slower than the stream comes (the transport's flow control)
+                await_only(send({"type": "http.response.body", "body": piece, "more_body": True}))
+            else:
+                if not gone.is_set():
+                    await_only(send({"type": "http.response.body", "body": b"", "more_body": False}))
+        except cooperative.Cancelled:
+            raise  # shutdown past its limit: the service's generators have ended as closed (recorded as cut off)
         except Exception:
             log.error("stream failed", exc_info=True)
-            channel.cancel()
         finally:
             close = getattr(stream, "close", None)
             if close is not None:
-                close()  # on this thread: GeneratorExit reaches the service and the provider here
-            channel.put("end")
-            channel.finish()
+                close()  # GeneratorExit reaches the service and the provider: upstream closed, request recorded
+            watcher.cancel()
+
+    async def _watch_disconnect(self, receive: Receive, gone: asyncio.Event) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                gone.set()
+                return

@@ -14,13 +14,24 @@ handed on.
 SIGTERM (ECS stops a task after its target has drained): stop accepting, let in-flight requests and streams
 finish for up to the deployment's drain time (the longest generation plus time to answer), hand on the
 buffered audit events, exit 0. A start without its settings exits 2 naming the variable.
+
+A task with more than one vCPU runs one server process per vCPU (``REGIONGATE_GATEWAY_PROCESSES``, set from
+``sizing.gateway_task_vcpus``): the parent binds the port and supervises; each worker builds its own store pool,
+audit sink and gateway and does all of the above itself (regiongate.gateway.runtime.processes). The parent exits 0
+once every worker has, and 1 if one failed or died unasked (ECS then replaces the task).
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import socket
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from regiongate.contract.environment import GatewayContainerEnvironment
+    from regiongate.gateway.runtime.processes import StopRequest
 
 log = logging.getLogger("regiongate.container")
 
@@ -40,15 +51,37 @@ def main() -> int:
         print(f"regiongate gateway container: {exc}", file=sys.stderr)
         return 2
     logs.configure(env.settings.log_level)
+    if env.processes == 1:
+        return serve(env)
+
+    from regiongate.gateway.runtime.local import listening_socket
+    from regiongate.gateway.runtime.processes import serve_workers
+
+    listener = listening_socket((LISTEN_HOST, env.port))
+    log.info(
+        "gateway container serving",
+        extra={"fields": {"region": env.region.code, "port": env.port, "processes": env.processes}},
+    )
+    code = serve_workers(env.processes, listener, lambda sock, stop: serve(env, sock, stop))
+    log.info("gateway container stopped", extra={"fields": {"processes": env.processes, "exit_code": code}})
+    return code
+
+
+def serve(
+    env: GatewayContainerEnvironment, listener: socket.socket | None = None, stop: StopRequest | None = None
+) -> int:
+    """One server process: the whole task, or (``listener`` and ``stop`` given) one worker of several, which
+    serves the socket its parent bound and stops on ``stop``."""
+    from regiongate.common import logs
+
     logs.write_in_background()  # log lines are written by a thread, off the request path
 
     from regiongate.audit.runtime.events import BackgroundAuditSink
     from regiongate.audit.runtime.queue import SqsBatchSender
     from regiongate.contract.limits import GATEWAY_ANSWER_MARGIN_SECONDS
-    from regiongate.gateway.runtime.app import registry_for
+    from regiongate.gateway.runtime.app import served_gateway
     from regiongate.gateway.runtime.asgi import ServerLimits
     from regiongate.gateway.runtime.local import GatewayHTTPServer
-    from regiongate.gateway.runtime.service import Gateway
     from regiongate.store.connections import postgres_store
 
     region = env.region
@@ -58,20 +91,24 @@ def main() -> int:
     sink = BackgroundAuditSink(
         SqsBatchSender(settings.audit_queue_url, region.aws_region), capacity=env.audit_buffer_events, batch_size=100
     )
-    gateway = Gateway(
-        region,
-        store=store,
-        registry=registry_for(region, settings, store),
-        audit=sink,
-        upstream_deadline=region.max_generation_seconds,
+    gateway = served_gateway(
+        region, settings=settings, store=store, audit=sink, upstream_deadline=region.max_generation_seconds
     )
+    not_warmed = gateway.registry.warm()  # clients and credentials now, not on the loop during the first requests
+    if not_warmed:
+        log.warning("providers not ready at start", extra={"fields": {"providers": not_warmed}})
     # The drain of regiongate.config.gateway_runtime: the longest generation, then time to answer.
     limits = ServerLimits(graceful_shutdown=float(region.max_generation_seconds + GATEWAY_ANSWER_MARGIN_SECONDS))
-    server = GatewayHTTPServer((LISTEN_HOST, env.port), gateway, limits)
-    # uvicorn handles SIGTERM/SIGINT while it serves and raises the signal again once it has stopped: these make
-    # that second delivery a no-op, so the buffered audit events are still handed on below.
-    signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    signal.signal(signal.SIGINT, lambda signum, frame: None)
+    server = GatewayHTTPServer((LISTEN_HOST, env.port), gateway, limits, sock=listener)
+    if stop is not None:
+        # A worker: a stop that came before the server existed stops it as soon as it has started, and the
+        # signal uvicorn raises again once it has stopped is a no-op (StopRequest).
+        stop.on_request(server.request_stop)
+    else:
+        # uvicorn handles SIGTERM/SIGINT while it serves and raises the signal again once it has stopped: these
+        # make that second delivery a no-op, so the buffered audit events are still handed on below.
+        signal.signal(signal.SIGTERM, lambda signum, frame: None)
+        signal.signal(signal.SIGINT, lambda signum, frame: None)
     log.info(
         "gateway container serving",
         extra={

@@ -26,18 +26,41 @@ if TYPE_CHECKING:
 log = logging.getLogger("regiongate.local")
 
 
+BACKLOG = 2048
+
+
+def listening_socket(address: tuple[str, int], backlog: int = BACKLOG) -> socket.socket:
+    """The server's bound, listening TCP socket (bound once by the parent when several processes serve it,
+    regiongate.gateway.runtime.processes)."""
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose proto says TCP; with
+    # proto 0 every answer's body waited ~40 ms for the delayed ACK (measured in bench/bench_gateway.py).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class GatewayHTTPServer:
-    def __init__(self, address: tuple[str, int], gateway: Gateway, limits: ServerLimits = ServerLimits()) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        gateway: Gateway,
+        limits: ServerLimits = ServerLimits(),
+        *,
+        sock: socket.socket | None = None,
+    ) -> None:
+        """``sock``: an already bound and listening socket (``listening_socket``) to serve instead of binding
+        ``address``: a worker process serves the socket its parent bound; closed by ``server_close``."""
         self.gateway = gateway
         self.limits = limits
         self.app = GatewayApp(gateway, limits)
-        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose proto says TCP; with
-        # proto 0 every answer's body waited ~40 ms for the delayed ACK (measured in bench/bench_gateway.py).
-        self.socket = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.socket.bind(address)
-        self.socket.listen(2048)
+        self.socket = sock if sock is not None else listening_socket(address)
         self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
         config = uvicorn.Config(
             self.app,
@@ -50,7 +73,7 @@ class GatewayHTTPServer:
             date_header=True,
             timeout_keep_alive=int(limits.keep_alive),
             timeout_graceful_shutdown=int(limits.graceful_shutdown),
-            backlog=2048,
+            backlog=BACKLOG,
         )
         self._server = uvicorn.Server(config)
         self._stopped = threading.Event()
@@ -66,6 +89,11 @@ class GatewayHTTPServer:
             self._server.run(sockets=[self.socket])
         finally:
             self._stopped.set()
+
+    def request_stop(self) -> None:
+        """What SIGTERM does, without waiting: no new connections, in-flight requests finish, then
+        ``serve_forever`` returns (also before it started: it then stops as soon as it has started)."""
+        self._server.should_exit = True
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Graceful stop from another thread: no new connections, in-flight requests finish."""

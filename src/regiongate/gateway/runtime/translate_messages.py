@@ -71,13 +71,15 @@ SERVER_TOOL_PREFIXES = ("web_search", "web_fetch", "code_execution", "mcp")
 MAX_MESSAGES = 4096
 MAX_TOOLS = 512
 MAX_STOP_SEQUENCES = 16
-_PROFILE_PREFIX = re.compile(r"^(?:(?!global\.)[a-z][a-z-]*\.)?anthropic\.(?P<id>.+)-v\d+(?::\d+)?$")
+# The version suffix is optional: newer models have none (``us.anthropic.claude-sonnet-4-6``).
+_PROFILE_PREFIX = re.compile(r"^(?:(?!global\.)[a-z][a-z-]*\.)?anthropic\.(?P<id>.+?)(?:-v\d+(?::\d+)?)?$")
 
 
 # --- model names ------------------------------------------------------------------------------------------
 def anthropic_id(target: str) -> str | None:
     """The Anthropic model id of a Bedrock target (``eu.anthropic.claude-3-7-sonnet-20250219-v1:0`` →
-    ``claude-3-7-sonnet-20250219``); ``None`` for other models and for ``global.`` profiles."""
+    ``claude-3-7-sonnet-20250219``, ``us.anthropic.claude-sonnet-4-6`` → ``claude-sonnet-4-6``); ``None`` for
+    other models and for ``global.`` profiles."""
     match = _PROFILE_PREFIX.match(target)
     return match.group("id") if match else None
 

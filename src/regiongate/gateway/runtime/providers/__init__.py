@@ -63,6 +63,23 @@ class Registry:
                     provider = self._built[name] = self._build(self._entries[name])
         return provider
 
+    def warm(self) -> list[str]:
+        """Before serving: build every provider's client (boto3 set-up) and load the platform's credentials, so no
+        request does it. A served process runs every request on one event loop, and these would block it (the
+        credentials are loaded once, under a lock). Returns what could not be warmed (each is retried on first use)."""
+        failed = []
+        for name, entry in self._entries.items():
+            try:
+                provider = self.get(name)
+                client = getattr(provider, "client", None)
+                if client is not None:
+                    client()
+                if entry.type != "bedrock":
+                    self._credentials.api_key(name)
+            except Exception as exc:
+                failed.append(f"{name} ({type(exc).__name__})")
+        return failed
+
     def for_context(self, ctx: _Served, name: str) -> Provider:
         """The provider serving this request's org on ``name``; sets ``ctx.credential_source`` (platform or org)."""
         org_id = ctx.key.org_id if ctx.key is not None else None

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from regiongate.common.clock import Clock, utc_now
 from regiongate.contract.document import ModelEntry, ProviderEntry
 from regiongate.contract.errors import InvalidRequest, UpstreamError, UpstreamRateLimited, UpstreamTimeout
-from regiongate.gateway.runtime import converse_params, structured_output
+from regiongate.gateway.runtime import converse_params, cooperative, structured_output
 from regiongate.gateway.runtime.providers.base import UpstreamTimer, is_loopback_url, retry_after_seconds
 from regiongate.gateway.runtime.translate import (
     ChatResult,
@@ -157,8 +157,8 @@ class BedrockProvider:
         )
 
     def _call(self, timer: UpstreamTimer, fn: Callable[[], T]) -> T:
-        try:
-            return timer.timed(fn)
+        try:  # boto3 blocks: in the served gateway, on a blocking-call thread (cooperative)
+            return timer.timed(lambda: cooperative.blocking(fn))
         except UpstreamError:
             raise
         except Exception as exc:
@@ -183,15 +183,16 @@ class BedrockProvider:
 
     def _events(self, stream: Iterable[dict[str, Any]], timer: UpstreamTimer) -> Iterator[dict[str, Any]]:
         iterator = iter(stream)
+        end = object()
         try:
             while True:
                 timer.read_timeout(0)  # past the deadline: UpstreamTimeout
-                try:
-                    event = timer.timed(lambda: next(iterator))
-                except StopIteration:
-                    return
+                try:  # each read waits for Bedrock: in the served gateway, on a waiting-call thread (cooperative)
+                    event = timer.timed(lambda: cooperative.waiting(next, iterator, end))
                 except Exception as exc:
                     raise _stream_read_error(exc, timer.clock) from None
+                if event is end:
+                    return
                 for name in (
                     "internalServerException",
                     "modelStreamErrorException",

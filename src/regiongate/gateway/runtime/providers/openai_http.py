@@ -1,4 +1,5 @@
-"""Azure OpenAI and OpenAI-compatible upstreams over a small keep-alive HTTP client (stdlib http.client)."""
+"""Azure OpenAI and OpenAI-compatible upstreams over a small keep-alive HTTP client: stdlib ``http.client``, or
+in the served gateway's request greenlets the event loop's own connections (``cooperative_http``)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ import http.client
 import json
 import ssl
 import threading
+import weakref
 from collections.abc import Iterator
-from typing import Any
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from regiongate.common.clock import Clock, utc_now
 from regiongate.contract.document import ModelEntry, ProviderEntry
 from regiongate.contract.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout
+from regiongate.gateway.runtime import cooperative
 from regiongate.gateway.runtime.providers.base import UpstreamTimer, retry_after_seconds
 from regiongate.gateway.runtime.providers.credentials import Credentials
 from regiongate.gateway.runtime.translate import (
@@ -23,6 +27,11 @@ from regiongate.gateway.runtime.translate import (
     from_openai_chunks,
     usage_tokens,
 )
+
+if TYPE_CHECKING:  # the served gateway's client (asyncio, httptools): imported where it is used, never in the Lambda
+    import asyncio
+
+    from regiongate.gateway.runtime.providers.cooperative_http import CooperativeHttp, CooperativeResponse
 
 _PASSTHROUGH = (
     "messages",
@@ -47,8 +56,12 @@ _PASSTHROUGH = (
 _IDENT_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
+# The answer a request's greenlet is reading (greenlets have a context each): what before_read/finish/abandon act on.
+_current_answer: ContextVar[CooperativeResponse | None] = ContextVar("regiongate_upstream_answer", default=None)
+
+
 class HttpClient:
-    """One keep-alive connection per thread and host."""
+    """One keep-alive connection per thread and host; in a request's greenlet, the loop's pool of them."""
 
     def __init__(self, base_url: str, timeouts: tuple[float, float]) -> None:
         parts = urlsplit(base_url)
@@ -59,6 +72,21 @@ class HttpClient:
         self.connect_timeout, self.read_timeout = timeouts
         self._local = threading.local()
         self._ssl = ssl.create_default_context() if self.scheme == "https" else None
+        # One pool per event loop: a connection belongs to the loop it was opened on.
+        self._loop_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CooperativeHttp] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _cooperative(self) -> CooperativeHttp:
+        import asyncio
+
+        from regiongate.gateway.runtime.providers.cooperative_http import CooperativeHttp
+
+        loop = asyncio.get_running_loop()
+        pool = self._loop_pools.get(loop)
+        if pool is None:
+            pool = self._loop_pools[loop] = CooperativeHttp(self.scheme, self.host, self.port, self._ssl)
+        return pool
 
     def _connection(self) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
@@ -94,6 +122,12 @@ class HttpClient:
             "accept": "text/event-stream" if stream else "application/json",
             **headers,
         }
+        if cooperative.active():
+            connect = self.connect_timeout if timer is None else timer.read_timeout(self.connect_timeout)
+            read = self.read_timeout if timer is None else timer.read_timeout(self.read_timeout)
+            answer = self._cooperative().request("POST", self.path + path, headers, payload, connect, read)
+            _current_answer.set(answer)
+            return answer  # type: ignore[return-value]  # the part of HTTPResponse the providers read
         for attempt in (0, 1):
             conn = self._connection()
             reused = conn.sock is not None
@@ -127,20 +161,32 @@ class HttpClient:
     def before_read(self, timer: UpstreamTimer) -> None:
         """The next read waits at most the read timeout, cut to what is left of the deadline (the
         connection is dropped when nothing is left: ``UpstreamTimeout``)."""
+        answer = _current_answer.get() if cooperative.active() else None
         conn = getattr(self._local, "conn", None)
         try:
             timeout = timer.read_timeout(self.read_timeout)
         except UpstreamTimeout:
-            self._drop()
+            self.abandon()
             raise
+        if answer is not None:
+            answer.timeout = timeout
+            return
         if conn is not None and conn.sock is not None and conn.sock.gettimeout() != timeout:
             conn.sock.settimeout(timeout)  # only when it changes: each call is a system call, once per read
 
     def finish(self, response: http.client.HTTPResponse) -> None:
-        if response.will_close:
+        if cooperative.active():
+            _current_answer.set(None)
+            self._cooperative().finish(response)  # type: ignore[arg-type]  # a CooperativeResponse there
+        elif response.will_close:
             self._drop()
 
     def abandon(self) -> None:
+        answer = _current_answer.get() if cooperative.active() else None
+        if answer is not None:
+            _current_answer.set(None)
+            self._cooperative().abandon(answer)
+            return
         self._drop()
 
 

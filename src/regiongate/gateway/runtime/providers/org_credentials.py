@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from regiongate.contract.errors import GatewayError, ServiceUnavailable
+from regiongate.gateway.runtime import cooperative
 from regiongate.gateway.runtime.providers.credentials import Credentials
 from regiongate.store.provider_credentials import BEDROCK_ROLE, CredentialRecord, Envelope, external_id
 
@@ -119,7 +120,7 @@ class OrgCredentialResolver:
                 )
             choice = None
         else:
-            choice = self._open(stored.record, stored.sealed, now + self.ttl)
+            choice = cooperative.blocking(self._open, stored.record, stored.sealed, now + self.ttl)  # KMS or STS
         with self._lock:
             if len(self._cache) >= self.max_entries:
                 self._cache.pop(next(iter(self._cache)))  # the oldest entry

@@ -1,0 +1,214 @@
+"""The served gateway's requests as greenlets on the event loop: the synchronous service, with no thread per request.
+
+The service (handler → service → store) is synchronous, and the Lambda runs it as it is. The server
+(``regiongate serve`` and the container) runs each request's call of that same code in a greenlet on the
+event-loop thread (:func:`run`); where the code would wait, it hands an awaitable to the loop and is resumed
+with the result (:func:`await_only`), so a request or an open stream holds no thread, and thousands of
+streams are one thread switching between them. This is how SQLAlchemy's asyncio layer runs its synchronous
+core (``greenlet_spawn`` / ``await_only``); only the transport differs, never the service.
+
+What waits, and how:
+- upstream HTTP (the OpenAI-compatible providers): on the loop itself (``providers.cooperative_http``);
+- everything else that blocks (PostgreSQL through pg8000, boto3 for Bedrock, KMS, STS): :func:`blocking`,
+  which runs the call on a small thread pool while the loop serves other requests. :class:`OffLoop` applies it
+  to every public method of an object (the store);
+- a Bedrock stream's next event (boto3 reads its event stream with blocking reads): :func:`waiting`, on a pool
+  of its own, so an open Bedrock stream holds a thread while it waits (as every stream did before) but never
+  one of the blocking-call threads;
+- back-off between attempts: :func:`sleep`.
+Outside a greenlet (the Lambda, the CLI, tests) each of these is the plain synchronous call.
+
+A threading lock must never be held across one of these waits: the other greenlets run on the same thread
+and would block the loop on it. The gateway's locks guard dictionary updates only (checked in review).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from collections.abc import Awaitable, Callable, Collection, Hashable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+try:
+    from greenlet import getcurrent, greenlet
+except ImportError:  # the Lambda's layer has no greenlet, and nothing there runs in a request's greenlet
+    getcurrent = None
+    greenlet = object
+
+if TYPE_CHECKING:
+    import asyncio
+    import concurrent.futures
+
+T = TypeVar("T")
+
+# Blocking calls of the served gateway (database, boto3) run here. Sized above the database pool (16 in the
+# container) so a slow database does not also hold up boto3 calls.
+BLOCKING_THREADS = 32
+# Reads that wait on the other side for as long as it takes (the next event of a Bedrock stream) have threads of
+# their own, created as needed up to this many: they must never take the blocking-call threads from the requests
+# that only need a quick database answer. At most one per open stream, so this is the server's concurrency.
+WAITING_THREADS = 4096
+_pools: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
+
+
+class Cancelled(GeneratorExit):
+    """The server stopped this request while it waited (a shutdown past its limit).
+
+    Raised in the greenlet where the request waited. A ``GeneratorExit`` so that the service's stream
+    generators end as if closed: the stream is recorded as cut off (499) with what it relayed."""
+
+
+class _RequestGreenlet(greenlet):  # type: ignore[misc]  # greenlet ships no type for subclassing
+    def __init__(self, fn: Callable[..., Any], driver: greenlet) -> None:
+        super().__init__(fn, driver)
+        self.driver = driver
+
+
+def active() -> bool:
+    """True inside a request's greenlet (:func:`run`), where waits go to the event loop."""
+    return getcurrent is not None and isinstance(getcurrent(), _RequestGreenlet)
+
+
+def await_only(awaitable: Awaitable[T]) -> T:
+    """From a request's greenlet: the loop awaits ``awaitable`` (serving others meanwhile); its result or error."""
+    current = getcurrent()
+    if not isinstance(current, _RequestGreenlet):
+        raise RuntimeError("await_only() outside a request's greenlet")
+    return current.driver.switch(awaitable)  # type: ignore[no-any-return]
+
+
+async def run(fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn(*args)`` in a new greenlet; every awaitable it hands over (:func:`await_only`) is awaited here.
+
+    A cancellation of this coroutine is raised in the greenlet as :class:`Cancelled`, and raised again here
+    once the greenlet has unwound."""
+    import asyncio  # here, not at import: the Lambda imports this module and never runs a greenlet
+
+    child = _RequestGreenlet(fn, getcurrent())
+    result: Any = child.switch(*args)
+    cancelled: BaseException | None = None
+    while not child.dead:
+        try:
+            value = await result
+        except asyncio.CancelledError as exc:
+            cancelled = cancelled or exc
+            try:
+                result = child.throw(Cancelled())
+            except Cancelled:
+                break  # unwound: the greenlet is dead
+        except BaseException:  # the awaitable failed: its error is raised where the greenlet waited
+            result = child.throw(*sys.exc_info())
+        else:
+            result = child.switch(value)
+    if cancelled is not None:
+        raise cancelled
+    return result  # type: ignore[no-any-return]
+
+
+def _pool(name: str, size: int) -> concurrent.futures.ThreadPoolExecutor:
+    import concurrent.futures
+
+    pool = _pools.get(name)
+    if pool is None:  # on the loop's thread only (active()), so no two are made
+        pool = _pools[name] = concurrent.futures.ThreadPoolExecutor(size, thread_name_prefix=name)
+    return pool
+
+
+def _off_loop(pool: str, size: int, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+    if not active():
+        return fn(*args, **kwargs)
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    call = functools.partial(fn, *args, **kwargs)
+    return await_only(loop.run_in_executor(_pool(pool, size), call))
+
+
+def blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)``; in a request's greenlet on the blocking-call threads, the loop serving others."""
+    return _off_loop("blocking", BLOCKING_THREADS, fn, args, kwargs)
+
+
+def waiting(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Like :func:`blocking`, for a call that waits on the other side (a stream's next event): on a thread of
+    the waiting-call pool, so that open streams never hold the blocking-call threads."""
+    return _off_loop("waiting", WAITING_THREADS, fn, args, kwargs)
+
+
+def sleep(seconds: float) -> None:
+    """Back-off between attempts: on the loop in a request's greenlet, else ``time.sleep``."""
+    if active():
+        import asyncio
+
+        await_only(asyncio.sleep(seconds))
+    else:
+        time.sleep(seconds)
+
+
+class OffLoop:
+    """Every public method of ``target`` called through :func:`blocking` (attributes pass through).
+
+    For the store: its PostgreSQL pool is guarded by a thread semaphore, which a greenlet must never wait on,
+    so a whole store call (pool checkout included) runs on a blocking-call thread.
+
+    ``shared``: read-only methods whose identical calls in flight at once are made once, every caller getting
+    the one answer (or its error). When a cached key, budget or limit expires, every request of that moment misses
+    the cache together: without this, each asked the database the same question (measured: a 123 ms stall of 64
+    concurrent requests every key-cache lifetime, bench/bench_gateway.py)."""
+
+    def __init__(self, target: Any, shared: Collection[str] = ()) -> None:
+        self._target = target
+        self._shared = frozenset(shared)
+        self._in_flight: dict[Hashable, asyncio.Future[Any]] = {}  # touched on the loop's thread only
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._target, name)
+        if name.startswith("_") or not callable(value):
+            return value
+        if name in self._shared:
+
+            @functools.wraps(value)
+            def shared_call(*args: Any, **kwargs: Any) -> Any:
+                return self._shared_call(name, value, args, kwargs)
+
+            return shared_call
+
+        @functools.wraps(value)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return blocking(value, *args, **kwargs)
+
+        return call
+
+    def _shared_call(self, name: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if not active():
+            return fn(*args, **kwargs)
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        try:
+            key: Hashable = (loop, name, args, tuple(sorted(kwargs.items())))
+            pending = self._in_flight.get(key)
+        except TypeError:  # unhashable arguments: not shared
+            return blocking(fn, *args, **kwargs)
+        if pending is not None:
+            try:
+                return await_only(asyncio.shield(pending))
+            except asyncio.CancelledError:  # the first caller was stopped (this one's own stop comes as Cancelled)
+                return blocking(fn, *args, **kwargs)
+        future: asyncio.Future[Any] = loop.create_future()
+        self._in_flight[key] = future
+        try:
+            result = blocking(fn, *args, **kwargs)
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here: nobody else may be waiting for it
+            raise
+        except BaseException:
+            future.cancel()
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            del self._in_flight[key]

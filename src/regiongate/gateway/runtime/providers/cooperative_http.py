@@ -1,0 +1,274 @@
+"""Upstream HTTP/1.1 for the served gateway: keep-alive connections on the event loop, read from a request's greenlet.
+
+:class:`~regiongate.gateway.runtime.providers.openai_http.HttpClient` uses this inside a request's greenlet
+(:mod:`regiongate.gateway.runtime.cooperative`) and ``http.client`` everywhere else (the Lambda). The
+response object has the part of ``http.client.HTTPResponse`` the providers use (``status``, ``headers``,
+``will_close``, ``read``, ``read1``), so the provider code is the same in both.
+
+Responses are parsed by httptools (llhttp, the parser uvicorn uses for the server side). Each read waits on
+the loop at most the timeout the provider set last (``before_read``: the read timeout cut to what is left of
+the request's deadline). A connection is reused only after a response read to its end on a keep-alive
+connection; a stale one (closed by the upstream while idle) is retried once on a new connection, as
+``http.client``'s is. A slow reader pauses the socket rather than letting the buffer grow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import deque
+from typing import Any
+
+import httptools
+
+from regiongate.contract.errors import UpstreamError, UpstreamTimeout
+from regiongate.gateway.runtime.cooperative import await_only
+
+# Bytes of response body held for a reader that has not taken them; above this the socket is paused.
+READ_AHEAD_BYTES = 256 * 1024
+# Idle keep-alive connections kept per upstream: the most requests of one process open to one upstream at once.
+MAX_IDLE_PER_UPSTREAM = 1024
+
+
+class _Headers(dict[str, str]):
+    """Response headers by lower-case name (``get`` takes any case), repeated ones joined with ", "."""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return super().get(name.lower(), default)
+
+
+class _Connection(asyncio.Protocol):
+    """One upstream connection and the response being read on it."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.failure: str | None = None  # why the connection cannot go on (malformed answer)
+        self._waiter: asyncio.Future[None] | None = None
+        self._paused = False
+        self.begin()
+
+    # --- one response -----------------------------------------------------------------------------------
+    def begin(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.status = 0
+        self.headers = _Headers()
+        self.head_done = False
+        self.complete = False
+        self.keep_alive = False
+        self.received_any = False
+        self.body: deque[bytes] = deque()
+        self.buffered = 0
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        self.headers[key] = f"{self.headers[key]}, {text}" if key in self.headers else text
+
+    def on_headers_complete(self) -> None:
+        self.status = self.parser.get_status_code()
+        self.keep_alive = self.parser.should_keep_alive()
+        self.head_done = True
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(bytes(body))
+        self.buffered += len(body)
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+
+    # --- asyncio.Protocol -------------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.received_any = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.failure = "the provider answered with malformed HTTP"
+            self.close()
+        if self.buffered > READ_AHEAD_BYTES and not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def eof_received(self) -> bool | None:
+        return None  # the transport closes; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.head_done and not self.complete and not self._framed():
+            self.complete = True  # a body delimited by the end of the connection
+        self._wake()
+
+    def _framed(self) -> bool:
+        return "content-length" in self.headers or "chunked" in self.headers.get("transfer-encoding", "").lower()
+
+    # --- waiting ------------------------------------------------------------------------------------------
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def wait(self, timeout: float) -> None:
+        """From the request's greenlet: until more arrives or the connection closes; ``TimeoutError`` after
+        ``timeout`` seconds. A bare future and one timer (not ``asyncio.timeout``, a task-bound context with
+        two timers): this runs once per relayed chunk."""
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(timeout, _expire, waiter)
+        try:
+            await_only(waiter)
+        finally:
+            timer.cancel()
+
+    def take(self) -> bytes:
+        data = b"".join(self.body)
+        self.body.clear()
+        self.buffered = 0
+        if self._paused and self.transport is not None and not self.closed:
+            self._paused = False
+            self.transport.resume_reading()
+        return data
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
+class CooperativeResponse:
+    """An upstream answer read from a request's greenlet (the providers' view of ``HTTPResponse``)."""
+
+    def __init__(self, connection: _Connection, timeout: float) -> None:
+        self._connection = connection
+        self.timeout = timeout  # of the next read; the provider sets it before each (``HttpClient.before_read``)
+        self.status = connection.status
+        self.headers = connection.headers
+        self.length = None  # an early end is raised by read() itself
+
+    @property
+    def will_close(self) -> bool:
+        return not self._connection.keep_alive
+
+    @property
+    def complete(self) -> bool:
+        return self._connection.complete and not self._connection.body
+
+    def read1(self, amount: int = -1) -> bytes:
+        """What has arrived (waiting for something if nothing has); b"" at the end of the body."""
+        connection = self._connection
+        while not connection.body:
+            if connection.complete:
+                return b""
+            if connection.closed:
+                raise ConnectionResetError(connection.failure or "the provider closed the connection mid-answer")
+            connection.wait(self.timeout)
+        return connection.take()
+
+    def read(self, amount: int | None = None) -> bytes:
+        """The rest of the body (``amount`` given: what has arrived, at least one piece)."""
+        if amount is not None:
+            return self.read1(amount)
+        pieces = []
+        while piece := self.read1():
+            pieces.append(piece)
+        return b"".join(pieces)
+
+
+class CooperativeHttp:
+    """Connections to one upstream (scheme, host, port) for every request's greenlet of this process."""
+
+    def __init__(self, scheme: str, host: str, port: int, ssl_context: ssl.SSLContext | None) -> None:
+        self.host, self.port = host, port
+        self.ssl = ssl_context if scheme == "https" else None
+        self._idle: list[_Connection] = []
+
+    def _checkout(self) -> _Connection | None:
+        while self._idle:
+            connection = self._idle.pop()
+            if not connection.closed:
+                return connection
+        return None
+
+    async def _connect(self, timeout: float) -> _Connection:
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(timeout):
+            _, protocol = await loop.create_connection(
+                _Connection, self.host, self.port, ssl=self.ssl, server_hostname=self.host if self.ssl else None
+            )
+        return protocol
+
+    def request(
+        self,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        body: bytes,
+        connect_timeout: float,
+        read_timeout: float,
+    ) -> CooperativeResponse:
+        """Send the request and wait for the response head (``UpstreamError``/``UpstreamTimeout`` otherwise)."""
+        head = [f"{method} {target} HTTP/1.1", f"host: {self.host}:{self.port}", f"content-length: {len(body)}"]
+        head += [f"{name}: {value}" for name, value in headers.items()]
+        data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+        for attempt in (0, 1):
+            checked_out = self._checkout()
+            reused = checked_out is not None
+            if checked_out is None:
+                try:
+                    checked_out = await_only(self._connect(connect_timeout))
+                except TimeoutError:
+                    raise UpstreamTimeout() from None
+                except OSError as exc:
+                    raise UpstreamError(
+                        f"could not connect to the provider ({type(exc).__name__})", retryable=True
+                    ) from None
+            connection = checked_out
+            try:
+                connection.begin()
+                assert connection.transport is not None
+                connection.transport.write(data)
+                while not connection.head_done:
+                    if connection.closed:
+                        raise ConnectionResetError(connection.failure or "closed before answering")
+                    connection.wait(read_timeout)
+            except TimeoutError:
+                connection.close()
+                raise UpstreamTimeout() from None
+            except OSError as exc:  # ConnectionResetError, BrokenPipeError, ...
+                connection.close()
+                if connection.failure is not None:
+                    raise UpstreamError(connection.failure) from None
+                if reused and attempt == 0 and not connection.received_any:
+                    continue  # a keep-alive connection the upstream closed while idle: once more on a new one
+                raise UpstreamError(
+                    f"the provider closed the connection ({type(exc).__name__})", retryable=True
+                ) from None
+            return CooperativeResponse(connection, read_timeout)
+        raise AssertionError("unreachable")
+
+    def finish(self, response: CooperativeResponse) -> None:
+        """The answer was read to its end: the connection is kept for the next request, if it may be."""
+        connection = response._connection
+        if connection.closed or not connection.keep_alive or not response.complete:
+            connection.close()
+        elif len(self._idle) < MAX_IDLE_PER_UPSTREAM:
+            self._idle.append(connection)
+        else:
+            connection.close()
+
+    def abandon(self, response: CooperativeResponse) -> None:
+        """The answer is not read to its end (an error, a cut stream): its connection is closed."""
+        response._connection.close()
+
+    def close(self) -> None:
+        for connection in self._idle:
+            connection.close()
+        self._idle.clear()

@@ -1,0 +1,223 @@
+"""The greenlet bridge of the served gateway (``regiongate.gateway.runtime.cooperative``), without sockets.
+
+A request's synchronous code runs in a greenlet on the loop; what it hands over (``await_only``) is awaited
+by the loop, which meanwhile runs other requests; blocking calls run on other threads; a cancellation is
+raised where the greenlet waited, as a ``GeneratorExit`` so generators end as if closed. Outside a greenlet
+every helper is the plain call. Assertions are on order, values and threads, never on durations."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from regiongate.gateway.runtime import cooperative
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_outside_a_greenlet_everything_is_the_plain_call():
+    assert not cooperative.active()
+    assert cooperative.blocking(lambda a, b=0: a + b, 1, b=2) == 3
+    assert cooperative.blocking(threading.current_thread) is threading.current_thread()
+    with pytest.raises(RuntimeError, match="outside a request's greenlet"):
+        cooperative.await_only(None)  # type: ignore[arg-type]
+
+
+def test_a_greenlet_gets_what_it_awaits_and_its_result_comes_back():
+    async def double(x):
+        await asyncio.sleep(0)
+        return 2 * x
+
+    def work(x):
+        assert cooperative.active()
+        return cooperative.await_only(double(x)) + 1
+
+    assert run(cooperative.run(work, 20)) == 41
+
+
+def test_an_error_of_the_awaitable_is_raised_where_the_greenlet_waited():
+    async def fail():
+        raise KeyError("upstream")
+
+    def work():
+        try:
+            cooperative.await_only(fail())
+        except KeyError as exc:
+            return f"caught {exc}"
+        return "not raised"
+
+    assert run(cooperative.run(work)) == "caught 'upstream'"
+
+
+def test_an_error_of_the_greenlet_reaches_the_coroutine():
+    def work():
+        raise ValueError("from the service")
+
+    with pytest.raises(ValueError, match="from the service"):
+        run(cooperative.run(work))
+
+
+def test_greenlets_interleave_on_one_thread_while_each_waits():
+    order: list[str] = []
+
+    def request(name, first_wait):
+        order.append(f"{name} start")
+        cooperative.sleep(first_wait)
+        order.append(f"{name} end")
+        return threading.get_ident()
+
+    async def both():
+        # b sleeps less than a: it ends first although it started second, which only interleaving allows
+        return await asyncio.gather(cooperative.run(request, "a", 0.05), cooperative.run(request, "b", 0.0))
+
+    idents = run(both())
+    assert order == ["a start", "b start", "b end", "a end"]
+    assert idents[0] == idents[1] == threading.get_ident()  # both on the loop's thread
+
+
+def test_a_blocking_call_runs_on_another_thread_and_the_loop_serves_others_meanwhile():
+    release = threading.Event()
+    seen: list[str] = []
+
+    def slow():  # blocks its thread until the other request has run
+        assert release.wait(10), "the loop was blocked by the blocking call"
+        return threading.get_ident()
+
+    def blocked():
+        return cooperative.blocking(slow)
+
+    def other():
+        seen.append("other ran")
+        release.set()
+
+    async def main():
+        first = asyncio.ensure_future(cooperative.run(blocked))
+        await asyncio.sleep(0)
+        await cooperative.run(other)
+        return await first
+
+    ident = run(main())
+    assert seen == ["other ran"]
+    assert ident != threading.get_ident()
+
+
+def test_waits_on_the_other_side_never_take_the_threads_of_quick_blocking_calls():
+    def work():
+        return (
+            cooperative.blocking(lambda: threading.current_thread().name),
+            cooperative.waiting(lambda: threading.current_thread().name),
+        )
+
+    quick, waiting = run(cooperative.run(work))
+    assert quick.startswith("blocking") and waiting.startswith("waiting")
+
+
+def test_a_cancelled_request_ends_its_generators_as_closed_and_the_cancellation_is_raised_again():
+    ended: list[str] = []
+
+    def stream():
+        try:
+            while True:
+                cooperative.await_only(asyncio.sleep(3600))  # an upstream that never answers
+                yield b"chunk"
+        except GeneratorExit:
+            ended.append("closed")
+            raise
+
+    def work():
+        for _ in stream():
+            pass
+
+    async def main():
+        task = asyncio.ensure_future(cooperative.run(work))
+        await asyncio.sleep(0)
+        task.cancel()
+        await task
+
+    with pytest.raises(asyncio.CancelledError, match=r"^$"):  # a bare cancellation: no message
+        run(main())
+    assert ended == ["closed"]
+
+
+def test_offloop_calls_public_methods_off_the_loop_and_passes_attributes_through():
+    class Store:
+        pool = "the pool"
+
+        def find(self, key):
+            return key, threading.get_ident()
+
+        def _private(self):
+            return threading.get_ident()
+
+    store = cooperative.OffLoop(Store())
+    assert store.pool == "the pool"
+    assert store.find("k")[0] == "k"  # outside a greenlet: inline
+
+    def work():
+        return store.find("k"), store._private()
+
+    (key, method_thread), private_thread = run(cooperative.run(work))
+    assert key == "k"
+    assert method_thread != threading.get_ident()
+    assert private_thread == threading.get_ident()  # private helpers are not offloaded
+
+
+class CountingStore:
+    def __init__(self, release: threading.Event | None = None, error: Exception | None = None) -> None:
+        self.calls: list[tuple[str, tuple]] = []
+        self.release = release
+        self.error = error
+
+    def find_key(self, digest):
+        self.calls.append(("find_key", (digest,)))
+        if self.release is not None:
+            assert self.release.wait(10)
+        if self.error is not None:
+            raise self.error
+        return f"record of {digest}"
+
+    def reserve(self, amount):
+        self.calls.append(("reserve", (amount,)))
+        if self.release is not None:
+            assert self.release.wait(10)
+        return amount
+
+
+def concurrently(store, calls):
+    """Start every call in its own request greenlet, let them all reach the store, then release it."""
+
+    async def main():
+        tasks = [asyncio.ensure_future(cooperative.run(call)) for call in calls]
+        for _ in range(5):
+            await asyncio.sleep(0)
+        store.release.set()
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    return run(main())
+
+
+def test_identical_shared_reads_in_flight_at_once_are_made_once():
+    store = CountingStore(threading.Event())
+    shared = cooperative.OffLoop(store, shared=("find_key",))
+    results = concurrently(store, [lambda: shared.find_key(b"k")] * 5 + [lambda: shared.find_key(b"other")])
+    assert results == ["record of b'k'"] * 5 + ["record of b'other'"]
+    assert sorted(store.calls) == [("find_key", (b"k",)), ("find_key", (b"other",))]
+
+
+def test_a_shared_read_that_fails_fails_every_caller_waiting_for_it():
+    store = CountingStore(threading.Event(), error=ConnectionError("database unreachable"))
+    shared = cooperative.OffLoop(store, shared=("find_key",))
+    results = concurrently(store, [lambda: shared.find_key(b"k")] * 3)
+    assert [type(r) for r in results] == [ConnectionError] * 3
+    assert len(store.calls) == 1
+
+
+def test_methods_not_named_shared_are_never_coalesced():
+    store = CountingStore(threading.Event())
+    shared = cooperative.OffLoop(store, shared=("find_key",))
+    results = concurrently(store, [lambda: shared.reserve(1)] * 3)
+    assert results == [1, 1, 1] and len(store.calls) == 3  # writes: each one is made
