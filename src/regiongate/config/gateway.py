@@ -642,6 +642,15 @@ def _bedrock_destinations(
             f"{target!r} is a single-region model id, processed in {provider.aws_region} only: it needs no wider area; "
             "remove processing_area",
         )
+    offered = bedrock_profiles.shipped_table().offered_in(target)
+    if target in bedrock_profiles.shipped_table().foundation_models and provider.aws_region not in offered:
+        # A model the table knows, in a region it does not list: Bedrock would refuse every call at run time.
+        raise reader.fail(
+            key,
+            f"{target!r} is not offered on demand in {provider.aws_region} (bedrock-profiles.yaml lists "
+            f"{', '.join(offered) or 'no region'}); use a geography profile of it whose destinations are all in "
+            f"{', '.join(region.inference_regions)}, or another model",
+        )
     _refuse_retired(reader, key, target)
     return (provider.aws_region or "",)
 

@@ -42,6 +42,26 @@ def test_shipped_catalogue_is_valid_and_every_region_has_a_gateway():
     assert all(r.gateway is not None for r in catalogue.regions)
 
 
+def test_a_single_region_model_the_table_says_is_not_offered_there_is_refused():
+    # Singapore's provider calls Bedrock in ap-southeast-1, where bedrock-profiles.yaml lists no Titan V2.
+    def edit(g):
+        model = next(m for m in g["models"] if m["target"] == "cohere.embed-multilingual-v3")
+        model["target"] = "amazon.titan-embed-text-v2:0"
+
+    error = refused("sg", edit)
+    assert error.key.startswith("regions.sg.gateway.models[") and error.key.endswith("].target")
+    assert "'amazon.titan-embed-text-v2:0' is not offered on demand in ap-southeast-1" in error.problem
+
+
+def test_a_single_region_model_the_table_does_not_know_is_left_to_the_operator():
+    # Processed in the provider's own region by definition; only availability is unknown, not residency.
+    def edit(g):
+        g["models"][0]["target"] = "amazon.nova-micro-v1:0"
+
+    catalogue = catalogue_with("eu", edit)
+    assert any(m.target == "amazon.nova-micro-v1:0" for m in catalogue.region("eu").gateway.models)
+
+
 def test_global_profile_is_refused_naming_the_key():
     def edit(g):
         g["models"][0]["target"] = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"

@@ -22,9 +22,6 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol
-
 from regiongate.contract.errors import (
     GatewayError,
     InvalidRequest,
@@ -78,81 +75,10 @@ def _json_error(exc: GatewayError, close: bool = True, path: str = "") -> tuple[
 
 
 def _raw_response(exc: GatewayError) -> bytes:
-    """A whole HTTP/1.1 response written straight to the transport (before h11 has a request to answer)."""
+    """A whole HTTP/1.1 response written straight to the transport (before the parser has a request to answer)."""
     status, headers, body = _json_error(exc)
     head = f"HTTP/1.1 {status} {reason(status)}\r\n".encode() + b"".join(k + b": " + v + b"\r\n" for k, v in headers)
     return head + b"\r\n" + body
-
-
-class GatewayProtocol(H11Protocol):
-    """uvicorn's h11 protocol with a header-read deadline and JSON answers to malformed requests.
-
-    uvicorn arms no timer while a request's headers are arriving (only between keep-alive requests), so a
-    client that opens a connection, or sends part of a request, and then stalls would hold the connection
-    forever. Here a timer runs from the connection (and from the first byte of each later request) until h11
-    has the whole request head; when it fires the client gets 408 and the connection is closed.
-    """
-
-    header_timeout: float = ServerLimits.header_timeout
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._header_timer: asyncio.TimerHandle | None = None
-        self._arm_header_timer()
-
-    def _arm_header_timer(self) -> None:
-        if getattr(self, "_header_timer", None) is None:
-            self._header_timer = self.loop.call_later(self.header_timeout, self._header_timeout_fired)
-
-    def _disarm_header_timer(self) -> None:
-        timer = getattr(self, "_header_timer", None)
-        if timer is not None:
-            timer.cancel()
-            self._header_timer = None
-
-    def _header_timeout_fired(self) -> None:
-        self._header_timer = None
-        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
-            return
-        if self.cycle is not None and not self.cycle.response_complete:
-            return  # a request is being answered (pipelined bytes wait for it): not a stalled head
-        self.transport.write(
-            _raw_response(
-                GatewayError(
-                    f"the request headers did not arrive within {self.header_timeout:g} s",
-                    status=408,
-                    type="request_timeout",
-                )
-            )
-        )
-        self.transport.close()
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self.transport.is_closing():
-            self._disarm_header_timer()
-        elif self.conn.their_state is h11.IDLE and self.conn.trailing_data[0]:
-            self._arm_header_timer()  # part of a request head is buffered
-        elif self.conn.their_state is not h11.IDLE:
-            self._disarm_header_timer()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if self.conn.their_state is h11.IDLE and self.conn.trailing_data[0]:
-            self._arm_header_timer()  # a pipelined, incomplete head
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_header_timer()
-        super().connection_lost(exc)
-
-    def send_400_response(self, msg: str) -> None:
-        self._disarm_header_timer()
-        self.transport.write(_raw_response(InvalidRequest(f"malformed HTTP request: {msg.rstrip('.')}")))
-        self.transport.close()
-
-
-def protocol_class(limits: ServerLimits) -> type[GatewayProtocol]:
-    return type("ConfiguredGatewayProtocol", (GatewayProtocol,), {"header_timeout": limits.header_timeout})
 
 
 class GatewayApp:

@@ -1,8 +1,8 @@
 """uvicorn's httptools protocol with the gateway's header-read deadline and JSON answers to malformed HTTP.
 
-The same behaviour as :class:`~regiongate.gateway.runtime.asgi.GatewayProtocol` (uvicorn's h11 protocol), on the
-llhttp parser in C: the event loop's share of the server's CPU per request was 0.56-0.71 ms with h11 and
-0.26-0.44 ms with httptools, measured back to back (docs/benchmarks.md). ``local.GatewayHTTPServer`` serves it.
+The HTTP protocol of the served gateway (``local.GatewayHTTPServer``), on the llhttp parser in C: the event loop's
+share of the server's CPU per request was 0.56-0.71 ms with uvicorn's h11 protocol and 0.26-0.44 ms with httptools,
+measured back to back (docs/benchmarks.md; the h11 protocol this replaced is gone).
 
 - A timer runs from the connection, and from the first byte of each later request, until the request head is
   complete; when it fires the client gets 408 and the connection is closed (uvicorn arms no timer while a head
