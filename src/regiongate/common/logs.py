@@ -40,6 +40,12 @@ def configure(level: str = "INFO", stream: TextIO | None = None) -> logging.Logg
     global _configured, _handler
     logger = logging.getLogger("regiongate")
     if not _configured:
+        # What JsonFormatter never writes is not gathered either: the caller's file and line (a walk up the
+        # stack per record), thread and process. The logging HOWTO's "Optimization" section names these switches.
+        logging._srcfile = None  # type: ignore[attr-defined]
+        logging.logThreads = False
+        logging.logProcesses = False
+        logging.logMultiprocessing = False
         handler = logging.StreamHandler(stream or sys.stdout)
         handler.setFormatter(JsonFormatter())
         logger.addHandler(handler)

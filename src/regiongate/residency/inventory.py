@@ -172,6 +172,40 @@ def stored_items(
     return classified, unclassified
 
 
+# Stores an AWS service creates outside the template because of a property in it, by the id an app maps to its
+# own data kind (``DataKinds.service_created``).
+RDS_ENHANCED_MONITORING = "rds-enhanced-monitoring"
+
+
+def service_created_items(template: Mapping[str, Any], *, kinds: Mapping[str, str], region: str) -> list[StoredItem]:
+    """Stores no resource of the template declares but a resource's properties make AWS create, in ``region``.
+
+    RDS Enhanced Monitoring (``MonitoringInterval`` above 0) writes the instance's operating-system metrics to the
+    ``RDSOSMetrics`` log group, which RDS creates in the instance's region (the ``AmazonRDSEnhancedMonitoringRole``
+    policy may create ``RDS*`` log groups), encrypted as CloudWatch Logs encrypts a group without a key of its own.
+    """
+    items: list[StoredItem] = []
+    kind = kinds.get(RDS_ENHANCED_MONITORING)
+    for resource in resources_of(template):
+        if kind is None or resource.type != "AWS::RDS::DBInstance":
+            continue
+        interval = resource.properties.get("MonitoringInterval", 0)
+        if not isinstance(interval, int) or interval <= 0:
+            continue  # off, or not a literal (then the report cannot say)
+        items.append(
+            StoredItem(
+                logical_id=f"RDSOSMetrics (of {resource.logical_id})",
+                resource_type="AWS::Logs::LogGroup, created by RDS Enhanced Monitoring (not in the template)",
+                construct_path=str(resource.metadata.get("aws:cdk:path", "")),
+                kinds=(kind,),
+                region=region,
+                key="CloudWatch Logs' own encryption, not a key of this stack",
+                retention="set by RDS, not by the template",
+            )
+        )
+    return items
+
+
 # --- request flow ----------------------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from regiongate.residency.claims import ENCRYPTION_RULE_ID
 from regiongate.residency.engine import PLUGIN_NAME, STACK_RULE_ID, STILL_OPEN_PREFIX, evaluate_template
-from regiongate.residency.inventory import Flow, StoredItem, request_flow, stored_items
+from regiongate.residency.inventory import Flow, StoredItem, request_flow, service_created_items, stored_items
 from regiongate.residency.junit import JUnitResults
 from regiongate.residency.network_paths import network_paths
 from regiongate.residency.policy import ResidencyPolicy
@@ -178,6 +178,7 @@ def build_report(
                 )
             )
         classified, unclassified = stored_items(template, metadata_key=data_kinds.metadata_key, region=region)
+        classified += service_created_items(template, kinds=data_kinds.service_created, region=region)
         flow = request_flow(template, region)
         _describe_providers(flow, context.providers)
         host_locations = {host: f"{p.name} ({p.type}): {p.where}" for p in context.providers for host in p.hosts}

@@ -70,6 +70,8 @@ class DataKinds:
     where_to_mark: str = ""
     # Secrets the app seals into its own stores: the report says where they are and who may open them.
     sealed: tuple[SealedSecrets, ...] = ()
+    # Stores AWS creates outside the template (inventory.service_created_items), by id: the app's kind for each.
+    service_created: Mapping[str, str] = field(default_factory=dict)
 
     def title(self, kind: str) -> str:
         return self.titles.get(kind, kind)

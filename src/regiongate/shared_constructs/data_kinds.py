@@ -27,6 +27,7 @@ CONSOLE_SSO_CLIENT_SECRET = "console-sso-client-secret"
 AUDIT_EVENTS_IN_TRANSIT = "audit-events-in-transit"
 FUNCTION_LOGS = "function-logs"
 DATABASE_LOGS = "database-logs"
+DATABASE_HOST_METRICS = "database-host-metrics"
 NETWORK_FLOW_LOGS = "network-flow-logs"
 DNS_QUERY_LOGS = "dns-query-logs"
 LOAD_BALANCER_ACCESS_LOGS = "load-balancer-access-logs"
@@ -55,6 +56,10 @@ TITLES: dict[str, str] = {
     AUDIT_EVENTS_IN_TRANSIT: "Audit events in transit (queue)",
     FUNCTION_LOGS: "Function logs",
     DATABASE_LOGS: "Database logs",
+    DATABASE_HOST_METRICS: (
+        "Database host metrics (the database instance's operating-system counters: CPU, memory, processes; no data "
+        "of the database)"
+    ),
     CONSOLE_LOGS: "Console logs",
     GATEWAY_TASK_LOGS: "Gateway task logs (container runtime)",
     NETWORK_FLOW_LOGS: "Network flow logs",

@@ -90,6 +90,11 @@ def test_report_of_our_stacks(assembly):
         assert database.resource_type == "AWS::RDS::DBInstance"
         assert database.key.startswith(f"stack key alias/regiongate/{catalogue.by_stack_name(stack.name).code}")
         assert "automated backups 14 days" in database.retention
+        # RDS Enhanced Monitoring's log group is created by RDS, not the template: listed, in the stack's region,
+        # and said not to be under the stack key.
+        (host_metrics,) = [i for i in stack.stored if "database-host-metrics" in i.kinds]
+        assert host_metrics.logical_id == "RDSOSMetrics (of AuditStoreDatabase498C7B03)"
+        assert host_metrics.region == stack.region and "not a key of this stack" in host_metrics.key
         # Memory content (the only content the product stores) is listed, on the database, exactly where the
         # region's configuration lets an org enable Memory-as-a-Service.
         memory_offered = catalogue.by_stack_name(stack.name).gateway.memory.available

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from regiongate.config import tenants
 from regiongate.config.regions import DEFAULT_CONFIG_PATH, PROJECT_DIR, Catalogue, load_catalogue
 from regiongate.contract.environment import CREDENTIALS_KEY_ARN
+from regiongate.residency.inventory import RDS_ENHANCED_MONITORING
 from regiongate.residency.junit import JUnitResults, read_results
 from regiongate.residency.policy import ResidencyPolicy
 from regiongate.residency.report import build_report, write_report
@@ -41,6 +42,7 @@ DATA_KINDS = DataKinds(
             roles="the organisations' own Bedrock roles",
         ),
     ),
+    service_created={RDS_ENHANCED_MONITORING: data_kinds.DATABASE_HOST_METRICS},
 )
 
 
