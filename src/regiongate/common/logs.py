@@ -42,7 +42,7 @@ def configure(level: str = "INFO", stream: TextIO | None = None) -> logging.Logg
     if not _configured:
         # What JsonFormatter never writes is not gathered either: the caller's file and line (a walk up the
         # stack per record), thread and process. The logging HOWTO's "Optimization" section names these switches.
-        logging._srcfile = None  # type: ignore[attr-defined]
+        logging._srcfile = None
         logging.logThreads = False
         logging.logProcesses = False
         logging.logMultiprocessing = False
