@@ -22,14 +22,15 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
+
+import served
+from served import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 # Issue 12: client-observed overhead against direct calls (c=1 p50, c=16 p99, c=64 p99) and the handler import.
@@ -83,12 +84,6 @@ BODY = json.dumps(
         ],
     }
 ).encode()
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def run_load(
@@ -185,82 +180,17 @@ def cold_import(statement: str, runs: int = 5) -> float:
 
 
 def main() -> int:
-    database_url = os.environ.get("DATABASE_URL")
-    if not database_url:
-        print("DATABASE_URL is not set (make bench starts PostgreSQL)", file=sys.stderr)
-        return 1
-    # A throw-away database of its own, so the benchmark never touches the test database's tables.
-    from dataclasses import replace
-
-    from regiongate.store.postgres import ConnectionParams
-
-    admin = ConnectionParams.from_url(database_url)
-    bench_db = f"rg_bench_gateway_{os.getpid()}"
-    conn = admin.connect()
-    conn.run(f'CREATE DATABASE "{bench_db}"')
-    conn.close()
-    params = replace(admin, database=bench_db)
-    database_url = f"postgresql://{params.user}:{params.password}@{params.host}:{params.port}/{bench_db}"
-    try:
-        return _measure(database_url)
-    finally:
-        conn = admin.connect()
-        conn.run(
-            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{bench_db}' AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
-        )
-        conn.run(f'DROP DATABASE IF EXISTS "{bench_db}"')
-        conn.close()
+    return served.on_throwaway_database("rg_bench_gateway", _measure)
 
 
 def _measure(database_url: str) -> int:
-    from regiongate.store.keys import KeyService
-    from regiongate.store.postgres import ConnectionParams, ConnectionPool, PostgresStore
-
-    upstream = subprocess.Popen([sys.executable, "-c", UPSTREAM, str(UPSTREAM_MS)], stdout=subprocess.PIPE, text=True)
-    upstream_port = int(upstream.stdout.readline())
-    log = tempfile.NamedTemporaryFile(prefix="bench-serve-", suffix=".log", delete=False)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        {
-            "REGIONGATE_PROVIDER_AZURE_WEU_API_KEY": "bench",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "DATABASE_URL": database_url,
-        }
-    )
-    serve = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "regiongate.cli.main",
-            "serve",
-            "--region",
-            "eu",
-            "--port",
-            "0",
-            "--upstream",
-            f"azure-weu=http://127.0.0.1:{upstream_port}",
-            "--processes",
-            str(SERVE_PROCESSES),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=ROOT,
-    )
+    upstream, upstream_port = served.start_upstream([sys.executable, "-c", UPSTREAM, str(UPSTREAM_MS)])
+    serve, log = served.start_serve(database_url, upstream_port, SERVE_PROCESSES, log_prefix="bench-serve-")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            match = re.search(r"gateway on http://127\.0\.0\.1:(\d+)/v1", Path(log.name).read_text())
-            if match:
-                gateway_port = int(match.group(1))
-                break
-            if serve.poll() is not None or time.monotonic() > deadline:
-                print(Path(log.name).read_text(), file=sys.stderr)
-                return 1
-            time.sleep(0.05)
-        store = PostgresStore(ConnectionPool(ConnectionParams.from_url(database_url).connect, size=1))
-        key = KeyService(store).create(region_code="eu", org_id="bench").key
-        store.pool.close()
+        gateway_port = served.gateway_port(serve, log)
+        if gateway_port is None:
+            return 1
+        key = served.create_key(database_url)
         gateway_headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
         direct_headers = {"api-key": "bench", "content-type": "application/json"}
         direct_path = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
@@ -287,10 +217,7 @@ def _measure(database_url: str) -> int:
                     )
                 )
     finally:
-        serve.terminate()
-        upstream.terminate()
-        serve.wait(timeout=10)
-        upstream.wait(timeout=10)
+        served.stop(serve, upstream, serve_timeout=10)
 
     handler_import = cold_import("import regiongate.gateway.runtime.handler")
     first_request_import = cold_import(

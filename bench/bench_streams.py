@@ -27,15 +27,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
-import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import served
+from served import percentile
+
 QUICK = os.environ.get("BENCH_STREAMS_QUICK") == "1"
 STREAMS = int(os.environ.get("BENCH_STREAMS", "100" if QUICK else "1000"))
 CHUNKS = 20 if QUICK else 200
@@ -98,12 +97,6 @@ class Result:
     ok: bool
     ttft_ms: float | None
     error: str = ""
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def _has_token(event: bytes) -> bool:
@@ -248,89 +241,24 @@ def summarize(results: list[Result]) -> tuple[int, list[float], dict[str, int]]:
 
 
 def main() -> int:
-    database_url = os.environ.get("DATABASE_URL")
-    if not database_url:
-        print("DATABASE_URL is not set (make bench starts PostgreSQL)", file=sys.stderr)
-        return 1
-    from regiongate.store.postgres import ConnectionParams
-
-    admin = ConnectionParams.from_url(database_url)
-    bench_db = f"rg_bench_streams_{os.getpid()}"
-    conn = admin.connect()
-    conn.run(f'CREATE DATABASE "{bench_db}"')
-    conn.close()
-    params = replace(admin, database=bench_db)
-    database_url = f"postgresql://{params.user}:{params.password}@{params.host}:{params.port}/{bench_db}"
-    try:
-        return _measure(database_url)
-    finally:
-        conn = admin.connect()
-        conn.run(
-            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{bench_db}' AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
-        )
-        conn.run(f'DROP DATABASE IF EXISTS "{bench_db}"')
-        conn.close()
+    return served.on_throwaway_database("rg_bench_streams", _measure)
 
 
 def _measure(database_url: str) -> int:
-    from regiongate.store.keys import KeyService
-    from regiongate.store.postgres import ConnectionParams, ConnectionPool, PostgresStore
-
     load_start = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     load_pin = ["taskset", "-c", LOAD_CPUS] if LOAD_CPUS else []
     if LOAD_CPUS:  # the client (this process) too
         os.sched_setaffinity(0, {int(cpu) for cpu in LOAD_CPUS.split(",")})
-    upstream = subprocess.Popen(
-        [*load_pin, sys.executable, "-c", UPSTREAM, str(CHUNKS), str(SECONDS / CHUNKS)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    upstream_port = int(upstream.stdout.readline())
-    log = tempfile.NamedTemporaryFile(prefix="bench-streams-", suffix=".log", delete=False)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        {
-            "REGIONGATE_PROVIDER_AZURE_WEU_API_KEY": "bench",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "DATABASE_URL": database_url,
-        }
+    upstream, upstream_port = served.start_upstream(
+        [*load_pin, sys.executable, "-c", UPSTREAM, str(CHUNKS), str(SECONDS / CHUNKS)]
     )
     pin = ["taskset", "-c", SERVE_CPUS] if SERVE_CPUS else []
-    serve = subprocess.Popen(
-        [
-            *pin,
-            sys.executable,
-            "-m",
-            "regiongate.cli.main",
-            "serve",
-            "--region",
-            "eu",
-            "--port",
-            "0",
-            "--upstream",
-            f"azure-weu=http://127.0.0.1:{upstream_port}",
-            "--processes",
-            str(SERVE_PROCESSES),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=ROOT,
-    )
+    serve, log = served.start_serve(database_url, upstream_port, SERVE_PROCESSES, log_prefix="bench-streams-", pin=pin)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            match = re.search(r"gateway on http://127\.0\.0\.1:(\d+)/v1", Path(log.name).read_text())
-            if match:
-                gateway_port = int(match.group(1))
-                break
-            if serve.poll() is not None or time.monotonic() > deadline:
-                print(Path(log.name).read_text(), file=sys.stderr)
-                return 1
-            time.sleep(0.05)
-        store = PostgresStore(ConnectionPool(ConnectionParams.from_url(database_url).connect, size=1))
-        key = KeyService(store).create(region_code="eu", org_id="bench").key
-        store.pool.close()
+        gateway_port = served.gateway_port(serve, log)
+        if gateway_port is None:
+            return 1
+        key = served.create_key(database_url)
         body = json.dumps(
             {
                 "model": "gpt-4o",
@@ -346,10 +274,7 @@ def _measure(database_url: str) -> int:
         direct = asyncio.run(run_streams(upstream_port, direct_path, direct_headers, body))
         via, stats = asyncio.run(gateway_run(serve.pid, gateway_port, gateway_headers, body))
     finally:
-        serve.terminate()
-        upstream.terminate()
-        serve.wait(timeout=30)
-        upstream.wait(timeout=10)
+        served.stop(serve, upstream, serve_timeout=30)
     load_end = " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
     d_errors, d_ttft, d_kinds = summarize(direct)

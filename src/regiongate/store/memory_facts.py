@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from regiongate.contract.limits import DEFAULT_MEMORY_MAX_FACTS, DEFAULT_MEMORY_RETENTION_DAYS, MEMORY_DIMENSIONS
+from regiongate.store.pooled import run_once, transaction
 
 SCOPE_KINDS = ("session", "user")
 # How many candidates the HNSW scan keeps (pgvector's hnsw.ef_search, set for each search transaction; at least the
@@ -143,10 +144,9 @@ class PostgresMemoryStore:
         self.ef_search = ef_search
 
     def settings(self, org_id: str) -> MemorySettings | None:
-        with self.pool.connection() as conn:
-            rows = conn.run(
-                "SELECT enabled, retention_days, max_facts FROM memory_settings WHERE org_id = :o", o=org_id
-            )
+        rows = run_once(
+            self.pool, "SELECT enabled, retention_days, max_facts FROM memory_settings WHERE org_id = :o", o=org_id
+        )
         return MemorySettings(org_id, rows[0][0], rows[0][1], rows[0][2]) if rows else None
 
     def set_settings(self, settings: MemorySettings, now: datetime) -> MemorySettings:
@@ -170,44 +170,38 @@ class PostgresMemoryStore:
         if scope_kind not in SCOPE_KINDS:
             raise ValueError(f"scope kind must be one of {', '.join(SCOPE_KINDS)}")
         vectors = [vector_literal(f.embedding) for f in facts]
-        with self.pool.connection() as conn:
-            conn.run("BEGIN")
-            try:
-                rows = conn.run(
-                    "SELECT enabled, retention_days, max_facts FROM memory_settings WHERE org_id = :o FOR UPDATE",
+        with self.pool.connection() as conn, transaction(conn):
+            rows = conn.run(
+                "SELECT enabled, retention_days, max_facts FROM memory_settings WHERE org_id = :o FOR UPDATE",
+                o=org_id,
+            )
+            if not rows or not rows[0][0]:
+                raise MemoryNotEnabled(org_id)
+            retention_days, max_facts = rows[0][1], rows[0][2]
+            stored = conn.run(
+                "SELECT count(*) FROM memory_facts WHERE org_id = :o AND expires_at > :t", o=org_id, t=now
+            )[0][0]
+            if stored + len(facts) > max_facts:
+                raise MemoryLimitReached(org_id, max_facts, stored, len(facts))
+            expires = now + timedelta(days=retention_days)
+            added = []
+            for fact, vector in zip(facts, vectors, strict=True):
+                fact_id = str(uuid.uuid4())
+                conn.run(
+                    "INSERT INTO memory_facts (fact_id, org_id, scope_kind, scope_id, fact, embedding, metadata, "
+                    "created_at, expires_at) VALUES (CAST(:i AS uuid), :o, :k, :s, :f, CAST(:e AS vector), "
+                    "CAST(:m AS jsonb), :c, :x)",
+                    i=fact_id,
                     o=org_id,
+                    k=scope_kind,
+                    s=scope_id,
+                    f=fact.text,
+                    e=vector,
+                    m=json.dumps(dict(fact.metadata), ensure_ascii=False, separators=(",", ":")),
+                    c=now,
+                    x=expires,
                 )
-                if not rows or not rows[0][0]:
-                    raise MemoryNotEnabled(org_id)
-                retention_days, max_facts = rows[0][1], rows[0][2]
-                stored = conn.run(
-                    "SELECT count(*) FROM memory_facts WHERE org_id = :o AND expires_at > :t", o=org_id, t=now
-                )[0][0]
-                if stored + len(facts) > max_facts:
-                    raise MemoryLimitReached(org_id, max_facts, stored, len(facts))
-                expires = now + timedelta(days=retention_days)
-                added = []
-                for fact, vector in zip(facts, vectors, strict=True):
-                    fact_id = str(uuid.uuid4())
-                    conn.run(
-                        "INSERT INTO memory_facts (fact_id, org_id, scope_kind, scope_id, fact, embedding, metadata, "
-                        "created_at, expires_at) VALUES (CAST(:i AS uuid), :o, :k, :s, :f, CAST(:e AS vector), "
-                        "CAST(:m AS jsonb), :c, :x)",
-                        i=fact_id,
-                        o=org_id,
-                        k=scope_kind,
-                        s=scope_id,
-                        f=fact.text,
-                        e=vector,
-                        m=json.dumps(dict(fact.metadata), ensure_ascii=False, separators=(",", ":")),
-                        c=now,
-                        x=expires,
-                    )
-                    added.append(Fact(fact_id, org_id, scope_kind, scope_id, fact.text, fact.metadata, now, expires))
-                conn.run("COMMIT")
-            except BaseException:
-                conn.run("ROLLBACK")
-                raise
+                added.append(Fact(fact_id, org_id, scope_kind, scope_id, fact.text, fact.metadata, now, expires))
         return added
 
     def search(
@@ -226,85 +220,80 @@ class PostgresMemoryStore:
         the index until ``limit`` rows pass the org and scope filter. A small scope is read through the scope
         index and sorted exactly: the planner chooses."""
         vector = vector_literal(embedding)
-        with self.pool.connection() as conn:
-            conn.run("BEGIN")
-            try:
-                conn.run("SET LOCAL hnsw.iterative_scan = strict_order")
-                conn.run(f"SET LOCAL hnsw.ef_search = {max(self.ef_search, int(limit))}")  # integers: no injection
-                rows = conn.run(
-                    f"SELECT {_FACT_COLUMNS}, embedding <=> CAST(:e AS vector) AS distance FROM memory_facts "
-                    "WHERE org_id = :o AND expires_at > :t AND (CAST(:k AS text) IS NULL OR scope_kind = :k) "
-                    "AND (CAST(:s AS text) IS NULL OR scope_id = :s) ORDER BY embedding <=> CAST(:e AS vector) LIMIT :n",
-                    e=vector,
-                    o=org_id,
-                    t=now,
-                    k=scope_kind,
-                    s=scope_id,
-                    n=limit,
-                )
-                conn.run("COMMIT")
-            except BaseException:
-                conn.run("ROLLBACK")
-                raise
+        with self.pool.connection() as conn, transaction(conn):
+            conn.run("SET LOCAL hnsw.iterative_scan = strict_order")
+            conn.run(f"SET LOCAL hnsw.ef_search = {max(self.ef_search, int(limit))}")  # integers: no injection
+            rows = conn.run(
+                f"SELECT {_FACT_COLUMNS}, embedding <=> CAST(:e AS vector) AS distance FROM memory_facts "
+                "WHERE org_id = :o AND expires_at > :t AND (CAST(:k AS text) IS NULL OR scope_kind = :k) "
+                "AND (CAST(:s AS text) IS NULL OR scope_id = :s) ORDER BY embedding <=> CAST(:e AS vector) LIMIT :n",
+                e=vector,
+                o=org_id,
+                t=now,
+                k=scope_kind,
+                s=scope_id,
+                n=limit,
+            )
         return [Found(_fact(row), float(row[8])) for row in rows]
 
     def list_facts(
         self, org_id: str, scope_kind: str, scope_id: str, now: datetime, *, limit: int = 100, offset: int = 0
     ) -> list[Fact]:
-        with self.pool.connection() as conn:
-            rows = conn.run(
-                f"SELECT {_FACT_COLUMNS} FROM memory_facts WHERE org_id = :o AND scope_kind = :k AND scope_id = :s "
-                "AND expires_at > :t ORDER BY created_at, fact_id LIMIT :n OFFSET :f",
-                o=org_id,
-                k=scope_kind,
-                s=scope_id,
-                t=now,
-                n=limit,
-                f=offset,
-            )
+        rows = run_once(
+            self.pool,
+            f"SELECT {_FACT_COLUMNS} FROM memory_facts WHERE org_id = :o AND scope_kind = :k AND scope_id = :s "
+            "AND expires_at > :t ORDER BY created_at, fact_id LIMIT :n OFFSET :f",
+            o=org_id,
+            k=scope_kind,
+            s=scope_id,
+            t=now,
+            n=limit,
+            f=offset,
+        )
         return [_fact(row) for row in rows]
 
     def get(self, org_id: str, fact_id: str, now: datetime) -> Fact | None:
         valid = _valid_id(fact_id)
         if valid is None:
             return None
-        with self.pool.connection() as conn:
-            rows = conn.run(
-                f"SELECT {_FACT_COLUMNS} FROM memory_facts WHERE org_id = :o AND fact_id = CAST(:i AS uuid) "
-                "AND expires_at > :t",
-                o=org_id,
-                i=valid,
-                t=now,
-            )
+        rows = run_once(
+            self.pool,
+            f"SELECT {_FACT_COLUMNS} FROM memory_facts WHERE org_id = :o AND fact_id = CAST(:i AS uuid) "
+            "AND expires_at > :t",
+            o=org_id,
+            i=valid,
+            t=now,
+        )
         return _fact(rows[0]) if rows else None
 
     def delete(self, org_id: str, fact_id: str) -> bool:
         valid = _valid_id(fact_id)
         if valid is None:
             return False
-        with self.pool.connection() as conn:
-            rows = conn.run(
-                "DELETE FROM memory_facts WHERE org_id = :o AND fact_id = CAST(:i AS uuid) RETURNING fact_id",
-                o=org_id,
-                i=valid,
-            )
+        rows = run_once(
+            self.pool,
+            "DELETE FROM memory_facts WHERE org_id = :o AND fact_id = CAST(:i AS uuid) RETURNING fact_id",
+            o=org_id,
+            i=valid,
+        )
         return bool(rows)
 
     def erase(self, org_id: str, scope_kind: str, scope_id: str) -> int:
         """Delete every fact of the scope, expired or not; returns how many."""
-        with self.pool.connection() as conn:
-            rows = conn.run(
-                "WITH gone AS (DELETE FROM memory_facts WHERE org_id = :o AND scope_kind = :k AND scope_id = :s "
-                "RETURNING 1) SELECT count(*) FROM gone",
-                o=org_id,
-                k=scope_kind,
-                s=scope_id,
-            )
+        rows = run_once(
+            self.pool,
+            "WITH gone AS (DELETE FROM memory_facts WHERE org_id = :o AND scope_kind = :k AND scope_id = :s "
+            "RETURNING 1) SELECT count(*) FROM gone",
+            o=org_id,
+            k=scope_kind,
+            s=scope_id,
+        )
         return int(rows[0][0])
 
     def count(self, org_id: str, now: datetime) -> int:
-        with self.pool.connection() as conn:
-            rows = conn.run("SELECT count(*) FROM memory_facts WHERE org_id = :o AND expires_at > :t", o=org_id, t=now)
+        rows = run_once(
+            self.pool, "SELECT count(*) FROM memory_facts WHERE org_id = :o AND expires_at > :t", o=org_id, t=now
+        )
         return int(rows[0][0])
 
     def purge_expired(self, now: datetime) -> int:

@@ -21,6 +21,7 @@ from regiongate.contract.audit_event import parse_event
 from regiongate.contract.limits import DATABASE_PORT
 from regiongate.store import KeyRecord, SpendRow, memory_facts, rollup_scopes, tls
 from regiongate.store import migrate as migrations
+from regiongate.store.pooled import run_once
 from regiongate.store.postgres_credentials import PostgresCredentials
 from regiongate.store.postgres_limits import PostgresLimits
 
@@ -406,62 +407,61 @@ class PostgresStore(PostgresLimits, PostgresCredentials):  # see postgres_limits
 
     # --- keys and orgs ------------------------------------------------------------------------------------
     def ensure_org(self, org_id: str) -> None:
-        with self.pool.connection() as conn:
-            conn.run("INSERT INTO orgs (org_id) VALUES (:o) ON CONFLICT DO NOTHING", o=org_id)
+        run_once(self.pool, "INSERT INTO orgs (org_id) VALUES (:o) ON CONFLICT DO NOTHING", o=org_id)
 
     def set_org_budget(self, org_id: str, monthly_budget_usd: Decimal | None) -> None:
-        with self.pool.connection() as conn:
-            conn.run(
-                "INSERT INTO orgs (org_id, monthly_budget_usd) VALUES (:o, :b) "
-                "ON CONFLICT (org_id) DO UPDATE SET monthly_budget_usd = EXCLUDED.monthly_budget_usd",
-                o=org_id,
-                b=monthly_budget_usd,
-            )
+        run_once(
+            self.pool,
+            "INSERT INTO orgs (org_id, monthly_budget_usd) VALUES (:o, :b) "
+            "ON CONFLICT (org_id) DO UPDATE SET monthly_budget_usd = EXCLUDED.monthly_budget_usd",
+            o=org_id,
+            b=monthly_budget_usd,
+        )
 
     def org_budget(self, org_id: str) -> Decimal | None:
         rows = self._run(lambda conn: conn.run("SELECT monthly_budget_usd FROM orgs WHERE org_id = :o", o=org_id))
         return rows[0][0] if rows else None
 
     def insert_key(self, record: KeyRecord) -> None:
-        with self.pool.connection() as conn:
-            conn.run(
-                f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (:key_id, :key_hash, :display_prefix, :region, :org_id, "
-                ":team_id, :user_id, :budget, CAST(:allow AS text[]), :expires_at, :created_at, :revoked_at)",
-                key_id=record.key_id,
-                key_hash=record.key_hash,
-                display_prefix=record.display_prefix,
-                region=record.region,
-                org_id=record.org_id,
-                team_id=record.team_id,
-                user_id=record.user_id,
-                budget=record.monthly_budget_usd,
-                allow=list(record.model_allowlist) if record.model_allowlist else None,
-                expires_at=record.expires_at,
-                created_at=record.created_at,
-                revoked_at=record.revoked_at,
-            )
+        run_once(
+            self.pool,
+            f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (:key_id, :key_hash, :display_prefix, :region, :org_id, "
+            ":team_id, :user_id, :budget, CAST(:allow AS text[]), :expires_at, :created_at, :revoked_at)",
+            key_id=record.key_id,
+            key_hash=record.key_hash,
+            display_prefix=record.display_prefix,
+            region=record.region,
+            org_id=record.org_id,
+            team_id=record.team_id,
+            user_id=record.user_id,
+            budget=record.monthly_budget_usd,
+            allow=list(record.model_allowlist) if record.model_allowlist else None,
+            expires_at=record.expires_at,
+            created_at=record.created_at,
+            revoked_at=record.revoked_at,
+        )
 
     def find_key_by_hash(self, key_hash: bytes) -> KeyRecord | None:
         rows = self._run(lambda conn: conn.run(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = :h", h=key_hash))
         return _key(rows[0]) if rows else None
 
     def list_keys(self, *, region: str | None = None, org_id: str | None = None) -> list[KeyRecord]:
-        with self.pool.connection() as conn:
-            rows = conn.run(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE (CAST(:r AS text) IS NULL OR region = :r) "
-                "AND (CAST(:o AS text) IS NULL OR org_id = :o) ORDER BY created_at, key_id",
-                r=region,
-                o=org_id,
-            )
+        rows = run_once(
+            self.pool,
+            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE (CAST(:r AS text) IS NULL OR region = :r) "
+            "AND (CAST(:o AS text) IS NULL OR org_id = :o) ORDER BY created_at, key_id",
+            r=region,
+            o=org_id,
+        )
         return [_key(row) for row in rows]
 
     def revoke_key(self, key_id: str, at: datetime) -> bool:
-        with self.pool.connection() as conn:
-            rows = conn.run(
-                "UPDATE api_keys SET revoked_at = :t WHERE key_id = :k AND revoked_at IS NULL RETURNING key_id",
-                t=at,
-                k=key_id,
-            )
+        rows = run_once(
+            self.pool,
+            "UPDATE api_keys SET revoked_at = :t WHERE key_id = :k AND revoked_at IS NULL RETURNING key_id",
+            t=at,
+            k=key_id,
+        )
         return bool(rows)
 
     def update_key_settings(
@@ -474,18 +474,18 @@ class PostgresStore(PostgresLimits, PostgresCredentials):  # see postgres_limits
         model_allowlist: tuple[str, ...] | None,
         expires_at: datetime | None,
     ) -> bool:
-        with self.pool.connection() as conn:
-            rows = conn.run(
-                "UPDATE api_keys SET monthly_budget_usd = :b, model_allowlist = CAST(:m AS text[]), expires_at = :x "
-                "WHERE key_id = :k AND region = :r AND (CAST(:o AS text) IS NULL OR org_id = :o) AND revoked_at IS NULL "
-                "RETURNING key_id",
-                b=monthly_budget_usd,
-                m=list(model_allowlist) if model_allowlist else None,
-                x=expires_at,
-                k=key_id,
-                r=region,
-                o=org_id,
-            )
+        rows = run_once(
+            self.pool,
+            "UPDATE api_keys SET monthly_budget_usd = :b, model_allowlist = CAST(:m AS text[]), expires_at = :x "
+            "WHERE key_id = :k AND region = :r AND (CAST(:o AS text) IS NULL OR org_id = :o) AND revoked_at IS NULL "
+            "RETURNING key_id",
+            b=monthly_budget_usd,
+            m=list(model_allowlist) if model_allowlist else None,
+            x=expires_at,
+            k=key_id,
+            r=region,
+            o=org_id,
+        )
         return bool(rows)
 
     # --- audit and spend ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from regiongate.store.pooled import run_once
 from regiongate.store.provider_credentials import CredentialRecord, SealedSecret, StoredCredential
 
 T = TypeVar("T")
@@ -32,26 +33,26 @@ class PostgresCredentials:
 
     def put_provider_credential(self, stored: StoredCredential) -> None:
         r, sealed = stored.record, stored.sealed
-        with self.pool.connection() as conn:
-            conn.run(
-                f"INSERT INTO org_provider_credentials ({_PUBLIC}, encrypted_data_key, nonce, ciphertext) "
-                "VALUES (:o, :p, :k, :e, :r, :c, :x, :b, :dk, :n, :ct) "
-                "ON CONFLICT (org_id, provider) DO UPDATE SET kind = EXCLUDED.kind, endpoint = EXCLUDED.endpoint, "
-                "role_arn = EXCLUDED.role_arn, replaced_at = EXCLUDED.replaced_at, set_by = EXCLUDED.set_by, "
-                "encrypted_data_key = EXCLUDED.encrypted_data_key, nonce = EXCLUDED.nonce, "
-                "ciphertext = EXCLUDED.ciphertext",
-                o=r.org_id,
-                p=r.provider,
-                k=r.kind,
-                e=r.endpoint,
-                r=r.role_arn,
-                c=r.created_at,
-                x=r.replaced_at,
-                b=r.set_by,
-                dk=sealed.encrypted_data_key if sealed else None,
-                n=sealed.nonce if sealed else None,
-                ct=sealed.ciphertext if sealed else None,
-            )
+        run_once(
+            self.pool,
+            f"INSERT INTO org_provider_credentials ({_PUBLIC}, encrypted_data_key, nonce, ciphertext) "
+            "VALUES (:o, :p, :k, :e, :r, :c, :x, :b, :dk, :n, :ct) "
+            "ON CONFLICT (org_id, provider) DO UPDATE SET kind = EXCLUDED.kind, endpoint = EXCLUDED.endpoint, "
+            "role_arn = EXCLUDED.role_arn, replaced_at = EXCLUDED.replaced_at, set_by = EXCLUDED.set_by, "
+            "encrypted_data_key = EXCLUDED.encrypted_data_key, nonce = EXCLUDED.nonce, "
+            "ciphertext = EXCLUDED.ciphertext",
+            o=r.org_id,
+            p=r.provider,
+            k=r.kind,
+            e=r.endpoint,
+            r=r.role_arn,
+            c=r.created_at,
+            x=r.replaced_at,
+            b=r.set_by,
+            dk=sealed.encrypted_data_key if sealed else None,
+            n=sealed.nonce if sealed else None,
+            ct=sealed.ciphertext if sealed else None,
+        )
 
     def provider_credential(self, org_id: str, provider: str) -> StoredCredential | None:
         rows = self._run(
@@ -79,22 +80,22 @@ class PostgresCredentials:
         return [_record(row) for row in rows]
 
     def delete_provider_credential(self, org_id: str, provider: str) -> bool:
-        with self.pool.connection() as conn:
-            rows = conn.run(
-                "DELETE FROM org_provider_credentials WHERE org_id = :o AND provider = :p RETURNING provider",
-                o=org_id,
-                p=provider,
-            )
+        rows = run_once(
+            self.pool,
+            "DELETE FROM org_provider_credentials WHERE org_id = :o AND provider = :p RETURNING provider",
+            o=org_id,
+            p=provider,
+        )
         return bool(rows)
 
     def set_platform_fallback(self, org_id: str, allowed: bool) -> None:
-        with self.pool.connection() as conn:
-            conn.run(
-                "INSERT INTO orgs (org_id, platform_credentials_fallback) VALUES (:o, :a) "
-                "ON CONFLICT (org_id) DO UPDATE SET platform_credentials_fallback = EXCLUDED.platform_credentials_fallback",
-                o=org_id,
-                a=allowed,
-            )
+        run_once(
+            self.pool,
+            "INSERT INTO orgs (org_id, platform_credentials_fallback) VALUES (:o, :a) "
+            "ON CONFLICT (org_id) DO UPDATE SET platform_credentials_fallback = EXCLUDED.platform_credentials_fallback",
+            o=org_id,
+            a=allowed,
+        )
 
     def platform_fallback(self, org_id: str) -> bool:
         rows = self._run(

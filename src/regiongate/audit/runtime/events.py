@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from regiongate.audit.runtime.sqs import sqs_client
+
 # The event's schema is part of the contract (the store validates what it writes with it); the gateway and
 # the tests take it from here, beside the sinks that send it.
 from regiongate.contract.audit_event import FIELDS, GUARDRAIL_OUTCOMES, InvalidEvent, encode, new_event, parse_event
@@ -74,20 +76,14 @@ class SqsAuditSink:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    if self._client_factory is not None:
-                        self._client = self._client_factory()
-                    else:
-                        import boto3
-                        from botocore.config import Config
-
-                        self._client = boto3.client(
-                            "sqs",
-                            region_name=self.region_name,
-                            # The retries are emit's own (bounded by its deadline), not botocore's on top.
-                            config=Config(
-                                connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 1}
-                            ),
-                        )
+                    # The retries are emit's own (bounded by its deadline), not botocore's on top.
+                    self._client = sqs_client(
+                        self.region_name,
+                        self._client_factory,
+                        connect_timeout=1,
+                        read_timeout=2,
+                        retries={"mode": "standard", "total_max_attempts": 1},
+                    )
         return self._client
 
     def emit(self, event: Mapping[str, Any]) -> None:

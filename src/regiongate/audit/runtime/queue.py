@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from regiongate.audit.runtime.sqs import sqs_client
+
 log = logging.getLogger("regiongate.audit")
 
 SQS_BATCH_ENTRIES = 10  # SendMessageBatch's most
@@ -30,20 +32,14 @@ class SqsBatchSender:
     def _sqs(self) -> Any:
         with self._lock:
             if self._client is None:
-                if self._client_factory is not None:
-                    self._client = self._client_factory()
-                else:
-                    import boto3
-                    from botocore.config import Config
-
-                    # A sink retries on its own: one attempt per call, short timeouts.
-                    self._client = boto3.client(
-                        "sqs",
-                        region_name=self.region_name,
-                        config=Config(
-                            connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 1}
-                        ),
-                    )
+                # A sink retries on its own: one attempt per call, short timeouts.
+                self._client = sqs_client(
+                    self.region_name,
+                    self._client_factory,
+                    connect_timeout=2,
+                    read_timeout=5,
+                    retries={"mode": "standard", "max_attempts": 1},
+                )
             return self._client
 
     def __call__(self, bodies: Sequence[str]) -> list[int]:
