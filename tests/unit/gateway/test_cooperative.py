@@ -105,17 +105,6 @@ def test_a_blocking_call_runs_on_another_thread_and_the_loop_serves_others_meanw
     assert ident != threading.get_ident()
 
 
-def test_waits_on_the_other_side_never_take_the_threads_of_quick_blocking_calls():
-    def work():
-        return (
-            cooperative.blocking(lambda: threading.current_thread().name),
-            cooperative.waiting(lambda: threading.current_thread().name),
-        )
-
-    quick, waiting = run(cooperative.run(work))
-    assert quick.startswith("blocking") and waiting.startswith("waiting")
-
-
 def test_a_cancelled_request_ends_its_generators_as_closed_and_the_cancellation_is_raised_again():
     ended: list[str] = []
 

@@ -9,12 +9,11 @@ core (``greenlet_spawn`` / ``await_only``); only the transport differs, never th
 
 What waits, and how:
 - upstream HTTP (the OpenAI-compatible providers): on the loop itself (``providers.cooperative_http``);
-- everything else that blocks (PostgreSQL through pg8000, boto3 for Bedrock, KMS, STS): :func:`blocking`,
-  which runs the call on a small thread pool while the loop serves other requests. :class:`OffLoop` applies it
-  to every public method of an object (the store);
-- a Bedrock stream's next event (boto3 reads its event stream with blocking reads): :func:`waiting`, on a pool
-  of its own, so an open Bedrock stream holds a thread while it waits (as every stream did before) but never
-  one of the blocking-call threads;
+- Bedrock: botocore as always, but its requests go out on the loop's connections (``cooperative_http.aws_send``,
+  a ``before-send`` handler), so a Bedrock stream, too, holds no thread;
+- everything else that blocks (PostgreSQL through pg8000, KMS, STS): :func:`blocking`, which runs the call on a
+  small thread pool while the loop serves other requests. :class:`OffLoop` applies it to every public method of
+  an object (the store);
 - back-off between attempts: :func:`sleep`.
 Outside a greenlet (the Lambda, the CLI, tests) each of these is the plain synchronous call.
 
@@ -45,10 +44,6 @@ T = TypeVar("T")
 # Blocking calls of the served gateway (database, boto3) run here. Sized above the database pool (16 in the
 # container) so a slow database does not also hold up boto3 calls.
 BLOCKING_THREADS = 32
-# Reads that wait on the other side for as long as it takes (the next event of a Bedrock stream) have threads of
-# their own, created as needed up to this many: they must never take the blocking-call threads from the requests
-# that only need a quick database answer. At most one per open stream, so this is the server's concurrency.
-WAITING_THREADS = 4096
 _pools: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
 
 
@@ -63,6 +58,11 @@ class _RequestGreenlet(greenlet):  # type: ignore[misc]  # greenlet ships no typ
     def __init__(self, fn: Callable[..., Any], driver: greenlet) -> None:
         super().__init__(fn, driver)
         self.driver = driver
+
+
+def available() -> bool:
+    """Whether greenlets can run here at all (the Lambda's layer has no greenlet)."""
+    return getcurrent is not None
 
 
 def active() -> bool:
@@ -128,12 +128,6 @@ def _off_loop(pool: str, size: int, fn: Callable[..., T], args: tuple[Any, ...],
 def blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)``; in a request's greenlet on the blocking-call threads, the loop serving others."""
     return _off_loop("blocking", BLOCKING_THREADS, fn, args, kwargs)
-
-
-def waiting(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Like :func:`blocking`, for a call that waits on the other side (a stream's next event): on a thread of
-    the waiting-call pool, so that open streams never hold the blocking-call threads."""
-    return _off_loop("waiting", WAITING_THREADS, fn, args, kwargs)
 
 
 def sleep(seconds: float) -> None:

@@ -1,7 +1,8 @@
 """Amazon Bedrock through boto3 ``bedrock-runtime``: Converse / ConverseStream for chat, InvokeModel for embeddings.
 
 boto3 is imported when the first client is built, never at module import. botocore's own retries are off:
-the gateway's bounded retries apply to every provider alike.
+the gateway's bounded retries apply to every provider alike. In the served gateway's request greenlets a client's
+requests go out on the event loop's connections (``cooperative_http.aws_send``), so no thread waits for Bedrock.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ class BedrockProvider:
                 # A local fake: sign with throw-away credentials, never an account's.
                 kwargs.update(aws_access_key_id="local", aws_secret_access_key="local", aws_session_token=None)
         session = boto3.session.Session()
-        return session.client(
+        client = session.client(
             "bedrock-runtime",
             region_name=self.entry.aws_region,
             config=Config(
@@ -155,10 +156,17 @@ class BedrockProvider:
             ),
             **kwargs,
         )
+        if cooperative.available():
+            # In the served gateway's request greenlets every call goes out on the event loop's connections, signed
+            # and parsed by botocore as always (providers.cooperative_http.aws_send); elsewhere botocore sends it.
+            from regiongate.gateway.runtime.providers.cooperative_http import aws_send
+
+            client.meta.events.register("before-send.bedrock-runtime", aws_send(connect_timeout, read_timeout))
+        return client
 
     def _call(self, timer: UpstreamTimer, fn: Callable[[], T]) -> T:
-        try:  # boto3 blocks: in the served gateway, on a blocking-call thread (cooperative)
-            return timer.timed(lambda: cooperative.blocking(fn))
+        try:
+            return timer.timed(fn)
         except UpstreamError:
             raise
         except Exception as exc:
@@ -183,16 +191,15 @@ class BedrockProvider:
 
     def _events(self, stream: Iterable[dict[str, Any]], timer: UpstreamTimer) -> Iterator[dict[str, Any]]:
         iterator = iter(stream)
-        end = object()
         try:
             while True:
                 timer.read_timeout(0)  # past the deadline: UpstreamTimeout
-                try:  # each read waits for Bedrock: in the served gateway, on a waiting-call thread (cooperative)
-                    event = timer.timed(lambda: cooperative.waiting(next, iterator, end))
+                try:
+                    event = timer.timed(lambda: next(iterator))
+                except StopIteration:
+                    return
                 except Exception as exc:
                     raise _stream_read_error(exc, timer.clock) from None
-                if event is end:
-                    return
                 for name in (
                     "internalServerException",
                     "modelStreamErrorException",

@@ -10,18 +10,25 @@ the loop at most the timeout the provider set last (``before_read``: the read ti
 the request's deadline). A connection is reused only after a response read to its end on a keep-alive
 connection; a stale one (closed by the upstream while idle) is retried once on a new connection, as
 ``http.client``'s is. A slow reader pauses the socket rather than letting the buffer grow.
+
+Bedrock goes through the same connections: :func:`aws_send` is a botocore ``before-send`` handler, so botocore
+still serialises, signs (SigV4), retries and parses (event streams included) while the bytes move on the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+import weakref
 from collections import deque
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httptools
 
 from regiongate.contract.errors import UpstreamError, UpstreamTimeout
+from regiongate.gateway.runtime import cooperative
 from regiongate.gateway.runtime.cooperative import await_only
 
 # Bytes of response body held for a reader that has not taken them; above this the socket is paused.
@@ -214,8 +221,17 @@ class CooperativeHttp:
         connect_timeout: float,
         read_timeout: float,
     ) -> CooperativeResponse:
-        """Send the request and wait for the response head (``UpstreamError``/``UpstreamTimeout`` otherwise)."""
-        head = [f"{method} {target} HTTP/1.1", f"host: {self.host}:{self.port}", f"content-length: {len(body)}"]
+        """Send the request and wait for the response head (``UpstreamError``/``UpstreamTimeout`` otherwise).
+
+        ``Host`` (the port only where it is not the scheme's) and ``Content-Length`` are added unless given: a
+        signed request (SigV4) carries the host it was signed for."""
+        given = {name.lower() for name in headers}
+        default_port = 443 if self.ssl is not None else 80
+        head = [f"{method} {target} HTTP/1.1"]
+        if "host" not in given:
+            head.append(f"host: {self.host}" if self.port == default_port else f"host: {self.host}:{self.port}")
+        if "content-length" not in given:
+            head.append(f"content-length: {len(body)}")
         head += [f"{name}: {value}" for name, value in headers.items()]
         data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
         for attempt in (0, 1):
@@ -272,3 +288,88 @@ class CooperativeHttp:
         for connection in self._idle:
             connection.close()
         self._idle.clear()
+
+
+# --- AWS SDK calls (botocore) on the same connections ---------------------------------------------------------
+
+_aws_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, int], CooperativeHttp]] = (
+    weakref.WeakKeyDictionary()
+)
+_default_ssl: ssl.SSLContext | None = None
+
+
+def _pool_for(scheme: str, host: str, port: int) -> CooperativeHttp:
+    global _default_ssl
+    pools = _aws_pools.setdefault(asyncio.get_running_loop(), {})
+    pool = pools.get((scheme, host, port))
+    if pool is None:
+        if scheme == "https" and _default_ssl is None:
+            _default_ssl = ssl.create_default_context()
+        pool = pools[(scheme, host, port)] = CooperativeHttp(scheme, host, port, _default_ssl)
+    return pool
+
+
+class _AwsBody:
+    """What botocore reads a response through (urllib3's ``HTTPResponse`` in its own sessions): ``stream()`` for
+    event streams and whole bodies, ``read(amt)`` for ``StreamingBody``, ``close()``."""
+
+    def __init__(self, pool: CooperativeHttp, answer: CooperativeResponse) -> None:
+        self._pool = pool
+        self._answer = answer
+        self._held = b""
+        self._done = False
+
+    def _next(self) -> bytes:
+        if self._held:
+            data, self._held = self._held, b""
+            return data
+        data = self._answer.read1()
+        if not data and not self._done:
+            self._done = True
+            self._pool.finish(self._answer)  # read to its end: the connection serves the next call
+        return data
+
+    def stream(self, amt: int = 65536, decode_content: bool | None = None) -> Iterator[bytes]:
+        while data := self._next():
+            yield data
+
+    def read(self, amt: int | None = None) -> bytes:
+        if amt is None:
+            return b"".join(self.stream())
+        data = self._next()
+        data, self._held = data[:amt], data[amt:]
+        return data
+
+    def close(self) -> None:
+        if not self._done:
+            self._done = True
+            self._pool.abandon(self._answer)
+
+
+def aws_send(connect_timeout: float, read_timeout: float) -> Any:
+    """A botocore ``before-send`` handler: in a request's greenlet, the signed request goes out on the loop's
+    connections and the answer is read by that greenlet (no thread waits for it); elsewhere None, so botocore
+    sends it itself. ``read_timeout`` bounds every read, as the client's own would."""
+    from botocore.awsrequest import AWSResponse
+
+    def send(request: Any, **_: Any) -> Any:
+        if not cooperative.active():
+            return None
+        parts = urlsplit(request.url)
+        scheme = parts.scheme or "https"
+        pool = _pool_for(scheme, parts.hostname or "", parts.port or (443 if scheme == "https" else 80))
+        body = request.body
+        if body is None:
+            body = b""
+        elif not isinstance(body, bytes):
+            body = body.encode("utf-8") if isinstance(body, str) else body.read()
+        headers = {
+            name: value.decode("latin-1") if isinstance(value, bytes) else str(value)
+            for name, value in request.headers.items()
+            if name.lower() != "expect"  # no 100-continue: the body is sent with the head
+        }
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        answer = pool.request(request.method, target, headers, body, connect_timeout, read_timeout)
+        return AWSResponse(request.url, answer.status, answer.headers, _AwsBody(pool, answer))  # type: ignore[arg-type]  # any mapping: AWSResponse copies it into a HeadersDict
+
+    return send
