@@ -45,17 +45,53 @@ SERVE_CPUS = os.environ.get("BENCH_SERVE_CPUS", "")
 # over the parent and its workers (RSS counts pages they share once per process).
 SERVE_PROCESSES = int(os.environ.get("BENCH_SERVE_PROCESSES", "1"))
 LOAD_CPUS = os.environ.get("BENCH_LOAD_CPUS", "")
+# azure (an OpenAI-compatible SSE upstream, the default) or bedrock (ConverseStream's event-stream framing, nova-pro)
+PROVIDER = os.environ.get("BENCH_STREAMS_PROVIDER", "azure")
 STREAM_DEADLINE = SECONDS + RAMP + 60  # one stream, from its request to its last byte
 TARGETS = {"errors": 0, "ttft_p99_ms": 50.0, "rss_mib": 512.0}
 
 UPSTREAM = r"""
-import asyncio, json, sys
-CHUNKS, INTERVAL = int(sys.argv[1]), float(sys.argv[2])
+import asyncio, json, struct, sys, zlib
+CHUNKS, INTERVAL, MODE = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 BASE = {"id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 1, "model": "up"}
 
-def event(obj):
-    data = b"data: " + (obj if isinstance(obj, bytes) else json.dumps(obj).encode()) + b"\n\n"
+def chunked(data):
     return b"%x\r\n%s\r\n" % (len(data), data)
+
+def event(obj):
+    return chunked(b"data: " + (obj if isinstance(obj, bytes) else json.dumps(obj).encode()) + b"\n\n")
+
+def frame(event_type, body):  # one message of the AWS event-stream encoding, as ConverseStream sends
+    headers = b""
+    for name, value in ((":event-type", event_type), (":content-type", "application/json"), (":message-type", "event")):
+        n, v = name.encode(), value.encode()
+        headers += struct.pack("!B", len(n)) + n + b"\x07" + struct.pack("!H", len(v)) + v
+    payload = json.dumps(body).encode()
+    prelude = struct.pack("!II", 12 + len(headers) + len(payload) + 4, len(headers))
+    prelude += struct.pack("!I", zlib.crc32(prelude) & 0xFFFFFFFF)
+    message = prelude + headers + payload
+    return chunked(message + struct.pack("!I", zlib.crc32(message) & 0xFFFFFFFF))
+
+def opening():
+    if MODE == "bedrock":
+        return (b"HTTP/1.1 200 OK\r\ncontent-type: application/vnd.amazon.eventstream\r\ntransfer-encoding: chunked\r\n\r\n"
+                + frame("messageStart", {"role": "assistant"}))
+    return (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+            + event({**BASE, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}))
+
+def token(i):
+    if MODE == "bedrock":
+        return frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": f"tok{i} "}})
+    return event({**BASE, "choices": [{"index": 0, "delta": {"content": f"tok{i} "}, "finish_reason": None}]})
+
+def closing():
+    if MODE == "bedrock":
+        return (frame("contentBlockStop", {"contentBlockIndex": 0}) + frame("messageStop", {"stopReason": "end_turn"})
+                + frame("metadata", {"usage": {"inputTokens": 20, "outputTokens": CHUNKS, "totalTokens": 20 + CHUNKS},
+                                     "metrics": {"latencyMs": 1}}) + b"0\r\n\r\n")
+    return (event({**BASE, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+            + event({**BASE, "choices": [], "usage": {"prompt_tokens": 20, "completion_tokens": CHUNKS, "total_tokens": 20 + CHUNKS}})
+            + event(b"[DONE]") + b"0\r\n\r\n")
 
 async def handle(reader, writer):
     try:
@@ -63,20 +99,16 @@ async def handle(reader, writer):
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 120)
             length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
             await reader.readexactly(length)
-            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
-            writer.write(event({**BASE, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}))
+            writer.write(opening())
             loop = asyncio.get_running_loop()
             start = loop.time()
             for i in range(CHUNKS):
                 delay = start + i * INTERVAL - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                writer.write(event({**BASE, "choices": [{"index": 0, "delta": {"content": f"tok{i} "}, "finish_reason": None}]}))
+                writer.write(token(i))
                 await writer.drain()
-            writer.write(event({**BASE, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
-            writer.write(event({**BASE, "choices": [], "usage": {"prompt_tokens": 20, "completion_tokens": CHUNKS, "total_tokens": 20 + CHUNKS}}))
-            writer.write(event(b"[DONE]"))
-            writer.write(b"0\r\n\r\n")
+            writer.write(closing())
             await writer.drain()
     except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
         pass
@@ -109,7 +141,9 @@ def _has_token(event: bytes) -> bool:
     return any((c.get("delta") or {}).get("content") for c in choices)
 
 
-async def one_stream(port: int, path: str, headers: dict[str, str], body: bytes, delay: float) -> Result:
+async def one_stream(
+    port: int, path: str, headers: dict[str, str], body: bytes, delay: float, raw: bool = False
+) -> Result:
     await asyncio.sleep(delay)
     writer = None
     try:
@@ -129,10 +163,19 @@ async def one_stream(port: int, path: str, headers: dict[str, str], body: bytes,
         pending = b""
         tokens = 0
         done = False
+        whole = b""  # event-stream framing (the direct Bedrock run): the raw answer, scanned as it grows
         for _ in range(CHUNKS * 10 + 1000):  # bounded: every read returns at least one byte or ends the loop
             data = await asyncio.wait_for(reader.read(65536), max(0.001, deadline - loop.time()))
             if not data:
                 break
+            if raw:
+                whole += data
+                if ttft is None and b'"text": "tok' in whole:
+                    ttft = (time.perf_counter() - start) * 1000
+                if whole.endswith(b"0\r\n\r\n") and b"metadata" in whole:  # the last frame, then the last chunk
+                    tokens, done = whole.count(b'"text": "tok'), True
+                    break
+                continue
             pending += data
             *events, pending = pending.split(b"\n\n")
             for ev in events:
@@ -154,8 +197,8 @@ async def one_stream(port: int, path: str, headers: dict[str, str], body: bytes,
             writer.close()
 
 
-async def run_streams(port: int, path: str, headers: dict[str, str], body: bytes) -> list[Result]:
-    tasks = [one_stream(port, path, headers, body, RAMP * i / STREAMS) for i in range(STREAMS)]
+async def run_streams(port: int, path: str, headers: dict[str, str], body: bytes, raw: bool = False) -> list[Result]:
+    tasks = [one_stream(port, path, headers, body, RAMP * i / STREAMS, raw) for i in range(STREAMS)]
     return await asyncio.wait_for(asyncio.gather(*tasks), RAMP + STREAM_DEADLINE + 30)
 
 
@@ -250,10 +293,18 @@ def _measure(database_url: str) -> int:
     if LOAD_CPUS:  # the client (this process) too
         os.sched_setaffinity(0, {int(cpu) for cpu in LOAD_CPUS.split(",")})
     upstream, upstream_port = served.start_upstream(
-        [*load_pin, sys.executable, "-c", UPSTREAM, str(CHUNKS), str(SECONDS / CHUNKS)]
+        [*load_pin, sys.executable, "-c", UPSTREAM, str(CHUNKS), str(SECONDS / CHUNKS), PROVIDER]
     )
     pin = ["taskset", "-c", SERVE_CPUS] if SERVE_CPUS else []
-    serve, log = served.start_serve(database_url, upstream_port, SERVE_PROCESSES, log_prefix="bench-streams-", pin=pin)
+    bedrock = PROVIDER == "bedrock"
+    serve, log = served.start_serve(
+        database_url,
+        upstream_port,
+        SERVE_PROCESSES,
+        log_prefix="bench-streams-",
+        pin=pin,
+        provider="bedrock-eu" if bedrock else "azure-weu",
+    )
     try:
         gateway_port = served.gateway_port(serve, log)
         if gateway_port is None:
@@ -261,7 +312,7 @@ def _measure(database_url: str) -> int:
         key = served.create_key(database_url)
         body = json.dumps(
             {
-                "model": "gpt-4o",
+                "model": "nova-pro" if bedrock else "gpt-4o",
                 "stream": True,
                 "max_tokens": 400,
                 "messages": [{"role": "user", "content": "Count slowly."}],
@@ -269,9 +320,13 @@ def _measure(database_url: str) -> int:
         ).encode()
         gateway_headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
         direct_headers = {"api-key": "bench", "content-type": "application/json"}
-        direct_path = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
+        direct_path = (
+            "/model/eu.amazon.nova-pro-v1:0/converse-stream"
+            if bedrock
+            else "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
+        )
         rss_idle = serve_status(serve.pid)["VmRSS"]
-        direct = asyncio.run(run_streams(upstream_port, direct_path, direct_headers, body))
+        direct = asyncio.run(run_streams(upstream_port, direct_path, direct_headers, body, raw=bedrock))
         via, stats = asyncio.run(gateway_run(serve.pid, gateway_port, gateway_headers, body))
     finally:
         served.stop(serve, upstream, serve_timeout=30)
@@ -282,7 +337,7 @@ def _measure(database_url: str) -> int:
     print(
         f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load_start} at the start, "
         f"{load_end} at the end (1/5/15 min). {STREAMS} streams opened over {RAMP:g} s, each {CHUNKS} chunks "
-        f"over {SECONDS:g} s. serve processes: {SERVE_PROCESSES}; serve process pinned to CPUs: {SERVE_CPUS or 'no (any CPU)'}; upstream and client pinned to: {LOAD_CPUS or 'no (any CPU)'}.\n"
+        f"over {SECONDS:g} s from {PROVIDER}. serve processes: {SERVE_PROCESSES}; serve process pinned to CPUs: {SERVE_CPUS or 'no (any CPU)'}; upstream and client pinned to: {LOAD_CPUS or 'no (any CPU)'}.\n"
     )
     print("| Run | Streams | Errors | TTFT p50 (ms) | TTFT p99 (ms) | TTFT max (ms) |")
     print("|---|---|---|---|---|---|")

@@ -56,11 +56,17 @@ def start_upstream(command: Sequence[str]) -> tuple[subprocess.Popen[str], int]:
 
 
 def start_serve(
-    database_url: str, upstream_port: int, processes: int, *, log_prefix: str, pin: Sequence[str] = ()
+    database_url: str,
+    upstream_port: int,
+    processes: int,
+    *,
+    log_prefix: str,
+    pin: Sequence[str] = (),
+    provider: str = "azure-weu",
 ) -> tuple[subprocess.Popen[bytes], IO[Any]]:
-    """`regiongate serve --region eu` (``--processes``) on ``database_url``, its azure-weu upstream the fake one on
-    ``upstream_port``, no AWS credentials; ``pin`` goes before the interpreter (``taskset -c …``). Its output goes to
-    the log file returned."""
+    """`regiongate serve --region eu` (``--processes``) on ``database_url``, its ``provider`` (azure-weu, or
+    bedrock-eu) the fake one on ``upstream_port``, no AWS credentials; ``pin`` goes before the interpreter
+    (``taskset -c …``). Its output goes to the log file returned."""
     log = tempfile.NamedTemporaryFile(prefix=log_prefix, suffix=".log", delete=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
@@ -82,7 +88,7 @@ def start_serve(
             "--port",
             "0",
             "--upstream",
-            f"azure-weu=http://127.0.0.1:{upstream_port}",
+            f"{provider}=http://127.0.0.1:{upstream_port}",
             "--processes",
             str(processes),
         ],
