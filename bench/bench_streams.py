@@ -11,7 +11,8 @@ Method
   to the fake upstream (baseline), then through the gateway. Per stream it records the time from sending
   the request to the first content token, and whether the stream was complete (HTTP 200, all 200 content
   chunks, `[DONE]`); anything else is an error.
-- "Added time to first token" is the gateway's p50/p99 minus the direct run's p50/p99 (same percentile).
+- "Added time to first token" is the gateway's p50/p99 minus the direct run's p50/p99 (same percentile). Before
+  the gateway run, 8 streams cut after their first bytes warm the serve process up (``warm_up``).
 - Peak RSS: the serve process's VmHWM from /proc (and VmRSS sampled every 0.2 s); its CPU seconds are read
   from /proc/<pid>/stat before and after the gateway run.
 Everything is bounded: N streams, each with its own deadline, and a deadline for the whole run.
@@ -45,6 +46,7 @@ SERVE_CPUS = os.environ.get("BENCH_SERVE_CPUS", "")
 # over the parent and its workers (RSS counts pages they share once per process).
 SERVE_PROCESSES = int(os.environ.get("BENCH_SERVE_PROCESSES", "1"))
 LOAD_CPUS = os.environ.get("BENCH_LOAD_CPUS", "")
+WARMUP_STREAMS = int(os.environ.get("BENCH_STREAMS_WARMUP", "8"))  # cut after their first bytes; 0: none
 # azure (an OpenAI-compatible SSE upstream, the default) or bedrock (ConverseStream's event-stream framing, nova-pro)
 PROVIDER = os.environ.get("BENCH_STREAMS_PROVIDER", "azure")
 STREAM_DEADLINE = SECONDS + RAMP + 60  # one stream, from its request to its last byte
@@ -260,7 +262,35 @@ async def sample_rss(pid: int, peak: dict[str, int], stop: asyncio.Event) -> Non
             pass
 
 
+async def warm_up(port: int, headers: dict[str, str], body: bytes, count: int = 8) -> None:
+    """``count`` streams at once, each closed after its first bytes of answer: the serve process's first requests
+    fill its database connections and its key, limit and budget caches (about 80 ms measured for the first one,
+    with the next few waiting for the same reads), as bench_gateway.py's warm-up round does, so the measured run
+    starts from a serving process."""
+
+    async def one() -> None:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 30)
+        try:
+            head = f"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: {len(body)}\r\n"
+            head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            writer.write(head.encode() + b"\r\n" + body)
+            await writer.drain()
+            answer = b""
+            while b"tok" not in answer:
+                piece = await asyncio.wait_for(reader.read(65536), 30)
+                if not piece:
+                    break
+                answer += piece
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(one() for _ in range(count)))
+    await asyncio.sleep(1)  # the cut streams are recorded and their upstream connections closed
+
+
 async def gateway_run(pid: int, port: int, headers: dict[str, str], body: bytes) -> tuple[list[Result], dict]:
+    if WARMUP_STREAMS:
+        await warm_up(port, headers, body, WARMUP_STREAMS)
     peak: dict[str, int] = {}
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_rss(pid, peak, stop))
