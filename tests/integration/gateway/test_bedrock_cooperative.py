@@ -36,7 +36,7 @@ def no_thread(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a Bedrock call was handed to a thread")
 
-    monkeypatch.setattr(cooperative, "_off_loop", refuse)
+    monkeypatch.setattr(cooperative, "_pool", refuse)
 
 
 def provider(fake: FakeBedrock) -> BedrockProvider:
@@ -54,7 +54,7 @@ def test_a_stream_and_a_call_go_out_on_the_loop_signed_by_botocore_on_one_connec
     port = int(bedrock.url.rsplit(":", 1)[1])
 
     def work():
-        pool = cooperative_http._pool_for("http", "127.0.0.1", port)
+        pool = cooperative_http.pool_for("http", "127.0.0.1", port)
         streamed = list(bedrock_provider.chat_stream(NOVA, BODY, UpstreamTimer()))
         after_stream = list(pool._idle)
         whole = bedrock_provider.chat(NOVA, BODY, UpstreamTimer())

@@ -92,8 +92,7 @@ def served(answer, work):
         try:
             return await cooperative.run(work, client), upstream
         finally:
-            for pool in client._loop_pools.values():
-                pool.close()
+            cooperative_http.pool_for(client.scheme, client.host, client.port).close()
             await upstream.stop()
 
     return asyncio.run(main())
@@ -218,7 +217,6 @@ def test_malformed_http_is_an_upstream_error():
 
 def test_a_refused_connection_is_a_retryable_upstream_error():
     def work(client):
-        client._loop_pools.clear()
         client.port = 9  # discard: nothing listens on loopback
         try:
             client.post("/x", {}, {})

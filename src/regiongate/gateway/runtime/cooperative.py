@@ -44,7 +44,7 @@ T = TypeVar("T")
 # Blocking calls of the served gateway (database, boto3) run here. Sized above the database pool (16 in the
 # container) so a slow database does not also hold up boto3 calls.
 BLOCKING_THREADS = 32
-_pools: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
+_blocking_pool: concurrent.futures.ThreadPoolExecutor | None = None
 
 
 class Cancelled(GeneratorExit):
@@ -106,28 +106,23 @@ async def run(fn: Callable[..., T], *args: Any) -> T:
     return result  # type: ignore[no-any-return]
 
 
-def _pool(name: str, size: int) -> concurrent.futures.ThreadPoolExecutor:
+def _pool() -> concurrent.futures.ThreadPoolExecutor:
     import concurrent.futures
 
-    pool = _pools.get(name)
-    if pool is None:  # on the loop's thread only (active()), so no two are made
-        pool = _pools[name] = concurrent.futures.ThreadPoolExecutor(size, thread_name_prefix=name)
-    return pool
+    global _blocking_pool
+    if _blocking_pool is None:  # on the loop's thread only (active()), so no two are made
+        _blocking_pool = concurrent.futures.ThreadPoolExecutor(BLOCKING_THREADS, thread_name_prefix="blocking")
+    return _blocking_pool
 
 
-def _off_loop(pool: str, size: int, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+def blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)``; in a request's greenlet on the blocking-call threads, the loop serving others."""
     if not active():
         return fn(*args, **kwargs)
     import asyncio
 
     loop = asyncio.get_running_loop()
-    call = functools.partial(fn, *args, **kwargs)
-    return await_only(loop.run_in_executor(_pool(pool, size), call))
-
-
-def blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """``fn(*args, **kwargs)``; in a request's greenlet on the blocking-call threads, the loop serving others."""
-    return _off_loop("blocking", BLOCKING_THREADS, fn, args, kwargs)
+    return await_only(loop.run_in_executor(_pool(), functools.partial(fn, *args, **kwargs)))
 
 
 def sleep(seconds: float) -> None:

@@ -290,23 +290,29 @@ class CooperativeHttp:
         self._idle.clear()
 
 
-# --- AWS SDK calls (botocore) on the same connections ---------------------------------------------------------
+# --- one pool per upstream and event loop -------------------------------------------------------------------
 
-_aws_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, int], CooperativeHttp]] = (
+# A connection belongs to the loop it was opened on; every client of the process (each OpenAI-compatible provider,
+# each Bedrock client) shares the pool of its upstream on that loop.
+_loop_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, int], CooperativeHttp]] = (
     weakref.WeakKeyDictionary()
 )
 _default_ssl: ssl.SSLContext | None = None
 
 
-def _pool_for(scheme: str, host: str, port: int) -> CooperativeHttp:
+def pool_for(scheme: str, host: str, port: int) -> CooperativeHttp:
+    """The running loop's connections to ``scheme://host:port`` (TLS verified with the default context)."""
     global _default_ssl
-    pools = _aws_pools.setdefault(asyncio.get_running_loop(), {})
+    pools = _loop_pools.setdefault(asyncio.get_running_loop(), {})
     pool = pools.get((scheme, host, port))
     if pool is None:
         if scheme == "https" and _default_ssl is None:
             _default_ssl = ssl.create_default_context()
         pool = pools[(scheme, host, port)] = CooperativeHttp(scheme, host, port, _default_ssl)
     return pool
+
+
+# --- AWS SDK calls (botocore) on the same connections ---------------------------------------------------------
 
 
 class _AwsBody:
@@ -357,7 +363,7 @@ def aws_send(connect_timeout: float, read_timeout: float) -> Any:
             return None
         parts = urlsplit(request.url)
         scheme = parts.scheme or "https"
-        pool = _pool_for(scheme, parts.hostname or "", parts.port or (443 if scheme == "https" else 80))
+        pool = pool_for(scheme, parts.hostname or "", parts.port or (443 if scheme == "https" else 80))
         body = request.body
         if body is None:
             body = b""

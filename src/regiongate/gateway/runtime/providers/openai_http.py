@@ -7,7 +7,6 @@ import http.client
 import json
 import ssl
 import threading
-import weakref
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -29,8 +28,6 @@ from regiongate.gateway.runtime.translate import (
 )
 
 if TYPE_CHECKING:  # the served gateway's client (asyncio, httptools): imported where it is used, never in the Lambda
-    import asyncio
-
     from regiongate.gateway.runtime.providers.cooperative_http import CooperativeHttp, CooperativeResponse
 
 _PASSTHROUGH = (
@@ -72,21 +69,12 @@ class HttpClient:
         self.connect_timeout, self.read_timeout = timeouts
         self._local = threading.local()
         self._ssl = ssl.create_default_context() if self.scheme == "https" else None
-        # One pool per event loop: a connection belongs to the loop it was opened on.
-        self._loop_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CooperativeHttp] = (
-            weakref.WeakKeyDictionary()
-        )
 
     def _cooperative(self) -> CooperativeHttp:
-        import asyncio
+        """The running loop's connections to this upstream (``cooperative_http.pool_for``)."""
+        from regiongate.gateway.runtime.providers.cooperative_http import pool_for
 
-        from regiongate.gateway.runtime.providers.cooperative_http import CooperativeHttp
-
-        loop = asyncio.get_running_loop()
-        pool = self._loop_pools.get(loop)
-        if pool is None:
-            pool = self._loop_pools[loop] = CooperativeHttp(self.scheme, self.host, self.port, self._ssl)
-        return pool
+        return pool_for(self.scheme, self.host, self.port)
 
     def _connection(self) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
