@@ -26,8 +26,9 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from decimal import Decimal
+
+import served
 
 BUDGET = Decimal("0.01")
 INSTANCES = 4
@@ -52,6 +53,10 @@ def _instances(database_url: str, runtime, pool_size: int, window: float = 60.0)
     class Providers:
         def get(self, name):
             return Slow()
+
+        def for_context(self, ctx, name):  # the service asks per request (organisations' own credentials)
+            ctx.credential_source = "platform"
+            return self.get(name)
 
     built = []
     for _ in range(INSTANCES):
@@ -183,58 +188,43 @@ def main() -> int:
         "--rate-seconds", type=float, default=float(os.environ.get("BENCH_RATE_SECONDS") or 60), help="window and run"
     )
     args = parser.parse_args()
-    database_url = os.environ.get("DATABASE_URL")
-    if not database_url:
-        print("DATABASE_URL is not set (make bench starts PostgreSQL)", file=sys.stderr)
-        return 1
+    return served.on_throwaway_database("rg_bench_limits", lambda url: _measure(url, args.rate_seconds))
+
+
+def _measure(url: str, rate_seconds: float) -> int:
     from regiongate.config.gateway import runtime_document
     from regiongate.config.regions import load_catalogue
     from regiongate.contract.document import RuntimeConfig
     from regiongate.store.postgres import ConnectionParams, ConnectionPool, PostgresStore
 
     runtime = RuntimeConfig.from_document(runtime_document(load_catalogue().region("eu")))
-    admin = ConnectionParams.from_url(database_url)
-    bench_db = f"rg_bench_limits_{os.getpid()}"
-    conn = admin.connect()
-    conn.run(f'CREATE DATABASE "{bench_db}"')
-    conn.close()
-    params = replace(admin, database=bench_db)
-    url = f"postgresql://{params.user}:{params.password}@{params.host}:{params.port}/{bench_db}"
-    try:
-        store = PostgresStore(ConnectionPool(params.connect, size=1))
-        store.migrate()
-        store.maintain(1)
-        store.pool.close()
-        print(f"| concurrent requests | 200 | 429 | other | spend (USD) | overshoot of ${BUDGET} | in reservations |")
-        print("|---|---|---|---|---|---|---|")
-        failures = []
-        for concurrency in (50, 500):
-            r = budget_overshoot(url, runtime, concurrency)
-            print(
-                f"| {r['concurrency']} | {r['ok']} | {r['refused']} | {r['other']} | {r['spend']:.6f} | "
-                f"{r['overshoot']:.6f} | {r['in_reservations']:.2f} (one = {r['reservation']:.6f} USD) |"
-            )
-            if r["in_reservations"] > 1 or r["other"]:
-                failures.append(f"budget at {concurrency}")
-        r = rate_accuracy(url, runtime, args.rate_seconds)
+    store = PostgresStore(ConnectionPool(ConnectionParams.from_url(url).connect, size=1))
+    store.migrate()
+    store.maintain(1)
+    store.pool.close()
+    print(f"| concurrent requests | 200 | 429 | other | spend (USD) | overshoot of ${BUDGET} | in reservations |")
+    print("|---|---|---|---|---|---|---|")
+    failures = []
+    for concurrency in (50, 500):
+        r = budget_overshoot(url, runtime, concurrency)
         print(
-            f"\nrate limit {r['limit']} requests per {args.rate_seconds:g} s window, {r['sent']} sent at twice the limit "
-            f"over {r['elapsed']:.1f} s (latest send {max(r['lag'], 0) * 1000:.0f} ms behind its schedule): accepted "
-            f"{r['accepted']} ({r['deviation']:+.1f} % of the limit; target ±5 %), refused {r['refused']}"
+            f"| {r['concurrency']} | {r['ok']} | {r['refused']} | {r['other']} | {r['spend']:.6f} | "
+            f"{r['overshoot']:.6f} | {r['in_reservations']:.2f} (one = {r['reservation']:.6f} USD) |"
         )
-        if abs(r["deviation"]) > 5:
-            failures.append("rate limit accuracy")
-        if r["lag"] > args.rate_seconds * 0.05:
-            failures.append("pacing (this machine could not send at twice the limit: the figure is not valid)")
-        print("\ntargets: " + ("met" if not failures else "MISSED: " + ", ".join(failures)))
-        return 0
-    finally:
-        conn = admin.connect()
-        conn.run(
-            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{bench_db}' AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
-        )
-        conn.run(f'DROP DATABASE IF EXISTS "{bench_db}"')
-        conn.close()
+        if r["in_reservations"] > 1 or r["other"]:
+            failures.append(f"budget at {concurrency}")
+    r = rate_accuracy(url, runtime, rate_seconds)
+    print(
+        f"\nrate limit {r['limit']} requests per {rate_seconds:g} s window, {r['sent']} sent at twice the limit "
+        f"over {r['elapsed']:.1f} s (latest send {max(r['lag'], 0) * 1000:.0f} ms behind its schedule): accepted "
+        f"{r['accepted']} ({r['deviation']:+.1f} % of the limit; target ±5 %), refused {r['refused']}"
+    )
+    if abs(r["deviation"]) > 5:
+        failures.append("rate limit accuracy")
+    if r["lag"] > rate_seconds * 0.05:
+        failures.append("pacing (this machine could not send at twice the limit: the figure is not valid)")
+    print("\ntargets: " + ("met" if not failures else "MISSED: " + ", ".join(failures)))
+    return 0
 
 
 if __name__ == "__main__":
