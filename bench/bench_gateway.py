@@ -13,15 +13,23 @@ Method
 - Cold import: a fresh interpreter importing `regiongate.gateway.runtime.handler` (what Lambda loads at init), and
   separately everything the first request imports (service, providers, pg8000, boto3), median of 5 runs.
 Everything runs on this machine; with 2 cores, client, gateway and upstream compete for CPU at c=16.
+BENCH_HARNESS=asyncio (the default) runs the client and the fake upstream each on one asyncio loop (protocols on
+raw sockets, keep-alive, a timer for the upstream's delay); BENCH_HARNESS=threads runs them as before 2 Dec 2026
+(http.client in one thread per connection; http.server's ThreadingHTTPServer). The threaded pair spent 0.54 ms
+of CPU per request (client 0.29, upstream 0.25, measured at c=64) on the two CPUs the gateway runs on; a deployed
+gateway's clients and providers do not run on its CPUs. Each row reports the CPU the harness spent per request.
 BENCH_QUICK=1 runs one short round per concurrency (a smoke run, not figures to publish).
 BENCH_SERVE_PROCESSES=N (default 1) serves with `regiongate serve --processes N`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import os
+import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -43,14 +51,52 @@ SERVE_PROCESSES = int(os.environ.get("BENCH_SERVE_PROCESSES", "1"))
 WARMUP = 64 if QUICK else 320
 REQUESTS = {1: 100, 16: 320, 64: 640} if QUICK else {1: 500, 16: 1600, 64: 3200}  # per round
 ROUNDS = 1 if QUICK else 3
+HARNESS = os.environ.get("BENCH_HARNESS", "threads")
+if HARNESS not in ("asyncio", "threads"):
+    raise SystemExit(f"BENCH_HARNESS must be asyncio or threads, not {HARNESS!r}")
+
+ANSWER_JSON = """{"id": "x", "object": "chat.completion", "created": 1, "model": "up",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris is the capital of France."},
+                 "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 20, "completion_tokens": 8, "total_tokens": 28}}"""
+
+# The same answer after the same delay as UPSTREAM, from one asyncio loop: a request head up to its blank line, a
+# body of its Content-Length, then the answer on a timer. One request at a time per connection (keep-alive).
+UPSTREAM_ASYNCIO = r"""
+import asyncio, json, re, sys
+ANSWER = json.dumps(json.loads(sys.argv[2])).encode()
+RESPONSE = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(ANSWER)) + ANSWER
+DELAY = float(sys.argv[1]) / 1000
+LENGTH = re.compile(rb"(?i)\r\ncontent-length:\s*(\d+)")
+class Upstream(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport, self.buffer = transport, b""
+    def data_received(self, data):
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            match = LENGTH.search(self.buffer, 0, end + 2)
+            total = end + 4 + (int(match.group(1)) if match else 0)
+            if len(self.buffer) < total:
+                return
+            self.buffer = self.buffer[total:]
+            asyncio.get_running_loop().call_later(DELAY, self.answer)
+    def answer(self):
+        if not self.transport.is_closing():
+            self.transport.write(RESPONSE)
+async def main():
+    server = await asyncio.get_running_loop().create_server(Upstream, "127.0.0.1", 0, backlog=4096)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+asyncio.run(main())
+"""
 
 UPSTREAM = r"""
 import json, socket, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-ANSWER = json.dumps({"id": "x", "object": "chat.completion", "created": 1, "model": "up",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris is the capital of France."},
-                 "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 20, "completion_tokens": 8, "total_tokens": 28}}).encode()
+ANSWER = json.dumps(json.loads(sys.argv[2])).encode()
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def setup(self):
@@ -87,6 +133,82 @@ BODY = json.dumps(
 
 
 def run_load(
+    port: int, path: str, headers: dict[str, str], concurrency: int, total: int
+) -> tuple[list[float], list[float]]:
+    """Client-observed milliseconds per request, and the gateway's own x-regiongate-added-ms where it answered."""
+    if HARNESS == "asyncio":
+        return asyncio.run(_run_load_asyncio(port, path, headers, concurrency, total))
+    return _run_load_threads(port, path, headers, concurrency, total)
+
+
+class _ClientConnection(asyncio.Protocol):
+    """One keep-alive connection of the asyncio client: a whole request written at once, the answer read up to its
+    Content-Length; the time is taken when its last byte arrives."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.answered: asyncio.Future[tuple[float, bytes]] | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0 or self.answered is None:
+            return
+        match = _LENGTH.search(self.buffer, 0, end + 2)
+        if match is None:
+            self.answered.set_exception(RuntimeError("answer without a Content-Length"))
+            return
+        total = end + 4 + int(match.group(1))
+        if len(self.buffer) >= total:
+            head, self.buffer = self.buffer[:end], self.buffer[total:]
+            answered, self.answered = self.answered, None
+            answered.set_result((time.perf_counter(), head))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.answered is not None and not self.answered.done():
+            self.answered.set_exception(ConnectionError("the connection closed before the answer"))
+
+
+_LENGTH = re.compile(rb"(?i)\r\ncontent-length:\s*(\d+)")
+_ADDED = re.compile(rb"(?i)\r\nx-regiongate-added-ms:\s*([0-9.]+)")
+
+
+async def _run_load_asyncio(
+    port: int, path: str, headers: dict[str, str], concurrency: int, total: int
+) -> tuple[list[float], list[float]]:
+    loop = asyncio.get_running_loop()
+    request = f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: {len(BODY)}\r\n"
+    request_bytes = (request + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode() + BODY
+    client_ms: list[float] = []
+    added_ms: list[float] = []
+
+    async def worker() -> None:
+        transport, connection = await loop.create_connection(_ClientConnection, "127.0.0.1", port)
+        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            for _ in range(total // concurrency):
+                connection.answered = loop.create_future()
+                start = time.perf_counter()
+                transport.write(request_bytes)
+                end, head = await asyncio.wait_for(connection.answered, 30)
+                client_ms.append((end - start) * 1000)
+                if not head.startswith(b"HTTP/1.1 200 "):
+                    raise RuntimeError(head.split(b"\r\n", 1)[0].decode(errors="replace"))
+                added = _ADDED.search(head + b"\r\n")
+                if added is not None:
+                    added_ms.append(float(added.group(1)))
+        finally:
+            transport.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return client_ms, added_ms
+
+
+def _run_load_threads(
     port: int, path: str, headers: dict[str, str], concurrency: int, total: int
 ) -> tuple[list[float], list[float]]:
     client_ms: list[float] = []
@@ -179,12 +301,25 @@ def cold_import(statement: str, runs: int = 5) -> float:
     return statistics.median(times[1:])
 
 
+def _cpu(serve_pid: int, upstream_pid: int) -> tuple[float, float, float]:
+    """CPU seconds so far of the gateway (with its workers), this process (the client) and the fake upstream."""
+    return (
+        served.cpu_seconds(serve_pid),
+        served.cpu_seconds(os.getpid(), children=False),
+        served.cpu_seconds(upstream_pid, children=False),
+    )
+
+
 def main() -> int:
     return served.on_throwaway_database("rg_bench_gateway", _measure)
 
 
 def _measure(database_url: str) -> int:
-    upstream, upstream_port = served.start_upstream([sys.executable, "-c", UPSTREAM, str(UPSTREAM_MS)])
+    calibration_start = served.calibration_ms()
+    upstream_code = UPSTREAM_ASYNCIO if HARNESS == "asyncio" else UPSTREAM
+    upstream, upstream_port = served.start_upstream(
+        [sys.executable, "-c", upstream_code, str(UPSTREAM_MS), ANSWER_JSON]
+    )
     serve, log = served.start_serve(database_url, upstream_port, SERVE_PROCESSES, log_prefix="bench-serve-")
     try:
         gateway_port = served.gateway_port(serve, log)
@@ -201,7 +336,9 @@ def _measure(database_url: str) -> int:
         for concurrency, total in REQUESTS.items():
             for _ in range(ROUNDS):
                 direct, _ = run_load(upstream_port, direct_path, direct_headers, concurrency, total)
+                before = _cpu(serve.pid, upstream.pid)
                 via, added = run_load(gateway_port, "/v1/chat/completions", gateway_headers, concurrency, total)
+                cpu = [(after - first) * 1000 / len(via) for after, first in zip(_cpu(serve.pid, upstream.pid), before)]
                 rows.append(
                     (
                         concurrency,
@@ -214,6 +351,7 @@ def _measure(database_url: str) -> int:
                         percentile(via, 50),
                         percentile(direct, 99),
                         percentile(via, 99),
+                        *cpu,
                     )
                 )
     finally:
@@ -232,17 +370,20 @@ def _measure(database_url: str) -> int:
 
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
-        f"Fake upstream answers after {UPSTREAM_MS:g} ms; serve processes: {SERVE_PROCESSES}. "
+        f"Fake upstream answers after {UPSTREAM_MS:g} ms; serve processes: {SERVE_PROCESSES}; harness: {HARNESS}. "
         f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load} (1/5/15 min) at the end; "
-        f"requests per row as listed, after {WARMUP} warm-up requests.\n"
+        f"requests per row as listed, after {WARMUP} warm-up requests; machine calibration "
+        f"{calibration_start:.0f} ms at the start, {served.calibration_ms():.0f} ms at the end (served.calibration_ms: "
+        f"lower is a faster machine).\n"
     )
     print(
-        "| Concurrency | Requests | Added p50 (ms) | Added p99 (ms) | Client overhead p50 (ms) | Client overhead p99 (ms) | Direct p50 (ms) | Via gateway p50 (ms) | Direct p99 (ms) | Via gateway p99 (ms) |"
+        "| Concurrency | Requests | Added p50 (ms) | Added p99 (ms) | Client overhead p50 (ms) | Client overhead p99 (ms) | Direct p50 (ms) | Via gateway p50 (ms) | Direct p99 (ms) | Via gateway p99 (ms) | CPU ms per request: gateway / client / upstream |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for c, n, a50, a99, o50, o99, d50, v50, d99, v99 in rows:
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for c, n, a50, a99, o50, o99, d50, v50, d99, v99, g_cpu, c_cpu, u_cpu in rows:
         print(
-            f"| {c} | {n} | {a50:.3f} | {a99:.3f} | {o50:.3f} | {o99:.3f} | {d50:.3f} | {v50:.3f} | {d99:.3f} | {v99:.3f} |"
+            f"| {c} | {n} | {a50:.3f} | {a99:.3f} | {o50:.3f} | {o99:.3f} | {d50:.3f} | {v50:.3f} | {d99:.3f} | {v99:.3f} "
+            f"| {g_cpu:.3f} / {c_cpu:.3f} / {u_cpu:.3f} |"
         )
     print()
     for (concurrency, q), target in OVERHEAD_TARGETS.items():

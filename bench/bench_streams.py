@@ -213,40 +213,16 @@ def proc_status(pid: int) -> dict[str, int]:
     return out
 
 
-def serve_pids(pid: int) -> list[int]:
-    """The serve process and its workers (with BENCH_SERVE_PROCESSES > 1)."""
-    pids = [pid]
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int(entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    pids.append(int(entry.name))
-            except OSError:
-                pass
-    return pids
-
-
 def serve_status(pid: int) -> dict[str, int]:
     """proc_status summed over serve_pids (a single process: its own)."""
     total: dict[str, int] = {}
-    for one in serve_pids(pid):
+    for one in served.serve_pids(pid):
         try:
             status = proc_status(one)
         except OSError:
             continue
         for name, value in status.items():
             total[name] = total.get(name, 0) + value
-    return total
-
-
-def cpu_seconds(pid: int) -> float:
-    total = 0.0
-    for one in serve_pids(pid):
-        try:
-            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
 
 
@@ -294,9 +270,9 @@ async def gateway_run(pid: int, port: int, headers: dict[str, str], body: bytes)
     peak: dict[str, int] = {}
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_rss(pid, peak, stop))
-    cpu_before, start = cpu_seconds(pid), time.monotonic()
+    cpu_before, start = served.cpu_seconds(pid), time.monotonic()
     results = await run_streams(port, "/v1/chat/completions", headers, body)
-    cpu, wall = cpu_seconds(pid) - cpu_before, time.monotonic() - start
+    cpu, wall = served.cpu_seconds(pid) - cpu_before, time.monotonic() - start
     stop.set()
     await sampler
     status = serve_status(pid)
@@ -318,6 +294,7 @@ def main() -> int:
 
 
 def _measure(database_url: str) -> int:
+    calibration_start = served.calibration_ms()
     load_start = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     load_pin = ["taskset", "-c", LOAD_CPUS] if LOAD_CPUS else []
     if LOAD_CPUS:  # the client (this process) too
@@ -367,7 +344,7 @@ def _measure(database_url: str) -> int:
     print(
         f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load_start} at the start, "
         f"{load_end} at the end (1/5/15 min). {STREAMS} streams opened over {RAMP:g} s, each {CHUNKS} chunks "
-        f"over {SECONDS:g} s from {PROVIDER}. serve processes: {SERVE_PROCESSES}; serve process pinned to CPUs: {SERVE_CPUS or 'no (any CPU)'}; upstream and client pinned to: {LOAD_CPUS or 'no (any CPU)'}.\n"
+        f"over {SECONDS:g} s from {PROVIDER}; machine calibration {calibration_start:.0f} ms at the start, {served.calibration_ms():.0f} ms at the end. serve processes: {SERVE_PROCESSES}; serve process pinned to CPUs: {SERVE_CPUS or 'no (any CPU)'}; upstream and client pinned to: {LOAD_CPUS or 'no (any CPU)'}.\n"
     )
     print("| Run | Streams | Errors | TTFT p50 (ms) | TTFT p99 (ms) | TTFT max (ms) |")
     print("|---|---|---|---|---|---|")

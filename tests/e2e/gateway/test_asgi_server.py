@@ -351,3 +351,48 @@ def test_graceful_shutdown_stops_accepting_and_lets_the_stream_finish(world):
         server.shutdown(timeout=60)
         server.server_close()
     assert [e["status"] for e in sink.events] == [200]
+
+
+def test_expect_100_continue_then_a_whole_answer_in_one_piece_and_a_stream_head_at_once(world):
+    """A client that asks ``Expect: 100-continue`` gets the interim answer before it sends the body, then the whole
+    answer (asgi_httptools._HeadJoinsBody holds a head for its body, never a 100 Continue); a stream's head
+    reaches the client while the upstream still holds the rest of its stream."""
+    gateway, sink, azure, key = world
+    body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]}).encode()
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+    ).encode()
+    with running(gateway) as (server, _):
+        with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=20) as sock:
+            sock.sendall(head)
+            interim = b""
+            while b"\r\n\r\n" not in interim:
+                piece = sock.recv(65536)
+                assert piece, "the connection closed before the interim answer"
+                interim += piece
+            assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+            sock.sendall(body)
+            reply = read_response(sock)
+        assert reply.startswith(b"HTTP/1.1 200") and json_body(reply)["choices"][0]["message"]["content"] == (
+            "Bonjour from Azure"
+        )
+
+        azure.gate = threading.Event()  # the upstream holds its stream until released
+        stream_body = json.dumps({"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "Hi"}]})
+        with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=20) as sock:
+            sock.sendall(
+                (
+                    f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: {len(stream_body)}\r\n\r\n{stream_body}"
+                ).encode()
+            )
+            received = b""
+            try:
+                while b"\r\n\r\n" not in received:
+                    piece = sock.recv(65536)
+                    assert piece, "the connection closed before the stream's head"
+                    received += piece
+            finally:
+                azure.gate.set()
+            assert received.startswith(b"HTTP/1.1 200") and b"transfer-encoding: chunked" in received.lower()

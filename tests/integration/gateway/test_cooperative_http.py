@@ -251,3 +251,37 @@ def test_a_reader_slower_than_the_stream_pauses_the_socket_instead_of_buffering_
     assert connection.buffered > cooperative_http.READ_AHEAD_BYTES
     assert len(connection.take()) == 65536 * (cooperative_http.READ_AHEAD_BYTES // 65536 + 1)
     assert connection.transport.resumed == 1 and connection.buffered == 0
+
+
+def test_one_read_timer_serves_a_connections_waits_and_a_stall_after_them_still_times_out():
+    """``_Connection.wait`` keeps one timer per connection (re-armed only for an earlier deadline) instead of one
+    armed and cancelled per relayed chunk; a stall after many woken waits, or a wait shorter than the armed
+    timer, still ends in TimeoutError."""
+    connection = cooperative_http._Connection()
+
+    def work():
+        loop = asyncio.get_running_loop()
+        timers = set()
+        for _ in range(20):  # each wait is woken by data 1 ms later, long before its 30 s timeout
+            loop.call_later(0.001, connection._wake)
+            connection.wait(30)
+            timers.add(id(connection._timer))
+        outcomes = []
+        for timeout in (0.05, 30, 0.05):  # the last is shorter than the timer the 30 s wait left armed
+            if timeout == 30:
+                loop.call_later(0.001, connection._wake)
+            try:
+                connection.wait(timeout)
+                outcomes.append("woken")
+            except TimeoutError:
+                outcomes.append("timed out")
+        return len(timers), outcomes
+
+    async def main():
+        return await asyncio.wait_for(cooperative.run(work), 20)  # a missed timeout fails here, not in a hang
+
+    armed, outcomes = asyncio.run(main())
+    assert armed == 1
+    assert outcomes == ["timed out", "woken", "timed out"]
+    connection.close()
+    assert connection._timer is None

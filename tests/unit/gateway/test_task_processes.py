@@ -101,3 +101,36 @@ def test_a_number_of_processes_that_is_not_one_is_named(value):
 def test_the_builder_refuses_what_the_container_would_refuse():
     with pytest.raises(ValueError, match="processes must be from 1 to 64, got 0"):
         environment.gateway_processes_environment(0)
+
+
+@pytest.mark.parametrize("vcpus", GATEWAY_TASK_VCPUS)
+def test_a_task_opens_the_same_database_connections_whatever_its_processes(vcpus):
+    from regiongate.gateway.container_infrastructure import MAX_TASKS
+    from regiongate.gateway.runtime.container import TASK_DATABASE_CONNECTIONS, database_connections_per_process
+
+    per_task = vcpus * database_connections_per_process(vcpus)  # one process per vCPU
+    assert per_task == TASK_DATABASE_CONNECTIONS == 16
+    assert MAX_TASKS * per_task <= 160  # the service at its most, under the default db.t4g.medium's ~400
+
+
+@pytest.mark.parametrize("processes", [1, 2, 4])
+def test_each_container_process_opens_its_share_of_the_task_connections(processes, monkeypatch):
+    from regiongate.common import logs
+    from regiongate.gateway.runtime import container
+    from regiongate.store import connections
+
+    opened: list[int] = []
+
+    class Stop(Exception):
+        pass
+
+    def postgres_store(settings, region_name, pool_size=2):
+        opened.append(pool_size)
+        raise Stop("what the process would open is known")  # nothing further is started
+
+    monkeypatch.setattr(connections, "postgres_store", postgres_store)
+    monkeypatch.setattr(logs, "write_in_background", lambda: None)  # no log-writer thread left behind by the test
+    env = {**container_environment(), **environment.gateway_processes_environment(processes)}
+    with pytest.raises(Stop, match="^what the process would open is known$"):
+        container.serve(environment.GatewayContainerEnvironment.from_env(env))
+    assert opened == [16 // processes]

@@ -32,13 +32,14 @@ class SqsBatchSender:
     def _sqs(self) -> Any:
         with self._lock:
             if self._client is None:
-                # A sink retries on its own: one attempt per call, short timeouts.
+                # A sink retries on its own: one attempt per call, short timeouts. (botocore's ``max_attempts``
+                # counts retries, so ``max_attempts: 1`` made two attempts; ``total_max_attempts`` counts them all.)
                 self._client = sqs_client(
                     self.region_name,
                     self._client_factory,
                     connect_timeout=2,
                     read_timeout=5,
-                    retries={"mode": "standard", "max_attempts": 1},
+                    retries={"mode": "standard", "total_max_attempts": 1},
                 )
             return self._client
 

@@ -39,6 +39,16 @@ log = logging.getLogger("regiongate.container")
 LISTEN_HOST = "0.0.0.0"
 # After SIGTERM, what the sink still holds is handed on for at most this long (ECS kills the task at 120 s).
 AUDIT_FLUSH_SECONDS = 15.0
+# A task's connections to the region's database, shared out among its server processes, so that the most the
+# service can open (MAX_TASKS tasks of container_infrastructure, 10 × 16 = 160) stays the same whatever
+# sizing.gateway_task_vcpus is: 16 per process made 640 at 4 vCPUs, more than RDS's default max_connections on the
+# default db.t4g.medium (LEAST(DBInstanceClassMemory/9531392, 5000): about 400 for 4 GiB).
+TASK_DATABASE_CONNECTIONS = 16
+MIN_PROCESS_CONNECTIONS = 4  # a process's store calls wait for one of these on its blocking-call threads
+
+
+def database_connections_per_process(processes: int) -> int:
+    return max(MIN_PROCESS_CONNECTIONS, TASK_DATABASE_CONNECTIONS // processes)
 
 
 def main() -> int:
@@ -87,7 +97,7 @@ def serve(
     region = env.region
     settings = env.settings
     assert settings.audit_queue_url is not None  # GatewayContainerEnvironment refuses to start without it
-    store = postgres_store(settings, region.aws_region, pool_size=16)
+    store = postgres_store(settings, region.aws_region, pool_size=database_connections_per_process(env.processes))
     sink = BackgroundAuditSink(
         SqsBatchSender(settings.audit_queue_url, region.aws_region), capacity=env.audit_buffer_events, batch_size=100
     )

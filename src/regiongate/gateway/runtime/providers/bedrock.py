@@ -123,15 +123,22 @@ class BedrockProvider:
             step = float(int(read // 10) * 10) if read >= 10 else max(float(int(read)), 0.5)
             client = self._short.get(step)
             if client is None:
+                built = self._built_off_loop(min(self.timeouts[0], step), step)
                 with self._lock:
-                    client = self._short.get(step) or self._build(min(self.timeouts[0], step), step)
-                    self._short[step] = client
+                    client = self._short.setdefault(step, built)  # two built at once: the first one stays
             return client
         if self._client is None:
+            built = self._built_off_loop(*self.timeouts)
             with self._lock:
                 if self._client is None:
-                    self._client = self._build(*self.timeouts)
+                    self._client = built
         return self._client
+
+    def _built_off_loop(self, connect_timeout: float, read_timeout: float) -> Any:
+        """``_build`` on a blocking-call thread in a request's greenlet: building a client resolves credentials
+        (in ECS an HTTP call to the container's endpoint) and loads the service model, tens of milliseconds that
+        would stop the event loop. Never under ``_lock``: no lock is held across a cooperative wait."""
+        return cooperative.blocking(self._build, connect_timeout, read_timeout)
 
     def _build(self, connect_timeout: float, read_timeout: float) -> Any:
         import boto3
@@ -159,8 +166,9 @@ class BedrockProvider:
         if cooperative.available():
             # In the served gateway's request greenlets every call goes out on the event loop's connections, signed
             # and parsed by botocore as always (providers.cooperative_http.aws_send); elsewhere botocore sends it.
-            from regiongate.gateway.runtime.providers.cooperative_http import aws_send
+            from regiongate.gateway.runtime.providers.cooperative_http import aws_refresh_credentials, aws_send
 
+            client.meta.events.register("before-sign.bedrock-runtime", aws_refresh_credentials)
             client.meta.events.register("before-send.bedrock-runtime", aws_send(connect_timeout, read_timeout))
         return client
 

@@ -52,6 +52,8 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.failure: str | None = None  # why the connection cannot go on (malformed answer)
         self._waiter: asyncio.Future[None] | None = None
+        self._deadline = 0.0  # of the current wait, on the loop's clock
+        self._timer: asyncio.TimerHandle | None = None
         self._paused = False
         self.begin()
 
@@ -105,6 +107,9 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self.head_done and not self.complete and not self._framed():
             self.complete = True  # a body delimited by the end of the connection
         self._wake()
@@ -120,15 +125,31 @@ class _Connection(asyncio.Protocol):
 
     def wait(self, timeout: float) -> None:
         """From the request's greenlet: until more arrives or the connection closes; ``TimeoutError`` after
-        ``timeout`` seconds. A bare future and one timer (not ``asyncio.timeout``, a task-bound context with
-        two timers): this runs once per relayed chunk."""
+        ``timeout`` seconds. A bare future (not ``asyncio.timeout``, a task-bound context with two timers), and
+        the connection's one timer, armed again only when it would fire after this wait's deadline: this runs
+        once per relayed chunk, and a timer armed and cancelled each time (a heap push, a cancel, a heap pop) was
+        about a twentieth of the loop's time at 400 streams (py-spy, issue 12). When the timer fires before the
+        deadline of the wait then under way, it is armed for that deadline."""
         loop = asyncio.get_running_loop()
         waiter = self._waiter = loop.create_future()
-        timer = loop.call_later(timeout, _expire, waiter)
-        try:
-            await_only(waiter)
-        finally:
-            timer.cancel()
+        deadline = self._deadline = loop.time() + timeout
+        timer = self._timer
+        if timer is None or timer.when() > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._timer = loop.call_at(deadline, self._timer_fired, loop)
+        await_only(waiter)
+
+    def _timer_fired(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done() or self.closed:
+            return  # between two waits: the next one arms it
+        if loop.time() >= self._deadline:
+            self._waiter = None
+            waiter.set_exception(TimeoutError())
+        else:
+            self._timer = loop.call_at(self._deadline, self._timer_fired, loop)
 
     def take(self) -> bytes:
         data = b"".join(self.body)
@@ -141,13 +162,11 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self.transport is not None:
             self.transport.close()
-
-
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
 
 
 class CooperativeResponse:
@@ -350,6 +369,20 @@ class _AwsBody:
         if not self._done:
             self._done = True
             self._pool.abandon(self._answer)
+
+
+def aws_refresh_credentials(request_signer: Any = None, **_: Any) -> None:
+    """A botocore ``before-sign`` handler: in a request's greenlet, credentials that are due for a refresh (the
+    ECS task role's, within botocore's advisory window before they expire) are refreshed on a blocking-call thread
+    first, so signing on the loop finds them fresh. Without it the refresh is a blocking HTTP call to the
+    container's credential endpoint made by whichever request signs first, on the event loop, stopping every
+    other request and stream of the process meanwhile. Static credentials have no ``refresh_needed``."""
+    if not cooperative.active():
+        return
+    credentials: Any = getattr(request_signer, "_credentials", None)  # botocore keeps the client's credentials there
+    refresh_needed = getattr(credentials, "refresh_needed", None)
+    if refresh_needed is not None and refresh_needed():
+        cooperative.blocking(credentials.get_frozen_credentials)  # refreshes (botocore's own lock and rules)
 
 
 def aws_send(connect_timeout: float, read_timeout: float) -> Any:

@@ -328,8 +328,8 @@ class _OpenAIHttpProvider:
                         done = True
                         break
                     try:
-                        chunk = json.loads(payload)
-                    except ValueError:
+                        chunk = json.loads(payload.decode())  # str: json's encoding detection is Python code
+                    except ValueError:  # UnicodeDecodeError included: SSE is UTF-8
                         raise UpstreamError("the provider streamed something that is not JSON") from None
                     if isinstance(chunk, dict) and chunk.get("error"):
                         raise UpstreamError("the provider reported an error while streaming")
