@@ -131,6 +131,6 @@ def test_each_container_process_opens_its_share_of_the_task_connections(processe
     monkeypatch.setattr(connections, "postgres_store", postgres_store)
     monkeypatch.setattr(logs, "write_in_background", lambda: None)  # no log-writer thread left behind by the test
     env = {**container_environment(), **environment.gateway_processes_environment(processes)}
-    with pytest.raises(Stop, match="^what the process would open is known$"):
+    with pytest.raises(Stop, match=r"^what the process would open is known$"):
         container.serve(environment.GatewayContainerEnvironment.from_env(env))
     assert opened == [16 // processes]

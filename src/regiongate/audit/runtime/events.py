@@ -182,11 +182,13 @@ class BackgroundAuditSink:
         with self._lock:
             self._pending.append(body)  # kept even beyond the capacity: an event is never dropped
 
-    def _drain_once(self) -> bool:
-        """Hand on one batch; True when it all went (or there was nothing), False when some must be retried."""
+    def _drain_once(self, most: int | None = None) -> bool:
+        """Hand on one batch (of at most ``most`` events); True when it all went (or there was nothing), False
+        when some must be retried."""
         with self._write_lock:
             with self._lock:
-                batch = [self._pending[i] for i in range(min(self._batch_size, len(self._pending)))]
+                size = min(self._batch_size, len(self._pending), self._batch_size if most is None else most)
+                batch = [self._pending[i] for i in range(size)]
             if not batch:
                 return True
             try:
@@ -210,7 +212,7 @@ class BackgroundAuditSink:
             return not failed
 
     def _drain(self) -> bool:
-        """Hand on everything buffered now; False as soon as a batch fails."""
+        """Hand on everything buffered, until none is left; False as soon as a batch fails."""
         while True:
             with self._lock:
                 if not self._pending:
@@ -218,10 +220,24 @@ class BackgroundAuditSink:
             if not self._drain_once():
                 return False
 
+    def drain_due(self) -> bool:
+        """One pass of the thread: hand on what was buffered when the pass began (in batches of ``batch_size``),
+        not what arrives meanwhile, which waits for the next pass. Draining until empty, under steady load, never
+        slept: it wrote back to back in batches of what arrived during the last write (9-19 events a batch at
+        800 requests/s, 1 process, issue 12), paying a batch's fixed cost (its transaction, three statements) per
+        dozen events. False as soon as a batch fails."""
+        with self._lock:
+            due = len(self._pending)
+        while due > 0:
+            if not self._drain_once(due):
+                return False
+            due -= self._batch_size
+        return True
+
     def _run(self) -> None:
         delay = self._interval
         while not self._stop.wait(delay):
-            delay = self._interval if self._drain() else min(max(delay * 2, self._interval), self._max_backoff)
+            delay = self._interval if self.drain_due() else min(max(delay * 2, self._interval), self._max_backoff)
 
     def flush(self) -> bool:
         return self._drain()
