@@ -98,11 +98,49 @@ def test_revoked_key_stops_working_within_the_ttl():
     headers = {"authorization": f"Bearer {created.key}"}
     auth.authenticate(headers)
     assert service.revoke(created.record.key_id)
-    clock.t += 29.9  # still cached: the documented window
+    clock.t += 23.9  # still cached: the documented window (before the last fifth, common.read_cache.REFRESH_AHEAD)
     auth.authenticate(headers)
-    clock.t += 0.2  # past the TTL
+    clock.t += 0.2  # in the last fifth of the TTL: the first request reads the key again and sees the revocation
     with pytest.raises(InvalidApiKey, match="revoked"):
         auth.authenticate(headers)
+    clock.t += 6.0  # past the TTL
+    with pytest.raises(InvalidApiKey, match="revoked"):
+        auth.authenticate(headers)
+
+
+def test_a_key_in_use_is_read_again_by_one_request_before_it_expires_and_the_others_keep_it():
+    """Refresh ahead (common.read_cache): in the last fifth of the TTL one request reads the key again while the
+    others keep the cached record, so a key in use never expires with every request waiting for its read; a read
+    that fails then leaves the cached record serving until the TTL."""
+    store = MemoryStore()
+    clock = Clock()
+    created = KeyService(store, clock=clock.clock).create(region_code="eu", org_id="acme")
+    auth = KeyAuthenticator(store, "eu", 30, monotonic=clock.monotonic, clock=clock.clock)
+    headers = {"authorization": f"Bearer {created.key}"}
+    reads: list[str] = []
+    during_refresh: list[tuple[str, int]] = []  # (key id, reads so far) of a request made while the refresh reads
+    find = store.find_key_by_hash
+
+    def counted(digest):
+        reads.append("read")
+        if len(reads) == 3:
+            raise ConnectionError("database unreachable")
+        if len(reads) == 2:  # the refreshing request is still reading: another request arrives meanwhile
+            during_refresh.append((auth.authenticate(headers).key_id, len(reads)))
+        return find(digest)
+
+    store.find_key_by_hash = counted
+    auth.authenticate(headers)
+    clock.t += 20
+    auth.authenticate(headers)
+    assert reads == ["read"]  # cached
+    clock.t += 5  # in the window
+    auth.authenticate(headers)
+    assert len(reads) == 2  # one refresh, ahead of expiry (the cached entry now lasts 30 s from here)
+    assert during_refresh == [(created.record.key_id, 2)]  # the other request kept the cached record, no read
+    clock.t += 25  # in the new entry's window; its read fails
+    assert auth.authenticate(headers).key_id == created.record.key_id  # the cached record, still within the TTL
+    assert len(reads) == 3
 
 
 def test_a_key_expires_at_its_instant_across_a_year_boundary():

@@ -116,8 +116,10 @@ def test_a_task_opens_the_same_database_connections_whatever_its_processes(vcpus
 @pytest.mark.parametrize("processes", [1, 2, 4])
 def test_each_container_process_opens_its_share_of_the_task_connections(processes, monkeypatch):
     from regiongate.common import logs
-    from regiongate.gateway.runtime import container
+    from regiongate.gateway.runtime import app, container  # app first: it binds postgres_store when imported
     from regiongate.store import connections
+
+    assert app.postgres_store is connections.postgres_store  # the real one, which the patch below leaves alone
 
     opened: list[int] = []
 

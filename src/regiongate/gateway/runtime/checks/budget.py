@@ -15,13 +15,13 @@ as a key's does.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
 from regiongate.common.clock import Clock
+from regiongate.common.read_cache import ReadCache
 from regiongate.contract.errors import BudgetExceeded
 from regiongate.contract.limits import SETTLED_SPEND_HOLD_SECONDS, SPEND_HOLD_SECONDS
 from regiongate.gateway.runtime.checks import Call
@@ -51,21 +51,12 @@ class BudgetGuard:
         self.monotonic = monotonic
         self.hold = timedelta(seconds=hold_seconds)
         self.settled = timedelta(seconds=settled_seconds)
-        self._budgets: dict[tuple[str, str, str], tuple[float, Decimal | None]] = {}
-        self._lock = threading.Lock()
+        self._budgets: ReadCache[tuple[str, str, str], Decimal | None] = ReadCache(
+            "budgets", ttl, max_entries=10_000, monotonic=monotonic
+        )
 
     def _cached(self, name: tuple[str, str, str], load: Callable[[], Decimal | None]) -> Decimal | None:
-        now = self.monotonic()
-        with self._lock:
-            hit = self._budgets.get(name)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        budget = store_call(load)
-        with self._lock:
-            if len(self._budgets) >= 10_000:
-                self._budgets.clear()
-            self._budgets[name] = (now + self.ttl, budget)
-        return budget
+        return self._budgets.get(name, lambda: store_call(load))
 
     def _org_budget(self, org_id: str) -> Decimal | None:
         return self._cached(("org", org_id, ""), lambda: self.store.org_budget(org_id))

@@ -14,12 +14,12 @@ admission).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from regiongate.common.clock import Clock
+from regiongate.common.read_cache import ReadCache
 from regiongate.contract.errors import RateLimited
 from regiongate.contract.limits import RATE_WINDOW_SECONDS, SPEND_HOLD_SECONDS
 from regiongate.gateway.runtime.checks import Call
@@ -82,21 +82,14 @@ class RateLimiter:
         self.monotonic = monotonic
         self.window_seconds = window_seconds
         self.hold = timedelta(seconds=hold_seconds)
-        self._limited: dict[tuple[str, str], tuple[float, bool]] = {}
-        self._lock = threading.Lock()
+        self._limited: ReadCache[tuple[str, str], bool] = ReadCache(
+            "rate limits", ttl, max_entries=20_000, monotonic=monotonic
+        )
 
     def _has_limits(self, scope: str, scope_id: str) -> bool:
-        now = self.monotonic()
-        with self._lock:
-            hit = self._limited.get((scope, scope_id))
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        limited = store_call(lambda: self.store.rate_limits(scope, scope_id)).any()
-        with self._lock:
-            if len(self._limited) >= 20_000:
-                self._limited.clear()
-            self._limited[(scope, scope_id)] = (now + self.ttl, limited)
-        return limited
+        return self._limited.get(
+            (scope, scope_id), lambda: store_call(lambda: self.store.rate_limits(scope, scope_id)).any()
+        )
 
     def __call__(self, call: Call) -> None:
         ctx, key = call.ctx, call.key
