@@ -27,34 +27,35 @@ log = logging.getLogger("regiongate.cache")
 REFRESH_AHEAD = 0.2  # the share of an entry's time-to-live, at its end, in which one request refreshes it
 
 
-class RefreshClaims:
-    """Which entries one request is refreshing ahead of expiry (so the others do not)."""
+class RefreshAhead:
+    """The refresh window of one cache: which entries one request is refreshing now, so that the others do not."""
 
-    def __init__(self) -> None:
+    def __init__(self, what: str) -> None:
+        self.what = what  # named in the log line of a failed refresh
         self._claimed: set[Hashable] = set()
         self._lock = threading.Lock()
 
-    def claim(self, name: Hashable, expires_at: float, now: float, ttl: float) -> bool:
-        """True for the one caller that should refresh ``name`` now: it is in its refresh window and nobody
-        else is refreshing it. That caller must ``release`` it."""
+    def value(self, name: Hashable, expires_at: float, now: float, ttl: float, cached: V, reload: Callable[[], V]) -> V:
+        """``cached`` (an entry still within its ``ttl``), or, for the one caller that finds it in its refresh
+        window while nobody else is refreshing it, ``reload()``, which reads it again and keeps what it read. A
+        ``reload`` that fails is logged and ``cached`` serves until it expires."""
         if expires_at - now > ttl * REFRESH_AHEAD:
-            return False
+            return cached
         with self._lock:
             if name in self._claimed:
-                return False
+                return cached
             self._claimed.add(name)
-            return True
-
-    def release(self, name: Hashable) -> None:
-        with self._lock:
-            self._claimed.discard(name)
-
-
-def refresh_failed(what: str, exc: Exception) -> None:
-    log.warning(
-        "cache refresh failed; the cached value serves until it expires",
-        extra={"fields": {"cache": what, "error": type(exc).__name__}},
-    )
+        try:
+            return reload()
+        except Exception as exc:
+            log.warning(
+                "cache refresh failed; the cached value serves until it expires",
+                extra={"fields": {"cache": self.what, "error": type(exc).__name__}},
+            )
+            return cached
+        finally:
+            with self._lock:
+                self._claimed.discard(name)
 
 
 class ReadCache(Generic[K, V]):
@@ -64,30 +65,22 @@ class ReadCache(Generic[K, V]):
     def __init__(
         self, what: str, ttl: float, *, max_entries: int, monotonic: Callable[[], float] = time.monotonic
     ) -> None:
-        self.what = what  # named in the log line of a failed refresh
         self.ttl = ttl
         self.max_entries = max_entries
         self.monotonic = monotonic
         self._entries: dict[K, tuple[float, V]] = {}
         self._lock = threading.Lock()
-        self._refreshing = RefreshClaims()
+        self._refresh = RefreshAhead(what)
 
     def get(self, name: K, load: Callable[[], V]) -> V:
         now = self.monotonic()
         with self._lock:
             hit = self._entries.get(name)
         if hit is not None and hit[0] > now:
-            if not self._refreshing.claim(name, hit[0], now, self.ttl):
-                return hit[1]
-            try:
-                value = load()
-            except Exception as exc:
-                refresh_failed(self.what, exc)
-                return hit[1]
-            finally:
-                self._refreshing.release(name)
-        else:
-            value = load()
+            return self._refresh.value(name, hit[0], now, self.ttl, hit[1], lambda: self._kept(name, now, load()))
+        return self._kept(name, now, load())
+
+    def _kept(self, name: K, now: float, value: V) -> V:
         with self._lock:
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()

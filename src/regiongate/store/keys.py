@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from regiongate.common.clock import Clock, utc_now
-from regiongate.common.read_cache import RefreshClaims, refresh_failed
+from regiongate.common.read_cache import RefreshAhead
 from regiongate.contract.errors import InvalidApiKey, InvalidRequest, RegionMismatch
 from regiongate.contract.limits import BUDGET_RULE, budget_problem
 from regiongate.store import KeyRecord, KeyStore, LimitStore, RateLimits
@@ -258,7 +258,7 @@ class KeyAuthenticator:
         self._cache: OrderedDict[bytes, tuple[float, KeyRecord]] = OrderedDict()
         self._unknown: OrderedDict[bytes, float] = OrderedDict()
         self._lock = threading.Lock()
-        self._refreshing = RefreshClaims()  # a known key in use is read again before it expires (common.read_cache)
+        self._refresh = RefreshAhead("keys")  # a known key in use is read again before it expires
 
     def _cached(self, digest: bytes, now: float) -> tuple[bool, KeyRecord | None]:
         """(hit, record): a hit with None is a cached unknown key."""
@@ -266,25 +266,18 @@ class KeyAuthenticator:
             known = self._cache.get(digest)
             unknown = self._unknown.get(digest)
         if known is not None and known[0] > now:
-            return True, self._refreshed_ahead(digest, now, *known)
+            # in its refresh window, one request reads it again (common.read_cache); the others keep this record
+            record: KeyRecord | None = known[1]
+            return True, self._refresh.value(digest, known[0], now, self.ttl, record, lambda: self._read(digest, now))
         if unknown is not None and unknown > now:
             return True, None
         return False, None
 
-    def _refreshed_ahead(self, digest: bytes, now: float, expires_at: float, record: KeyRecord) -> KeyRecord | None:
-        """The cached record; for the one request in its refresh window (common.read_cache), the store's again,
-        while the others keep the cached one. A failed read keeps it too, until it expires."""
-        if not self._refreshing.claim(digest, expires_at, now, self.ttl):
-            return record
-        try:
-            fresh = self.store.find_key_by_hash(digest)
-        except Exception as exc:
-            refresh_failed("keys", exc)
-            return record
-        finally:
-            self._refreshing.release(digest)
-        self._remember(digest, now, fresh)
-        return fresh
+    def _read(self, digest: bytes, now: float) -> KeyRecord | None:
+        """The store's record of ``digest`` (None: no such key), kept in the cache."""
+        record = self.store.find_key_by_hash(digest)
+        self._remember(digest, now, record)
+        return record
 
     def _remember(self, digest: bytes, now: float, record: KeyRecord | None) -> None:
         with self._lock:
@@ -313,8 +306,7 @@ class KeyAuthenticator:
         now = self.monotonic()
         hit, record = self._cached(digest, now)
         if not hit:
-            record = self.store.find_key_by_hash(digest)
-            self._remember(digest, now, record)
+            record = self._read(digest, now)
         if record is None or record.region != self.region_code:
             raise InvalidApiKey("the API key is not valid")
         current = self.clock()

@@ -6,6 +6,7 @@ The sinks that send them; the event's fields and validation are :mod:`regiongate
 from __future__ import annotations
 
 import collections
+import itertools
 import json
 import logging
 import threading
@@ -187,8 +188,8 @@ class BackgroundAuditSink:
         when some must be retried."""
         with self._write_lock:
             with self._lock:
-                size = min(self._batch_size, len(self._pending), self._batch_size if most is None else most)
-                batch = [self._pending[i] for i in range(size)]
+                size = self._batch_size if most is None else min(most, self._batch_size)
+                batch = list(itertools.islice(self._pending, size))
             if not batch:
                 return True
             try:

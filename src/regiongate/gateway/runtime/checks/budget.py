@@ -47,8 +47,6 @@ class BudgetGuard:
     ) -> None:
         self.store = store
         self.clock = clock
-        self.ttl = ttl
-        self.monotonic = monotonic
         self.hold = timedelta(seconds=hold_seconds)
         self.settled = timedelta(seconds=settled_seconds)
         self._budgets: ReadCache[tuple[str, str, str], Decimal | None] = ReadCache(

@@ -78,8 +78,6 @@ class RateLimiter:
     ) -> None:
         self.store = store
         self.clock = clock
-        self.ttl = ttl
-        self.monotonic = monotonic
         self.window_seconds = window_seconds
         self.hold = timedelta(seconds=hold_seconds)
         self._limited: ReadCache[tuple[str, str], bool] = ReadCache(

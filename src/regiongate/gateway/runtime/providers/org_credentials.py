@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from regiongate.common.read_cache import RefreshClaims, refresh_failed
+from regiongate.common.read_cache import RefreshAhead
 from regiongate.contract.errors import GatewayError, ServiceUnavailable
 from regiongate.gateway.runtime import cooperative
 from regiongate.gateway.runtime.providers.credentials import Credentials
@@ -102,7 +102,7 @@ class OrgCredentialResolver:
         self.monotonic = monotonic
         self._cache: dict[tuple[str, str], tuple[float, OrgSecret | None]] = {}
         self._lock = threading.Lock()
-        self._refreshing = RefreshClaims()
+        self._refresh = RefreshAhead("org credentials")
 
     def choose(self, org_id: str, provider: str) -> OrgSecret | None:
         """The org's own opened credential for ``provider``; None where the platform's serve it (allowed)."""
@@ -111,16 +111,8 @@ class OrgCredentialResolver:
         with self._lock:
             self._sweep(now)
             cached = self._cache.get(key)
-        if cached is not None and cached[0] > now:
-            if not self._refreshing.claim(key, cached[0], now, self.ttl):
-                return cached[1]
-            try:  # refreshed ahead of expiry by this request (common.read_cache); the others keep the entry
-                return self._load(key, now)
-            except Exception as exc:
-                refresh_failed("org credentials", exc)
-                return cached[1]
-            finally:
-                self._refreshing.release(key)
+        if cached is not None and cached[0] > now:  # in its refresh window, one request reads it again
+            return self._refresh.value(key, cached[0], now, self.ttl, cached[1], lambda: self._load(key, now))
         return self._load(key, now)
 
     def _load(self, key: tuple[str, str], now: float) -> OrgSecret | None:
