@@ -10,6 +10,8 @@ Method
 - "Added" is the gateway's own figure per request (header x-regiongate-added-ms = total − upstream, measured
   inside the gateway). "Client overhead" compares client-observed latency through the gateway with direct
   calls to the fake upstream at the same concurrency.
+- The floor (bench/floor_proxy.py): the same loads, after the gateway's, through the smallest proxy on the same
+  server (uvicorn + httptools) and upstream, in one process: what the machine and the harness leave of each target.
 - Cold import: a fresh interpreter importing `regiongate.gateway.runtime.handler` (what Lambda loads at init), and
   separately everything the first request imports (service, providers, pg8000, boto3), median of 5 runs.
 Everything runs on this machine; with 2 cores, client, gateway and upstream compete for CPU at c=16.
@@ -310,6 +312,54 @@ def _cpu(serve_pid: int, upstream_pid: int) -> tuple[float, float, float]:
     )
 
 
+def _floor_rows(
+    upstream: subprocess.Popen[str], upstream_port: int, direct_path: str, direct_headers: dict[str, str]
+) -> list[tuple[int, float, float, float, float]]:
+    """The same loads through bench/floor_proxy.py (uvicorn + httptools forwarding to the same upstream, nothing
+    else), one server process: (concurrency, overhead p50, overhead p99, requests/s, its CPU ms per request)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proxy = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "floor_proxy:app", "--app-dir", str(ROOT / "bench"), "--port", str(port)]
+        + ["--http", "httptools", "--no-access-log", "--log-level", "warning"],
+        env={**os.environ, "FLOOR_UPSTREAM_PORT": str(upstream_port)},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proxy.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the floor proxy did not start") from None
+                time.sleep(0.05)
+        headers = {"content-type": "application/json"}
+        run_load(port, "/v1/chat/completions", headers, 64, WARMUP)
+        rows = []
+        for concurrency, total in REQUESTS.items():
+            for _ in range(ROUNDS):
+                direct, _ = run_load(upstream_port, direct_path, direct_headers, concurrency, total)
+                cpu_before, start = served.cpu_seconds(proxy.pid, children=False), time.perf_counter()
+                via, _ = run_load(port, "/v1/chat/completions", headers, concurrency, total)
+                elapsed = time.perf_counter() - start
+                cpu = (served.cpu_seconds(proxy.pid, children=False) - cpu_before) * 1000 / len(via)
+                rows.append(
+                    (
+                        concurrency,
+                        percentile(via, 50) - percentile(direct, 50),
+                        percentile(via, 99) - percentile(direct, 99),
+                        len(via) / elapsed,
+                        cpu,
+                    )
+                )
+        return rows
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=10)
+
+
 def main() -> int:
     return served.on_throwaway_database("rg_bench_gateway", _measure)
 
@@ -354,6 +404,7 @@ def _measure(database_url: str) -> int:
                         *cpu,
                     )
                 )
+        floor = _floor_rows(upstream, upstream_port, direct_path, direct_headers)
     finally:
         served.stop(serve, upstream, serve_timeout=10)
 
@@ -408,6 +459,19 @@ def _measure(database_url: str) -> int:
         f"- cold import of regiongate.gateway.runtime.handler: {handler_import:.1f} ms ({verdict(handler_import, TARGETS['import'])} < {TARGETS['import']} ms)"
     )
     print(f"- cold import of everything the first request loads (incl. boto3, pg8000): {first_request_import:.1f} ms")
+    print(
+        "\nThe floor: the same loads through bench/floor_proxy.py (uvicorn + httptools, forwarding to the same upstream, "
+        "nothing else; one process), median of the rounds. What it leaves of a target is what this machine, server "
+        "and harness allow; the rest of the gateway's figure is the gateway's own work.\n"
+    )
+    print("| Concurrency | Overhead p50 (ms) | Overhead p99 (ms) | Requests/s | CPU ms per request |")
+    print("|---|---|---|---|---|")
+    for concurrency in REQUESTS:
+        mine = [r for r in floor if r[0] == concurrency]
+        print(
+            f"| {concurrency} | {statistics.median(r[1] for r in mine):.3f} | {statistics.median(r[2] for r in mine):.3f} "
+            f"| {statistics.median(r[3] for r in mine):.0f} | {statistics.median(r[4] for r in mine):.3f} |"
+        )
     return 0
 
 

@@ -42,8 +42,21 @@ CREDENTIAL_SOURCES = ("platform", "org")
 _SHORT_TEXT = 200
 
 
+_FIELD_SET = frozenset(FIELDS)
+
+
 class InvalidEvent(ValueError):
     pass
+
+
+class ParsedEvent(dict):  # type: ignore[type-arg]  # dict[str, Any]; a subclass for the marker only
+    """An event ``parse_event`` has validated: the stores take it as it is (:func:`parsed_event`), so the writer, which
+    validates each message before writing its batch, does not validate it a second time."""
+
+
+def parsed_event(event: Mapping[str, Any]) -> ParsedEvent:
+    """``event`` validated: as it is when it is already a :class:`ParsedEvent`, else through ``parse_event``."""
+    return event if type(event) is ParsedEvent else parse_event(event)
 
 
 def _text(value: Any, name: str, optional: bool = True) -> str | None:
@@ -60,11 +73,11 @@ def _int(value: Any, name: str) -> int:
     return value
 
 
-def parse_event(raw: Mapping[str, Any]) -> dict[str, Any]:
+def parse_event(raw: Mapping[str, Any]) -> ParsedEvent:
     """Validate one event (as sent on the queue) into typed values."""
     if not isinstance(raw, Mapping):
         raise InvalidEvent("an audit event is a JSON object")
-    unknown = set(raw) - set(FIELDS)
+    unknown = raw.keys() - _FIELD_SET
     if unknown:
         raise InvalidEvent(f"unknown field(s): {', '.join(sorted(unknown))}")
     try:
@@ -106,29 +119,31 @@ def parse_event(raw: Mapping[str, Any]) -> dict[str, Any]:
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
             raise InvalidEvent(f"{name} must be a non-negative number")
         ms[name] = value
-    return {
-        "request_id": request_id,
-        "created_at": created_at.astimezone(UTC),
-        "region": _text(raw.get("region"), "region", False),
-        "endpoint": _text(raw.get("endpoint", "chat"), "endpoint", False),
-        "key_id": _text(raw.get("key_id"), "key_id"),
-        "org_id": _text(raw.get("org_id"), "org_id"),
-        "team_id": _text(raw.get("team_id"), "team_id"),
-        "user_id": _text(raw.get("user_id"), "user_id"),
-        "model": _text(raw.get("model"), "model"),
-        "provider": _text(raw.get("provider"), "provider"),
-        "input_tokens": _int(raw.get("input_tokens", 0), "input_tokens"),
-        "output_tokens": _int(raw.get("output_tokens", 0), "output_tokens"),
-        "cost_usd": cost,
-        "total_ms": ms["total_ms"],
-        "upstream_ms": ms["upstream_ms"],
-        "status": status,
-        "error_type": _text(raw.get("error_type"), "error_type"),
-        "stream": stream,
-        "guardrail": guardrail,
-        "violations": violations,
-        "credential_source": credential_source,
-    }
+    return ParsedEvent(
+        {
+            "request_id": request_id,
+            "created_at": created_at.astimezone(UTC),
+            "region": _text(raw.get("region"), "region", False),
+            "endpoint": _text(raw.get("endpoint", "chat"), "endpoint", False),
+            "key_id": _text(raw.get("key_id"), "key_id"),
+            "org_id": _text(raw.get("org_id"), "org_id"),
+            "team_id": _text(raw.get("team_id"), "team_id"),
+            "user_id": _text(raw.get("user_id"), "user_id"),
+            "model": _text(raw.get("model"), "model"),
+            "provider": _text(raw.get("provider"), "provider"),
+            "input_tokens": _int(raw.get("input_tokens", 0), "input_tokens"),
+            "output_tokens": _int(raw.get("output_tokens", 0), "output_tokens"),
+            "cost_usd": cost,
+            "total_ms": ms["total_ms"],
+            "upstream_ms": ms["upstream_ms"],
+            "status": status,
+            "error_type": _text(raw.get("error_type"), "error_type"),
+            "stream": stream,
+            "guardrail": guardrail,
+            "violations": violations,
+            "credential_source": credential_source,
+        }
+    )
 
 
 def new_event(**values: Any) -> dict[str, Any]:

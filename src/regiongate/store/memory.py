@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from regiongate.contract.audit_event import parse_event
+from regiongate.contract.audit_event import parsed_event
 from regiongate.store import (
     BudgetDecision,
     KeyRecord,
@@ -110,7 +110,7 @@ class MemoryStore(MemoryCredentials):  # org provider credentials: store/provide
         new = 0
         with self._lock:
             for raw in events:
-                event = parse_event(raw)
+                event = parsed_event(raw)
                 if event["request_id"] in self.audit:
                     continue
                 self.audit[event["request_id"]] = event

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from regiongate.common.clock import Clock, utc_now
-from regiongate.contract.audit_event import parse_event
+from regiongate.contract.audit_event import ParsedEvent, parsed_event
 from regiongate.contract.limits import DATABASE_PORT
 from regiongate.store import KeyRecord, SpendRow, memory_facts, rollup_scopes, tls
 from regiongate.store import migrate as migrations
@@ -492,7 +492,7 @@ class PostgresStore(PostgresLimits, PostgresCredentials):  # see postgres_limits
     def write_audit_events(self, events: Sequence[Mapping[str, Any]]) -> int:
         """One transaction per batch: a multi-row insert that skips request ids already written, then the
         rollups and violations of the rows actually inserted (so a redelivery never double-counts)."""
-        parsed = [parse_event(e) for e in events]
+        parsed = [parsed_event(e) for e in events]
         if not parsed:
             return 0
 
@@ -519,11 +519,11 @@ class PostgresStore(PostgresLimits, PostgresCredentials):  # see postgres_limits
         return self._run(write)  # safe to repeat: inserts skip request ids already written
 
     @staticmethod
-    def _write_batch(conn: Any, batch: list[dict[str, Any]]) -> int:
+    def _write_batch(conn: Any, batch: Sequence[ParsedEvent]) -> int:
         # Three fixed statements, each with one JSON parameter (the rows): the SQL text never depends on the
         # batch size, so pg8000's per-character placeholder parser (quadratic in the number of named
         # parameters) and PostgreSQL's parse and plan stay constant per batch instead of growing with it.
-        unique: dict[str, dict[str, Any]] = {}
+        unique: dict[str, ParsedEvent] = {}
         for e in batch:
             unique.setdefault(e["request_id"], e)  # the same message twice in one batch
         inserted = _run_fixed(conn, _INSERT_AUDIT, rows=_json([_audit_row(e) for e in unique.values()]))

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from regiongate.common import logs
-from regiongate.contract.audit_event import InvalidEvent, parse_event
+from regiongate.contract.audit_event import InvalidEvent, ParsedEvent, parse_event
 from regiongate.store.postgres import connection_lost
 
 log = logging.getLogger("regiongate.audit_writer")
@@ -40,12 +40,10 @@ def _get_store():
 def write_messages(store: Any, messages: Iterable[tuple[str, str]]) -> list[str]:
     """Write (message id, body) pairs; returns the ids that failed (malformed, or the batch write failed)."""
     failed: list[str] = []
-    valid: list[tuple[str, dict]] = []
+    valid: list[tuple[str, ParsedEvent]] = []
     for message_id, body in messages:
         try:
-            raw = json.loads(body)
-            parse_event(raw)
-            valid.append((message_id, raw))
+            valid.append((message_id, parse_event(json.loads(body))))  # validated once: the store takes it as it is
         except (ValueError, InvalidEvent) as exc:
             log.error(
                 "malformed audit message", extra={"fields": {"message_id": message_id, "error": type(exc).__name__}}
@@ -56,13 +54,13 @@ def write_messages(store: Any, messages: Iterable[tuple[str, str]]) -> list[str]
     return failed
 
 
-def _write_isolating(store: Any, valid: list[tuple[str, dict]]) -> list[str]:
+def _write_isolating(store: Any, valid: list[tuple[str, ParsedEvent]]) -> list[str]:
     """Write the batch in one transaction; when PostgreSQL rejects it, write each half alone, down to single
     messages, so only a poison message (a NUL in a text field, a cost beyond numeric(20,10)) fails and the rest
     is written. A lost database fails the whole batch at once (SQS delivers it again). Safe to repeat: inserts
     skip request ids already written."""
     try:
-        new = store.write_audit_events([raw for _, raw in valid])
+        new = store.write_audit_events([event for _, event in valid])
     except Exception as exc:
         if connection_lost(exc) or len(valid) == 1:
             reason = "database unavailable" if connection_lost(exc) else "audit message rejected by the database"
