@@ -19,6 +19,8 @@ LAMBDA_ARCHITECTURES := arm64 x86_64
 # checkov pins packages that conflict with ours: it lives in a venv of its own, used only by its test.
 CHECKOV_VENV := .venv-checkov
 CHECKOV_VERSION := 3.3.30
+# LiteLLM's proxy, measured beside the gateway by bench/bench_gateway.py: its pins conflict with ours too.
+LITELLM_VENV := .venv-litellm
 
 .PHONY: setup synth check test bench report clean
 
@@ -112,7 +114,12 @@ test: setup check $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION) $(E2E_CLIENTS)/n
 	    --process-clock=$$moment; \
 	done
 
-bench: setup
+$(LITELLM_VENV)/.installed: bench/litellm-requirements.txt
+	test -x $(LITELLM_VENV)/bin/python || $(PYTHON) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/pip install -q --disable-pip-version-check -r bench/litellm-requirements.txt
+	touch $@
+
+bench: setup $(LITELLM_VENV)/.installed
 	@set -e; \
 	if [ -z "$$DATABASE_URL" ]; then DATABASE_URL=$$(scripts/test-postgres.sh); export DATABASE_URL; fi; \
 	$(CDK_ENV) $(VPY) bench/run_all.py

@@ -12,6 +12,9 @@ Method
   calls to the fake upstream at the same concurrency.
 - The floor (bench/floor_proxy.py): the same loads, after the gateway's, through the smallest proxy on the same
   server (uvicorn + httptools) and upstream, in one process: what the machine and the harness leave of each target.
+- LiteLLM (the proxy most of our users run today), after the floor: its proxy as it ships, one worker, the same
+  model as an Azure OpenAI deployment on the same upstream, its master key, no database; pinned with everything it
+  installs in bench/litellm-requirements.txt, in a venv of its own (.venv-litellm, which `make bench` creates).
 - Cold import: a fresh interpreter importing `regiongate.gateway.runtime.handler` (what Lambda loads at init), and
   separately everything the first request imports (service, providers, pg8000, boto3), median of 5 runs.
 Everything runs on this machine; with 2 cores, client, gateway and upstream compete for CPU at c=16.
@@ -35,6 +38,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -53,7 +57,12 @@ SERVE_PROCESSES = int(os.environ.get("BENCH_SERVE_PROCESSES", "1"))
 WARMUP = 64 if QUICK else 320
 REQUESTS = {1: 100, 16: 320, 64: 640} if QUICK else {1: 500, 16: 1600, 64: 3200}  # per round
 ROUNDS = 1 if QUICK else 3
-HARNESS = os.environ.get("BENCH_HARNESS", "threads")
+# The LiteLLM proxy side by side (issue 12 quotes LiteLLM 1.108 with 1 worker): 1.108.0, the last 1.108 release whose
+# litellm-enterprise and litellm-proxy-extras pins this machine's registry has (1.108.1+ pin post-releases it lacks).
+LITELLM = ROOT / ".venv-litellm" / "bin" / "litellm"
+LITELLM_VERSION = "1.108.0"
+LITELLM_REQUESTS = {1: 50, 16: 160, 64: 320} if QUICK else {1: 200, 16: 640, 64: 1280}
+HARNESS = os.environ.get("BENCH_HARNESS", "asyncio")
 if HARNESS not in ("asyncio", "threads"):
     raise SystemExit(f"BENCH_HARNESS must be asyncio or threads, not {HARNESS!r}")
 
@@ -312,39 +321,43 @@ def _cpu(serve_pid: int, upstream_pid: int) -> tuple[float, float, float]:
     )
 
 
-def _floor_rows(
-    upstream: subprocess.Popen[str], upstream_port: int, direct_path: str, direct_headers: dict[str, str]
+def _proxy_rows(
+    command: list[str],
+    env: dict[str, str],
+    port: int,
+    headers: dict[str, str],
+    requests: dict[int, int],
+    upstream_port: int,
+    direct_path: str,
+    direct_headers: dict[str, str],
+    *,
+    start_timeout: float = 30,
 ) -> list[tuple[int, float, float, float, float]]:
-    """The same loads through bench/floor_proxy.py (uvicorn + httptools forwarding to the same upstream, nothing
-    else), one server process: (concurrency, overhead p50, overhead p99, requests/s, its CPU ms per request)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proxy = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "floor_proxy:app", "--app-dir", str(ROOT / "bench"), "--port", str(port)]
-        + ["--http", "httptools", "--no-access-log", "--log-level", "warning"],
-        env={**os.environ, "FLOOR_UPSTREAM_PORT": str(upstream_port)},
-    )
+    """The same loads through another proxy on ``port`` (``command`` starts it with the environment ``env``, in
+    one process, forwarding to the same upstream), ``requests[c]`` per round at concurrency c, each round against its own direct run:
+    (concurrency, overhead p50, overhead p99, requests/s, its CPU ms per request)."""
+    log = tempfile.NamedTemporaryFile(prefix="bench-proxy-", suffix=".log")
+    proxy = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_timeout
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
                 if proxy.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the floor proxy did not start") from None
+                    print(Path(log.name).read_text(errors="replace")[-4000:], file=sys.stderr)
+                    raise RuntimeError(f"{command[0]} did not start on port {port}") from None
                 time.sleep(0.05)
-        headers = {"content-type": "application/json"}
-        run_load(port, "/v1/chat/completions", headers, 64, WARMUP)
+        run_load(port, "/v1/chat/completions", headers, 16, 160 if QUICK else 320)
         rows = []
-        for concurrency, total in REQUESTS.items():
+        for concurrency, total in requests.items():
             for _ in range(ROUNDS):
                 direct, _ = run_load(upstream_port, direct_path, direct_headers, concurrency, total)
-                cpu_before, start = served.cpu_seconds(proxy.pid, children=False), time.perf_counter()
+                cpu_before, start = served.cpu_seconds(proxy.pid), time.perf_counter()
                 via, _ = run_load(port, "/v1/chat/completions", headers, concurrency, total)
                 elapsed = time.perf_counter() - start
-                cpu = (served.cpu_seconds(proxy.pid, children=False) - cpu_before) * 1000 / len(via)
+                cpu = (served.cpu_seconds(proxy.pid) - cpu_before) * 1000 / len(via)
                 rows.append(
                     (
                         concurrency,
@@ -357,7 +370,86 @@ def _floor_rows(
         return rows
     finally:
         proxy.terminate()
-        proxy.wait(timeout=10)
+        proxy.wait(timeout=30)
+        log.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _floor_rows(
+    upstream_port: int, direct_path: str, direct_headers: dict[str, str]
+) -> list[tuple[int, float, float, float, float]]:
+    """bench/floor_proxy.py (uvicorn + httptools forwarding to the same upstream, nothing else), one process."""
+    port = _free_port()
+    command = [sys.executable, "-m", "uvicorn", "floor_proxy:app", "--app-dir", str(ROOT / "bench")]
+    command += ["--port", str(port), "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+    return _proxy_rows(
+        command,
+        {**os.environ, "FLOOR_UPSTREAM_PORT": str(upstream_port)},
+        port,
+        {"content-type": "application/json"},
+        REQUESTS,
+        upstream_port,
+        direct_path,
+        direct_headers,
+    )
+
+
+def _litellm_rows(
+    upstream_port: int, direct_path: str, direct_headers: dict[str, str]
+) -> list[tuple[int, float, float, float, float]] | None:
+    """The LiteLLM proxy (LITELLM, pinned in bench/litellm-requirements.txt; `make bench` installs it), one
+    worker, as it ships: the same model as an Azure OpenAI deployment on the same upstream, a master key, no
+    database. None when it is not installed. Fewer requests per round (LITELLM_REQUESTS): it is slower."""
+    if not LITELLM.exists():
+        return None
+    port = _free_port()
+    master_key = "sk-regiongate-bench-0123456789abcdef"
+    config = {
+        "model_list": [
+            {
+                "model_name": "gpt-4o",
+                "litellm_params": {
+                    "model": "azure/gpt-4o",
+                    "api_base": f"http://127.0.0.1:{upstream_port}",
+                    "api_key": "bench",
+                    "api_version": "2024-10-21",
+                },
+            }
+        ],
+        "general_settings": {"master_key": master_key},
+    }
+    with tempfile.NamedTemporaryFile("w", prefix="bench-litellm-", suffix=".yaml") as file:
+        json.dump(config, file)  # JSON is YAML
+        file.flush()
+        return _proxy_rows(
+            [str(LITELLM), "--config", file.name, "--port", str(port), "--num_workers", "1"],
+            # No DATABASE_URL (LiteLLM would take ours and set up its own tables); its model price map from the
+            # package, not from GitHub.
+            {**{k: v for k, v in os.environ.items() if k != "DATABASE_URL"}, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+            port,
+            {"authorization": f"Bearer {master_key}", "content-type": "application/json"},
+            LITELLM_REQUESTS,
+            upstream_port,
+            direct_path,
+            direct_headers,
+            start_timeout=120,
+        )
+
+
+def _proxy_table(rows: list[tuple[int, float, float, float, float]]) -> None:
+    print("| Concurrency | Overhead p50 (ms) | Overhead p99 (ms) | Requests/s | CPU ms per request |")
+    print("|---|---|---|---|---|")
+    for concurrency in sorted({r[0] for r in rows}):
+        mine = [r for r in rows if r[0] == concurrency]
+        print(
+            f"| {concurrency} | {statistics.median(r[1] for r in mine):.3f} | {statistics.median(r[2] for r in mine):.3f} "
+            f"| {statistics.median(r[3] for r in mine):.0f} | {statistics.median(r[4] for r in mine):.3f} |"
+        )
 
 
 def main() -> int:
@@ -386,8 +478,9 @@ def _measure(database_url: str) -> int:
         for concurrency, total in REQUESTS.items():
             for _ in range(ROUNDS):
                 direct, _ = run_load(upstream_port, direct_path, direct_headers, concurrency, total)
-                before = _cpu(serve.pid, upstream.pid)
+                before, start = _cpu(serve.pid, upstream.pid), time.perf_counter()
                 via, added = run_load(gateway_port, "/v1/chat/completions", gateway_headers, concurrency, total)
+                elapsed = time.perf_counter() - start
                 cpu = [(after - first) * 1000 / len(via) for after, first in zip(_cpu(serve.pid, upstream.pid), before)]
                 rows.append(
                     (
@@ -401,10 +494,12 @@ def _measure(database_url: str) -> int:
                         percentile(via, 50),
                         percentile(direct, 99),
                         percentile(via, 99),
+                        len(via) / elapsed,
                         *cpu,
                     )
                 )
-        floor = _floor_rows(upstream, upstream_port, direct_path, direct_headers)
+        floor = _floor_rows(upstream_port, direct_path, direct_headers)
+        litellm = _litellm_rows(upstream_port, direct_path, direct_headers)
     finally:
         served.stop(serve, upstream, serve_timeout=10)
 
@@ -428,13 +523,13 @@ def _measure(database_url: str) -> int:
         f"lower is a faster machine).\n"
     )
     print(
-        "| Concurrency | Requests | Added p50 (ms) | Added p99 (ms) | Client overhead p50 (ms) | Client overhead p99 (ms) | Direct p50 (ms) | Via gateway p50 (ms) | Direct p99 (ms) | Via gateway p99 (ms) | CPU ms per request: gateway / client / upstream |"
+        "| Concurrency | Requests | Added p50 (ms) | Added p99 (ms) | Client overhead p50 (ms) | Client overhead p99 (ms) | Direct p50 (ms) | Via gateway p50 (ms) | Direct p99 (ms) | Via gateway p99 (ms) | Requests/s | CPU ms per request: gateway / client / upstream |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for c, n, a50, a99, o50, o99, d50, v50, d99, v99, g_cpu, c_cpu, u_cpu in rows:
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for c, n, a50, a99, o50, o99, d50, v50, d99, v99, rps, g_cpu, c_cpu, u_cpu in rows:
         print(
             f"| {c} | {n} | {a50:.3f} | {a99:.3f} | {o50:.3f} | {o99:.3f} | {d50:.3f} | {v50:.3f} | {d99:.3f} | {v99:.3f} "
-            f"| {g_cpu:.3f} / {c_cpu:.3f} / {u_cpu:.3f} |"
+            f"| {rps:.0f} | {g_cpu:.3f} / {c_cpu:.3f} / {u_cpu:.3f} |"
         )
     print()
     for (concurrency, q), target in OVERHEAD_TARGETS.items():
@@ -464,14 +559,15 @@ def _measure(database_url: str) -> int:
         "nothing else; one process), median of the rounds. What it leaves of a target is what this machine, server "
         "and harness allow; the rest of the gateway's figure is the gateway's own work.\n"
     )
-    print("| Concurrency | Overhead p50 (ms) | Overhead p99 (ms) | Requests/s | CPU ms per request |")
-    print("|---|---|---|---|---|")
-    for concurrency in REQUESTS:
-        mine = [r for r in floor if r[0] == concurrency]
+    _proxy_table(floor)
+    if litellm is None:
+        print(f"\nLiteLLM: not measured ({LITELLM} is not installed; `make bench` installs it).")
+    else:
         print(
-            f"| {concurrency} | {statistics.median(r[1] for r in mine):.3f} | {statistics.median(r[2] for r in mine):.3f} "
-            f"| {statistics.median(r[3] for r in mine):.0f} | {statistics.median(r[4] for r in mine):.3f} |"
+            f"\nLiteLLM {LITELLM_VERSION} (its proxy, one worker, a master key, no database), the same upstream and "
+            f"harness in the same run, median of {ROUNDS} rounds of {', '.join(f'{n} (c={c})' for c, n in LITELLM_REQUESTS.items())} requests:\n"
         )
+        _proxy_table(litellm)
     return 0
 
 
