@@ -70,10 +70,10 @@ class SqsAuditSink:
         self._sleep = sleep
         self._monotonic = monotonic
         self._client_factory = client_factory
-        self._client = None
+        self._client: Any = None  # a boto3 SQS client (untyped), made on first use
         self._lock = threading.Lock()
 
-    def _sqs(self):
+    def _sqs(self) -> Any:
         if self._client is None:
             with self._lock:
                 if self._client is None:
@@ -261,7 +261,7 @@ class ListAuditSink:
     """Collects events in memory (tests)."""
 
     def __init__(self) -> None:
-        self.events: list[dict] = []
+        self.events: list[dict[str, Any]] = []
 
     def emit(self, event: Mapping[str, Any]) -> None:
         self.events.append(json.loads(encode(event)))

@@ -10,17 +10,20 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from regiongate.common import logs
 from regiongate.contract.audit_event import InvalidEvent, ParsedEvent, parse_event
 from regiongate.store.postgres import connection_lost
 
+if TYPE_CHECKING:
+    from regiongate.store.postgres import PostgresStore
+
 log = logging.getLogger("regiongate.audit_writer")
-_store = None
+_store: PostgresStore | None = None
 
 
-def _get_store():
+def _get_store() -> PostgresStore:
     global _store
     if _store is None:
         from regiongate.contract.environment import settings
@@ -85,7 +88,7 @@ def write_bodies(store: Any, bodies: Sequence[str]) -> list[str]:
     return write_messages(store, ((str(i), body) for i, body in enumerate(bodies)))
 
 
-def handle(event, context):
+def handle(event: dict[str, Any], context: object) -> dict[str, Any]:
     records = event.get("Records") or []
     try:
         store = _get_store()

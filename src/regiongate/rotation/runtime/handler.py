@@ -157,12 +157,14 @@ class Rotation:
         log.info("finishSecret: moved AWSCURRENT", extra={"fields": {"version": token, "previous_version": current}})
 
     # --- helpers --------------------------------------------------------------------------------------
-    def _value(self, secret_id: str, *, stage: str, version: str | None = None, missing_ok: bool = False) -> dict:
+    def _value(
+        self, secret_id: str, *, stage: str, version: str | None = None, missing_ok: bool = False
+    ) -> dict[str, Any]:
         kwargs = {"SecretId": secret_id, "VersionStage": stage}
         if version:
             kwargs["VersionId"] = version
         try:
-            value = json.loads(self.client.get_secret_value(**kwargs)["SecretString"])
+            value: dict[str, Any] = json.loads(self.client.get_secret_value(**kwargs)["SecretString"])
         except self.client.exceptions.ResourceNotFoundException:
             if missing_ok:
                 return {}
