@@ -60,7 +60,7 @@ ROUNDS = 1 if QUICK else 3
 # The LiteLLM proxy side by side (issue 12 quotes LiteLLM 1.108 with 1 worker): 1.108.0, the last 1.108 release whose
 # litellm-enterprise and litellm-proxy-extras pins this machine's registry has (1.108.1+ pin post-releases it lacks).
 LITELLM = ROOT / ".venv-litellm" / "bin" / "litellm"
-LITELLM_VERSION = "1.108.0"
+LITELLM_REQUIREMENTS = ROOT / "bench" / "litellm-requirements.txt"
 LITELLM_REQUESTS = {1: 50, 16: 160, 64: 320} if QUICK else {1: 200, 16: 640, 64: 1280}
 HARNESS = os.environ.get("BENCH_HARNESS", "asyncio")
 if HARNESS not in ("asyncio", "threads"):
@@ -334,8 +334,8 @@ def _proxy_rows(
     start_timeout: float = 30,
 ) -> list[tuple[int, float, float, float, float]]:
     """The same loads through another proxy on ``port`` (``command`` starts it with the environment ``env``, in
-    one process, forwarding to the same upstream), ``requests[c]`` per round at concurrency c, each round against its own direct run:
-    (concurrency, overhead p50, overhead p99, requests/s, its CPU ms per request)."""
+    one process, forwarding to the same upstream): ``requests[c]`` per round at concurrency c, each round against
+    its own direct run. Rows of (concurrency, overhead p50, overhead p99, requests/s, its CPU ms per request)."""
     log = tempfile.NamedTemporaryFile(prefix="bench-proxy-", suffix=".log")
     proxy = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -349,7 +349,7 @@ def _proxy_rows(
                     print(Path(log.name).read_text(errors="replace")[-4000:], file=sys.stderr)
                     raise RuntimeError(f"{command[0]} did not start on port {port}") from None
                 time.sleep(0.05)
-        run_load(port, "/v1/chat/completions", headers, 16, 160 if QUICK else 320)
+        run_load(port, "/v1/chat/completions", headers, 64, WARMUP)
         rows = []
         for concurrency, total in requests.items():
             for _ in range(ROUNDS):
@@ -439,6 +439,12 @@ def _litellm_rows(
             direct_headers,
             start_timeout=120,
         )
+
+
+def _litellm_version() -> str:
+    """The version bench/litellm-requirements.txt pins (the one `make bench` installs)."""
+    pins = dict(line.split("==", 1) for line in LITELLM_REQUIREMENTS.read_text().split() if "==" in line)
+    return pins["litellm"]
 
 
 def _proxy_table(rows: list[tuple[int, float, float, float, float]]) -> None:
@@ -564,7 +570,7 @@ def _measure(database_url: str) -> int:
         print(f"\nLiteLLM: not measured ({LITELLM} is not installed; `make bench` installs it).")
     else:
         print(
-            f"\nLiteLLM {LITELLM_VERSION} (its proxy, one worker, a master key, no database), the same upstream and "
+            f"\nLiteLLM {_litellm_version()} (its proxy, one worker, a master key, no database), the same upstream and "
             f"harness in the same run, median of {ROUNDS} rounds of {', '.join(f'{n} (c={c})' for c, n in LITELLM_REQUESTS.items())} requests:\n"
         )
         _proxy_table(litellm)
