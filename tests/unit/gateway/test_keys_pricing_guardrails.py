@@ -190,6 +190,32 @@ def test_luhn_and_iban_checks():
     assert not guardrails.find_ibans("GB82WEST12345698765433")
 
 
+# The detectors' patterns in their plain form: guardrails.py rewrites them so that the regex engine can skip
+# positions where they cannot start, and they must find exactly what these find.
+PLAIN_CARD = re.compile(r"(?<![\d])(?:\d[ -]?){12,18}\d(?![\d])")
+PLAIN_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
+
+
+def test_detector_patterns_find_exactly_what_their_plain_forms_find():
+    import random
+
+    rng = random.Random(12)  # fixed: the same strings on every run
+    # digits, separators, capitals, a lower-case letter, word and non-word neighbours, non-ASCII digits and letters
+    alphabet = "0123456789 -" + "ABDEGINSZ" + "az_é\u0661\u0663\n/."
+    seeds = ["4111 1111 1111 1111", "5500-0000-0000-0004", "GB82WEST12345698765432", "DE89 3704 0044 0532 0130 00"]
+    compared = 0
+    for _ in range(40_000):
+        parts = [rng.choice(seeds) if rng.random() < 0.3 else "" for _ in range(2)]
+        noise = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        cut = rng.randint(0, len(noise))
+        text = noise[:cut] + parts[0] + noise[cut:] + parts[1]
+        for ours, plain in ((guardrails._CARD_RE, PLAIN_CARD), (guardrails._IBAN_RE, PLAIN_IBAN)):
+            expected = [m.span() for m in plain.finditer(text)]
+            assert [m.span() for m in ours.finditer(text)] == expected, (plain.pattern, text)
+            compared += bool(expected)
+    assert compared > 5_000  # the strings did contain matches, not only text without any
+
+
 POLICY = GuardrailPolicy(
     1_000_000,
     1000,
