@@ -134,6 +134,33 @@ def test_the_log_line_is_the_document_itself_and_holds_no_key_or_content():
     assert "rk-" not in line and "Bearer" not in line
 
 
+@pytest.mark.parametrize(("status", "error_type"), [(200, None), (429, "rate_limited")])
+def test_the_logged_line_holds_exactly_the_document(status, error_type):
+    """By default the emitter logs the document's members and its ``_aws`` as JSON text encoded once: the line
+    CloudWatch Logs parses is the same document ``emf_document`` builds, with the log's own four members."""
+    logger = logging.getLogger("regiongate.metrics")
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.setFormatter(JsonFormatter())
+    handler.emit = lambda record: lines.append(handler.format(record))  # type: ignore[method-assign]
+    level, disabled = logger.level, logger.disabled
+    logger.setLevel(logging.INFO)
+    logger.disabled = False
+    logger.addHandler(handler)
+    try:
+        fields = {**BASE, "status": status, "error_type": error_type}
+        MetricsEmitter("eu").request(**{k: v for k, v in fields.items() if k != "region"})
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.disabled = disabled
+    [line] = lines
+    parsed = json.loads(line)
+    assert_emf(parsed)
+    assert {k: parsed.pop(k) for k in ("time", "level", "logger", "message")}["message"] == "metrics"
+    assert parsed == emf_document(**fields)
+
+
 def test_a_failing_writer_never_fails_the_request(caplog):
     def broken(document):
         raise OSError("stdout closed")

@@ -7,21 +7,22 @@ them the way OpenAI clients expect. Pricing and auditing stay in the service.
 from __future__ import annotations
 
 import base64
-import json
 import struct
 from collections.abc import Sequence
 from typing import Any
 
+from regiongate.common.json_text import encoder
 from regiongate.contract import processing
 from regiongate.contract.document import ModelEntry
 from regiongate.gateway.runtime import reasoning
 from regiongate.gateway.runtime.translate import ChatResult, Delta
 
 SSE_DONE = b"data: [DONE]\n\n"
+_sse_json = encoder(ensure_ascii=False, compact=True)  # every chunk of every stream
 
 
 def sse(value: Any) -> bytes:
-    return b"data: " + json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n\n"
+    return b"data: " + _sse_json(value).encode("utf-8") + b"\n\n"
 
 
 def completion_id(request_id: str) -> str:
