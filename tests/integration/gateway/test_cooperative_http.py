@@ -285,3 +285,35 @@ def test_one_read_timer_serves_a_connections_waits_and_a_stall_after_them_still_
     assert outcomes == ["timed out", "woken", "timed out"]
     connection.close()
     assert connection._timer is None
+
+
+def test_each_loop_has_its_own_pools_and_a_loop_keeps_them() -> None:
+    """A connection belongs to the loop it was opened on: the same loop finds its pool again, another loop (also
+    one created after the first has gone, or running at the same time on another thread) gets its own."""
+
+    async def pools() -> tuple[object, object, object]:
+        first = cooperative_http.pool_for("http", "127.0.0.1", 9)
+        return (
+            first,
+            cooperative_http.pool_for("http", "127.0.0.1", 9),
+            cooperative_http.pool_for("http", "127.0.0.1", 10),
+        )
+
+    first, again, other_port = asyncio.run(pools())
+    assert again is first and other_port is not first
+    later, _, _ = asyncio.run(pools())
+    assert later is not first
+    beside: list[object] = []
+
+    async def hold_a_loop() -> None:
+        beside.append(cooperative_http.pool_for("http", "127.0.0.1", 9))
+        await asyncio.sleep(0)
+
+    async def two_loops() -> object:
+        mine = cooperative_http.pool_for("http", "127.0.0.1", 9)
+        await asyncio.to_thread(asyncio.run, hold_a_loop())  # another thread's loop, while this one runs
+        assert cooperative_http.pool_for("http", "127.0.0.1", 9) is mine
+        return mine
+
+    mine = asyncio.run(two_loops())
+    assert beside[0] is not mine

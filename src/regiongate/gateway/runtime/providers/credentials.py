@@ -27,8 +27,9 @@ class Credentials:
 
     def api_key(self, provider: str) -> str:
         env_name = f"REGIONGATE_PROVIDER_{provider.upper().replace('-', '_')}_API_KEY"
-        if self._env.get(env_name):
-            return self._env[env_name]
+        value = self._env.get(env_name)  # one read of os.environ (Python code per lookup), not two
+        if value:
+            return value
         if self._values is None:
             with self._lock:
                 if self._values is None:
