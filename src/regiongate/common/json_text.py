@@ -40,3 +40,9 @@ def encoder(
         return "".join(iterencode(value, 0))
 
     return encode
+
+
+# What the gateway writes to clients and upstreams: the chat answer and upstream request bodies as json.dumps
+# writes them by default but for non-ASCII text, and every SSE chunk and event compact.
+unicode_json = encoder(ensure_ascii=False)
+compact_unicode_json = encoder(ensure_ascii=False, compact=True)

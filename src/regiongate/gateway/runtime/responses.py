@@ -11,18 +11,17 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
-from regiongate.common.json_text import encoder
+from regiongate.common.json_text import compact_unicode_json
 from regiongate.contract import processing
 from regiongate.contract.document import ModelEntry
 from regiongate.gateway.runtime import reasoning
 from regiongate.gateway.runtime.translate import ChatResult, Delta
 
 SSE_DONE = b"data: [DONE]\n\n"
-_sse_json = encoder(ensure_ascii=False, compact=True)  # every chunk of every stream
 
 
 def sse(value: Any) -> bytes:
-    return b"data: " + _sse_json(value).encode("utf-8") + b"\n\n"
+    return b"data: " + compact_unicode_json(value).encode("utf-8") + b"\n\n"
 
 
 def completion_id(request_id: str) -> str:

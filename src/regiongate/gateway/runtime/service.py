@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from regiongate.audit.runtime import events as audit_events
 from regiongate.common.clock import Clock, utc_now
-from regiongate.common.json_text import encoder
+from regiongate.common.json_text import unicode_json
 from regiongate.contract.document import ModelEntry, RuntimeConfig
 from regiongate.contract.errors import (
     GatewayError,
@@ -53,7 +53,6 @@ from regiongate.store.keys import KeyAuthenticator
 from regiongate.store.memory_facts import MemoryStore, PostgresMemoryStore
 
 log = logging.getLogger("regiongate.gateway")
-_answer_json = encoder(ensure_ascii=False)  # every non-streamed chat answer
 
 # ALB → Lambda: request and response are limited to 1 MB each (headers and JSON envelope included).
 ALB_MAX_RESPONSE_BYTES = 1_000_000
@@ -434,7 +433,7 @@ class Gateway:
             result=result,
             usage=usage,
         )
-        return Response(200, {"content-type": "application/json"}, _answer_json(answer).encode("utf-8"))
+        return Response(200, {"content-type": "application/json"}, unicode_json(answer).encode("utf-8"))
 
     def _stream(
         self,

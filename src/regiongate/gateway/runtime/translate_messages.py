@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from regiongate.common.json_text import encoder
+from regiongate.common.json_text import compact_unicode_json
 from regiongate.contract.document import ModelEntry, ProviderEntry
 from regiongate.contract.errors import GatewayError, InvalidRequest, UpstreamError
 
@@ -371,11 +371,8 @@ def message(answer: Any, *, request_id: str, model: str) -> tuple[dict[str, Any]
     return {**answer, "id": message_id(request_id), "model": model}, usage
 
 
-_sse_json = encoder(ensure_ascii=False, compact=True)  # every event of every stream
-
-
 def sse(event: str, data: Mapping[str, Any]) -> bytes:
-    return b"event: " + event.encode() + b"\ndata: " + _sse_json(data).encode("utf-8") + b"\n\n"
+    return b"event: " + event.encode() + b"\ndata: " + compact_unicode_json(data).encode("utf-8") + b"\n\n"
 
 
 PING = sse("ping", {"type": "ping"})

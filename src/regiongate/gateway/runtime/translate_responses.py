@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from regiongate.common.json_text import encoder
+from regiongate.common.json_text import compact_unicode_json
 from regiongate.contract.errors import GatewayError, InvalidRequest
 from regiongate.gateway.runtime import reasoning as thinking
 from regiongate.gateway.runtime.translate import ChatResult, Delta
@@ -348,11 +348,10 @@ def content_part(kind: str, text: str) -> dict[str, Any]:
     return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
 
 
-_sse_json = encoder(ensure_ascii=False, compact=True)  # every event of every stream
-
-
 def sse(event: Mapping[str, Any]) -> bytes:
-    return b"event: " + str(event["type"]).encode() + b"\ndata: " + _sse_json(event).encode("utf-8") + b"\n\n"
+    return (
+        b"event: " + str(event["type"]).encode() + b"\ndata: " + compact_unicode_json(event).encode("utf-8") + b"\n\n"
+    )
 
 
 class EventWriter:

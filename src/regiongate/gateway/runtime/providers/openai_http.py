@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from regiongate.common.clock import Clock, utc_now
-from regiongate.common.json_text import encoder
+from regiongate.common.json_text import unicode_json
 from regiongate.contract.document import ModelEntry, ProviderEntry
 from regiongate.contract.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout
 from regiongate.gateway.runtime import cooperative
@@ -52,7 +52,6 @@ _PASSTHROUGH = (
     "top_logprobs",
 )
 _pool_for: Callable[[str, str, int], CooperativeHttp] | None = None  # set by HttpClient._cooperative
-_body_json = encoder(ensure_ascii=False)  # every request to an OpenAI-style upstream
 _IDENT_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
@@ -112,7 +111,7 @@ class HttpClient:
     ) -> http.client.HTTPResponse:
         """POST; connect and first read within the connect and read timeouts, each cut to what is left of
         ``timer``'s deadline."""
-        payload = _body_json(body).encode("utf-8")
+        payload = unicode_json(body).encode("utf-8")
         headers = {
             "content-type": "application/json",
             "accept": "text/event-stream" if stream else "application/json",
