@@ -332,6 +332,8 @@ def test_create_use_and_revoke_a_key(browser, console_url, gateway, traffic):
     prefix = secret[: len("rk-eu-") + 6]
     page.get_by_role("link", name=f"{prefix}…").click()
     page.get_by_role("button", name=re.compile("Revoke key")).click()
+    # The click submits a form; is_visible() does not wait for the page it loads (it failed once when that was slow).
+    page.get_by_text("The key was revoked").wait_for(state="visible")
     assert page.get_by_text("The key was revoked").is_visible()
     assert page.locator("h1 .tag").inner_text() == "revoked"
     assert call_gateway(gateway, secret, "claude-sonnet-4-5", "hello") == 401
