@@ -149,6 +149,41 @@ def test_tokens_reach_the_openai_client_before_the_upstream_has_finished(world):
     assert (event["status"], event["stream"], event["output_tokens"]) == (200, True, 5)
 
 
+def test_answered_requests_leave_no_garbage_for_the_cyclic_collector(world):
+    # A request's response cycle in a reference cycle is freed only by the cyclic collector, whose pauses fall on
+    # every request in flight; answered requests must be freed as soon as they are done.
+    import gc
+
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+
+    gateway, _, _, key = world
+    body = json.dumps(CHAT).encode()
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {key}\r\n"
+        f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+    ).encode()
+    with (
+        running(gateway) as (server, _),
+        socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=20) as sock,
+    ):
+        sock.sendall(head + body)
+        assert read_response(sock).startswith(b"HTTP/1.1 200")  # first request: caches and pools filled
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.disable()
+        try:
+            for _ in range(20):
+                sock.sendall(head + body)
+                assert read_response(sock).startswith(b"HTTP/1.1 200")
+            gc.collect()
+            cycles = [o for o in gc.garbage if isinstance(o, RequestResponseCycle)]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+    assert cycles == []
+
+
 def test_client_disconnect_stops_the_upstream_and_records_the_tokens_streamed(eu_runtime):
     upstream = EndlessOpenAI()
     store = MemoryStore()

@@ -78,3 +78,15 @@ def test_a_held_head_leaves_before_the_connection_closes_and_on_flush() -> None:
     joined.flush_held()
     assert transport.writes == [b"HEAD"]
     assert joined.is_closing() is False  # everything else is the transport's own
+
+
+def test_the_cycle_is_let_go_once_the_head_is_seen() -> None:
+    # The cycle holds this transport: a reference back would make every request's cycle garbage for the cyclic
+    # collector instead of freed on the spot.
+    import gc
+
+    cycle = _cycle(chunked=True)
+    joined = _HeadJoinsBody(Transport(), cycle)
+    assert cycle in gc.get_referents(joined)
+    joined.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+    assert cycle not in gc.get_referents(joined)

@@ -34,16 +34,20 @@ class _HeadJoinsBody:
 
     def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
         self._transport = transport
-        self._cycle = cycle
+        self._cycle: RequestResponseCycle | None = cycle
         self._held: bytes | None = None
         self._head_seen = False
 
     def write(self, data: bytes) -> None:
         if self._held is not None:
             data, self._held = self._held + data, None
-        elif not self._head_seen and self._cycle.response_started:  # this write is the head (not a 100 Continue)
+        elif not self._head_seen and (cycle := self._cycle) is not None and cycle.response_started:
+            # this write is the head (not a 100 Continue)
             self._head_seen = True
-            cycle = self._cycle
+            # Dropped once the head is seen: the cycle holds this transport, and with the reference back every
+            # request's cycle, scope and headers were garbage only the cyclic collector could free (11 objects per
+            # request, the collector's pauses falling on every request in flight).
+            self._cycle = None
             if (
                 cycle.chunked_encoding is False
                 and cycle.expected_content_length > 0
