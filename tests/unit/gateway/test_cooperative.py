@@ -210,3 +210,104 @@ def test_methods_not_named_shared_are_never_coalesced():
     shared = cooperative.OffLoop(store, shared=("find_key",))
     results = concurrently(store, [lambda: shared.reserve(1)] * 3)
     assert results == [1, 1, 1] and len(store.calls) == 3  # writes: each one is made
+
+
+def _switches_during(fn):
+    """fn() run with a greenlet trace: the number of greenlet switches it made."""
+    import greenlet
+
+    switches: list[str] = []
+    previous = greenlet.settrace(lambda event, args: switches.append(event))
+    try:
+        fn()
+    finally:
+        greenlet.settrace(previous)
+    return len(switches)
+
+
+def test_a_coroutine_that_does_not_wait_is_run_in_the_greenlet_without_a_switch_to_the_loop():
+    seen: dict[str, object] = {}
+
+    async def send(piece):  # a server's send of one chunk: written at once, nothing to wait for
+        seen["task"] = asyncio.current_task()
+        return len(piece)
+
+    def work():
+        seen["switches"] = _switches_during(lambda: seen.setdefault("result", cooperative.await_only(send(b"abc"))))
+
+    async def main():
+        task = asyncio.ensure_future(cooperative.run(work))
+        await task
+        return task
+
+    task = run(main())
+    assert seen["result"] == 3
+    assert seen["switches"] == 0
+    assert seen["task"] is task  # the coroutine ran inside the request's own task, as it would on the loop
+
+
+def test_a_coroutine_that_waits_after_its_first_step_is_finished_by_the_loop_in_the_same_task():
+    steps: list[object] = []
+
+    async def send_with_flow_control():
+        steps.append(("first step", asyncio.current_task()))
+        async with asyncio.timeout(5):  # needs the running task: the one it started in
+            await asyncio.sleep(0.01)
+        steps.append(("resumed", asyncio.current_task()))
+        return "written"
+
+    def work():
+        return cooperative.await_only(send_with_flow_control())
+
+    async def main():
+        task = asyncio.ensure_future(cooperative.run(work))
+        return await task, task
+
+    result, task = run(main())
+    assert result == "written"
+    assert steps == [("first step", task), ("resumed", task)]
+
+
+def test_an_error_after_the_first_step_is_raised_where_the_greenlet_waited():
+    async def send():
+        await asyncio.sleep(0)
+        raise ConnectionResetError("client gone")
+
+    def work():
+        try:
+            cooperative.await_only(send())
+        except ConnectionResetError as exc:
+            return f"caught {exc}"
+        return "not raised"
+
+    assert run(cooperative.run(work)) == "caught client gone"
+
+
+def test_a_cancellation_while_a_started_coroutine_waits_reaches_that_coroutine_and_then_the_greenlet():
+    events: list[str] = []
+
+    async def send():
+        try:
+            await asyncio.sleep(3600)  # a client that stopped reading: flow control waits
+        except asyncio.CancelledError:
+            events.append("coroutine cancelled")
+            raise
+        finally:
+            events.append("coroutine finally")
+
+    def work():
+        try:
+            cooperative.await_only(send())
+        except GeneratorExit:
+            events.append("greenlet closed")
+            raise
+
+    async def main():
+        task = asyncio.ensure_future(cooperative.run(work))
+        await asyncio.sleep(0)
+        task.cancel()
+        await task
+
+    with pytest.raises(asyncio.CancelledError):
+        run(main())
+    assert events == ["coroutine cancelled", "coroutine finally", "greenlet closed"]

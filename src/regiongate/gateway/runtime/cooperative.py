@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import sys
 import time
+import types
 from collections.abc import Awaitable, Callable, Collection, Hashable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -71,11 +72,52 @@ def active() -> bool:
 
 
 def await_only(awaitable: Awaitable[T]) -> T:
-    """From a request's greenlet: the loop awaits ``awaitable`` (serving others meanwhile); its result or error."""
+    """From a request's greenlet: the loop awaits ``awaitable`` (serving others meanwhile); its result or error.
+
+    A coroutine is first run here, up to its first wait: one that finishes without waiting (the server's send of
+    a chunk, nearly always) returns at once, without the two greenlet switches and the loop's step in between
+    (each relayed chunk had one such round trip besides its wait for the upstream). It runs in the same task as
+    it would in the loop: a request's greenlet only ever runs inside its :func:`run` task's step."""
     current = getcurrent()
     if not isinstance(current, _RequestGreenlet):
         raise RuntimeError("await_only() outside a request's greenlet")
+    if type(awaitable) is types.CoroutineType:
+        try:
+            first = awaitable.send(None)
+        except StopIteration as finished:
+            return finished.value  # type: ignore[no-any-return]
+        return current.driver.switch(_Resumed(awaitable, first))  # type: ignore[no-any-return]
     return current.driver.switch(awaitable)  # type: ignore[no-any-return]
+
+
+class _Resumed:
+    """The rest of a coroutine that :func:`await_only` started: awaited by the loop from where it stopped, the
+    future it stopped on first; what the task sends or throws (a cancellation) goes on to the coroutine."""
+
+    __slots__ = ("_coroutine", "_first")
+
+    def __init__(self, coroutine: Any, first: Any) -> None:
+        self._coroutine = coroutine
+        self._first = first
+
+    def __await__(self) -> Any:
+        coroutine, pending = self._coroutine, self._first
+        while True:
+            try:
+                sent = yield pending
+            except GeneratorExit:
+                coroutine.close()
+                raise
+            except BaseException as exc:  # handed on to the coroutine, which may handle it
+                try:
+                    pending = coroutine.throw(exc)
+                except StopIteration as finished:
+                    return finished.value
+            else:
+                try:
+                    pending = coroutine.send(sent)
+                except StopIteration as finished:
+                    return finished.value
 
 
 async def run(fn: Callable[..., T], *args: Any) -> T:
