@@ -3,14 +3,26 @@
 Method
 - A loopback fake upstream (Azure OpenAI chat completions, `stream: true`) runs in its own process on asyncio:
   each answer is 200 content chunks spread evenly over 10 s (one every 50 ms), then a usage chunk and
-  `data: [DONE]`, chunked transfer encoding, keep-alive.
+  `data: [DONE]`, chunked transfer encoding, keep-alive. One asyncio.Protocol per connection parses the requests
+  in data_received; every answer's bytes are encoded once; the opening goes out with token 0 at once, token i at
+  start + i × 50 ms (the closing with the last), written from one loop timer for all connections (a queue in time
+  order) rather than a coroutine and an asyncio.sleep per connection.
 - `regiongate serve --region eu --upstream azure-weu=<fake>` (uvicorn, `regiongate.gateway.runtime.asgi`) runs
   in its own process on the local PostgreSQL (a throw-away database created for the run), as in
   bench_gateway.py.
 - An asyncio client in this process opens N streams, spread evenly over a ramp (default 2 s), first straight
   to the fake upstream (baseline), then through the gateway. Per stream it records the time from sending
   the request to the first content token, and whether the stream was complete (HTTP 200, all 200 content
-  chunks, `[DONE]`); anything else is an error.
+  chunks, `[DONE]`); anything else is an error. Each stream is an asyncio.BufferedProtocol on a raw socket
+  (``_Stream``: it parses the head and counts the tokens as the bytes come, one timer for its deadline), not a
+  StreamReader and a coroutine step per read.
+- Why the harness is written for CPU: the machine has 2 CPUs, and the fake upstream and the client run on the
+  same ones as the serve process (unless BENCH_LOAD_CPUS / BENCH_SERVE_CPUS pin them apart), while a deployed
+  gateway does not share its CPUs with its clients and providers. With a coroutine per stream and per
+  connection (StreamReader, writer.drain, asyncio.sleep per chunk) the two spent 0.036-0.047 ms of CPU per chunk
+  (7.2-9.4 s per run of 200,000 chunks, some 0.7 of a CPU the serve process did not get); as protocols with one
+  upstream timer, 0.022-0.031 ms (4.4-6.3 s), 4 Dec 2026, interleaved runs (bench_gateway.py's asyncio harness
+  is the same approach). Each run prints what they spent ("harness CPU").
 - "Added time to first token" is the gateway's p50/p99 minus the direct run's p50/p99 (same percentile). Before
   the gateway run, 8 streams cut after their first bytes warm the serve process up (``warm_up``).
 - Peak RSS: the serve process's VmHWM from /proc (and VmRSS sampled every 0.2 s); its CPU seconds are read
@@ -53,7 +65,8 @@ STREAM_DEADLINE = SECONDS + RAMP + 60  # one stream, from its request to its las
 TARGETS = {"errors": 0, "ttft_p99_ms": 50.0, "rss_mib": 512.0}
 
 UPSTREAM = r"""
-import asyncio, json, struct, sys, zlib
+import asyncio, json, re, struct, sys, zlib
+from collections import deque
 CHUNKS, INTERVAL, MODE = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 BASE = {"id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 1, "model": "up"}
 
@@ -97,33 +110,88 @@ def closing():
 
 # Encoded once: every answer is the same bytes, and encoding them per chunk took CPU the serve process competes for.
 OPENING, TOKENS, CLOSING = opening(), [token(i) for i in range(CHUNKS)], closing()
+# What is written at token i's time: the opening goes out with token 0, the closing with the last token.
+WRITES = [(OPENING if i == 0 else b"") + TOKENS[i] + (CLOSING if i == CHUNKS - 1 else b"") for i in range(CHUNKS)]
+LENGTH = re.compile(rb"(?i)content-length:\s*(\d+)")
+IDLE = 120  # seconds a connection may wait for its next request
 
-async def handle(reader, writer):
-    try:
-        for _ in range(100000):  # requests on one keep-alive connection
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 120)
-            length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
-            await reader.readexactly(length)
-            writer.write(OPENING)
-            loop = asyncio.get_running_loop()
-            start = loop.time()
-            for i in range(CHUNKS):
-                delay = start + i * INTERVAL - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                writer.write(TOKENS[i])
-                await writer.drain()
-            writer.write(CLOSING)
-            await writer.drain()
-    except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
-        pass
-    finally:
-        writer.close()
+# The next token of every answer in flight, (time, connection), in time order, and one loop timer for the first.
+# Each entry's time is its answer's previous one plus INTERVAL (or, for a new answer, now plus INTERVAL), so
+# appending keeps the order. One timer, not one per connection: asyncio's timers are a heap of Python objects
+# compared in Python, which cost more CPU than the writes themselves at 1,000 connections.
+DUE = deque()
+timer = None
 
-import re
+def tick():
+    global timer
+    now = loop.time()
+    while DUE and DUE[0][0] <= now:
+        upstream = DUE.popleft()[1]
+        if upstream.next >= 0:
+            upstream.send()  # may append its next token, overdue tokens included: they go out in this loop too
+    timer = loop.call_at(DUE[0][0], tick) if DUE else None
+
+def schedule(when, upstream):
+    global timer
+    DUE.append((when, upstream))
+    if timer is None:
+        timer = loop.call_at(when, tick)
+
+CONNECTIONS = set()
+
+def sweep():  # a connection waiting IDLE seconds for its next request is closed
+    for upstream in [u for u in CONNECTIONS if u.next < 0 and loop.time() - u.idle_since > IDLE]:
+        upstream.transport.close()
+    loop.call_later(5, sweep)
+
+class Upstream(asyncio.Protocol):
+    # One keep-alive connection: request heads and bodies parsed from data_received, one answer at a time (a request
+    # that comes during an answer waits for its end). next: the index of the token due, -1 when idle.
+    def connection_made(self, transport):
+        self.transport, self.buffer, self.queued, self.next, self.idle_since = transport, b"", 0, -1, loop.time()
+        CONNECTIONS.add(self)
+    def data_received(self, data):
+        buffer = self.buffer + data if self.buffer else data
+        while True:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                break
+            match = LENGTH.search(buffer, 0, end)
+            total = end + 4 + (int(match.group(1)) if match else 0)
+            if len(buffer) < total:
+                break
+            buffer = buffer[total:]
+            self.queued += 1
+        self.buffer = buffer
+        if self.queued and self.next < 0:
+            self.answer()
+    def answer(self):  # the opening and token 0 now, token i at start + i * INTERVAL, the closing with the last
+        self.queued -= 1
+        self.start, self.next = loop.time(), 0
+        self.send()
+    def send(self):
+        if self.transport.is_closing():
+            self.next = -1
+            return
+        i = self.next
+        self.transport.write(WRITES[i])  # buffered by the transport if need be, never lost
+        if i + 1 < CHUNKS:
+            self.next = i + 1
+            schedule(self.start + (i + 1) * INTERVAL, self)
+        elif self.queued:
+            self.answer()
+        else:
+            self.next, self.idle_since = -1, loop.time()
+    def connection_lost(self, exc):
+        CONNECTIONS.discard(self)
+        self.queued, self.next = 0, -1
+
 async def main():
-    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096, limit=1 << 20)
+    global loop
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(Upstream, "127.0.0.1", 0, backlog=4096)
     print(server.sockets[0].getsockname()[1], flush=True)
+    sweep()
     await server.serve_forever()
 asyncio.run(main())
 """
@@ -146,66 +214,172 @@ def _has_token(event: bytes) -> bool:
     return any((c.get("delta") or {}).get("content") for c in choices)
 
 
-async def one_stream(
-    port: int, path: str, headers: dict[str, str], body: bytes, delay: float, raw: bool = False
-) -> Result:
+_TEXT_TOKEN = b'"text": "tok'  # a content token in the raw event-stream framing (the direct Bedrock run)
+_HEAD_LIMIT = 1 << 16  # bytes of an answer's head (asyncio.StreamReader's default limit, as before)
+_EVENT_LIMIT = 1 << 20  # bytes of one SSE event still incomplete
+# Every stream reads into this one buffer (recv_into; each read is parsed before the next one). A plain Protocol's
+# transport allocates 256 KiB per read instead, which glibc served with mmap, mremap and munmap: three system calls
+# per chunk, more CPU than the whole read (measured with strace -c).
+_READ_BUFFER = memoryview(bytearray(1 << 16))
+
+
+class _Stream(asyncio.BufferedProtocol):
+    """One stream of the client, on a raw socket: ``send`` writes the whole request and arms the stream's deadline;
+    ``data_received`` parses the status line and head, then counts content tokens as they come, without keeping
+    the answer: SSE events are split on their blank line in each read only (the incomplete last one kept in
+    pieces), the raw event-stream answer is scanned with the last bytes of the previous read in front, so that
+    nothing is scanned twice. ``result`` is resolved once: complete, incomplete, closed, failed or timed out."""
+
+    def __init__(self, raw: bool, result: asyncio.Future[Result]) -> None:
+        self.raw = raw
+        self.result = result
+        self.transport: asyncio.Transport | None = None
+        self.deadline: asyncio.TimerHandle | None = None
+        self.start = 0.0
+        self.head: bytes | None = b""  # the answer's head until its blank line; None once it has been read
+        self.ttft: float | None = None
+        self.tokens = 0
+        self.done = False
+        self.partial: list[bytes] = []  # SSE: the incomplete last event, in pieces
+        self.partial_size = 0
+        self.tail = b""  # raw: the last bytes of the answer so far (shorter than _TEXT_TOKEN)
+        self.metadata = False  # raw: the metadata frame seen
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def send(self, request: bytes) -> None:
+        assert self.transport is not None
+        loop = asyncio.get_running_loop()
+        self.deadline = loop.call_at(loop.time() + STREAM_DEADLINE, self._timed_out)
+        self.start = time.perf_counter()
+        self.transport.write(request)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _READ_BUFFER
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(_READ_BUFFER[:nbytes]))
+
+    def data_received(self, data: bytes) -> None:
+        if self.result.done():
+            return
+        if self.head is not None:
+            head = self.head + data
+            end = head.find(b"\r\n\r\n", max(0, len(self.head) - 3))
+            line_end = head.find(b"\r\n")
+            if line_end >= 0 and b" 200 " not in head[: line_end + 2]:
+                self._finish(head[:line_end].decode(errors="replace").strip(), ttft=False)
+                return
+            if end < 0:
+                if len(head) > _HEAD_LIMIT:
+                    self._finish(f"LimitOverrunError: no end of the answer's head in {len(head)} bytes", ttft=False)
+                else:
+                    self.head = head
+                return
+            self.head = None
+            data = head[end + 4 :]
+            if not data:
+                return
+        if self.raw:
+            self._raw(data)
+        else:
+            self._events(data)
+
+    def _events(self, data: bytes) -> None:
+        partial = self.partial
+        if partial and partial[-1].endswith(b"\n") and data.startswith(b"\n"):  # the blank line across two reads
+            partial[-1] = partial[-1][:-1]
+            pieces = data[1:].split(b"\n\n")
+            events = [b"".join(partial), *pieces[:-1]]
+        else:
+            pieces = data.split(b"\n\n")
+            if len(pieces) == 1:  # no event ends in this read
+                partial.append(data)
+                self.partial_size += len(data)
+                if self.partial_size > _EVENT_LIMIT:
+                    self._finish(f"LimitOverrunError: an event longer than {_EVENT_LIMIT} bytes", ttft=False)
+                return
+            events = [b"".join(partial) + pieces[0] if partial else pieces[0], *pieces[1:-1]]
+        rest = pieces[-1]
+        self.partial, self.partial_size = ([rest] if rest else []), len(rest)
+        for ev in events:
+            at = ev.find(b"data: ")
+            if at > 0:
+                ev = ev[at:]  # after the chunk-size line
+            if self.ttft is None and _has_token(ev):
+                self.ttft = (time.perf_counter() - self.start) * 1000
+            self.tokens += ev.count(b'"tok')
+            if ev.startswith(b"data: [DONE]"):
+                self.done = True
+        if self.done:
+            self._finish()
+
+    def _raw(self, data: bytes) -> None:
+        window = self.tail + data  # an occurrence found here ends in data: the tail is shorter than the marker
+        found = window.count(_TEXT_TOKEN)
+        if found:
+            if self.ttft is None:
+                self.ttft = (time.perf_counter() - self.start) * 1000
+            self.tokens += found
+        self.metadata = self.metadata or b"metadata" in window
+        if self.metadata and window.endswith(b"0\r\n\r\n"):  # the last frame, then the last chunk
+            self.done = True
+            self._finish()
+            return
+        self.tail = window[-(len(_TEXT_TOKEN) - 1) :]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:
+            self._finish(f"{type(exc).__name__}: {exc}", ttft=False)
+        elif self.head is not None:
+            self._finish(f"IncompleteReadError: closed after {len(self.head)} bytes of the answer's head", ttft=False)
+        else:
+            self._finish()
+
+    def _timed_out(self) -> None:
+        self._finish(f"TimeoutError: the stream did not end within {STREAM_DEADLINE:g} s", ttft=False)
+
+    def _finish(self, error: str | None = None, *, ttft: bool = True) -> None:
+        """Resolve ``result`` (an error, else complete or incomplete), then close the connection."""
+        if self.deadline is not None:
+            self.deadline.cancel()
+        if self.result.done():  # resolved before, or cancelled with the run
+            return
+        if error is None and (not self.done or self.tokens != CHUNKS):
+            error = f"incomplete: {self.tokens} of {CHUNKS} chunks, done={self.done}"
+        self.result.set_result(Result(error is None, self.ttft if ttft else None, error or ""))
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _request(path: str, headers: dict[str, str], body: bytes) -> bytes:
+    head = f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: {len(body)}\r\n"
+    return (head + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode() + body
+
+
+async def one_stream(port: int, request: bytes, delay: float, raw: bool = False) -> Result:
+    """One stream after ``delay`` seconds: a connection of its own, ``request`` written once connected. The
+    connection has 30 s; from the request on, the stream has STREAM_DEADLINE (one timer, not one per read)."""
     await asyncio.sleep(delay)
-    writer = None
+    loop = asyncio.get_running_loop()
+    result: asyncio.Future[Result] = loop.create_future()
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 30)
-        head = f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: {len(body)}\r\n"
-        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        start = time.perf_counter()
-        # One deadline for the whole stream, not asyncio.wait_for per read: wait_for makes a task and a timer for
-        # every read, which at 20,000 reads/s cost this client a sizeable part of a CPU that the 2-CPU machine's
-        # serve process competes for (measured: see docs/benchmarks.md, 4 Dec 2026).
-        async with asyncio.timeout(STREAM_DEADLINE):
-            writer.write(head.encode() + b"\r\n" + body)
-            await writer.drain()
-            status_line = await reader.readline()
-            if b" 200 " not in status_line:
-                return Result(False, None, status_line.decode(errors="replace").strip())
-            await reader.readuntil(b"\r\n\r\n")
-            ttft = None
-            pending = b""
-            tokens = 0
-            done = False
-            whole = b""  # event-stream framing (the direct Bedrock run): the raw answer, scanned as it grows
-            for _ in range(CHUNKS * 10 + 1000):  # bounded: every read returns at least one byte or ends the loop
-                data = await reader.read(65536)
-                if not data:
-                    break
-                if raw:
-                    whole += data
-                    if ttft is None and b'"text": "tok' in whole:
-                        ttft = (time.perf_counter() - start) * 1000
-                    if whole.endswith(b"0\r\n\r\n") and b"metadata" in whole:  # the last frame, then the last chunk
-                        tokens, done = whole.count(b'"text": "tok'), True
-                        break
-                    continue
-                pending += data
-                *events, pending = pending.split(b"\n\n")
-                for ev in events:
-                    ev = ev[ev.find(b"data: ") :] if b"data: " in ev else ev
-                    if ttft is None and _has_token(ev):
-                        ttft = (time.perf_counter() - start) * 1000
-                    tokens += ev.count(b'"tok')
-                    if ev.startswith(b"data: [DONE]"):
-                        done = True
-                if done:
-                    break
-        if not done or tokens != CHUNKS:
-            return Result(False, ttft, f"incomplete: {tokens} of {CHUNKS} chunks, done={done}")
-        return Result(True, ttft)
-    except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+        transport, stream = await asyncio.wait_for(
+            loop.create_connection(lambda: _Stream(raw, result), "127.0.0.1", port), 30
+        )
+    except (TimeoutError, OSError) as exc:
         return Result(False, None, f"{type(exc).__name__}: {exc}")
+    try:
+        stream.send(request)
+        return await result
     finally:
-        if writer is not None:
-            writer.close()
+        transport.close()
 
 
 async def run_streams(port: int, path: str, headers: dict[str, str], body: bytes, raw: bool = False) -> list[Result]:
-    tasks = [one_stream(port, path, headers, body, RAMP * i / STREAMS, raw) for i in range(STREAMS)]
+    request = _request(path, headers, body)
+    tasks = [one_stream(port, request, RAMP * i / STREAMS, raw) for i in range(STREAMS)]
     return await asyncio.wait_for(asyncio.gather(*tasks), RAMP + STREAM_DEADLINE + 30)
 
 
