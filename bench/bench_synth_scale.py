@@ -46,7 +46,8 @@ CREDENTIALS = ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS
 
 
 def generate(directory: Path, count: int) -> None:
-    from regiongate.config.regions import load_catalogue, tenants
+    from regiongate.config import tenants
+    from regiongate.config.regions import load_catalogue
 
     catalogue = load_catalogue()
     regions = [row.aws_region for row in catalogue.single_tenant_regions]
