@@ -42,11 +42,15 @@ import json
 import os
 import sys
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import served
 from served import percentile
+
+T = TypeVar("T")
 
 QUICK = os.environ.get("BENCH_STREAMS_QUICK") == "1"
 STREAMS = int(os.environ.get("BENCH_STREAMS", "100" if QUICK else "1000"))
@@ -426,9 +430,7 @@ async def warm_up(port: int, headers: dict[str, str], body: bytes, count: int = 
     async def one() -> None:
         reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 30)
         try:
-            head = f"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: {len(body)}\r\n"
-            head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-            writer.write(head.encode() + b"\r\n" + body)
+            writer.write(_request("/v1/chat/completions", headers, body))
             await writer.drain()
             answer = b""
             while b"tok" not in answer:
@@ -456,6 +458,13 @@ async def gateway_run(pid: int, port: int, headers: dict[str, str], body: bytes)
     await sampler
     status = serve_status(pid)
     return results, {**peak, "hwm": status["VmHWM"], "cpu": cpu, "wall": wall}
+
+
+def with_harness_cpu(upstream_pid: int, run: Coroutine[Any, Any, T]) -> tuple[T, tuple[float, float]]:
+    """``run``'s result, and the CPU seconds this process (the client) and the fake upstream spent while it ran."""
+    client, upstream = time.process_time(), served.cpu_seconds(upstream_pid, children=False)
+    result = asyncio.run(run)
+    return result, (time.process_time() - client, served.cpu_seconds(upstream_pid, children=False) - upstream)
 
 
 def summarize(results: list[Result]) -> tuple[int, list[float], dict[str, int]]:
@@ -513,17 +522,11 @@ def _measure(database_url: str) -> int:
         )
         rss_idle = serve_status(serve.pid)["VmRSS"]
         harness: dict[str, tuple[float, float]] = {}  # run -> (client CPU s, fake upstream CPU s)
-        client_cpu, upstream_cpu = time.process_time(), served.cpu_seconds(upstream.pid, children=False)
-        direct = asyncio.run(run_streams(upstream_port, direct_path, direct_headers, body, raw=bedrock))
-        harness["direct"] = (
-            time.process_time() - client_cpu,
-            served.cpu_seconds(upstream.pid, children=False) - upstream_cpu,
+        direct, harness["direct"] = with_harness_cpu(
+            upstream.pid, run_streams(upstream_port, direct_path, direct_headers, body, raw=bedrock)
         )
-        client_cpu, upstream_cpu = time.process_time(), served.cpu_seconds(upstream.pid, children=False)
-        via, stats = asyncio.run(gateway_run(serve.pid, gateway_port, gateway_headers, body))
-        harness["via gateway"] = (
-            time.process_time() - client_cpu,
-            served.cpu_seconds(upstream.pid, children=False) - upstream_cpu,
+        (via, stats), harness["via gateway"] = with_harness_cpu(
+            upstream.pid, gateway_run(serve.pid, gateway_port, gateway_headers, body)
         )
     finally:
         served.stop(serve, upstream, serve_timeout=30)
