@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from regiongate.common.json_text import encoder
+from regiongate.common.json_text import compact_unicode_json, encode_string, encoder, loads_text
 
 _STRINGS = [
     "",
@@ -80,3 +80,24 @@ def test_an_encoder_without_default_refuses_what_json_cannot_write() -> None:
     with pytest.raises(TypeError, match="Object of type Decimal is not JSON serializable"):
         encoder(compact=True)({"cost": Decimal("1")})
     assert encoder(compact=True, default=str)({"cost": Decimal("1")}) == '{"cost":"1"}'
+
+
+def test_loads_text_reads_what_json_loads_reads_and_refuses_what_it_refuses() -> None:
+    rng = random.Random(13)
+    texts = [json.dumps(_value(rng)) for _ in range(3000)]
+    texts += [json.dumps(_value(rng), separators=(",", ":"), ensure_ascii=False) for _ in range(500)]
+    # refused by json.loads: nothing, trailing data, a trailing comma, an unquoted key, a lone quote, two values
+    refused = ["", "{} x", "[1,]", "{a:1}", '"', "1 2", "{", "nul"]
+    for text in texts:
+        assert repr(loads_text(text)) == repr(json.loads(text))  # repr: NaN == NaN as text
+    for text in refused:
+        with pytest.raises(ValueError):
+            json.loads(text)
+        with pytest.raises(json.JSONDecodeError):
+            loads_text(text)
+
+
+def test_encode_string_writes_a_string_as_the_unicode_encoders_do() -> None:
+    for text in _STRINGS:
+        assert encode_string(text) == json.dumps(text, ensure_ascii=False)
+        assert encode_string(text) == compact_unicode_json(text)

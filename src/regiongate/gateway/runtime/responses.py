@@ -11,7 +11,7 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
-from regiongate.common.json_text import compact_unicode_json
+from regiongate.common.json_text import compact_unicode_json, encode_string
 from regiongate.contract import processing
 from regiongate.contract.document import ModelEntry
 from regiongate.gateway.runtime import reasoning
@@ -74,6 +74,10 @@ def choice_logprobs(upstream: Any) -> Any:
     return {"content": upstream.get("content"), "refusal": upstream.get("refusal"), **upstream}
 
 
+# The end of a text chunk without logprobs, after its content (``ChunkWriter.text``).
+_TEXT_CHUNK_END = '},"finish_reason":null,"logprobs":null}]}\n\n'
+
+
 class ChunkWriter:
     """SSE chunks of one streamed chat completion."""
 
@@ -85,6 +89,7 @@ class ChunkWriter:
             "model": model,
         }
         self.thinking: dict[int, list[str]] = {}  # thinking block → its text so far (for its final block)
+        self._text_start = ""  # of a text chunk, up to its content; "" until the first (and when base changes)
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None, logprobs: Any = None) -> bytes:
         return sse(
@@ -96,14 +101,26 @@ class ChunkWriter:
             }
         )
 
+    def text(self, text: str) -> bytes:
+        """``chunk({"content": text})``, the same bytes, with only ``text`` encoded: the chunk nearly every event of
+        a stream is (its start is encoded once, and again only after the base changes)."""
+        if not self._text_start:
+            self._text_start = (
+                "data: " + compact_unicode_json(self.base)[:-1] + ',"choices":[{"index":0,"delta":{"content":'
+            )
+        return (self._text_start + encode_string(text) + _TEXT_CHUNK_END).encode("utf-8")
+
     def delta(self, d: Delta) -> bytes | None:
         """The chunk for a content delta; ``None`` for finish and usage events, which the caller keeps (and
         for the upstream's system_fingerprint, which the chunks from then on carry)."""
+        if d.kind == "text":
+            if d.logprobs is None:
+                return self.text(d.text)
+            return self.chunk({"content": d.text}, logprobs=d.logprobs)
         if d.kind == "fingerprint":
             self.base["system_fingerprint"] = d.text
+            self._text_start = ""
             return None
-        if d.kind == "text":
-            return self.chunk({"content": d.text}, logprobs=d.logprobs)
         if d.kind == "refusal":
             return self.chunk({"refusal": d.text})
         if d.kind == "tool_start":

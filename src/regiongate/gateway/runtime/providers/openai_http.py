@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from regiongate.common.clock import Clock, utc_now
-from regiongate.common.json_text import unicode_json
+from regiongate.common.json_text import loads_text, unicode_json
 from regiongate.contract.document import ModelEntry, ProviderEntry
 from regiongate.contract.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout
 from regiongate.gateway.runtime import cooperative
@@ -335,7 +335,7 @@ class _OpenAIHttpProvider:
                         done = True
                         break
                     try:
-                        chunk = json.loads(payload.decode())  # str: json's encoding detection is Python code
+                        chunk = loads_text(payload.decode())  # str: json's encoding detection is Python code
                     except ValueError:  # UnicodeDecodeError included: SSE is UTF-8
                         raise UpstreamError("the provider streamed something that is not JSON") from None
                     if isinstance(chunk, dict) and chunk.get("error"):
