@@ -212,6 +212,78 @@ def test_client_disconnect_stops_the_upstream_and_records_the_tokens_streamed(eu
     assert float(event["cost_usd"]) > 0
 
 
+def test_a_client_reading_slower_than_the_stream_gets_every_chunk_in_order(eu_runtime):
+    """Chunks go straight to the connection while it takes them (``asgi_httptools.chunk_writer``); once a client
+    that does not read has filled the buffers, the transport pauses writing, the writer declines and the stream
+    waits in ``send`` for the client. Read at last, every chunk arrives, once and in order, then the end."""
+    words = [f"{i:05d}" + "x" * 4000 for i in range(2000)]  # 8 MB: more than every buffer on the way holds
+    upstream = FakeOpenAI(reply=" ".join(words))
+    store = MemoryStore()
+    gateway, sink = make_gateway(eu_runtime, store, azure=upstream)
+    key = new_key(store)
+    declined = threading.Event()
+    body = json.dumps({**CHAT, "stream": True}).encode()
+    request = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer %s\r\n"
+        b"content-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (key.encode(), len(body), body)
+    )
+    try:
+        with running(gateway) as (server, _):
+            make_writer = server.app.chunk_writer
+
+            def recording(send):
+                write = make_writer(send)
+                assert write is not None  # the server's own sends: every piece may go straight to the connection
+
+                def recorded(piece: bytes) -> bool:
+                    written = write(piece)
+                    if not written:
+                        declined.set()
+                    return written
+
+                return recorded
+
+            server.app.chunk_writer = recording
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                sock.settimeout(60)
+                sock.connect(("127.0.0.1", server.server_address[1]))
+                sock.sendall(request)
+                assert declined.wait(timeout=60), "the client never held the stream up"
+                pieces: list[bytes] = []
+                tail = b""
+                while not tail.endswith(b"0\r\n\r\n"):
+                    piece = sock.recv(1 << 20)
+                    assert piece, "the stream ended before its last chunk"
+                    pieces.append(piece)
+                    tail = (tail + piece)[-16:]
+                received = b"".join(pieces)
+    finally:
+        upstream.close()
+    events = [json.loads(line[6:]) for line in decode_chunked(received).split(b"\n") if line.startswith(b"data: {")]
+    texts = [c["choices"][0]["delta"].get("content") for c in events if c["choices"]]
+    assert "".join(t for t in texts if t) == " ".join(words)
+    assert decode_chunked(received).endswith(b"data: [DONE]\n\n")
+    deadline = time.monotonic() + 30
+    while not sink.events and time.monotonic() < deadline:
+        time.sleep(0.01)
+    [event] = sink.events
+    assert event["status"] == 200 and event["output_tokens"] > 0
+
+
+def decode_chunked(raw: bytes) -> bytes:
+    """The body of one HTTP/1.1 response with chunked transfer encoding (its head dropped)."""
+    at = raw.index(b"\r\n\r\n") + 4
+    pieces = []
+    while True:
+        end = raw.index(b"\r\n", at)
+        size = int(raw[at:end], 16)
+        if size == 0:
+            return b"".join(pieces)
+        pieces.append(raw[end + 2 : end + 2 + size])
+        at = end + 4 + size
+
+
 def gateway_threads() -> list[str]:
     """The process's threads, less the fake upstream's (one per connection, ThreadingHTTPServer's)."""
     return [t.name for t in threading.enumerate() if "process_request_thread" not in t.name]

@@ -84,9 +84,18 @@ def _raw_response(exc: GatewayError) -> bytes:
 class GatewayApp:
     """ASGI application over one ``Gateway``: each request's service call runs in a greenlet on the loop."""
 
-    def __init__(self, gateway: Gateway, limits: ServerLimits = ServerLimits()) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        limits: ServerLimits = ServerLimits(),
+        chunk_writer: Callable[[Send], Callable[[bytes], bool] | None] = lambda send: None,
+    ) -> None:
+        """``chunk_writer``: for a request's ``send``, a function writing one piece of a started stream straight to
+        the connection (True), or declining (False: the piece goes through ``send``); None: every piece through
+        ``send``. The server's protocol provides it (``asgi_httptools.chunk_writer``)."""
         self.gateway = gateway
         self.limits = limits
+        self.chunk_writer = chunk_writer
         self._slots: asyncio.Semaphore | None = None
         self.active = 0  # requests being served now (read by tests and the health of the process)
         self.closed = False
@@ -225,6 +234,7 @@ class GatewayApp:
             return
         gone = asyncio.Event()  # the client disconnected
         watcher = asyncio.ensure_future(self._watch_disconnect(receive, gone))
+        write = self.chunk_writer(send)
         try:
             await_only(send({"type": "http.response.start", "status": response.status, "headers": raw_headers}))
             # The first chunk is always pulled: the service records a stream when the stream ends or is closed,
@@ -236,7 +246,8 @@ class GatewayApp:
                 if gone.is_set():
                     break
                 # send waits while the client reads slower than the stream comes (the transport's flow control)
-                await_only(send({"type": "http.response.body", "body": piece, "more_body": True}))
+                if write is None or not write(piece):
+                    await_only(send({"type": "http.response.body", "body": piece, "more_body": True}))
             else:
                 if not gone.is_set():
                     await_only(send({"type": "http.response.body", "body": b"", "more_body": False}))

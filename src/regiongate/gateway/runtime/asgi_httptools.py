@@ -18,6 +18,8 @@ measured back to back (docs/benchmarks.md; the h11 protocol this replaced is gon
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
@@ -147,6 +149,35 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         self._answer_and_close(InvalidRequest(f"malformed HTTP request: {msg.rstrip('.')}"))
+
+
+def chunk_writer(send: Any) -> Callable[[bytes], bool] | None:
+    """For the ``send`` of one of this protocol's response cycles (uvicorn's ``RequestResponseCycle.send``): a
+    function that writes one piece of the started chunked response body to the transport as that send would (the
+    same bytes, in the same order), and returns True; False when only ``send`` may (the transport's writing is
+    paused by a slow client, the client has gone, the response is not a chunked one in progress, or the piece is
+    empty). None for any other ``send``.
+
+    What it saves is the ASGI round of a stream's every chunk: the message dictionary, the coroutine, and send's
+    checks of the message type and state (GatewayApp._serve). The cycle is held by the returned function only,
+    which the request's stream holds, never by the cycle's own objects (no reference cycle)."""
+    cycle = getattr(send, "__self__", None)
+    if not isinstance(cycle, RequestResponseCycle):
+        return None
+
+    def write(piece: bytes) -> bool:
+        if (
+            not piece
+            or cycle.flow.write_paused
+            or cycle.disconnected
+            or cycle.response_complete
+            or cycle.chunked_encoding is not True
+        ):
+            return False
+        cycle.transport.write(b"%x\r\n%b\r\n" % (len(piece), piece))
+        return True
+
+    return write
 
 
 def protocol_class(limits: ServerLimits) -> type[GatewayHttpToolsProtocol]:
