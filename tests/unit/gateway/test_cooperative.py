@@ -299,3 +299,144 @@ def test_a_cancellation_while_a_started_coroutine_waits_reaches_that_coroutine_a
 
     cancel_once_waiting(work)
     assert events == ["coroutine cancelled", "coroutine finally", "greenlet closed"]
+
+
+# --- Wakeup: a loop callback switches into the waiting greenlet itself ---------------------------------------
+
+
+def _parked(wakeup: cooperative.Wakeup, loop: asyncio.AbstractEventLoop, then) -> None:
+    """Calls ``then()`` from a loop callback once the greenlet is parked on ``wakeup``."""
+
+    def check() -> None:
+        if wakeup.waiting:
+            then()
+        else:
+            loop.call_soon(check)
+
+    loop.call_soon(check)
+
+
+def test_a_wake_from_a_loop_callback_runs_the_greenlet_in_that_callback_until_it_waits_again():
+    wakeup = cooperative.Wakeup()
+    seen: list[tuple[object, bool]] = []
+
+    def work():
+        for _ in range(3):
+            value = wakeup.wait()
+            seen.append((value, asyncio.current_task() is None))  # no task: it runs inside the callback
+        return "done"
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(cooperative.run(work))
+        for value in ("a", "b", "c"):
+            woken = asyncio.Event()
+            _parked(wakeup, loop, lambda value=value, woken=woken: (wakeup.wake(value), woken.set()))
+            await woken.wait()
+        return await task
+
+    assert run(main()) == "done"
+    assert seen == [("a", True), ("b", True), ("c", True)]
+
+
+def test_what_the_greenlet_awaits_after_a_wake_is_awaited_by_its_own_task():
+    wakeup = cooperative.Wakeup()
+
+    async def in_a_timeout():
+        async with asyncio.timeout(5):  # needs the task it runs in
+            await asyncio.sleep(0)
+            return asyncio.current_task()
+
+    def work():
+        wakeup.wait()
+        return cooperative.await_only(in_a_timeout())
+
+    async def main():
+        task = asyncio.ensure_future(cooperative.run(work))
+        _parked(wakeup, asyncio.get_running_loop(), wakeup.wake)
+        return task, await task
+
+    task, ran_in = run(main())
+    assert ran_in is task
+
+
+def test_an_error_the_greenlet_ends_with_after_a_wake_is_raised_by_its_task():
+    wakeup = cooperative.Wakeup()
+
+    def work():
+        wakeup.wait()
+        raise ValueError("after the wake")
+
+    async def main():
+        task = asyncio.ensure_future(cooperative.run(work))
+        _parked(wakeup, asyncio.get_running_loop(), wakeup.wake)
+        await task
+
+    with pytest.raises(ValueError, match="after the wake"):
+        run(main())
+
+
+def test_an_error_thrown_from_a_callback_is_raised_where_the_greenlet_waits():
+    wakeup = cooperative.Wakeup()
+
+    def work():
+        try:
+            wakeup.wait()
+        except TimeoutError:
+            return "timed out"
+        return "woken"
+
+    async def main():
+        task = asyncio.ensure_future(cooperative.run(work))
+        _parked(wakeup, asyncio.get_running_loop(), lambda: wakeup.throw(TimeoutError()))
+        return await task
+
+    assert run(main()) == "timed out"
+
+
+def test_a_cancelled_parked_greenlet_unwinds_and_a_wake_after_the_cancel_does_not_run_it():
+    wakeup = cooperative.Wakeup()
+    ended: list[str] = []
+
+    def work():
+        try:
+            wakeup.wait()
+            ended.append("woken")
+        except cooperative.Cancelled:
+            ended.append("cancelled")
+            raise
+
+    async def main():
+        task = asyncio.ensure_future(cooperative.run(work))
+        parked = asyncio.Event()
+        _parked(wakeup, asyncio.get_running_loop(), parked.set)
+        await parked.wait()
+        task.cancel()
+        wakeup.wake()  # before the task's step: its future is done, so the task resumes the greenlet
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(main())
+    assert ended == ["cancelled"]
+
+
+def test_a_wake_off_the_loops_own_greenlet_resumes_the_greenlet_through_its_task():
+    wakeup = cooperative.Wakeup()
+    seen: list[bool] = []
+
+    def waiter():
+        value = wakeup.wait()
+        seen.append(asyncio.current_task() is not None)  # resumed by its task
+        return value
+
+    def waker():
+        while not wakeup.waiting:
+            cooperative.sleep(0)
+        wakeup.wake("from another request")  # inside a request's greenlet, not the loop's own
+        return "woke"
+
+    async def main():
+        return await asyncio.gather(cooperative.run(waiter), cooperative.run(waker))
+
+    assert run(main()) == ["from another request", "woke"]
+    assert seen == [True]

@@ -8,7 +8,8 @@ streams are one thread switching between them. This is how SQLAlchemy's asyncio 
 core (``greenlet_spawn`` / ``await_only``); only the transport differs, never the service.
 
 What waits, and how:
-- upstream HTTP (the OpenAI-compatible providers): on the loop itself (``providers.cooperative_http``);
+- upstream HTTP (the OpenAI-compatible providers): on the loop itself (``providers.cooperative_http``), the
+  connection's callback switching into the waiting greenlet as its bytes arrive (:class:`Wakeup`);
 - Bedrock: botocore as always, but its requests go out on the loop's connections (``cooperative_http.aws_send``,
   a ``before-send`` handler), so a Bedrock stream, too, holds no thread;
 - everything else that blocks (PostgreSQL through pg8000, KMS, STS): :func:`blocking`, which runs the call on a
@@ -59,6 +60,10 @@ class _RequestGreenlet(greenlet):  # type: ignore[misc]  # greenlet ships no typ
     def __init__(self, fn: Callable[..., Any], driver: greenlet) -> None:
         super().__init__(fn, driver)
         self.driver = driver
+        # The future its run() task awaits while it is parked (Wakeup.wait); None when not parked.
+        self.parked: asyncio.Future[Any] | None = None
+        # True while it runs from a loop callback (Wakeup.wake), outside its run() task's step.
+        self.outside_task = False
 
 
 def available() -> bool:
@@ -74,14 +79,16 @@ def active() -> bool:
 def await_only(awaitable: Awaitable[T]) -> T:
     """From a request's greenlet: the loop awaits ``awaitable`` (serving others meanwhile); its result or error.
 
-    A coroutine is first run here, up to its first wait: one that finishes without waiting (the server's send of
-    a chunk, nearly always) returns at once, without the two greenlet switches and the loop's step in between
-    (each relayed chunk had one such round trip besides its wait for the upstream). It runs in the same task as
-    it would in the loop: a request's greenlet only ever runs inside its :func:`run` task's step."""
+    A coroutine is first run here, up to its first wait, when the greenlet runs inside its :func:`run` task's step
+    (so the coroutine runs in the task it would run in on the loop): one that finishes without waiting (the
+    server's send of an answer) returns at once, without the two greenlet switches and the loop's step in between.
+    A greenlet that a loop callback runs (:class:`Wakeup`) hands every awaitable to its task whole."""
     current = getcurrent()
     if not isinstance(current, _RequestGreenlet):
         raise RuntimeError("await_only() outside a request's greenlet")
-    if type(awaitable) is types.CoroutineType:
+    # Woken by a loop callback (Wakeup.wake), the greenlet is outside its task: the coroutine is run from its
+    # start by the task (asyncio.timeout, for one, needs the task it runs in).
+    if type(awaitable) is types.CoroutineType and not current.outside_task:
         try:
             first = awaitable.send(None)
         except StopIteration as finished:
@@ -123,6 +130,8 @@ class _Resumed:
 async def run(fn: Callable[..., T], *args: Any) -> T:
     """Run ``fn(*args)`` in a new greenlet; every awaitable it hands over (:func:`await_only`) is awaited here.
 
+    While the greenlet is parked (:meth:`Wakeup.wait`) this awaits a future of its own, which a loop callback
+    that ran the greenlet itself (:meth:`Wakeup.wake`) resolves with what the greenlet did next (:class:`_Next`).
     A cancellation of this coroutine is raised in the greenlet as :class:`Cancelled`, and raised again here
     once the greenlet has unwound."""
     import asyncio  # here, not at import: the Lambda imports this module and never runs a greenlet
@@ -131,21 +140,119 @@ async def run(fn: Callable[..., T], *args: Any) -> T:
     result: Any = child.switch(*args)
     cancelled: BaseException | None = None
     while not child.dead:
+        if result is _PARK:
+            result = child.parked = asyncio.get_running_loop().create_future()
         try:
             value = await result
         except asyncio.CancelledError as exc:
+            child.parked, child.outside_task = None, False
             cancelled = cancelled or exc
             try:
                 result = child.throw(Cancelled())
             except Cancelled:
                 break  # unwound: the greenlet is dead
         except BaseException:  # the awaitable failed: its error is raised where the greenlet waited
+            child.parked, child.outside_task = None, False
             result = child.throw(*sys.exc_info())
         else:
+            if type(value) is _Next:  # a loop callback ran the greenlet: what it came to
+                if value.error is not None:
+                    if cancelled is not None and isinstance(value.error, Cancelled):
+                        break
+                    raise value.error
+                result = value.value
+                if child.dead:
+                    break
+                child.outside_task = False  # the task awaits what the greenlet handed over, then resumes it
+                continue
+            child.parked, child.outside_task = None, False
             result = child.switch(value)
     if cancelled is not None:
         raise cancelled
     return result  # type: ignore[no-any-return]
+
+
+_PARK = object()  # what a greenlet parking in Wakeup.wait hands to whoever ran it
+
+
+class _Next:
+    """What a greenlet that a loop callback ran came to, for its run() task: an awaitable it handed over
+    (``value``), its end (``value``: its result, the greenlet dead) or the error it ended with."""
+
+    __slots__ = ("error", "value")
+
+    def __init__(self, value: Any = None, error: BaseException | None = None) -> None:
+        self.value = value
+        self.error = error
+
+
+class Wakeup:
+    """One thing a request's greenlet waits for that a callback of the loop delivers (an upstream connection's
+    data, its end, a timer): the callback switches into the greenlet itself (:meth:`wake`), which then runs
+    until it waits again, instead of resolving a future for the greenlet's task to be stepped and switch into it
+    on a later turn of the loop. A relayed chunk had that future, its callback, a loop handle and a task step
+    between the upstream's bytes and the greenlet that relays them (issue 12).
+
+    While the greenlet is parked its task awaits a future of its own (``run``): a cancellation reaches the
+    greenlet as always; what the greenlet hands over when a callback ran it is awaited by that task, in the
+    task (``await_only`` then runs no coroutine step outside it). A wake that cannot switch here (called off the
+    loop's own greenlet, or the task's future is already done: a cancellation on its way) resumes the greenlet
+    through the task, as a future would."""
+
+    __slots__ = ("_greenlet",)
+
+    def __init__(self) -> None:
+        self._greenlet: _RequestGreenlet | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return self._greenlet is not None
+
+    def wait(self) -> Any:
+        """From a request's greenlet: until :meth:`wake` (its value) or :meth:`throw` (raised here)."""
+        current = getcurrent()
+        if not isinstance(current, _RequestGreenlet):
+            raise RuntimeError("Wakeup.wait() outside a request's greenlet")
+        self._greenlet = current
+        try:
+            return current.driver.switch(_PARK)
+        finally:
+            self._greenlet = None
+
+    def wake(self, value: Any = None) -> None:
+        """From a callback of the loop: the waiting greenlet (if any) goes on, ``wait`` returning ``value``."""
+        self._resume(value, None)
+
+    def throw(self, error: BaseException) -> None:
+        """From a callback of the loop: ``error`` is raised where the greenlet (if any) waits."""
+        self._resume(None, error)
+
+    def _resume(self, value: Any, error: BaseException | None) -> None:
+        child = self._greenlet
+        if child is None:
+            return
+        self._greenlet = None
+        parked = child.parked
+        if parked is None or parked.done():
+            return  # its task resumes it (a cancellation, raised where it waits)
+        if getcurrent() is not child.driver:
+            child.parked = None
+            if error is not None:
+                parked.set_exception(error)
+            else:
+                parked.set_result(value)
+            return
+        child.outside_task = True
+        try:
+            came_to = child.throw(error) if error is not None else child.switch(value)
+        except BaseException as ended:  # the greenlet ended with an error: its task raises it
+            child.parked = None
+            parked.set_result(_Next(error=ended))
+            return
+        if came_to is _PARK and not child.dead:
+            return  # parked again: its task goes on awaiting the same future
+        child.parked = None
+        parked.set_result(_Next(came_to))
 
 
 def _pool() -> concurrent.futures.ThreadPoolExecutor:

@@ -51,7 +51,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.failure: str | None = None  # why the connection cannot go on (malformed answer)
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiting = cooperative.Wakeup()  # the request's greenlet waiting for this connection (wait)
         self._deadline = 0.0  # of the current wait, on the loop's clock
         self._timer: asyncio.TimerHandle | None = None
         self._paused = False
@@ -119,35 +119,31 @@ class _Connection(asyncio.Protocol):
 
     # --- waiting ------------------------------------------------------------------------------------------
     def _wake(self) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._waiting.wake()  # the greenlet runs now, in this callback, until it waits again
 
     def wait(self, timeout: float) -> None:
         """From the request's greenlet: until more arrives or the connection closes; ``TimeoutError`` after
-        ``timeout`` seconds. A bare future (not ``asyncio.timeout``, a task-bound context with two timers), and
-        the connection's one timer, armed again only when it would fire after this wait's deadline: this runs
-        once per relayed chunk, and a timer armed and cancelled each time (a heap push, a cancel, a heap pop) was
-        about a twentieth of the loop's time at 400 streams (py-spy, issue 12). When the timer fires before the
-        deadline of the wait then under way, it is armed for that deadline."""
+        ``timeout`` seconds. The greenlet is switched into by the callback that has the bytes
+        (``cooperative.Wakeup``: no future, no task step per chunk), and the connection's one timer is armed again
+        only when it would fire after this wait's deadline (not ``asyncio.timeout``, a task-bound context with two
+        timers): this runs once per relayed chunk, and a timer armed and cancelled each time (a heap push, a
+        cancel, a heap pop) was about a twentieth of the loop's time at 400 streams (py-spy, issue 12). When the
+        timer fires before the deadline of the wait then under way, it is armed for that deadline."""
         loop = asyncio.get_running_loop()
-        waiter = self._waiter = loop.create_future()
         deadline = self._deadline = loop.time() + timeout
         timer = self._timer
         if timer is None or timer.when() > deadline:
             if timer is not None:
                 timer.cancel()
             self._timer = loop.call_at(deadline, self._timer_fired, loop)
-        await_only(waiter)
+        self._waiting.wait()
 
     def _timer_fired(self, loop: asyncio.AbstractEventLoop) -> None:
         self._timer = None
-        waiter = self._waiter
-        if waiter is None or waiter.done() or self.closed:
+        if not self._waiting.waiting or self.closed:
             return  # between two waits: the next one arms it
         if loop.time() >= self._deadline:
-            self._waiter = None
-            waiter.set_exception(TimeoutError())
+            self._waiting.throw(TimeoutError())
         else:
             self._timer = loop.call_at(self._deadline, self._timer_fired, loop)
 
