@@ -60,13 +60,14 @@ _scan_once = _make_scanner(json.JSONDecoder())
 
 
 def loads_text(text: str) -> Any:
-    """``json.loads(text)`` for a ``str`` without leading or trailing whitespace (an SSE payload, stripped): the same
-    value, or a ``ValueError`` (``json.JSONDecodeError``) where json.loads raises one. The C scanner called at once,
-    without json.loads' three Python frames (loads, decode, raw_decode): a relayed chunk is decoded once per event."""
+    """``json.loads(text)`` for a ``str``: the same value, or the same ``json.JSONDecodeError``. The C scanner is
+    called at once, without json.loads' three Python frames (loads, decode, raw_decode), as a relayed chunk is
+    decoded once per event; what it does not read whole (whitespace around the value, an error) goes to json.loads,
+    which reads it or says why not in its own words."""
     try:
         value, end = _scan_once(text, 0)
-    except StopIteration as stop:
-        raise json.JSONDecodeError("Expecting value", text, stop.value) from None
+    except StopIteration:
+        return json.loads(text)
     if end != len(text):
-        raise json.JSONDecodeError("Extra data", text, end)
+        return json.loads(text)
     return value

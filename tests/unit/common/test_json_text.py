@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -87,13 +88,18 @@ def test_loads_text_reads_what_json_loads_reads_and_refuses_what_it_refuses() ->
     texts = [json.dumps(_value(rng)) for _ in range(3000)]
     texts += [json.dumps(_value(rng), separators=(",", ":"), ensure_ascii=False) for _ in range(500)]
     # refused by json.loads: nothing, trailing data, a trailing comma, an unquoted key, a lone quote, two values
-    refused = ["", "{} x", "[1,]", "{a:1}", '"', "1 2", "{", "nul"]
+    refused = ["", "{} x", "[1,]", "{a:1}", '"', "1 2", "{", "nul", " "]
+    texts += [" {} ", "\t[1]\n", '"x"\r\n']  # whitespace around the value, which json.loads allows
     for text in texts:
         assert repr(loads_text(text)) == repr(json.loads(text))  # repr: NaN == NaN as text
     for text in refused:
-        with pytest.raises(ValueError):
+        try:
             json.loads(text)
-        with pytest.raises(json.JSONDecodeError):
+        except json.JSONDecodeError as refusal:
+            expected = str(refusal)
+        else:
+            raise AssertionError(f"json.loads read {text!r}")
+        with pytest.raises(json.JSONDecodeError, match=f"^{re.escape(expected)}$"):  # the same words, the same place
             loads_text(text)
 
 

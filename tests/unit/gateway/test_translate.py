@@ -187,3 +187,21 @@ def test_openai_chunks_become_deltas():
     ]
     kinds = [d.kind for d in from_openai_chunks(chunks)]
     assert kinds == ["text", "tool_start", "tool_args", "finish", "usage"]
+
+
+def test_a_text_delta_made_quickly_is_the_delta_the_constructor_makes():
+    import dataclasses
+
+    from regiongate.gateway.runtime.translate import text_delta
+
+    logprobs = {"content": [{"token": "a", "logprob": -0.5}]}
+    for fast, slow in [
+        (text_delta("tok "), Delta("text", text="tok ")),
+        (text_delta("é", logprobs), Delta("text", text="é", logprobs=logprobs)),
+    ]:
+        assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
+        assert dataclasses.asdict(fast) == dataclasses.asdict(slow)
+        assert fast.logprobs is slow.logprobs
+        assert dataclasses.replace(fast, text="x") == dataclasses.replace(slow, text="x")
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'text'"):
+        text_delta("x").text = "y"  # type: ignore[misc]

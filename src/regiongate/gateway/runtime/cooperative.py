@@ -219,15 +219,13 @@ class Wakeup:
         finally:
             self._greenlet = None
 
-    def wake(self, value: Any = None) -> None:
-        """From a callback of the loop: the waiting greenlet (if any) goes on, ``wait`` returning ``value``."""
-        self._resume(value, None)
-
     def throw(self, error: BaseException) -> None:
         """From a callback of the loop: ``error`` is raised where the greenlet (if any) waits."""
-        self._resume(None, error)
+        self.wake(None, error)
 
-    def _resume(self, value: Any, error: BaseException | None) -> None:
+    def wake(self, value: Any = None, error: BaseException | None = None) -> None:
+        """From a callback of the loop: the waiting greenlet (if any) goes on, ``wait`` returning ``value`` (or
+        raising ``error``)."""
         child = self._greenlet
         if child is None:
             return

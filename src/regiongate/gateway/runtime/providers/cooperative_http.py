@@ -100,7 +100,7 @@ class _Connection(asyncio.Protocol):
         if self.buffered > READ_AHEAD_BYTES and not self._paused and self.transport is not None:
             self._paused = True
             self.transport.pause_reading()
-        self._wake()
+        self._waiting.wake()  # as _wake, one call less per relayed chunk
 
     def eof_received(self) -> bool | None:
         return None  # the transport closes; connection_lost follows

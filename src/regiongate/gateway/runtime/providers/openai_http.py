@@ -157,7 +157,6 @@ class HttpClient:
         """The next read waits at most the read timeout, cut to what is left of the deadline (the
         connection is dropped when nothing is left: ``UpstreamTimeout``)."""
         answer = _current_answer.get() if cooperative.active() else None
-        conn = getattr(self._local, "conn", None)
         try:
             timeout = timer.read_timeout(self.read_timeout)
         except UpstreamTimeout:
@@ -166,6 +165,7 @@ class HttpClient:
         if answer is not None:
             answer.timeout = timeout
             return
+        conn = getattr(self._local, "conn", None)
         if conn is not None and conn.sock is not None and conn.sock.gettimeout() != timeout:
             conn.sock.settimeout(timeout)  # only when it changes: each call is a system call, once per read
 
@@ -314,7 +314,7 @@ class _OpenAIHttpProvider:
             while not done:
                 self.http.before_read(timer)
                 try:
-                    data = timer.timed(lambda: response.read1(65536))
+                    data = timer.timed(response.read1, 65536)
                 except TimeoutError:
                     raise UpstreamTimeout() from None
                 except (OSError, http.client.IncompleteRead):
