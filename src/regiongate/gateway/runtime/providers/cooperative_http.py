@@ -89,6 +89,10 @@ class _Connection(asyncio.Protocol):
     # --- asyncio.Protocol -------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        # The loop the connection is on, read once: asyncio.get_running_loop() makes a getpid() system call on
+        # every call (Python 3.11's check for a fork), which was 2.4 % of a serve process's samples at 400 streams
+        # when wait() asked once per relayed chunk (py-spy --native, issue 12).
+        self._loop = asyncio.get_running_loop()
 
     def data_received(self, data: bytes) -> None:
         self.received_any = True
@@ -129,7 +133,7 @@ class _Connection(asyncio.Protocol):
         timers): this runs once per relayed chunk, and a timer armed and cancelled each time (a heap push, a
         cancel, a heap pop) was about a twentieth of the loop's time at 400 streams (py-spy, issue 12). When the
         timer fires before the deadline of the wait then under way, it is armed for that deadline."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         deadline = self._deadline = loop.time() + timeout
         timer = self._timer
         if timer is None or timer.when() > deadline:
