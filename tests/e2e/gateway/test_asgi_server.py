@@ -149,6 +149,79 @@ def test_tokens_reach_the_openai_client_before_the_upstream_has_finished(world):
     assert (event["status"], event["stream"], event["output_tokens"]) == (200, True, 5)
 
 
+class BurstOpenAI(FakeOpenAI):
+    """Sends the opening and three words in one write, then waits for ``gate``, then the rest in one write."""
+
+    def __init__(self) -> None:
+        super().__init__(reply="")
+        self.gate = threading.Event()
+
+    def stream(self, handler) -> None:
+        base = {"id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 1, "model": "up"}
+
+        def event(delta: dict, finish: str | None = None) -> bytes:
+            choice = {"index": 0, "delta": delta, "finish_reason": finish}
+            return b"data: " + json.dumps({**base, "choices": [choice]}).encode() + b"\n\n"
+
+        def write(data: bytes) -> None:
+            handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            handler.wfile.flush()
+
+        handler.send_response(200)
+        handler.send_header("content-type", "text/event-stream")
+        handler.send_header("transfer-encoding", "chunked")
+        handler.end_headers()
+        write(event({"role": "assistant", "content": ""}) + b"".join(event({"content": w}) for w in ("a", " b", " c")))
+        self.gate.wait(timeout=30)
+        write(event({"content": " d"}) + event({}, "stop") + b"data: [DONE]\n\n")
+        handler.wfile.write(b"0\r\n\r\n")
+        handler.wfile.flush()
+
+
+def test_the_events_of_one_upstream_read_leave_in_one_write_before_the_stream_waits(eu_runtime):
+    """Three words in one upstream write reach the client in one write, and before the upstream sends more (the
+    stream's pieces are written when it is about to wait, never held behind its next read)."""
+    upstream = BurstOpenAI()
+    store = MemoryStore()
+    gateway, _ = make_gateway(eu_runtime, store, azure=upstream)
+    key = new_key(store)
+    writes: list[bytes] = []
+    try:
+        with running(gateway) as (server, base):
+            make_body = server.app.chunk_writer
+
+            class Recording:
+                def __init__(self, send):
+                    self.body = make_body(send)
+
+                def ready(self) -> bool:
+                    return self.body.ready()
+
+                def write(self, piece: bytes) -> None:
+                    writes.append(piece)
+                    self.body.write(piece)
+
+            server.app.chunk_writer = Recording
+            client = openai.OpenAI(api_key=key, base_url=base + "/v1", max_retries=0, timeout=30)
+            stream = client.chat.completions.create(stream=True, **CHAT)
+            words = []
+            for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    words.append(chunk.choices[0].delta.content)
+                if len(words) == 3:
+                    break
+            assert words == ["a", " b", " c"] and not upstream.gate.is_set()  # all three before the rest was sent
+            upstream.gate.set()
+            rest = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
+    finally:
+        upstream.gate.set()
+        upstream.close()
+    assert rest == [" d"]
+    first_read = [w for w in writes if b'"content":"a"' in w]
+    assert len(first_read) == 1 and first_read[0].count(b"data: ") == 4  # the opening and the three words
+    assert not any(b'"content":" d"' in w for w in first_read)
+
+
 def test_answered_requests_leave_no_garbage_for_the_cyclic_collector(world):
     # A request's response cycle in a reference cycle is freed only by the cyclic collector, whose pauses fall on
     # every request in flight; answered requests must be freed as soon as they are done.
@@ -213,9 +286,9 @@ def test_client_disconnect_stops_the_upstream_and_records_the_tokens_streamed(eu
 
 
 def test_a_client_reading_slower_than_the_stream_gets_every_chunk_in_order(eu_runtime):
-    """Chunks go straight to the connection while it takes them (``asgi_httptools.chunk_writer``); once a client
-    that does not read has filled the buffers, the transport pauses writing, the writer declines and the stream
-    waits in ``send`` for the client. Read at last, every chunk arrives, once and in order, then the end."""
+    """Chunks go straight to the connection while it takes them (``asgi_httptools.DirectBody``); once a client that
+    does not read has filled the buffers, the transport pauses writing, the body is not ready and the stream waits
+    in ``send`` for the client. Read at last, every chunk arrives, once and in order, then the end."""
     words = [f"{i:05d}" + "x" * 4000 for i in range(2000)]  # 8 MB: more than every buffer on the way holds
     upstream = FakeOpenAI(reply=" ".join(words))
     store = MemoryStore()
@@ -229,21 +302,24 @@ def test_a_client_reading_slower_than_the_stream_gets_every_chunk_in_order(eu_ru
     )
     try:
         with running(gateway) as (server, _):
-            make_writer = server.app.chunk_writer
+            make_body = server.app.chunk_writer
 
-            def recording(send):
-                write = make_writer(send)
-                assert write is not None  # the server's own sends: every piece may go straight to the connection
+            class Recording:  # the server's own body, recording when it was not ready for a piece
+                def __init__(self, send):
+                    body = make_body(send)
+                    assert body is not None  # the server's own sends: pieces may go straight to the connection
+                    self.body = body
 
-                def recorded(piece: bytes) -> bool:
-                    written = write(piece)
-                    if not written:
+                def ready(self) -> bool:
+                    ready = self.body.ready()
+                    if not ready:
                         declined.set()
-                    return written
+                    return ready
 
-                return recorded
+                def write(self, piece: bytes) -> None:
+                    self.body.write(piece)
 
-            server.app.chunk_writer = recording
+            server.app.chunk_writer = Recording
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
                 sock.settimeout(60)

@@ -1,5 +1,5 @@
-"""asgi_httptools.chunk_writer: a piece written straight to the connection is what uvicorn's send writes for it;
-it declines where only send may write, and there is no writer for a send that is not a response cycle's."""
+"""asgi_httptools.DirectBody: a piece written straight to the connection is what uvicorn's send writes for it; it
+is not ready where only send may write, and there is none for a send that is not a response cycle's."""
 
 from __future__ import annotations
 
@@ -50,34 +50,35 @@ PIECES = [b"data: {}\n\n", b"x" * 70_000, b"data: [DONE]\n\n"]
 def test_a_piece_written_straight_is_what_send_writes_for_it() -> None:
     by_send, sent = _started_stream()
     direct, written = _started_stream()
-    write = chunk_writer(direct.send)
-    assert write is not None
+    body = chunk_writer(direct.send)
+    assert body is not None
     for piece in PIECES:
         asyncio.run(by_send.send({"type": "http.response.body", "body": piece, "more_body": True}))
-        assert write(piece) is True
+        assert body.ready()
+        body.write(piece)
     assert written.writes == sent.writes and len(written.writes) == 1 + len(PIECES)
 
 
-def test_it_declines_where_only_send_may_write() -> None:
+def test_it_is_not_ready_where_only_send_may_write() -> None:
     cycle, transport = _started_stream()
-    write = chunk_writer(cycle.send)
-    assert write is not None
-    assert write(b"") is False  # an empty piece would end a chunked body
+    body = chunk_writer(cycle.send)
+    assert body is not None and body.ready()
     cycle.flow.write_paused = True  # the client reads slower than the stream comes: send waits for it
-    assert write(b"a") is False
+    assert not body.ready()
     cycle.flow.write_paused = False
     cycle.disconnected = True
-    assert write(b"a") is False
+    assert not body.ready()
     cycle.disconnected = False
+    assert body.ready()
     asyncio.run(cycle.send({"type": "http.response.body", "body": b"", "more_body": False}))
-    assert write(b"a") is False  # the response is complete
+    assert not body.ready()  # the response is complete
     head_cycle, _ = _started_stream(method="HEAD")  # not chunked: send knows what to write (nothing)
-    head_write = chunk_writer(head_cycle.send)
-    assert head_write is not None and head_write(b"a") is False
+    head_body = chunk_writer(head_cycle.send)
+    assert head_body is not None and not head_body.ready()
     assert len(transport.writes) == 2  # the head and the end, both by send
 
 
-def test_there_is_no_writer_for_another_send() -> None:
+def test_there_is_no_direct_body_for_another_send() -> None:
     async def send(message: object) -> None: ...
 
     assert chunk_writer(send) is None

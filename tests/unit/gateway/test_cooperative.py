@@ -440,3 +440,36 @@ def test_a_wake_off_the_loops_own_greenlet_resumes_the_greenlet_through_its_task
 
     assert run(main()) == ["from another request", "woke"]
     assert seen == [True]
+
+
+def test_the_wait_hook_runs_before_every_wait_and_not_for_a_coroutine_that_does_not_wait():
+    wakeup = cooperative.Wakeup()
+    log: list[str] = []
+
+    async def instant():
+        return "instant"
+
+    async def waits():
+        await asyncio.sleep(0)
+        return "waited"
+
+    def work():
+        assert cooperative.on_wait(lambda: log.append("hook")) is None
+        log.append(cooperative.await_only(instant()))  # finishes at its first step: no wait, no hook
+        log.append(cooperative.await_only(waits()))
+        log.append(cooperative.await_only(asyncio.ensure_future(waits())))  # a task: handed over whole
+        log.append(wakeup.wait())
+        replaced = cooperative.on_wait(None)
+        log.append(cooperative.await_only(waits()))  # no hook any more
+        return replaced
+
+    async def main():
+        task = asyncio.ensure_future(cooperative.run(work))
+        _parked(wakeup, asyncio.get_running_loop(), lambda: wakeup.wake("woken"))
+        return await task
+
+    replaced = run(main())
+    assert callable(replaced)
+    assert log == ["instant", "hook", "waited", "hook", "waited", "hook", "woken", "waited"]
+    with pytest.raises(RuntimeError, match="outside a request's greenlet"):
+        cooperative.on_wait(None)

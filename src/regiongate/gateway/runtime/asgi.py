@@ -35,6 +35,7 @@ from regiongate.gateway.runtime.envelopes import error_response_for
 from regiongate.gateway.runtime.transport import Request, Response
 
 if TYPE_CHECKING:
+    from regiongate.gateway.runtime.asgi_httptools import DirectBody
     from regiongate.gateway.runtime.service import Gateway
 
 log = logging.getLogger("regiongate.server")
@@ -88,11 +89,11 @@ class GatewayApp:
         self,
         gateway: Gateway,
         limits: ServerLimits = ServerLimits(),
-        chunk_writer: Callable[[Send], Callable[[bytes], bool] | None] = lambda send: None,
+        chunk_writer: Callable[[Send], DirectBody | None] = lambda send: None,
     ) -> None:
-        """``chunk_writer``: for a request's ``send``, a function writing one piece of a started stream straight to
-        the connection (True), or declining (False: the piece goes through ``send``); None: every piece through
-        ``send``. The server's protocol provides it (``asgi_httptools.chunk_writer``)."""
+        """``chunk_writer``: for a request's ``send``, the started stream's body written straight to the connection
+        (``ready()``, ``write(piece)``); None: every piece through ``send``. The server's protocol provides it
+        (``asgi_httptools.chunk_writer``)."""
         self.gateway = gateway
         self.limits = limits
         self.chunk_writer = chunk_writer
@@ -234,7 +235,22 @@ class GatewayApp:
             return
         gone = asyncio.Event()  # the client disconnected
         watcher = asyncio.ensure_future(self._watch_disconnect(receive, gone))
-        write = self.chunk_writer(send)
+        direct = self.chunk_writer(send)
+        # Pieces written straight to the connection wait here until the request's greenlet is about to wait (for
+        # the upstream, most often), then leave in one write: each as soon as the stream has nothing more to
+        # relay at once. The events of one upstream read are one system call, not one each: a process that falls
+        # behind (many streams) relays them in fewer writes, rather than a write per event however late.
+        # Invariant: ``pending`` is empty whenever ``direct`` is not ready (nothing runs between appends but this
+        # greenlet, and every wait empties it first).
+        pending: list[bytes] = []
+
+        def flush() -> None:
+            if pending:
+                assert direct is not None
+                direct.write(pending[0] if len(pending) == 1 else b"".join(pending))
+                pending.clear()
+
+        replaced = cooperative.on_wait(flush)
         try:
             await_only(send({"type": "http.response.start", "status": response.status, "headers": raw_headers}))
             # The first chunk is always pulled: the service records a stream when the stream ends or is closed,
@@ -245,17 +261,23 @@ class GatewayApp:
             for piece in stream:
                 if gone.is_set():
                     break
-                # send waits while the client reads slower than the stream comes (the transport's flow control)
-                if write is None or not write(piece):
+                if direct is not None and piece and direct.ready():
+                    pending.append(piece)
+                else:  # send waits while the client reads slower than the stream comes (the transport's flow control)
+                    flush()  # (an empty piece only: otherwise nothing is pending here, by the invariant)
                     await_only(send({"type": "http.response.body", "body": piece, "more_body": True}))
             else:
                 if not gone.is_set():
+                    flush()
                     await_only(send({"type": "http.response.body", "body": b"", "more_body": False}))
         except cooperative.Cancelled:
             raise  # shutdown past its limit: the service's generators have ended as closed (recorded as cut off)
         except Exception:
             log.error("stream failed", exc_info=True)
         finally:
+            cooperative.on_wait(replaced)
+            if pending and direct is not None and direct.ready():
+                flush()  # what was relayed before the stream failed
             close = getattr(stream, "close", None)
             if close is not None:
                 close()  # GeneratorExit reaches the service and the provider: upstream closed, request recorded

@@ -18,7 +18,6 @@ measured back to back (docs/benchmarks.md; the h11 protocol this replaced is gon
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import httptools
@@ -151,33 +150,38 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
         self._answer_and_close(InvalidRequest(f"malformed HTTP request: {msg.rstrip('.')}"))
 
 
-def chunk_writer(send: Any) -> Callable[[bytes], bool] | None:
-    """For the ``send`` of one of this protocol's response cycles (uvicorn's ``RequestResponseCycle.send``): a
-    function that writes one piece of the started chunked response body to the transport as that send would (the
-    same bytes, in the same order), and returns True; False when only ``send`` may (the transport's writing is
-    paused by a slow client, the client has gone, the response is not a chunked one in progress, or the piece is
-    empty). None for any other ``send``.
+class DirectBody:
+    """The started chunked body of one response cycle (uvicorn's ``RequestResponseCycle``), written straight to its
+    transport: the bytes its ``send`` writes for a body piece, in the same order, without the ASGI round of a
+    stream's every chunk (the message dictionary, the coroutine, and send's checks of the message type and state;
+    GatewayApp._serve). Held by the request's stream only, never by the cycle's own objects (no reference cycle)."""
 
-    What it saves is the ASGI round of a stream's every chunk: the message dictionary, the coroutine, and send's
-    checks of the message type and state (GatewayApp._serve). The cycle is held by the returned function only,
-    which the request's stream holds, never by the cycle's own objects (no reference cycle)."""
+    __slots__ = ("_cycle",)
+
+    def __init__(self, cycle: RequestResponseCycle) -> None:
+        self._cycle = cycle
+
+    def ready(self) -> bool:
+        """Whether a piece may be written here now; False when only ``send`` may write: the transport's writing is
+        paused by a slow client, the client has gone, or the response is not a chunked one in progress."""
+        cycle = self._cycle
+        return (
+            cycle.chunked_encoding is True
+            and not cycle.flow.write_paused
+            and not cycle.disconnected
+            and not cycle.response_complete
+        )
+
+    def write(self, piece: bytes) -> None:
+        """One non-empty piece as one HTTP chunk (the caller has seen ``ready()``)."""
+        self._cycle.transport.write(b"%x\r\n%b\r\n" % (len(piece), piece))
+
+
+def chunk_writer(send: Any) -> DirectBody | None:
+    """For the ``send`` of one of this protocol's response cycles, its body written straight (``DirectBody``); None
+    for any other ``send``."""
     cycle = getattr(send, "__self__", None)
-    if not isinstance(cycle, RequestResponseCycle):
-        return None
-
-    def write(piece: bytes) -> bool:
-        if (
-            not piece
-            or cycle.flow.write_paused
-            or cycle.disconnected
-            or cycle.response_complete
-            or cycle.chunked_encoding is not True
-        ):
-            return False
-        cycle.transport.write(b"%x\r\n%b\r\n" % (len(piece), piece))
-        return True
-
-    return write
+    return DirectBody(cycle) if isinstance(cycle, RequestResponseCycle) else None
 
 
 def protocol_class(limits: ServerLimits) -> type[GatewayHttpToolsProtocol]:

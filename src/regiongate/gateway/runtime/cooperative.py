@@ -64,6 +64,18 @@ class _RequestGreenlet(greenlet):  # type: ignore[misc]  # greenlet ships no typ
         self.parked: asyncio.Future[Any] | None = None
         # True while it runs from a loop callback (Wakeup.wake), outside its run() task's step.
         self.outside_task = False
+        self.before_wait: Callable[[], None] | None = None  # on_wait
+
+
+def on_wait(hook: Callable[[], None] | None) -> Callable[[], None] | None:
+    """From a request's greenlet: ``hook()`` is called each time the greenlet is about to wait (:meth:`Wakeup.wait`,
+    and :func:`await_only` when it hands its awaitable over), None: no longer; returns the hook it replaces. The
+    server writes what a stream has relayed there, so that a piece never waits behind the stream's next read."""
+    current = getcurrent()
+    if not isinstance(current, _RequestGreenlet):
+        raise RuntimeError("on_wait() outside a request's greenlet")
+    replaced, current.before_wait = current.before_wait, hook
+    return replaced
 
 
 def available() -> bool:
@@ -93,7 +105,11 @@ def await_only(awaitable: Awaitable[T]) -> T:
             first = awaitable.send(None)
         except StopIteration as finished:
             return finished.value  # type: ignore[no-any-return]
+        if current.before_wait is not None:
+            current.before_wait()
         return current.driver.switch(_Resumed(awaitable, first))  # type: ignore[no-any-return]
+    if current.before_wait is not None:
+        current.before_wait()
     return current.driver.switch(awaitable)  # type: ignore[no-any-return]
 
 
@@ -213,6 +229,8 @@ class Wakeup:
         current = getcurrent()
         if not isinstance(current, _RequestGreenlet):
             raise RuntimeError("Wakeup.wait() outside a request's greenlet")
+        if current.before_wait is not None:
+            current.before_wait()
         self._greenlet = current
         try:
             return current.driver.switch(_PARK)
