@@ -3,8 +3,9 @@
 The service (:class:`~regiongate.gateway.runtime.service.Gateway`) is synchronous, the same code as the
 Lambda's. Each request's call of it runs in a greenlet on the event loop (:mod:`.cooperative`): upstream HTTP
 is read on the loop, database and boto3 calls on a few blocking-call threads, so a request, or a stream open
-for minutes, holds no thread. A stream's chunks are written as the service yields them (no buffering; a
-slow client makes the stream wait through the transport's flow control). A client that goes away sets a flag
+for minutes, holds no thread. A stream's chunks are written as soon as the service has nothing more to relay at once
+(before the request's greenlet next waits: the events of one upstream read leave in one write; a slow client makes
+the stream wait through the transport's flow control). A client that goes away sets a flag
 read before the next chunk is relayed: the stream is then closed, which closes the upstream connection and
 records the request (status 499) with the tokens streamed so far.
 
