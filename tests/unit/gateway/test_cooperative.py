@@ -473,3 +473,34 @@ def test_the_wait_hook_runs_before_every_wait_and_not_for_a_coroutine_that_does_
     assert log == ["instant", "hook", "waited", "hook", "waited", "hook", "woken", "waited"]
     with pytest.raises(RuntimeError, match="outside a request's greenlet"):
         cooperative.on_wait(None)
+
+
+@pytest.mark.parametrize("taskless", [False, True])
+def test_after_a_wake_a_coroutine_goes_to_the_task_whole_unless_it_is_taskless(taskless):
+    """Run by a loop callback, the greenlet is outside its task: a coroutine is handed to the task (two switches)
+    so that it runs in it, unless the caller says it needs no task; then it runs here, without a switch."""
+    wakeup = cooperative.Wakeup()
+    seen: dict[str, object] = {}
+
+    async def send(piece):  # nothing to wait for
+        seen["task"] = asyncio.current_task()
+        return len(piece)
+
+    def work():
+        wakeup.wait()
+        seen["switches"] = _switches_during(
+            lambda: seen.setdefault("result", cooperative.await_only(send(b"abc"), taskless=taskless))
+        )
+
+    async def main():
+        task = asyncio.ensure_future(cooperative.run(work))
+        _parked(wakeup, asyncio.get_running_loop(), wakeup.wake)
+        await task
+        return task
+
+    task = run(main())
+    assert seen["result"] == 3
+    if taskless:
+        assert (seen["switches"], seen["task"]) == (0, None)  # ran in the callback, outside any task
+    else:
+        assert seen["switches"] == 2 and seen["task"] is task

@@ -228,11 +228,15 @@ class GatewayApp:
             status, headers, body = error_response_for(request.path, exc)
             response = Response(status, headers, body)
         raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
+        # uvicorn's send never asks for the task it runs in (taskless): after the upstream's bytes woke this greenlet
+        # from their callback, an answer that does not wait is still written at once (cooperative.await_only).
         stream = response.stream
         if stream is None:
             raw_headers.append((b"content-length", str(len(response.body)).encode()))
-            await_only(send({"type": "http.response.start", "status": response.status, "headers": raw_headers}))
-            await_only(send({"type": "http.response.body", "body": response.body, "more_body": False}))
+            await_only(
+                send({"type": "http.response.start", "status": response.status, "headers": raw_headers}), taskless=True
+            )
+            await_only(send({"type": "http.response.body", "body": response.body, "more_body": False}), taskless=True)
             return
         gone = asyncio.Event()  # the client disconnected
         watcher = asyncio.ensure_future(self._watch_disconnect(receive, gone))
@@ -253,7 +257,9 @@ class GatewayApp:
 
         replaced = cooperative.on_wait(flush)
         try:
-            await_only(send({"type": "http.response.start", "status": response.status, "headers": raw_headers}))
+            await_only(
+                send({"type": "http.response.start", "status": response.status, "headers": raw_headers}), taskless=True
+            )
             # The first chunk is always pulled: the service records a stream when the stream ends or is closed,
             # and closing one that never started would record nothing.
             # A disconnect is acted on before relaying the *next* piece, never right after one is handed over: the
@@ -266,11 +272,11 @@ class GatewayApp:
                     pending.append(piece)
                 else:  # send waits while the client reads slower than the stream comes (the transport's flow control)
                     flush()  # (an empty piece only: otherwise nothing is pending here, by the invariant)
-                    await_only(send({"type": "http.response.body", "body": piece, "more_body": True}))
+                    await_only(send({"type": "http.response.body", "body": piece, "more_body": True}), taskless=True)
             else:
                 if not gone.is_set():
                     flush()
-                    await_only(send({"type": "http.response.body", "body": b"", "more_body": False}))
+                    await_only(send({"type": "http.response.body", "body": b"", "more_body": False}), taskless=True)
         except cooperative.Cancelled:
             raise  # shutdown past its limit: the service's generators have ended as closed (recorded as cut off)
         except Exception:

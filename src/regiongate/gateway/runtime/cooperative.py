@@ -88,19 +88,19 @@ def active() -> bool:
     return getcurrent is not None and isinstance(getcurrent(), _RequestGreenlet)
 
 
-def await_only(awaitable: Awaitable[T]) -> T:
+def await_only(awaitable: Awaitable[T], *, taskless: bool = False) -> T:
     """From a request's greenlet: the loop awaits ``awaitable`` (serving others meanwhile); its result or error.
 
     A coroutine is first run here, up to its first wait, when the greenlet runs inside its :func:`run` task's step
     (so the coroutine runs in the task it would run in on the loop): one that finishes without waiting (the
     server's send of an answer) returns at once, without the two greenlet switches and the loop's step in between.
-    A greenlet that a loop callback runs (:class:`Wakeup`) hands every awaitable to its task whole."""
+    A greenlet that a loop callback runs (:class:`Wakeup`) hands a coroutine to its task whole, unless the caller
+    says it is ``taskless``: it never asks for the task it runs in (as ``asyncio.timeout`` does), so its first step
+    may run outside any (uvicorn's ``send``: an answer's send after its upstream's bytes woke the greenlet)."""
     current = getcurrent()
     if not isinstance(current, _RequestGreenlet):
         raise RuntimeError("await_only() outside a request's greenlet")
-    # Woken by a loop callback (Wakeup.wake), the greenlet is outside its task: the coroutine is run from its
-    # start by the task (asyncio.timeout, for one, needs the task it runs in).
-    if type(awaitable) is types.CoroutineType and not current.outside_task:
+    if type(awaitable) is types.CoroutineType and (taskless or not current.outside_task):
         try:
             first = awaitable.send(None)
         except StopIteration as finished:
