@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from regiongate.contract.errors import (
     GatewayError,
@@ -36,7 +36,6 @@ from regiongate.gateway.runtime.envelopes import error_response_for
 from regiongate.gateway.runtime.transport import Request, Response
 
 if TYPE_CHECKING:
-    from regiongate.gateway.runtime.asgi_httptools import DirectBody
     from regiongate.gateway.runtime.service import Gateway
 
 log = logging.getLogger("regiongate.server")
@@ -45,6 +44,18 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+
+
+class DirectBody(Protocol):
+    """A started stream's body written straight to its connection (the server protocol's: asgi_httptools)."""
+
+    def ready(self) -> bool:
+        """Whether a piece may be written here now (False: only ``send`` may write it)."""
+        ...
+
+    def write(self, piece: bytes) -> None:
+        """One non-empty piece, after ``ready()``."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,10 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.failure: str | None = None  # why the connection cannot go on (malformed answer)
         self._waiting = cooperative.Wakeup()  # the request's greenlet waiting for this connection (wait)
+        # The loop the connection is on, read by its first wait: asyncio.get_running_loop() makes a getpid() system
+        # call on every call (Python 3.11's check for a fork), which was 2.4 % of a serve process's samples at 400
+        # streams when wait() asked once per relayed chunk (py-spy --native, issue 12).
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._deadline = 0.0  # of the current wait, on the loop's clock
         self._timer: asyncio.TimerHandle | None = None
         self._paused = False
@@ -89,10 +93,6 @@ class _Connection(asyncio.Protocol):
     # --- asyncio.Protocol -------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        # The loop the connection is on, read once: asyncio.get_running_loop() makes a getpid() system call on
-        # every call (Python 3.11's check for a fork), which was 2.4 % of a serve process's samples at 400 streams
-        # when wait() asked once per relayed chunk (py-spy --native, issue 12).
-        self._loop = asyncio.get_running_loop()
 
     def data_received(self, data: bytes) -> None:
         self.received_any = True
@@ -134,6 +134,8 @@ class _Connection(asyncio.Protocol):
         cancel, a heap pop) was about a twentieth of the loop's time at 400 streams (py-spy, issue 12). When the
         timer fires before the deadline of the wait then under way, it is armed for that deadline."""
         loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
         deadline = self._deadline = loop.time() + timeout
         timer = self._timer
         if timer is None or timer.when() > deadline:
