@@ -88,12 +88,18 @@ def running(gateway, limits: ServerLimits = ServerLimits()):
         server.server_close()
 
 
+def gateway_over(eu_runtime, upstream):
+    """A gateway on a MemoryStore with ``upstream`` as its Azure, its audit sink, and a key of its store."""
+    store = MemoryStore()
+    gateway, sink = make_gateway(eu_runtime, store, azure=upstream)
+    return gateway, sink, new_key(store)
+
+
 @pytest.fixture
 def world(eu_runtime):
     azure = FakeOpenAI(reply="Bonjour from Azure")
-    store = MemoryStore()
-    gateway, sink = make_gateway(eu_runtime, store, azure=azure)
-    yield gateway, sink, azure, new_key(store)
+    gateway, sink, key = gateway_over(eu_runtime, azure)
+    yield gateway, sink, azure, key
     azure.close()
 
 
@@ -149,6 +155,33 @@ def test_tokens_reach_the_openai_client_before_the_upstream_has_finished(world):
     assert (event["status"], event["stream"], event["output_tokens"]) == (200, True, 5)
 
 
+def record_direct_bodies(server) -> tuple[list[bytes], threading.Event]:
+    """The server's own direct bodies (``asgi_httptools.direct_body``), wrapped: every piece written straight to a
+    connection is kept, and the event is set once a body was not ready for a piece (only send could write it)."""
+    writes: list[bytes] = []
+    not_ready = threading.Event()
+    make_body = server.app.direct_body
+
+    class Recording:
+        def __init__(self, send):
+            body = make_body(send)
+            assert body is not None  # the server's own sends: pieces may go straight to the connection
+            self.body = body
+
+        def ready(self) -> bool:
+            ready = self.body.ready()
+            if not ready:
+                not_ready.set()
+            return ready
+
+        def write(self, piece: bytes) -> None:
+            writes.append(piece)
+            self.body.write(piece)
+
+    server.app.direct_body = Recording
+    return writes, not_ready
+
+
 class BurstOpenAI(FakeOpenAI):
     """Sends the opening and three words in one write, then waits for ``gate``, then the rest in one write."""
 
@@ -182,26 +215,10 @@ def test_the_events_of_one_upstream_read_leave_in_one_write_before_the_stream_wa
     """Three words in one upstream write reach the client in one write, and before the upstream sends more (the
     stream's pieces are written when it is about to wait, never held behind its next read)."""
     upstream = BurstOpenAI()
-    store = MemoryStore()
-    gateway, _ = make_gateway(eu_runtime, store, azure=upstream)
-    key = new_key(store)
-    writes: list[bytes] = []
+    gateway, _, key = gateway_over(eu_runtime, upstream)
     try:
         with running(gateway) as (server, base):
-            make_body = server.app.chunk_writer
-
-            class Recording:
-                def __init__(self, send):
-                    self.body = make_body(send)
-
-                def ready(self) -> bool:
-                    return self.body.ready()
-
-                def write(self, piece: bytes) -> None:
-                    writes.append(piece)
-                    self.body.write(piece)
-
-            server.app.chunk_writer = Recording
+            writes, _ = record_direct_bodies(server)
             client = openai.OpenAI(api_key=key, base_url=base + "/v1", max_retries=0, timeout=30)
             stream = client.chat.completions.create(stream=True, **CHAT)
             words = []
@@ -260,9 +277,7 @@ def test_answered_requests_leave_no_garbage_for_the_cyclic_collector(world):
 
 def test_client_disconnect_stops_the_upstream_and_records_the_tokens_streamed(eu_runtime):
     upstream = EndlessOpenAI()
-    store = MemoryStore()
-    gateway, sink = make_gateway(eu_runtime, store, azure=upstream)
-    key = new_key(store)
+    gateway, sink, key = gateway_over(eu_runtime, upstream)
     try:
         with running(gateway) as (_, base):
             client = openai.OpenAI(api_key=key, base_url=base + "/v1", max_retries=0, timeout=30)
@@ -292,10 +307,7 @@ def test_a_client_reading_slower_than_the_stream_gets_every_chunk_in_order(eu_ru
     in ``send`` for the client. Read at last, every chunk arrives, once and in order, then the end."""
     words = [f"{i:05d}" + "x" * 4000 for i in range(2000)]  # 8 MB: more than every buffer on the way holds
     upstream = FakeOpenAI(reply=" ".join(words))
-    store = MemoryStore()
-    gateway, sink = make_gateway(eu_runtime, store, azure=upstream)
-    key = new_key(store)
-    declined = threading.Event()
+    gateway, sink, key = gateway_over(eu_runtime, upstream)
     body = json.dumps({**CHAT, "stream": True}).encode()
     request = (
         b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer %s\r\n"
@@ -303,24 +315,7 @@ def test_a_client_reading_slower_than_the_stream_gets_every_chunk_in_order(eu_ru
     )
     try:
         with running(gateway) as (server, _):
-            make_body = server.app.chunk_writer
-
-            class Recording:  # the server's own body, recording when it was not ready for a piece
-                def __init__(self, send):
-                    body = make_body(send)
-                    assert body is not None  # the server's own sends: pieces may go straight to the connection
-                    self.body = body
-
-                def ready(self) -> bool:
-                    ready = self.body.ready()
-                    if not ready:
-                        declined.set()
-                    return ready
-
-                def write(self, piece: bytes) -> None:
-                    self.body.write(piece)
-
-            server.app.chunk_writer = Recording
+            _, declined = record_direct_bodies(server)
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
                 sock.settimeout(60)

@@ -263,13 +263,13 @@ def test_one_read_timer_serves_a_connections_waits_and_a_stall_after_them_still_
         loop = asyncio.get_running_loop()
         timers = set()
         for _ in range(20):  # each wait is woken by data 1 ms later, long before its 30 s timeout
-            loop.call_later(0.001, connection._wake)
+            loop.call_later(0.001, connection._waiting.wake)
             connection.wait(30)
             timers.add(id(connection._timer))
         outcomes = []
         for timeout in (0.05, 30, 0.05):  # the last is shorter than the timer the 30 s wait left armed
             if timeout == 30:
-                loop.call_later(0.001, connection._wake)
+                loop.call_later(0.001, connection._waiting.wake)
             try:
                 connection.wait(timeout)
                 outcomes.append("woken")

@@ -101,14 +101,14 @@ class GatewayApp:
         self,
         gateway: Gateway,
         limits: ServerLimits = ServerLimits(),
-        chunk_writer: Callable[[Send], DirectBody | None] = lambda send: None,
+        direct_body: Callable[[Send], DirectBody | None] = lambda send: None,
     ) -> None:
-        """``chunk_writer``: for a request's ``send``, the started stream's body written straight to the connection
+        """``direct_body``: for a request's ``send``, the started stream's body written straight to the connection
         (``ready()``, ``write(piece)``); None: every piece through ``send``. The server's protocol provides it
-        (``asgi_httptools.chunk_writer``)."""
+        (``asgi_httptools.direct_body``)."""
         self.gateway = gateway
         self.limits = limits
-        self.chunk_writer = chunk_writer
+        self.direct_body = direct_body
         self._slots: asyncio.Semaphore | None = None
         self.active = 0  # requests being served now (read by tests and the health of the process)
         self.closed = False
@@ -251,7 +251,7 @@ class GatewayApp:
             return
         gone = asyncio.Event()  # the client disconnected
         watcher = asyncio.ensure_future(self._watch_disconnect(receive, gone))
-        direct = self.chunk_writer(send)
+        direct = self.direct_body(send)
         # Pieces written straight to the connection wait here until the request's greenlet is about to wait (for
         # the upstream, most often), then leave in one write: each as soon as the stream has nothing more to
         # relay at once. The events of one upstream read are one system call, not one each: a process that falls

@@ -177,7 +177,7 @@ class DirectBody:
         self._cycle.transport.write(b"%x\r\n%b\r\n" % (len(piece), piece))
 
 
-def chunk_writer(send: Any) -> DirectBody | None:
+def direct_body(send: Any) -> DirectBody | None:
     """For the ``send`` of one of this protocol's response cycles, its body written straight (``DirectBody``); None
     for any other ``send``."""
     cycle = getattr(send, "__self__", None)

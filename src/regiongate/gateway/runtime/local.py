@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import uvicorn
 
 from regiongate.gateway.runtime.asgi import GatewayApp, ServerLimits
-from regiongate.gateway.runtime.asgi_httptools import chunk_writer, protocol_class
+from regiongate.gateway.runtime.asgi_httptools import direct_body, protocol_class
 
 if TYPE_CHECKING:
     from regiongate.gateway.runtime.service import Gateway
@@ -60,7 +60,7 @@ class GatewayHTTPServer:
         ``address``: a worker process serves the socket its parent bound; closed by ``server_close``."""
         self.gateway = gateway
         self.limits = limits
-        self.app = GatewayApp(gateway, limits, chunk_writer)
+        self.app = GatewayApp(gateway, limits, direct_body)
         self.socket = sock if sock is not None else listening_socket(address)
         self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
         config = uvicorn.Config(

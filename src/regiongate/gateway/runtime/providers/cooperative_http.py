@@ -104,7 +104,7 @@ class _Connection(asyncio.Protocol):
         if self.buffered > READ_AHEAD_BYTES and not self._paused and self.transport is not None:
             self._paused = True
             self.transport.pause_reading()
-        self._waiting.wake()  # as _wake, one call less per relayed chunk
+        self._waiting.wake()  # the greenlet runs now, in this callback, until it waits again
 
     def eof_received(self) -> bool | None:
         return None  # the transport closes; connection_lost follows
@@ -116,15 +116,12 @@ class _Connection(asyncio.Protocol):
             self._timer = None
         if self.head_done and not self.complete and not self._framed():
             self.complete = True  # a body delimited by the end of the connection
-        self._wake()
+        self._waiting.wake()
 
     def _framed(self) -> bool:
         return "content-length" in self.headers or "chunked" in self.headers.get("transfer-encoding", "").lower()
 
     # --- waiting ------------------------------------------------------------------------------------------
-    def _wake(self) -> None:
-        self._waiting.wake()  # the greenlet runs now, in this callback, until it waits again
-
     def wait(self, timeout: float) -> None:
         """From the request's greenlet: until more arrives or the connection closes; ``TimeoutError`` after
         ``timeout`` seconds. The greenlet is switched into by the callback that has the bytes

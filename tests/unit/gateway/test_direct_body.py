@@ -9,7 +9,7 @@ import logging
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
-from regiongate.gateway.runtime.asgi_httptools import chunk_writer
+from regiongate.gateway.runtime.asgi_httptools import direct_body
 
 
 class Transport(asyncio.Transport):
@@ -50,7 +50,7 @@ PIECES = [b"data: {}\n\n", b"x" * 70_000, b"data: [DONE]\n\n"]
 def test_a_piece_written_straight_is_what_send_writes_for_it() -> None:
     by_send, sent = _started_stream()
     direct, written = _started_stream()
-    body = chunk_writer(direct.send)
+    body = direct_body(direct.send)
     assert body is not None
     for piece in PIECES:
         asyncio.run(by_send.send({"type": "http.response.body", "body": piece, "more_body": True}))
@@ -61,7 +61,7 @@ def test_a_piece_written_straight_is_what_send_writes_for_it() -> None:
 
 def test_it_is_not_ready_where_only_send_may_write() -> None:
     cycle, transport = _started_stream()
-    body = chunk_writer(cycle.send)
+    body = direct_body(cycle.send)
     assert body is not None and body.ready()
     cycle.flow.write_paused = True  # the client reads slower than the stream comes: send waits for it
     assert not body.ready()
@@ -73,7 +73,7 @@ def test_it_is_not_ready_where_only_send_may_write() -> None:
     asyncio.run(cycle.send({"type": "http.response.body", "body": b"", "more_body": False}))
     assert not body.ready()  # the response is complete
     head_cycle, _ = _started_stream(method="HEAD")  # not chunked: send knows what to write (nothing)
-    head_body = chunk_writer(head_cycle.send)
+    head_body = direct_body(head_cycle.send)
     assert head_body is not None and not head_body.ready()
     assert len(transport.writes) == 2  # the head and the end, both by send
 
@@ -81,4 +81,4 @@ def test_it_is_not_ready_where_only_send_may_write() -> None:
 def test_there_is_no_direct_body_for_another_send() -> None:
     async def send(message: object) -> None: ...
 
-    assert chunk_writer(send) is None
+    assert direct_body(send) is None
